@@ -1,0 +1,386 @@
+/*
+** element.c -- the Element userdata: constructor, fields, operators and
+** methods.  A thin translation: check arguments, call core, push results.
+**
+** Numbers mix with Elements on either side of every operator and become op
+** constants (a + 2 is one node, not two).  Strings are never taken for
+** numbers, even "1": Element("1") and a + "1" are errors, because silently
+** turning text into data hides bugs in data loading.
+*/
+#include <string.h>
+
+#include "tlb.h"
+
+/* {======================================================================
+** Handles
+** ======================================================================= */
+
+tl_ctx *tlb_ctx(lua_State *L) {
+  return ((tlb_state *)lua_touserdata(L, lua_upvalueindex(1)))->ctx;
+}
+
+void tlb_setfuncs(lua_State *L, const luaL_Reg *l) {
+  for (; l->name != NULL; l++) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushcclosure(L, l->func, TLB_NUPVALUES);
+    lua_setfield(L, -2, l->name);
+  }
+}
+
+/* The handle at 'i' if it is an Element (even a freed one), else NULL. */
+static tlb_element *tohandle(lua_State *L, int i) {
+  tlb_element *h = lua_touserdata(L, i);
+  if (h == NULL || !lua_getmetatable(L, i)) return NULL;
+  int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+  lua_pop(L, 1);
+  return same ? h : NULL;
+}
+
+tl_node *tlb_toelement(lua_State *L, int i) {
+  tlb_element *h = tohandle(L, i);
+  if (h == NULL) return NULL;
+  if (h->node == NULL)
+    luaL_argerror(L, i, "Element used after it was collected");
+  return h->node;
+}
+
+tl_node *tlb_checkelement(lua_State *L, int i) {
+  tl_node *n = tlb_toelement(L, i);
+  if (n == NULL) luaL_typeerror(L, i, "Element");
+  return n;
+}
+
+tlb_element *tlb_newhandle(lua_State *L) {
+  tlb_element *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->node = NULL;
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_setmetatable(L, -2);
+  return h;
+}
+
+int tlb_typeerror(lua_State *L, int i, const char *fname, const char *expected) {
+  const char *got;
+  if (luaL_getmetafield(L, i, "__name") == LUA_TSTRING) got = lua_tostring(L, -1);
+  else if (lua_type(L, i) == LUA_TLIGHTUSERDATA) got = "light userdata";
+  else got = luaL_typename(L, i);
+  return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)", i,
+                    fname, expected, got);
+}
+
+int tlb_error(lua_State *L) {
+  return luaL_error(L, "%s", tl_ctx_error(tlb_ctx(L)));
+}
+
+void tlb_sethandle(lua_State *L, tlb_element *h, tl_node *n) {
+  if (n == NULL) tlb_error(L);
+  h->node = n;
+}
+
+void tlb_pushnode(lua_State *L, tl_node *n) {
+  tlb_element *h = tlb_newhandle(L);
+  tl_retain(n);
+  h->node = n;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Construction and fields
+** ======================================================================= */
+
+/* A number at 'i' (never a string), or raise "E or number expected". */
+static double checknumber(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TNUMBER) luaL_typeerror(L, i, "number");
+  return lua_tonumber(L, i);
+}
+
+static const char *optlabel(lua_State *L, int i) {
+  int t = lua_type(L, i);
+  if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TSTRING)
+    luaL_typeerror(L, i, "string or nil");
+  return lua_tostring(L, i);
+}
+
+/* Element(data [, label]) */
+static int element_new(lua_State *L) {
+  double v = checknumber(L, 1);
+  const char *label = optlabel(L, 2);
+  tl_ctx *ctx = tlb_ctx(L);
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_leaf(ctx, v));
+  if (label != NULL && tl_set_label(ctx, h->node, label) != TL_OK)
+    return tlb_error(L);
+  return 1;
+}
+
+static int element_is(lua_State *L) {
+  lua_pushboolean(L, tohandle(L, 1) != NULL);
+  return 1;
+}
+
+static int element_index(lua_State *L) {
+  tl_node *n = tlb_toelement(L, 1);
+  if (n == NULL) return tlb_typeerror(L, 1, "__index", "Element");
+  const char *key = lua_tostring(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    if (strcmp(key, "data") == 0) { lua_pushnumber(L, tl_data(n)); return 1; }
+    if (strcmp(key, "grad") == 0) { lua_pushnumber(L, tl_grad(n)); return 1; }
+    if (strcmp(key, "label") == 0) {
+      const char *label = tl_label(n);
+      if (label) lua_pushstring(L, label); else lua_pushnil(L);
+      return 1;
+    }
+    if (strcmp(key, "op") == 0) {
+      lua_pushstring(L, tl_op_name(tl_op_of(n)));
+      return 1;
+    }
+  }
+  /* otherwise a method: upvalue 3 is the methods table */
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(3));
+  return 1;
+}
+
+/* Assigning a field: the value is argument #3 of '__newindex'. */
+static double checkfield_number(lua_State *L, const char *key) {
+  if (lua_type(L, 3) != LUA_TNUMBER)
+    luaL_error(L, "bad argument #3 to '__newindex' (number expected for "
+               "field '%s', got %s)", key, luaL_typename(L, 3));
+  return lua_tonumber(L, 3);
+}
+
+static int element_newindex(lua_State *L) {
+  tl_node *n = tlb_toelement(L, 1);
+  if (n == NULL) return tlb_typeerror(L, 1, "__newindex", "Element");
+  const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+  if (strcmp(key, "data") == 0) tl_set_data(n, checkfield_number(L, key));
+  else if (strcmp(key, "grad") == 0) tl_set_grad(n, checkfield_number(L, key));
+  else if (strcmp(key, "label") == 0) {
+    int t = lua_type(L, 3);
+    if (t != LUA_TNIL && t != LUA_TSTRING)
+      return luaL_error(L, "bad argument #3 to '__newindex' (string or nil "
+                        "expected for field 'label', got %s)", luaL_typename(L, 3));
+    if (tl_set_label(tlb_ctx(L), n, lua_tostring(L, 3)) != TL_OK)
+      return tlb_error(L);
+  } else
+    return luaL_error(L, "bad argument #2 to '__newindex' (Element has no "
+                      "settable field '%s'; data, grad and label are)",
+                      luaL_tolstring(L, 2, NULL));
+  return 0;
+}
+
+static int element_gc(lua_State *L) {
+  tlb_element *h = tohandle(L, 1);
+  if (h != NULL && h->node != NULL) {
+    tl_release(tlb_ctx(L), h->node);
+    h->node = NULL;
+  }
+  return 0;
+}
+
+/* Element(data=8.0, grad=1.0[, label="d"]): numbers as Lua prints them. */
+static int element_tostring(lua_State *L) {
+  tl_node *n = tlb_toelement(L, 1);
+  if (n == NULL) return tlb_typeerror(L, 1, "__tostring", "Element");
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "Element(data=");
+  lua_pushnumber(L, tl_data(n));
+  luaL_tolstring(L, -1, NULL);
+  luaL_addvalue(&b);
+  lua_pop(L, 1);
+  luaL_addstring(&b, ", grad=");
+  lua_pushnumber(L, tl_grad(n));
+  luaL_tolstring(L, -1, NULL);
+  luaL_addvalue(&b);
+  lua_pop(L, 1);
+  if (tl_label(n) != NULL) {
+    luaL_addstring(&b, ", label=\"");
+    luaL_addstring(&b, tl_label(n));
+    luaL_addchar(&b, '"');
+  }
+  luaL_addchar(&b, ')');
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Operators
+** ======================================================================= */
+
+/* An operand of the metamethod 'fname': its node, or NULL with *k set for
+** a number. */
+static tl_node *tooperand(lua_State *L, int i, const char *fname, double *k) {
+  tl_node *n = tlb_toelement(L, i);
+  if (n != NULL) return n;
+  if (lua_type(L, i) == LUA_TNUMBER) { *k = lua_tonumber(L, i); return NULL; }
+  tlb_typeerror(L, i, fname, "Element or number");
+  return NULL;
+}
+
+/* For each operator: the op on two nodes, with a number on the right
+** (a . k) and with a number on the left (k . a). */
+typedef struct arith_ops {
+  const char *name;
+  tl_op nodes, right_k, left_k;
+} arith_ops;
+
+static int arith(lua_State *L, arith_ops o) {
+  double x = 0, y = 0;
+  tl_node *a = tooperand(L, 1, o.name, &x);
+  tl_node *b = tooperand(L, 2, o.name, &y);
+  tl_ctx *ctx = tlb_ctx(L);
+  if (a == NULL && b == NULL)  /* only when a metamethod is called directly */
+    return tlb_typeerror(L, 1, o.name, "Element");
+  tlb_element *h = tlb_newhandle(L);
+  tl_node *r = a == NULL ? tl_with_const(ctx, o.left_k, b, x)
+             : b == NULL ? tl_with_const(ctx, o.right_k, a, y)
+             : tl_binary(ctx, o.nodes, a, b);
+  tlb_sethandle(L, h, r);
+  return 1;
+}
+
+static int element_add(lua_State *L) {
+  return arith(L, (arith_ops){"__add", TL_OP_ADD, TL_OP_ADD_K, TL_OP_ADD_K});
+}
+static int element_sub(lua_State *L) {
+  return arith(L, (arith_ops){"__sub", TL_OP_SUB, TL_OP_SUB_K, TL_OP_RSUB_K});
+}
+static int element_mul(lua_State *L) {
+  return arith(L, (arith_ops){"__mul", TL_OP_MUL, TL_OP_MUL_K, TL_OP_MUL_K});
+}
+static int element_div(lua_State *L) {
+  return arith(L, (arith_ops){"__div", TL_OP_DIV, TL_OP_DIV_K, TL_OP_RDIV_K});
+}
+static int element_pow(lua_State *L) {
+  return arith(L, (arith_ops){"__pow", TL_OP_POW, TL_OP_POW_K, TL_OP_RPOW_K});
+}
+
+/* Lua calls __unm with the operand twice; a direct call may pass anything
+** second, so only the first argument is read. */
+static int element_unm(lua_State *L) {
+  tl_node *a = tlb_toelement(L, 1);
+  if (a == NULL) return tlb_typeerror(L, 1, "__unm", "Element");
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_unary(tlb_ctx(L), TL_OP_NEG, a));
+  return 1;
+}
+
+static double comparable(lua_State *L, int i, const char *fname) {
+  double k = 0;
+  tl_node *n = tooperand(L, i, fname, &k);
+  return n ? tl_data(n) : k;
+}
+
+static int element_lt(lua_State *L) {
+  double x = comparable(L, 1, "__lt"), y = comparable(L, 2, "__lt");
+  lua_pushboolean(L, x < y);
+  return 1;
+}
+
+static int element_le(lua_State *L) {
+  double x = comparable(L, 1, "__le"), y = comparable(L, 2, "__le");
+  lua_pushboolean(L, x <= y);
+  return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Methods
+** ======================================================================= */
+
+/* Unary op methods: upvalue 3 holds the tl_op. */
+static int element_unary(lua_State *L) {
+  tl_node *a = tlb_checkelement(L, 1);
+  tl_op op = (tl_op)lua_tointeger(L, lua_upvalueindex(3));
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_unary(tlb_ctx(L), op, a));
+  return 1;
+}
+
+static int element_backward(lua_State *L) {
+  tl_node *n = tlb_checkelement(L, 1);
+  if (tl_backward(tlb_ctx(L), n) != TL_OK) return tlb_error(L);
+  return 0;
+}
+
+static int element_zero_grad(lua_State *L) {
+  tl_node *n = tlb_checkelement(L, 1);
+  if (tl_zero_grad(tlb_ctx(L), n) != TL_OK) return tlb_error(L);
+  return 0;
+}
+
+static int element_detach(lua_State *L) {
+  tl_node *n = tlb_checkelement(L, 1);
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_detach(tlb_ctx(L), n));
+  return 1;
+}
+
+/* The inputs of the op that made the Element, in order (numbers that
+** entered as op constants are not Elements and are not listed). */
+static int element_children(lua_State *L) {
+  tl_node *n = tlb_checkelement(L, 1);
+  size_t count = tl_ninputs(n);
+  lua_createtable(L, (int)count, 0);
+  for (size_t i = 0; i < count; i++) {
+    tlb_pushnode(L, tl_input(n, i));
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static const luaL_Reg element_meta[] = {
+  {"__add", element_add}, {"__sub", element_sub}, {"__mul", element_mul},
+  {"__div", element_div}, {"__pow", element_pow}, {"__unm", element_unm},
+  {"__lt", element_lt}, {"__le", element_le},
+  {"__tostring", element_tostring}, {"__gc", element_gc},
+  {"__newindex", element_newindex},
+  {NULL, NULL}
+};
+
+static const luaL_Reg element_methods[] = {
+  {"backward", element_backward}, {"zero_grad", element_zero_grad},
+  {"detach", element_detach}, {"children", element_children},
+  {NULL, NULL}
+};
+
+static const tl_op unary_methods[] = {
+  TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH, TL_OP_SIGMOID, TL_OP_RELU,
+  TL_OP_SQRT, TL_OP_ABS, TL_OP_SIN, TL_OP_COS,
+};
+
+/* Fills the Element metatable (upvalue 2) and sets into the module table
+** (on top) 'Element', 'is_element' and 'Element_methods', the table where
+** the pure-Lua part adds methods of its own. */
+void tlb_open_element(lua_State *L) {
+  static const luaL_Reg module_funcs[] = {
+    {"Element", element_new}, {"is_element", element_is}, {NULL, NULL}
+  };
+  tlb_setfuncs(L, module_funcs);
+  lua_pushvalue(L, lua_upvalueindex(2));       /* the metatable */
+  tlb_setfuncs(L, element_meta);
+  lua_newtable(L);                             /* methods */
+  tlb_setfuncs(L, element_methods);
+  for (size_t i = 0; i < sizeof unary_methods / sizeof unary_methods[0]; i++) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushinteger(L, unary_methods[i]);
+    lua_pushcclosure(L, element_unary, 3);
+    lua_setfield(L, -2, tl_op_name(unary_methods[i]));
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -4, "Element_methods");      /* module.Element_methods */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, -3);                        /* methods as upvalue 3 */
+  lua_pushcclosure(L, element_index, 3);
+  lua_setfield(L, -3, "__index");
+  lua_pop(L, 2);                               /* methods, metatable */
+}
+
+/* }====================================================================== */

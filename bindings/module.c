@@ -1,0 +1,117 @@
+/*
+** module.c -- luaopen_torchlet_core: one context per lua_State, the module
+** table, and the functions that act on the context (no_grad, seeding).
+*/
+#include "tlb.h"
+
+#define TLB_STATE_KEY "torchlet.state"
+
+static int state_gc(lua_State *L) {
+  tlb_state *s = lua_touserdata(L, 1);
+  tl_ctx_free(s->ctx);
+  s->ctx = NULL;
+  return 0;
+}
+
+/* The state of this lua_State, made on first use and kept in the registry,
+** so that loading the module twice shares one context (nodes of two
+** contexts must never meet in one graph).  Made before any Element, its
+** finalizer runs after theirs at lua_close (Lua finalizes in reverse order
+** of marking). */
+static void push_state(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TLB_STATE_KEY) != LUA_TNIL) return;
+  lua_pop(L, 1);
+  tlb_state *s = lua_newuserdatauv(L, sizeof *s, 0);
+  s->ctx = NULL;
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, state_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushliteral(L, "torchlet.state");
+  lua_setfield(L, -2, "__name");
+  lua_setmetatable(L, -2);
+  s->ctx = tl_ctx_new();
+  if (s->ctx == NULL) luaL_error(L, "torchlet: out of memory creating a context");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, TLB_STATE_KEY);
+}
+
+/* no_grad(fn, ...): calls fn(...) with graph recording off and returns
+** its results; recording is restored even if fn raises. */
+static int module_no_grad(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  tl_ctx *ctx = tlb_ctx(L);
+  int nargs = lua_gettop(L) - 1;      /* results replace fn and its args */
+  int old = tl_set_grad_enabled(ctx, 0);
+  int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  tl_set_grad_enabled(ctx, old);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static int module_is_grad_enabled(lua_State *L) {
+  lua_pushboolean(L, tl_is_grad_enabled(tlb_ctx(L)));
+  return 1;
+}
+
+/* set_grad_enabled(flag) -> previous flag */
+static int module_set_grad_enabled(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  lua_pushboolean(L, tl_set_grad_enabled(tlb_ctx(L), lua_toboolean(L, 1)));
+  return 1;
+}
+
+/* check_numerics(flag) -> previous flag */
+static int module_check_numerics(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  lua_pushboolean(L, tl_set_check_numerics(tlb_ctx(L), lua_toboolean(L, 1)));
+  return 1;
+}
+
+/* manual_seed(n): n an integer (floats with an integral value accepted). */
+static int module_manual_seed(lua_State *L) {
+  lua_Integer seed = luaL_checkinteger(L, 1);
+  tl_rng_seed(tlb_ctx(L), (uint64_t)seed);
+  return 0;
+}
+
+/* Counters of the node pool, for tests and benchmarks. */
+static int module_memory(lua_State *L) {
+  tl_ctx *ctx = tlb_ctx(L);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)tl_ctx_live_nodes(ctx));
+  lua_setfield(L, -2, "live_nodes");
+  lua_pushinteger(L, (lua_Integer)tl_ctx_pool_bytes(ctx));
+  lua_setfield(L, -2, "pool_bytes");
+  lua_pushinteger(L, (lua_Integer)tl_node_size());
+  lua_setfield(L, -2, "node_size");
+  return 1;
+}
+
+/* Runs with the module's upvalues, so openers can register closures. */
+static int open_module(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"no_grad", module_no_grad},
+    {"is_grad_enabled", module_is_grad_enabled},
+    {"set_grad_enabled", module_set_grad_enabled},
+    {"check_numerics", module_check_numerics},
+    {"manual_seed", module_manual_seed},
+    {"memory", module_memory},
+    {NULL, NULL}
+  };
+  lua_newtable(L);
+  tlb_setfuncs(L, funcs);
+  lua_pushliteral(L, TL_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  tlb_open_element(L);
+  return 1;
+}
+
+int luaopen_torchlet_core(lua_State *L);
+
+int luaopen_torchlet_core(lua_State *L) {
+  push_state(L);
+  luaL_newmetatable(L, TLB_ELEMENT);   /* sets __name; reused if present */
+  lua_pushcclosure(L, open_module, TLB_NUPVALUES);
+  lua_call(L, 0, 1);
+  return 1;
+}

@@ -1,0 +1,65 @@
+/*
+** tlb.h -- what the binding files share: the per-state context, Element
+** handles, and how functions are registered.
+**
+** Every C function of the module is a closure with two upvalues:
+**   1. the state userdata (tlb_state), which owns the tl_ctx;
+**   2. the Element metatable, used to recognise and make Element handles.
+** Register functions with tlb_setfuncs so they get both.
+*/
+#ifndef TORCHLET_TLB_H
+#define TORCHLET_TLB_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../core/torchlet.h"
+
+#define TLB_ELEMENT "torchlet.Element"
+#define TLB_NUPVALUES 2
+
+typedef struct tlb_state {
+  tl_ctx *ctx;
+} tlb_state;
+
+/* An Element handle: one reference on 'node', or NULL once collected. */
+typedef struct tlb_element {
+  tl_node *node;
+} tlb_element;
+
+/* The context of this lua_State (from upvalue 1). */
+tl_ctx *tlb_ctx(lua_State *L);
+
+/* Sets the functions of 'l' into the table at the top of the stack, each
+** with the module's two upvalues. */
+void tlb_setfuncs(lua_State *L, const luaL_Reg *l);
+
+/* The node of the Element at index 'i', or NULL if the value there is not
+** an Element.  Raises an error if it is an Element whose node was freed. */
+tl_node *tlb_toelement(lua_State *L, int i);
+/* Like tlb_toelement, but raises "Element expected, got T" otherwise. */
+tl_node *tlb_checkelement(lua_State *L, int i);
+
+/* Pushes an empty handle (node NULL) and returns it.  Make the handle
+** before calling core, then store the node: if anything raises in between,
+** the empty handle is collected harmlessly. */
+tlb_element *tlb_newhandle(lua_State *L);
+/* Stores 'n' (whose reference the handle takes over) in the handle 'h';
+** if 'n' is NULL, raises the context's error message instead. */
+void tlb_sethandle(lua_State *L, tlb_element *h, tl_node *n);
+/* Pushes a new handle holding one new reference to 'n'. */
+void tlb_pushnode(lua_State *L, tl_node *n);
+
+/* Raises "bad argument #i to 'fname' (EXPECTED expected, got TYPE)".
+** Metamethods name themselves ('__add'): Lua 5.4.4's own messages would
+** say 'add', or '?' when the metamethod is called directly. */
+int tlb_typeerror(lua_State *L, int i, const char *fname, const char *expected);
+
+/* Raises the context's last error as a Lua error. */
+int tlb_error(lua_State *L);
+
+/* Openers of the binding families, called by luaopen_torchlet_core with the
+** module table on top of the stack. */
+void tlb_open_element(lua_State *L);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+** node.c -- leaves and the accessors of a node.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+tl_node *tl_leaf(tl_ctx *ctx, double value) {
+  tl_node *n = tl__node_alloc(ctx);
+  if (n != NULL) n->val.v = value;
+  return n;
+}
+
+tl_node *tl_detach(tl_ctx *ctx, tl_node *n) {
+  if (n == NULL) {
+    tl_ctx_fail(ctx, TL_EARG, "detach: node expected, got NULL");
+    return NULL;
+  }
+  return tl_leaf(ctx, n->val.v);
+}
+
+double tl_data(const tl_node *n) { return n->val.v; }
+void tl_set_data(tl_node *n, double v) { n->val.v = v; }
+
+double tl_grad(const tl_node *n) {
+  return (n->flags & TL_F_HAS_GRAD) ? n->grad : 0.0;
+}
+
+void tl_set_grad(tl_node *n, double g) {
+  n->grad = g;
+  n->flags |= TL_F_HAS_GRAD;
+}
+
+const char *tl_label(const tl_node *n) { return n->label; }
+
+tl_status tl_set_label(tl_ctx *ctx, tl_node *n, const char *label) {
+  char *copy = NULL;
+  if (label != NULL) {
+    size_t len = strlen(label) + 1;
+    copy = malloc(len);
+    if (copy == NULL)
+      return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory copying a label");
+    memcpy(copy, label, len);
+  }
+  free(n->label);
+  n->label = copy;
+  return TL_OK;
+}
+
+tl_op tl_op_of(const tl_node *n) { return (tl_op)n->op; }
+double tl_const(const tl_node *n) { return n->k; }
+size_t tl_ninputs(const tl_node *n) { return tl__nin(n); }
+
+tl_node *tl_input(const tl_node *n, size_t i) {
+  return i < tl__nin(n) ? tl__inputs(n)[i] : NULL;
+}

@@ -1,0 +1,189 @@
+/*
+** torchlet.h -- reverse-mode automatic differentiation over scalar Elements.
+**
+** Overview
+** --------
+** A tl_ctx owns everything: the node pool, the random generator, the
+** no-grad flag, the last error message and the scratch space used by graph
+** walks.  There is no global mutable state, so two contexts may be used from
+** two threads at once (one context must not be shared between threads).
+**
+** A tl_node is one value in a computational graph: its data, its gradient
+** and the op (with inputs) that produced it.  Nodes are reference counted:
+** every constructor returns a node holding ONE reference that belongs to the
+** caller, and every node holds one reference on each of its inputs, so a
+** graph stays alive exactly as long as something reaches it.  Drop your
+** reference with tl_release(); the node and anything only it reached go back
+** to the pool (iteratively: a million-node chain is freed without recursion).
+**
+** Worked example, f(a, b) = a*b + a at a = 2, b = 3:
+**
+**     tl_ctx *ctx = tl_ctx_new();
+**     tl_node *a = tl_leaf(ctx, 2.0), *b = tl_leaf(ctx, 3.0);
+**     tl_node *c = tl_mul(ctx, a, b);
+**     tl_node *d = tl_add(ctx, c, a);
+**     tl_backward(ctx, d);             // tl_grad(a) == 4, tl_grad(b) == 2
+**     tl_release(ctx, c);              // d still holds c
+**     tl_release(ctx, d);              // frees d and c
+**     tl_release(ctx, a); tl_release(ctx, b);
+**     tl_ctx_free(ctx);
+**
+** Errors
+** ------
+** Constructors return NULL on failure (out of memory, or a bad argument such
+** as a NULL input) and leave a message in tl_ctx_error(ctx).  Functions that
+** return tl_status do the same with a non-zero status.  Nothing in the
+** library aborts or exits the process.
+**
+** Math follows IEEE 754: log(0) = -inf, 0/0 = nan, and so on; none of these
+** is an error.
+*/
+#ifndef TORCHLET_H
+#define TORCHLET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TL_VERSION "0.1.0"
+
+typedef struct tl_ctx tl_ctx;
+typedef struct tl_node tl_node;
+
+typedef enum tl_status {
+  TL_OK = 0,
+  TL_ENOMEM,   /* an allocation failed */
+  TL_EARG,     /* a bad argument (NULL node, wrong size ...) */
+  TL_EIO,      /* a file could not be read or written */
+  TL_EFORMAT,  /* a file is not in the expected format */
+  TL_ENUMERIC, /* check_numerics found a nan or inf */
+  TL_STATUS_COUNT
+} tl_status;
+
+/* Op codes.  Ops whose name ends in _K take a number operand (the op
+** constant, tl_const()) instead of a second node: `a + 2` is ADD_K with k=2,
+** `2 - a` is RSUB_K with k=2.  Numbers never become nodes of their own. */
+typedef enum tl_op {
+  TL_OP_LEAF = 0,  /* no inputs: made by tl_leaf, tl_detach, or in no-grad */
+  TL_OP_ADD, TL_OP_SUB, TL_OP_MUL, TL_OP_DIV, TL_OP_POW,     /* a . b */
+  TL_OP_ADD_K, TL_OP_SUB_K, TL_OP_MUL_K, TL_OP_DIV_K,        /* a+k a-k a*k a/k */
+  TL_OP_RSUB_K, TL_OP_RDIV_K, TL_OP_POW_K, TL_OP_RPOW_K,     /* k-a k/a a^k k^a */
+  TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH, TL_OP_SIGMOID, TL_OP_RELU,
+  TL_OP_SQRT, TL_OP_ABS, TL_OP_SIN, TL_OP_COS,
+  TL_OP_SUM,       /* n-ary: x1 + ... + xn */
+  TL_OP_SUMSQ,     /* n-ary: x1^2 + ... + xn^2 (L2 penalties) */
+  TL_OP_NEURON,    /* n-ary: w1*x1 + ... + wn*xn + b, inputs w..., x..., b */
+  TL_OP_LOGSUMEXP, /* n-ary: log(exp(x1) + ... + exp(xn)), computed stably */
+  TL_OP_COUNT
+} tl_op;
+
+/* ---- context ----------------------------------------------------------- */
+
+/* A new context, or NULL when memory is short. */
+tl_ctx *tl_ctx_new(void);
+/* Frees the context and every node still in its pool.  Nodes (and anything
+** else made from this context) must not be used afterwards. */
+void tl_ctx_free(tl_ctx *ctx);
+/* The message of the last failure in this context ("" if none).  The string
+** belongs to the context and changes with the next failure. */
+const char *tl_ctx_error(const tl_ctx *ctx);
+/* Records a formatted error message in the context and returns 'status'.
+** For code built on top of the core (nn, rendering, bindings). */
+tl_status tl_ctx_fail(tl_ctx *ctx, tl_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 3, 4)))
+#endif
+  ;
+/* Live nodes and bytes held by the node pool (for benchmarks and tests). */
+size_t tl_ctx_live_nodes(const tl_ctx *ctx);
+size_t tl_ctx_pool_bytes(const tl_ctx *ctx);
+/* sizeof(struct tl_node): the core memory of one scalar node. */
+size_t tl_node_size(void);
+
+/* No-grad mode: while disabled, ops compute their value and return a leaf,
+** recording no graph.  Returns the previous setting. */
+int tl_set_grad_enabled(tl_ctx *ctx, int enabled);
+int tl_is_grad_enabled(const tl_ctx *ctx);
+
+/* Numerics check: when enabled, an op whose result is nan or inf while
+** none of its inputs is fails (returns NULL, status TL_ENUMERIC) with a
+** message naming the op.  Off by default.  Returns the previous setting. */
+int tl_set_check_numerics(tl_ctx *ctx, int enabled);
+
+/* ---- random numbers (xoshiro256**, seeded by splitmix64) -------------- */
+
+void tl_rng_seed(tl_ctx *ctx, uint64_t seed);
+uint64_t tl_rng_u64(tl_ctx *ctx);
+double tl_rng_uniform(tl_ctx *ctx);            /* [0, 1) */
+double tl_rng_normal(tl_ctx *ctx);             /* mean 0, sd 1 */
+
+/* ---- nodes -------------------------------------------------------------- */
+
+/* A new leaf holding 'value'; the caller owns one reference. */
+tl_node *tl_leaf(tl_ctx *ctx, double value);
+/* Takes one more reference on 'n'. */
+void tl_retain(tl_node *n);
+/* Drops one reference; frees 'n' (and what only it reached) at zero.
+** NULL is ignored. */
+void tl_release(tl_ctx *ctx, tl_node *n);
+
+double tl_data(const tl_node *n);
+void tl_set_data(tl_node *n, double v);
+/* The gradient, 0 until a backward pass (or tl_set_grad) touches it. */
+double tl_grad(const tl_node *n);
+void tl_set_grad(tl_node *n, double g);
+/* The label, or NULL.  tl_set_label copies 'label' (NULL clears it). */
+const char *tl_label(const tl_node *n);
+tl_status tl_set_label(tl_ctx *ctx, tl_node *n, const char *label);
+
+tl_op tl_op_of(const tl_node *n);
+/* The op constant of a _K op (the number operand), 0 otherwise. */
+double tl_const(const tl_node *n);
+/* Number of inputs and the i-th one (0-based; borrowed, not retained). */
+size_t tl_ninputs(const tl_node *n);
+tl_node *tl_input(const tl_node *n, size_t i);
+
+/* The op's name for errors and Lua ("add", "mul", "tanh" ...; "" for a
+** leaf) and a short label for drawing ("+", "*", "tanh", "+ 2" ...).
+** tl_op_label writes into 'buf' (at most 'size' bytes) and returns it. */
+const char *tl_op_name(tl_op op);
+const char *tl_op_label(const tl_node *n, char *buf, size_t size);
+
+/* ---- ops ---------------------------------------------------------------- */
+/* Each returns a new node (one reference for the caller) or NULL. */
+
+tl_node *tl_binary(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b);  /* ADD..POW */
+tl_node *tl_with_const(tl_ctx *ctx, tl_op op, tl_node *a, double k);/* _K ops */
+tl_node *tl_unary(tl_ctx *ctx, tl_op op, tl_node *a);               /* NEG..COS */
+
+tl_node *tl_add(tl_ctx *ctx, tl_node *a, tl_node *b);
+tl_node *tl_sub(tl_ctx *ctx, tl_node *a, tl_node *b);
+tl_node *tl_mul(tl_ctx *ctx, tl_node *a, tl_node *b);
+tl_node *tl_div(tl_ctx *ctx, tl_node *a, tl_node *b);
+tl_node *tl_pow(tl_ctx *ctx, tl_node *a, tl_node *b);
+
+/* n-ary ops; 'xs' is borrowed (each input is retained by the result). */
+tl_node *tl_sum(tl_ctx *ctx, size_t n, tl_node *const *xs);
+tl_node *tl_sumsq(tl_ctx *ctx, size_t n, tl_node *const *xs);
+tl_node *tl_logsumexp(tl_ctx *ctx, size_t n, tl_node *const *xs);
+/* w[0]*x[0] + ... + w[n-1]*x[n-1] + b, one node with its own backward. */
+tl_node *tl_neuron(tl_ctx *ctx, size_t n, tl_node *const *w,
+                   tl_node *const *x, tl_node *b);
+
+/* A new leaf with the same data as 'n' and no history. */
+tl_node *tl_detach(tl_ctx *ctx, tl_node *n);
+
+/* ---- graph walks -------------------------------------------------------- */
+
+/* Reverse-mode sweep from 'root': the gradients of interior nodes are reset
+** for this pass, the root's is set to 1, and every node's local derivative
+** is added (+=) into its inputs.  Leaves accumulate across passes. */
+tl_status tl_backward(tl_ctx *ctx, tl_node *root);
+/* Sets to 0 the gradient of 'root' and of every node it reaches. */
+tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root);
+/* The nodes reachable from 'root', inputs before the nodes that use them
+** (root last).  The array lives in the context's scratch space and is valid
+** until the next walk in this context.  Returns NULL (and *count = 0) when
+** memory is short. */
+tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count);
+
+#endif
