@@ -23,6 +23,10 @@ tl_ctx *tl_ctx_new(void) {
   if (ctx == NULL) return NULL;
   ctx->grad_enabled = 1;
   ctx->epoch = 1;
+  /* walks start by pushing the root without a capacity check */
+  ctx->stack = malloc(256 * sizeof *ctx->stack);
+  if (ctx->stack == NULL) { free(ctx); return NULL; }
+  ctx->stack_cap = 256;
   tl_rng_seed(ctx, 0);
   return ctx;
 }

@@ -19,7 +19,11 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem) {
   return 1;
 }
 
-tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count) {
+/* Depth-first post-order from 'root' into ctx->order.  When 'reset' is
+** set, the gradient of every interior node is marked unset on the way, so
+** backward needs no extra pass over the graph. */
+static tl_node *const *walk(tl_ctx *ctx, tl_node *root, size_t *count,
+                            int reset) {
   *count = 0;
   if (root == NULL) {
     tl_ctx_fail(ctx, TL_EARG, "graph walk: node expected, got NULL");
@@ -27,25 +31,27 @@ tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count) {
   }
   uint32_t epoch = tl__next_epoch(ctx);
   size_t norder = 0, depth = 0;
-  if (!reserve((void **)&ctx->stack, &ctx->stack_cap, 1, sizeof(tl__frame)))
-    goto nomem;
   root->mark = epoch;
-  ctx->stack[depth++] = (tl__frame){root, 0};
+  /* stack_cap >= 1 from tl_ctx_new */
+  ctx->stack[depth++] = (tl__frame){root, 0, (uint32_t)tl__nin(root)};
   while (depth > 0) {
     tl__frame *f = &ctx->stack[depth - 1];
     tl_node *n = f->node;
-    if (f->next < tl__nin(n)) {
+    if (f->next < f->nin) {
       tl_node *x = tl__inputs(n)[f->next++];
       if (x->mark == epoch) continue;
       x->mark = epoch;
-      if (!reserve((void **)&ctx->stack, &ctx->stack_cap, depth + 1,
+      if (depth == ctx->stack_cap &&
+          !reserve((void **)&ctx->stack, &ctx->stack_cap, depth + 1,
                    sizeof(tl__frame)))
         goto nomem;
-      ctx->stack[depth++] = (tl__frame){x, 0};
+      ctx->stack[depth++] = (tl__frame){x, 0, (uint32_t)tl__nin(x)};
     } else {  /* all inputs placed: n follows them */
-      if (!reserve((void **)&ctx->order, &ctx->order_cap, norder + 1,
+      if (norder == ctx->order_cap &&
+          !reserve((void **)&ctx->order, &ctx->order_cap, norder + 1,
                    sizeof(tl_node *)))
         goto nomem;
+      if (reset && n->op != TL_OP_LEAF) n->flags &= (uint8_t)~TL_F_HAS_GRAD;
       ctx->order[norder++] = n;
       depth--;
     }
@@ -57,18 +63,18 @@ nomem:
   return NULL;
 }
 
+tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count) {
+  return walk(ctx, root, count, 0);
+}
+
+/* Interior gradients describe one pass, so walk() resets them; only leaves
+** accumulate across passes. */
 tl_status tl_backward(tl_ctx *ctx, tl_node *root) {
   size_t count;
-  tl_node *const *order = tl_topo(ctx, root, &count);
+  tl_node *const *order = walk(ctx, root, &count, 1);
   if (order == NULL) return root ? TL_ENOMEM : TL_EARG;
-  /* Interior gradients describe one pass; only leaves accumulate. */
-  for (size_t i = 0; i < count; i++)
-    if (order[i]->op != TL_OP_LEAF) order[i]->flags &= ~TL_F_HAS_GRAD;
   tl__grad_add(root, 1.0);
-  for (size_t i = count; i-- > 0;) {
-    tl_node *n = order[i];
-    if (n->op != TL_OP_LEAF && (n->flags & TL_F_HAS_GRAD)) tl__op_backward(n);
-  }
+  for (size_t i = count; i-- > 0;) tl__op_backward(order[i]);
   return TL_OK;
 }
 

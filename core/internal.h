@@ -34,7 +34,7 @@ struct tl_node {
 };
 
 /* A frame of the iterative depth-first search. */
-typedef struct tl__frame { tl_node *node; size_t next; } tl__frame;
+typedef struct tl__frame { tl_node *node; uint32_t next, nin; } tl__frame;
 
 typedef struct tl__block tl__block;
 

@@ -348,10 +348,15 @@ static tl_node *make_many(tl_ctx *ctx, tl_op op, double v, size_t n1,
   return n;
 }
 
+/* Walks keep input counts in 32 bits; an n-ary op of 2^31 inputs would
+** not fit in memory anyway, so the limit is never the binding one. */
+#define TL_MAX_INPUTS ((size_t)1 << 30)
+
 static int check_many(tl_ctx *ctx, const char *fn, size_t n,
                       tl_node *const *xs) {
-  if (n == 0 || xs == NULL) {
-    tl_ctx_fail(ctx, TL_EARG, "%s: at least one input expected", fn);
+  if (n == 0 || xs == NULL || n > TL_MAX_INPUTS) {
+    tl_ctx_fail(ctx, TL_EARG, "%s: between 1 and %zu inputs expected, got %zu",
+                fn, TL_MAX_INPUTS, xs == NULL ? 0 : n);
     return 0;
   }
   for (size_t i = 0; i < n; i++)
