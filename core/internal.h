@@ -117,6 +117,9 @@ int tl__alloc_grad(tl_ctx *ctx, tl_node *n);
 tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape);
 /* Frees what a node owns outside the pool (array, label, input list). */
 void tl__free_extras(tl_node *n);
+/* Frees only an array node's buffers, leaving a scalar-looking node, so
+** that its 'val' can be reused as a list link while it is being freed. */
+void tl__free_value(tl_node *n);
 
 /* Propagates gradients from order[count-1] down to order[0] (ops.c). */
 void tl__backward_sweep(tl_node *const *order, size_t count);
