@@ -14,6 +14,18 @@ end
 
 local lua_cflags = pkgconfig("--cflags", "lua5.4")
 
+-- premake4 --blas: matmul through OpenBLAS (libopenblas-dev) instead of
+-- Torchlet's own blocked kernel.
+newoption {
+  trigger = "blas",
+  description = "Use OpenBLAS (cblas_dgemm) for matmul"
+}
+local blas_cflags, blas_libs = {}, {}
+if _OPTIONS["blas"] then
+  blas_cflags = pkgconfig("--cflags", "openblas")
+  blas_libs = pkgconfig("--libs", "openblas")
+end
+
 local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
                    "-Wstrict-prototypes", "-Wmissing-prototypes", "-fPIC" }
 
@@ -51,6 +63,10 @@ solution "torchlet"
     kind "StaticLib"
     files { "core/*.c", "core/*.h" }
     outdirs("")
+    if _OPTIONS["blas"] then
+      defines { "TL_USE_BLAS" }
+      buildoptions(blas_cflags)
+    end
 
   -- The Lua module torchlet.core: build/torchlet/core.so
   project "torchlet_core"
@@ -61,3 +77,4 @@ solution "torchlet"
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
     links { "tlcore", "m" }
+    linkoptions(blas_libs)

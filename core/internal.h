@@ -135,6 +135,11 @@ void tl__elementwise_b(tl_node *n, double (*da)(double, double, double),
 /* Writes "(2, 3)" (or "scalar") into buf. */
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
 
+/* c (n x m) += op(a) (n x k) op(b) (k x m), where op transposes a stored
+** k x n (trans_a) or b stored m x k (trans_b).  Never fails (gemm.c). */
+void tl__gemm(size_t n, size_t k, size_t m, const double *a, int trans_a,
+              const double *b, int trans_b, double *c);
+
 /* Backward rules of the array-only ops (array_ops.c). */
 void tl__reduce_b(tl_node *n);
 void tl__matmul_b(tl_node *n);
