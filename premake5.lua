@@ -20,10 +20,24 @@ newoption {
   trigger = "blas",
   description = "Use OpenBLAS (cblas_dgemm) for matmul"
 }
-local blas_cflags, blas_libs = {}, {}
+-- Library names (-lfoo -> foo) and -L directories of pkg-config packages,
+-- as premake's links and libdirs, so that they come after our objects on
+-- the link line.
+local function pkglibs(pkgs)
+  local names, dirs = {}, {}
+  for _, flag in ipairs(pkgconfig("--libs-only-l", pkgs)) do
+    names[#names + 1] = flag:sub(3)
+  end
+  for _, flag in ipairs(pkgconfig("--libs-only-L", pkgs)) do
+    dirs[#dirs + 1] = flag:sub(3)
+  end
+  return names, dirs
+end
+
+local blas_cflags, blas_links, blas_dirs = {}, {}, {}
 if _OPTIONS["blas"] then
   blas_cflags = pkgconfig("--cflags", "openblas")
-  blas_libs = pkgconfig("--libs", "openblas")
+  blas_links, blas_dirs = pkglibs("openblas")
 end
 
 local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
@@ -77,4 +91,5 @@ solution "torchlet"
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
     links { "tlcore", "m" }
-    linkoptions(blas_libs)
+    links(blas_links)
+    libdirs(blas_dirs)
