@@ -61,5 +61,8 @@ int tlb_error(lua_State *L);
 /* Openers of the binding families, called by luaopen_torchlet_core with the
 ** module table on top of the stack. */
 void tlb_open_element(lua_State *L);
+void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */
+void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
+void tlb_open_loss(lua_State *L);    /* module.loss */
 
 #endif
