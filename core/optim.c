@@ -50,7 +50,10 @@ void tl_optim_defaults(tl_optim_kind kind, tl_optim_config *cfg) {
 /* 1 if 'v' is a number >= 0 (nan fails), else fails with its name. */
 static int nonneg(tl_ctx *ctx, const char *what, double v) {
   if (v >= 0) return 1;
-  tl_ctx_fail(ctx, TL_EARG, "invalid %s %g: must be >= 0", what, v);
+  if (isnan(v))  /* printf may say "-nan" */
+    tl_ctx_fail(ctx, TL_EARG, "invalid %s nan: must be >= 0", what);
+  else
+    tl_ctx_fail(ctx, TL_EARG, "invalid %s %g: must be >= 0", what, v);
   return 0;
 }
 
