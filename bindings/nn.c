@@ -50,9 +50,10 @@ static tlb_model *newmodel(lua_State *L) {
 }
 
 /* Fills the model handle 'mo' (on top of the stack) with 'm', or raises
-** the context's error when 'm' is NULL. */
-static void setmodel(lua_State *L, tlb_model *mo, tl_mlp *m) {
-  if (m == NULL) tlb_error(L);
+** the context's error when 'm' is NULL, after "fname: " unless NULL. */
+static void setmodel(lua_State *L, tlb_model *mo, tl_mlp *m, const char *fname) {
+  if (m == NULL && fname == NULL) tlb_error(L);
+  if (m == NULL) luaL_error(L, "%s: %s", fname, tl_ctx_error(tlb_ctx(L)));
   mo->m = m;
   mo->x = malloc(tl_mlp_nin(m) * sizeof *mo->x);
   mo->out = malloc(tl_mlp_nout(m) * sizeof *mo->out);
@@ -96,7 +97,8 @@ static int nn_neuron(lua_State *L) {
   tl_init init = checkinit(L, 2, "Neuron");
   size_t one = 1;
   tlb_model *mo = newmodel(L);
-  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_NEURON, nin, 1, &one, &act, init));
+  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_NEURON, nin, 1, &one, &act, init),
+           "Neuron");
   return 1;
 }
 
@@ -106,7 +108,8 @@ static int nn_layer(lua_State *L) {
   tl_act act = single_act(L, 3, "Layer");
   tl_init init = checkinit(L, 3, "Layer");
   tlb_model *mo = newmodel(L);
-  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_LAYER, nin, 1, &nout, &act, init));
+  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_LAYER, nin, 1, &nout, &act, init),
+           "Layer");
   return 1;
 }
 
@@ -151,14 +154,15 @@ static int nn_mlp(lua_State *L) {
   }
   tl_init init = checkinit(L, 3, "MLP");
   tlb_model *mo = newmodel(L);
-  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_MLP, nin, nl, sizes, acts, init));
+  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_MLP, nin, nl, sizes, acts, init),
+           "MLP");
   return 1;
 }
 
 static int nn_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   tlb_model *mo = newmodel(L);
-  setmodel(L, mo, tl_mlp_load(tlb_ctx(L), path));
+  setmodel(L, mo, tl_mlp_load(tlb_ctx(L), path), NULL);  /* names itself */
   return 1;
 }
 

@@ -77,13 +77,22 @@ static int optim_new(lua_State *L) {
   readopts(L, kind, fname, &cfg);
   /* scratch owned by Lua: nothing to free if an error follows */
   tl_node **params = lua_newuserdatauv(L, n * sizeof *params, 0);
+  lua_createtable(L, 0, (int)n);        /* node -> index, to find repeats */
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i + 1);
     if ((params[i] = tlb_toelement(L, -1)) == NULL)
       return tlb_argerror(L, 1, fname, "parameter %d must be an Element, got %s",
                           (int)i + 1, luaL_typename(L, -1));
     lua_pop(L, 1);
+    if (lua_rawgetp(L, -1, params[i]) != LUA_TNIL)
+      return tlb_argerror(L, 1, fname, "parameter %d is parameter %d again "
+                          "(it would be updated twice per step)", (int)i + 1,
+                          (int)lua_tointeger(L, -1));
+    lua_pop(L, 1);
+    lua_pushinteger(L, (lua_Integer)i + 1);
+    lua_rawsetp(L, -2, params[i]);
   }
+  lua_pop(L, 1);
   tlb_optim *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->o = NULL;
   luaL_setmetatable(L, TLB_OPTIMIZER);

@@ -8,6 +8,7 @@
 */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "tl_optim.h"
@@ -46,6 +47,28 @@ void tl_optim_defaults(tl_optim_kind kind, tl_optim_config *cfg) {
 /* {======================================================================
 ** Construction
 ** ======================================================================= */
+
+static int cmp_address(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(tl_node *const *)a, y = (uintptr_t)*(tl_node *const *)b;
+  return (x > y) - (x < y);
+}
+
+/* 1 if no node appears twice in params[0..n): a repeated parameter would
+** be updated twice per step, silently.  Sorts a copy: O(n log n). */
+static int all_distinct(tl_ctx *ctx, size_t n, tl_node *const *params) {
+  tl_node **copy = malloc(n * sizeof *copy);
+  if (copy == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
+    return 0;
+  }
+  memcpy(copy, params, n * sizeof *copy);
+  qsort(copy, n, sizeof *copy, cmp_address);
+  int ok = 1;
+  for (size_t i = 1; i < n && ok; i++) ok = copy[i] != copy[i - 1];
+  free(copy);
+  if (!ok) tl_ctx_fail(ctx, TL_EARG, "a parameter appears more than once in the list");
+  return ok;
+}
 
 /* 1 if 'v' is a number >= 0 (nan fails), else fails with its name. */
 static int nonneg(tl_ctx *ctx, const char *what, double v) {
@@ -98,7 +121,8 @@ tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
       tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i + 1);
       return NULL;
     }
-  if (!check_config(ctx, kind, cfg)) return NULL;
+  if (!check_config(ctx, kind, cfg) || !all_distinct(ctx, n, params))
+    return NULL;
   tl_optim *o = calloc(1, sizeof *o);
   if (o == NULL) goto nomem;
   o->kind = kind;

@@ -74,7 +74,7 @@ const char *tl_optim_name(tl_optim_kind kind);
 /* A new optimizer over params[0..n) (each retained: the optimizer holds one
 ** reference per parameter until tl_optim_free).  NULL with a message on a
 ** bad argument (no parameters, a negative learning rate, betas outside
-** [0, 1), nesterov without momentum ...) or when memory is short. */
+** [0, 1), nesterov without momentum, a parameter listed twice ...) or when memory is short. */
 tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
                        const tl_optim_config *cfg, size_t n,
                        tl_node *const *params);

@@ -252,7 +252,8 @@ describe("nn", function()
             nn.Layer, 2, -1)
       fails("bad argument #1 to 'Neuron' (number of inputs must be a positive integer",
             nn.Neuron, nil)
-      fails("model too large", nn.MLP, 1000000, {1000000})
+      fails("MLP: model too large", nn.MLP, 1000000, {1000000})
+      fails("Layer: size of layer 1 must be in 1..1000000, got 1000001", nn.Layer, 1, 1000001)
     end)
 
     it("rejects unknown options and activations", function()

@@ -136,6 +136,13 @@ describe("optim", function()
       fails("bad argument #1 to 'Adam' (table of Elements expected, got no value)", optim.Adam)
       fails("bad argument #1 to 'RMSprop' (parameter 2 must be an Element, got number)",
             optim.RMSprop, {Element(1), 2})
+      local a = Element(1)
+      fails("bad argument #1 to 'Adam' (parameter 3 is parameter 1 again",
+            optim.Adam, {a, Element(2), a})
+      -- the same node through two handles is the same parameter
+      local m = nn.Neuron(1)
+      fails("parameter 3 is parameter 1 again", optim.SGD,
+            {m:parameters()[1], m:parameters()[2], m:parameters()[1]})
     end)
 
     it("rejects bad hyper-parameters", function()
