@@ -159,8 +159,15 @@ static int nn_mlp(lua_State *L) {
   return 1;
 }
 
+/* A path at 'arg': a string, never a number turned into one (a number
+** here is a mistake, not a file name). */
+static const char *checkpath(lua_State *L, int arg, const char *fname) {
+  if (lua_type(L, arg) != LUA_TSTRING) tlb_typeerror(L, arg, fname, "string");
+  return lua_tostring(L, arg);
+}
+
 static int nn_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = checkpath(L, 1, "load");
   tlb_model *mo = newmodel(L);
   setmodel(L, mo, tl_mlp_load(tlb_ctx(L), path), NULL);  /* names itself */
   return 1;
@@ -293,7 +300,7 @@ static int model_l2(lua_State *L) {
 
 static int model_save(lua_State *L) {
   tlb_model *mo = tomodel(L, 1, "save");
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = checkpath(L, 2, "save");
   if (tl_mlp_save(tlb_ctx(L), mo->m, path) != TL_OK) return tlb_error(L);
   return 0;
 }

@@ -100,6 +100,15 @@ describe("save/load", function()
     assert.is_truthy(err:find("cannot open '/nonexistent-dir/model.tl.tmp' for writing", 1, true))
   end)
 
+  it("takes only strings as paths", function()
+    local ok, err = pcall(nn.load, 1)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("bad argument #1 to 'load' (string expected, got number)", 1, true))
+    ok, err = pcall(nn.Neuron(1).save, nn.Neuron(1), 2)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("bad argument #2 to 'save' (string expected, got number)", 1, true))
+  end)
+
   describe("bad files", function()
     local good
     before_each(function()

@@ -5,7 +5,7 @@ torchlet.data -- toy data sets for classification, made in memory.
     X, y = data.make_circles(n [, {noise = 0, factor = 0.8, seed = 0, shuffle = true, binary = false}])
     X, y = data.make_blobs(n [, {centers = 3, cluster_std = 1, seed = 0, box = {-10, 10}, shuffle = true}])
 
-X[i] is a point {x1, x2}.  make_moons and make_circles follow scikit-learn's
+X[i] is a point {x1, x2}; n is at most 10,000,000.  make_moons and make_circles follow scikit-learn's
 constructions and label the first shape -1 and the second 1, as micrograd's
 demo does (binary = true gives sklearn's 0 and 1).  make_blobs labels its
 clusters 1..k, ready for loss.cross_entropy.
@@ -19,6 +19,10 @@ local type, error, tostring, pairs = type, error, tostring, pairs
 local math_type = math.type
 
 local M = {}
+
+-- A typo such as 2^40 samples fails with a message instead of exhausting
+-- memory (a Lua point costs about 100 bytes).
+local MAX_SAMPLES = 10000000
 
 -- {======================================================================
 -- Generator: 64-bit integer arithmetic wraps in Lua 5.4, as in C.
@@ -82,9 +86,9 @@ local function check_n(fname, n, min)
     error(("bad argument #1 to '%s' (number of samples must be an integer, got %s)")
       :format(fname, tostring(n)), 3)
   end
-  if n < min then
-    error(("bad argument #1 to '%s' (at least %d samples expected, got %d)")
-      :format(fname, min, n), 3)
+  if n < min or n > MAX_SAMPLES then
+    error(("bad argument #1 to '%s' (number of samples must be in %d..%d, got %s)")
+      :format(fname, min, MAX_SAMPLES, tostring(n)), 3)
   end
   return math.tointeger(n)
 end
