@@ -9,11 +9,6 @@
 #include "internal.h"
 #include "tl_nn.h"
 
-/* At most this many parameters per model: 2^22 nodes are 256 MiB of pool,
-** so a typo in a layer size fails with a message instead of exhausting
-** memory. */
-#define TL_MLP_MAX_PARAMS (1u << 22)
-
 struct tl_mlp {
   tl_mlp_kind kind;
   size_t nin, nlayers, nparams;

@@ -40,7 +40,7 @@
 #define HEADER_LEN 32
 /* The largest file a valid model can need (tl_nn.h limits), read no more. */
 #define MAX_FILE_LEN (HEADER_LEN + 8 * (size_t)TL_MLP_MAX_LAYERS + \
-                      8 * ((size_t)1 << 22) + 8)
+                      8 * (size_t)TL_MLP_MAX_PARAMS + 8)
 
 /* {======================================================================
 ** Bytes

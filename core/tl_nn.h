@@ -51,9 +51,12 @@ typedef enum tl_init {
 typedef struct tl_mlp tl_mlp;
 
 /* Largest layer width and input count accepted (keeps sizes, products and
-** the file format's 32-bit fields far from overflow). */
+** the file format's 32-bit fields far from overflow), and the most
+** parameters per model: 2^22 nodes are 256 MiB of pool, so a typo in a
+** layer size fails with a message instead of exhausting memory. */
 #define TL_MLP_MAX_WIDTH 1000000u
 #define TL_MLP_MAX_LAYERS 4096u
+#define TL_MLP_MAX_PARAMS (1u << 22)
 
 /* A new model with 'nin' inputs and 'nlayers' layers; layer i has sizes[i]
 ** neurons and activation acts[i].  Parameters are drawn from the context's

@@ -121,6 +121,16 @@ describe("data", function()
     end)
   end)
 
+  it("sets no globals when loaded", function()
+    local before = {}
+    for k in pairs(_G) do before[k] = true end
+    package.loaded["torchlet.data"] = nil
+    local fresh = require "torchlet.data"
+    package.loaded["torchlet.data"] = data
+    assert.are.equal("function", type(fresh.make_moons))
+    for k in pairs(_G) do assert.is_true(before[k], "new global " .. tostring(k)) end
+  end)
+
   describe("bad input", function()
     local function fails(pattern, fn, ...)
       local ok, err = pcall(fn, ...)
