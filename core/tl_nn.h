@@ -21,7 +21,8 @@
 **
 ** Forward: tl_mlp_forward builds, per neuron, one fused tl_neuron node
 ** (w.x + b) and one activation node (none for a linear layer).  Nothing
-** else is allocated per call: the model keeps two scratch rows.
+** else is allocated per call beyond those nodes: the model keeps two
+** scratch rows for the activations between layers.
 */
 #ifndef TORCHLET_NN_H
 #define TORCHLET_NN_H

@@ -117,10 +117,18 @@ describe("optim", function()
       opt:zero_grad(); loss():backward(); opt:step()
     end
     assert.is_true(loss().data < first)
-    -- drop every other handle: the optimizer still holds the parameters
-    local keep = optim.Adam({Element(1), Element(2)})
+  end)
+
+  it("holds a reference on each parameter until it is collected", function()
     collectgarbage("collect")
-    keep:step()
+    local before = torchlet.memory().live_nodes
+    local opt = optim.Adam({Element(1), Element(2)})   -- no other handle
+    collectgarbage("collect")
+    assert.are.equal(before + 2, torchlet.memory().live_nodes)
+    opt:step()
+    opt = nil
+    collectgarbage("collect")
+    assert.are.equal(before, torchlet.memory().live_nodes)
   end)
 
   describe("bad input", function()

@@ -229,6 +229,7 @@ function M.make_blobs(n, opts)
     error(("bad argument #2 to 'make_blobs' (option 'centers' must be a positive integer, got %s)")
       :format(tostring(k)), 2)
   end
+  k = math.tointeger(k)
   local std = check_nonneg("make_blobs", opts, "cluster_std", 1)
   local box = opts.box or {-10, 10}
   if type(box[1]) ~= "number" or type(box[2]) ~= "number" or not (box[1] < box[2]) then
@@ -244,7 +245,7 @@ function M.make_blobs(n, opts)
   for i = 1, n do
     local c = (i - 1) % k + 1
     X[i] = {centres[c][1] + std * rng:normal(), centres[c][2] + std * rng:normal()}
-    y[i] = math.tointeger(c)
+    y[i] = c
   end
   return finish(rng, X, y, 0, opts.shuffle ~= false)
 end
