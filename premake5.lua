@@ -14,6 +14,17 @@ end
 
 local lua_cflags = pkgconfig("--cflags", "lua5.4")
 
+-- Rendering (core/viz_*.c, core/plot.c) uses graphviz and cairo.  Their
+-- libraries are split into libdirs and links (not linkoptions), so they
+-- come after the static core on the link line.
+local viz_pkgs = "libgvc libcgraph cairo"
+local viz_cflags = pkgconfig("--cflags", viz_pkgs)
+local viz_libdirs, viz_links = {}, {}
+for _, word in ipairs(pkgconfig("--libs", viz_pkgs)) do
+  if word:sub(1, 2) == "-L" then viz_libdirs[#viz_libdirs + 1] = word:sub(3)
+  elseif word:sub(1, 2) == "-l" then viz_links[#viz_links + 1] = word:sub(3) end
+end
+
 local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
                    "-Wstrict-prototypes", "-Wmissing-prototypes", "-fPIC" }
 
@@ -50,6 +61,7 @@ solution "torchlet"
   project "tlcore"
     kind "StaticLib"
     files { "core/*.c", "core/*.h" }
+    buildoptions(viz_cflags)
     outdirs("")
 
   -- The Lua module torchlet.core: build/torchlet/core.so
@@ -60,4 +72,8 @@ solution "torchlet"
     targetprefix ""
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
-    links { "tlcore", "m" }
+    buildoptions(viz_cflags)
+    links { "tlcore" }
+    libdirs(viz_libdirs)
+    links(viz_links)
+    links { "m" }

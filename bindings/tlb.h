@@ -61,5 +61,6 @@ int tlb_error(lua_State *L);
 /* Openers of the binding families, called by luaopen_torchlet_core with the
 ** module table on top of the stack. */
 void tlb_open_element(lua_State *L);
+void tlb_open_viz(lua_State *L);
 
 #endif

@@ -1,0 +1,199 @@
+-- viz_spec.lua -- the graph views and plots, checked on the files they write.
+local torchlet = require "torchlet"
+local Element = torchlet.Element
+
+-- {====================================================================
+-- Helpers
+-- =====================================================================
+
+-- A fresh temporary path ending in 'ext'; removed by cleanup().
+local made = {}
+local function tmppath(ext)
+  local base = os.tmpname()
+  os.remove(base)
+  local p = base .. ext
+  made[#made + 1] = p
+  return p
+end
+local function cleanup()
+  for _, p in ipairs(made) do os.remove(p) end
+  made = {}
+end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- Width and height from a PNG's IHDR chunk (fails if not a PNG).
+local function png_size(path)
+  local s = slurp(path)
+  assert.are.equal("\137PNG\r\n\26\n", s:sub(1, 8))
+  assert.are.equal("IHDR", s:sub(13, 16))
+  return string.unpack(">I4I4", s, 17)
+end
+
+-- The a/b/c/d example of the README, after backward.
+local function abcd()
+  local a, b = Element(2.0, "a"), Element(3.0, "b")
+  local c = a * b
+  c.label = "c"
+  local d = c + a
+  d.label = "d"
+  d:backward()
+  return d, {a, b, c, d}
+end
+
+-- A chain x -> x*1.0001 -> ... of 'n' values.
+local function chain(n)
+  local x = Element(1.0, "x")
+  for _ = 2, n do x = x * 1.0001 end
+  return x
+end
+
+-- }====================================================================
+
+describe("graphviz view", function()
+  after_each(cleanup)
+
+  it("gives the DOT of a/b/c/d with exactly its nodes and edges", function()
+    local d = abcd()
+    local dot = d:to_dot()
+    assert.truthy(dot:find("rankdir=LR", 1, true))
+    -- name -> label, where a record's label is its first field
+    local label = {}
+    for name, l in dot:gmatch('\n%s*([%w_]+)%s+%[label="(.-)"') do
+      label[name] = l:match("^{ (%w*) |") or l
+    end
+    local names = {}
+    for _, l in pairs(label) do names[#names + 1] = l end
+    table.sort(names)
+    assert.are.same({"*", "+", "a", "b", "c", "d"}, names)
+    local edges = {}
+    for t, h in dot:gmatch("([%w_]+) %-> ([%w_]+)") do
+      edges[#edges + 1] = label[t] .. " -> " .. label[h]
+    end
+    table.sort(edges)
+    assert.are.same({"* -> c", "+ -> d", "a -> *", "a -> +", "b -> *",
+                     "c -> +"}, edges)
+    assert.truthy(dot:find("{ a | data 2.0000 | grad 4.0000 }", 1, true))
+    assert.truthy(dot:find("{ d | data 8.0000 | grad 1.0000 }", 1, true))
+  end)
+
+  it("writes a PNG of plausible size and returns its path", function()
+    local d = abcd()
+    local p = tmppath(".png")
+    assert.are.equal(p, d:visualize("graphviz", {file = p}))
+    local w, h = png_size(p)
+    assert.is_true(w > 400 and w < 3000, "width " .. w)
+    assert.is_true(h > 50 and h < 1000, "height " .. h)
+    assert.is_true(w > h)            -- left to right
+  end)
+
+  it("writes SVG with every label, data and grad", function()
+    local d, all = abcd()
+    local p = tmppath(".svg")
+    d:visualize("graphviz", {file = p})
+    local svg = slurp(p)
+    assert.truthy(svg:find("<svg", 1, true))
+    for _, e in ipairs(all) do
+      assert.truthy(svg:find(">" .. e.label .. "<", 1, true), e.label)
+      assert.truthy(svg:find(("data %.4f"):format(e.data), 1, true))
+      assert.truthy(svg:find(("grad %.4f"):format(e.grad), 1, true))
+    end
+  end)
+
+  it("writes PDF and DOT, by extension or by opts.format", function()
+    local d = abcd()
+    local p = tmppath(".pdf")
+    d:visualize("graphviz", {file = p})
+    assert.are.equal("%PDF", slurp(p):sub(1, 4))
+    local q = tmppath(".out")
+    d:visualize("graphviz", {file = q, format = "dot"})
+    assert.are.equal(d:to_dot(), slurp(q))
+  end)
+
+  it("draws labels with record characters as written", function()
+    local x = Element(1.0, "w{1}|<b>")
+    local y = x * 2
+    local p = tmppath(".svg")
+    y:visualize("graphviz", {file = p})
+    assert.truthy(slurp(p):find("w{1}|&lt;b&gt;", 1, true))
+  end)
+end)
+
+describe("bad input", function()
+  after_each(cleanup)
+
+  for _, method in ipairs({"graphviz"}) do
+    it("names an unwritable path (" .. method .. ")", function()
+      local d = abcd()
+      assert.has_error(function()
+        d:visualize(method, {file = "/nonexistent/dir/x.png"})
+      end, "cannot write '/nonexistent/dir/x.png': No such file or directory")
+    end)
+
+    it("leaves no file behind and keeps an old one (" .. method .. ")", function()
+      local p = tmppath(".png")
+      local f = assert(io.open(p, "wb"))
+      f:write("old")
+      f:close()
+      local big = chain(3000)
+      assert.has_error(function()
+        big:visualize(method, {file = p, max_nodes = 100})
+      end)
+      assert.are.equal("old", slurp(p))
+      assert.is_false(exists(p .. ".tmp0"))
+      local q = tmppath(".svg")
+      assert.has_error(function() big:visualize(method, {file = q, max_nodes = 100}) end)
+      assert.is_false(exists(q))
+      assert.is_false(exists(q .. ".tmp0"))
+    end)
+
+    it("rejects an unknown format (" .. method .. ")", function()
+      local d = abcd()
+      local p = tmppath(".bmp")
+      assert.has_error(function() d:visualize(method, {file = p}) end,
+        "bad argument #2 to 'visualize' (field 'file': cannot tell the format of '"
+        .. p .. "' from its extension (.png, .svg, .pdf or .dot expected; or give a format))")
+      assert.has_error(function() d:visualize(method, {format = "gif"}) end,
+        "bad argument #2 to 'visualize' (field 'format': unknown format 'gif' "
+        .. "(png, svg, pdf or dot expected))")
+      assert.is_false(exists(p))
+    end)
+  end
+
+  it("rejects an unknown method", function()
+    local d = abcd()
+    assert.has_error(function() d:visualize("matplotlib") end,
+      "bad argument #1 to 'visualize' (unknown method 'matplotlib' "
+      .. "(\"cairo\" or \"graphviz\" expected))")
+    assert.has_error(function() d:visualize({}) end,
+      "bad argument #1 to 'visualize' (string or nil expected, got table)")
+    assert.has_error(function() d:visualize("cairo", 42) end,
+      "bad argument #2 to 'visualize' (table or nil expected, got number)")
+  end)
+
+  it("rejects a non-Element", function()
+    assert.has_error(function() torchlet.visualize({}, "graphviz") end,
+      "bad argument #1 to 'visualize' (Element expected, got table)")
+    assert.has_error(function() torchlet.to_dot(42) end,
+      "bad argument #1 to 'to_dot' (Element expected, got number)")
+  end)
+
+  it("refuses a big graph naming the limit and the option", function()
+    local big = chain(5000)
+    assert.has_error(function()
+      big:visualize("graphviz", {file = tmppath(".png")})
+    end, "graph has 5000 nodes, more than the graphviz limit of 1000 "
+      .. "(raise max_nodes to draw it anyway)")
+  end)
+end)
