@@ -42,11 +42,11 @@ void tl__out_abort(tl__out *out);
 ** ======================================================================= */
 
 /* A surface of 'w' x 'h' points for 'fmt' (PNG, SVG or PDF), or NULL with
-** the context's error set.  The image of a PNG is cleared to white. */
+** the context's error set.  The page is painted white. */
 cairo_surface_t *tl__surface_new(tl_ctx *ctx, tl__out *out, tl_viz_format fmt,
                                  double w, double h, double scale);
-/* Finishes and destroys 's' (writing the PNG), then commits 'out'; on any
-** failure aborts 'out'.  Returns the status. */
+/* Finishes and destroys 's' (writing the PNG).  On failure aborts 'out';
+** on success the caller may add to 'out' and then commits it. */
 tl_status tl__surface_finish(tl_ctx *ctx, cairo_surface_t *s, tl__out *out,
                              tl_viz_format fmt);
 /* Largest PNG side in pixels: cairo's image surfaces stop at 32767, and a

@@ -135,6 +135,7 @@ tl_status tl__out_commit(tl_ctx *ctx, tl__out *out) {
 ** Cairo surfaces
 ** ======================================================================= */
 
+
 /* cairo's stream callback: 'closure' is the tl__out. */
 static cairo_status_t write_out(void *closure, const unsigned char *data,
                                 unsigned int length) {
@@ -174,13 +175,16 @@ cairo_surface_t *tl__surface_new(tl_ctx *ctx, tl__out *out, tl_viz_format fmt,
     cairo_surface_destroy(s);
     return NULL;
   }
-  if (fmt == TL_VIZ_PNG) {   /* RGB24 starts black: paint the page white */
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_destroy(cr);
-    cairo_surface_set_device_scale(s, scale, scale);
-  }
+  /* A white page: RGB24 images start black, and for SVG and PDF a first
+  ** operation covering the page keeps cairo fast.  (cairo 1.16 merges the
+  ** extents of every vector operation into one region; thousands of small
+  ** disjoint boxes make that quadratic, boxes inside one page-sized
+  ** rectangle cost nothing.) */
+  cairo_t *cr = cairo_create(s);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  cairo_destroy(cr);
+  if (fmt == TL_VIZ_PNG) cairo_surface_set_device_scale(s, scale, scale);
   return s;
 }
 
@@ -203,7 +207,7 @@ tl_status tl__surface_finish(tl_ctx *ctx, cairo_surface_t *s, tl__out *out,
     return tl_ctx_fail(ctx, io ? TL_EIO : TL_ENOMEM, "cannot write '%s': %s",
                        out->path, cairo_status_to_string(st));
   }
-  return tl__out_commit(ctx, out);
+  return TL_OK;
 }
 
 /* }====================================================================== */

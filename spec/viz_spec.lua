@@ -59,6 +59,21 @@ local function chain(n)
   return x
 end
 
+-- A wide graph like a layer over a batch: 't' products x[i] * w[i % nw]
+-- summed pairwise, 3t + nw - 1 values.
+local function wide(t, nw)
+  local w, terms = {}, {}
+  for j = 1, nw do w[j] = Element(0.01 * j, "w" .. j) end
+  for i = 1, t do terms[i] = Element(1.0) * w[i % nw + 1] end
+  while #terms > 1 do
+    local next_terms = {}
+    for i = 1, #terms - 1, 2 do next_terms[#next_terms + 1] = terms[i] + terms[i + 1] end
+    if #terms % 2 == 1 then next_terms[#next_terms + 1] = terms[#terms] end
+    terms = next_terms
+  end
+  return terms[1]
+end
+
 -- }====================================================================
 
 describe("graphviz view", function()
@@ -130,10 +145,87 @@ describe("graphviz view", function()
   end)
 end)
 
+describe("cairo view", function()
+  after_each(cleanup)
+
+  it("is the default method, also for nil, with default file names", function()
+    local d = abcd()
+    made[#made + 1] = "graph.png"
+    made[#made + 1] = "graph.svg"
+    made[#made + 1] = "Digraph.gv.png"
+    assert.are.equal("graph.png", d:visualize())
+    png_size("graph.png")
+    os.remove("graph.png")
+    assert.are.equal("graph.png", d:visualize(nil, {}))
+    png_size("graph.png")
+    assert.are.equal("graph.svg", d:visualize(nil, {format = "svg"}))
+    assert.truthy(slurp("graph.svg"):find("<svg", 1, true))
+    assert.are.equal("Digraph.gv.png", d:visualize("graphviz"))
+    png_size("Digraph.gv.png")
+  end)
+
+  it("writes a PNG of plausible size", function()
+    local d = abcd()
+    local p = tmppath(".png")
+    d:visualize("cairo", {file = p})
+    local w, h = png_size(p)
+    assert.is_true(w > 300 and w < 4000, "width " .. w)
+    assert.is_true(h > 100 and h < 2000, "height " .. h)
+  end)
+
+  it("writes SVG with every label, op, data and grad", function()
+    local d, all = abcd()
+    local p = tmppath(".svg")
+    d:visualize("cairo", {file = p})
+    local svg = slurp(p)
+    assert.truthy(svg:find("<svg", 1, true))
+    assert.truthy(svg:find("<path", 1, true))
+    local ops = {a = "input", b = "input", c = "*", d = "+"}
+    for _, e in ipairs(all) do
+      local line = ("%s | %s | data %.4f | grad %.4f"):format(
+        e.label, ops[e.label], e.data, e.grad)
+      assert.truthy(svg:find(line, 1, true), line)
+    end
+  end)
+
+  it("draws parameters apart from inputs", function()
+    local w, x = Element(0.5, "w"), Element(2.0, "x")
+    local y = w * x
+    local p = tmppath(".svg")
+    y:visualize("cairo", {file = p, params = {w}})
+    local svg = slurp(p)
+    assert.truthy(svg:find("w | param | data 0.5000", 1, true))
+    assert.truthy(svg:find("x | input | data 2.0000", 1, true))
+    assert.has_error(function() y:visualize("cairo", {params = {w, 3}}) end,
+      "bad argument #2 to 'visualize' (field 'params': Element expected at index 2)")
+  end)
+
+  it("writes PDF, and refuses DOT", function()
+    local d = abcd()
+    local p = tmppath(".pdf")
+    d:visualize("cairo", {file = p})
+    assert.are.equal("%PDF", slurp(p):sub(1, 4))
+    assert.has_error(function() d:visualize("cairo", {file = tmppath(".dot")}) end,
+      "bad argument #2 to 'visualize' (format 'dot' is for the graphviz method "
+      .. "(cairo draws png, svg or pdf))")
+  end)
+
+  it("draws a 5,000-node graph when the limit is raised", function()
+    local sum = wide(1650, 51)
+    local p = tmppath(".svg")
+    assert.has_error(function() sum:visualize("cairo", {file = p}) end,
+      "graph has 5000 nodes, more than the cairo limit of 2000 "
+      .. "(raise max_nodes to draw it anyway)")
+    assert.is_false(exists(p))
+    sum:visualize("cairo", {file = p, max_nodes = 5000})
+    assert.truthy(slurp(p):find("data 1.0000", 1, true))
+  end)
+end)
+
 describe("bad input", function()
   after_each(cleanup)
 
-  for _, method in ipairs({"graphviz"}) do
+  for _, method in ipairs({"graphviz", "cairo"}) do
     it("names an unwritable path (" .. method .. ")", function()
       local d = abcd()
       assert.has_error(function()
