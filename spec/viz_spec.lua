@@ -289,3 +289,96 @@ describe("bad input", function()
       .. "(raise max_nodes to draw it anyway)")
   end)
 end)
+
+describe("plots", function()
+  local plot = torchlet.plot
+  after_each(cleanup)
+
+  local function moons(n)
+    local X, y, pts = {}, {}, {}
+    for i = 1, n do
+      local t = math.pi * (i % (n // 2)) / (n // 2)
+      local c = i <= n // 2 and 1 or -1
+      local a = c == 1 and math.cos(t) or 1 - math.cos(t)
+      local b = c == 1 and math.sin(t) or 0.5 - math.sin(t)
+      X[i], y[i], pts[i] = {a, b}, c, {a, b, c}
+    end
+    return X, y, pts
+  end
+
+  it("draws line plots of several series to PNG, SVG and PDF", function()
+    local tr, va = {}, {}
+    for i = 1, 50 do tr[i] = 1 / i; va[i] = Element(1.2 / i) end
+    local series = {{name = "train", y = tr}, {name = "val", y = va}}
+    local p = tmppath(".png")
+    assert.are.equal(p, plot.line(series, {title = "Loss", xlabel = "step",
+                                           ylabel = "loss", file = p}))
+    local w, h = png_size(p)
+    assert.are.equal(1280, w)    -- 640 x 420 points at 2 pixels a point
+    assert.are.equal(840, h)
+    local q = tmppath(".svg")
+    plot.line({3, 2, 1.5, 1}, {file = q, width = 300, height = 200})
+    assert.truthy(slurp(q):find('width="300pt" height="200pt"', 1, true))
+    local r = tmppath(".pdf")
+    plot.line(series, {file = r})
+    assert.are.equal("%PDF", slurp(r):sub(1, 4))
+  end)
+
+  it("draws scatter plots with classes", function()
+    local _, _, pts = moons(40)
+    local p = tmppath(".png")
+    assert.are.equal(p, plot.scatter(pts, {title = "moons", file = p}))
+    local w, h = png_size(p)
+    assert.are.equal(1280, w)
+    assert.are.equal(840, h)
+  end)
+
+  it("draws a decision boundary of any callable", function()
+    local X, y = moons(30)
+    local calls = 0
+    local model = function(x)
+      calls = calls + 1
+      assert.is_false(torchlet.is_grad_enabled())
+      return Element(x[2]) - 0.25
+    end
+    local p = tmppath(".png")
+    assert.are.equal(p, plot.decision_boundary(model, X, y,
+                                               {resolution = 20, file = p}))
+    assert.are.equal(400, calls)
+    assert.is_true(torchlet.is_grad_enabled())
+    png_size(p)
+    local callable = setmetatable({}, {__call = function(_, x) return x[1] end})
+    local q = tmppath(".svg")
+    plot.decision_boundary(callable, X, y, {resolution = 10, file = q})
+    assert.truthy(slurp(q):find("<svg", 1, true))
+  end)
+
+  it("rejects bad input with errors naming the problem", function()
+    local X, y = moons(10)
+    assert.has_error(function() plot.decision_boundary(42, X, y) end,
+      "bad argument #1 to 'decision_boundary' (callable model expected, got number)")
+    assert.has_error(function()
+      plot.decision_boundary(function() return 1 end, X, {1, -1})
+    end, "bad argument #3 to 'decision_boundary' (2 classes for 10 points)")
+    assert.has_error(function()
+      plot.decision_boundary(function() return "x" end, X, y, {resolution = 2})
+    end, "decision_boundary: the model returned string, not an Element or a number")
+    assert.has_error(function() plot.line({1, 2}, {format = "gif"}) end,
+      "bad argument #2 to 'line' (field 'format': unknown format 'gif' "
+      .. "(png, svg, pdf or dot expected))")
+    assert.has_error(function() plot.line({1, 2}, {format = "dot"}) end,
+      "bad argument #2 to 'line' (format 'dot' is not a plot format (png, svg or pdf))")
+    assert.has_error(function() plot.line({1, 2}, {file = "/nonexistent/dir/x.png"}) end,
+      "cannot write '/nonexistent/dir/x.png': No such file or directory")
+    local p = tmppath(".png")
+    assert.has_error(function() plot.line({0 / 0, 1 / 0}, {file = p}) end,
+      "plot: no finite point to draw")
+    assert.is_false(exists(p))
+    assert.has_error(function() plot.line({1, "2"}) end,
+      "bad argument #1 to 'line' (series: number expected at index 2, got string)")
+    assert.has_error(function() plot.scatter({{1, 2}, {3}}) end,
+      "bad argument #1 to 'scatter' (point 2: numbers expected)")
+    assert.has_error(function() plot.scatter({{1, 2, 1}, {3, 4}}) end,
+      "bad argument #1 to 'scatter' (give a class to every point or to none)")
+  end)
+end)

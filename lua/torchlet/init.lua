@@ -12,5 +12,6 @@ local core = require "torchlet.core"
 local M = {}
 for k, v in pairs(core) do M[k] = v end
 M.core = core
+M.plot = require "torchlet.plot"
 
 return M
