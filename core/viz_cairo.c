@@ -275,7 +275,7 @@ static double legend_width(cairo_t *cr, double gmax) {
   set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
   double w = 2 * MARGIN + 3 * 37;
   for (int k = 0; k < 3; k++) w += text_width(cr, kind_name[k]);
-  return w + text_width(cr, note);
+  return w + text_width(cr, note) + 12;   /* slack: glyph overhang */
 }
 
 /* Measures every box into 'w', 'h' (arrays of g->n) with a scratch
