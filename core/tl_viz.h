@@ -27,10 +27,12 @@
 ** a message in tl_ctx_error(ctx); an unwritable path gives TL_EIO and a
 ** message naming the path.  Nothing aborts.
 **
-** Size limit: laying out a large graph is slow (dot takes about 5 s for a
-** 5,000-value tree and grows faster than linearly) and the picture is
-** unreadable anyway, so a graph of more than opts->max_nodes values is
-** refused with TL_EARG and a message naming the limit and 'max_nodes'.
+** Size limit: laying out a large graph is slow and the picture unreadable
+** anyway, so a graph of more than opts->max_nodes values is refused with
+** TL_EARG and a message naming the limit and 'max_nodes'.  Measured on an
+** MLP over a batch: dot takes 1 s for 1,000 values, 4 s for 2,000 and 55 s
+** for 5,000 (it grows faster than linearly); the cairo view takes 0.2 s
+** (SVG) to 2 s (PNG) for 2,000 values and 0.7 s to 3.6 s for 5,000.
 */
 #ifndef TL_VIZ_H
 #define TL_VIZ_H
@@ -47,8 +49,8 @@ typedef enum tl_viz_format {
   TL_VIZ_FORMAT_COUNT
 } tl_viz_format;
 
-/* Defaults of opts->max_nodes (values, that is tl_topo's count).  Chosen so
-** that a graph at the limit renders in about a second. */
+/* Defaults of opts->max_nodes (values, that is tl_topo's count): a graph
+** at the limit renders in one or two seconds. */
 #define TL_VIZ_GRAPHVIZ_MAX_NODES 1000
 #define TL_VIZ_CAIRO_MAX_NODES    2000
 
