@@ -72,7 +72,6 @@ solution "torchlet"
     targetprefix ""
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
-    buildoptions(viz_cflags)
     links { "tlcore" }
     libdirs(viz_libdirs)
     links(viz_links)

@@ -3,32 +3,36 @@
 ** in topological order (from tl_topo, the iterative walk), their kind, and
 ** edges by index.
 **
-** Inputs are found by index through a table of (pointer, index) pairs
-** sorted by pointer and searched by bisection, so the snapshot needs no
-** field of its own in the nodes and no hash table.
+** Inputs are found by index through a table of (address, index) pairs
+** sorted by address and searched by bisection, so the snapshot needs no
+** field of its own in the nodes and no hash table.  Addresses are compared
+** as uintptr_t: '<' between pointers to different objects is undefined.
 */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "viz_internal.h"
 
-typedef struct ptr_index { const tl_node *p; size_t i; } ptr_index;
+typedef struct ptr_index { uintptr_t p; size_t i; } ptr_index;
 
 static int cmp_ptr_index(const void *a, const void *b) {
-  const tl_node *x = ((const ptr_index *)a)->p, *y = ((const ptr_index *)b)->p;
+  uintptr_t x = ((const ptr_index *)a)->p, y = ((const ptr_index *)b)->p;
   return (x > y) - (x < y);
 }
 
 static int cmp_ptr(const void *a, const void *b) {
-  const tl_node *x = *(tl_node *const *)a, *y = *(tl_node *const *)b;
+  uintptr_t x = (uintptr_t)*(tl_node *const *)a;
+  uintptr_t y = (uintptr_t)*(tl_node *const *)b;
   return (x > y) - (x < y);
 }
 
 /* The index of 'p' in the sorted table 'tab' of 'n' entries (p is there). */
 static size_t index_of(const ptr_index *tab, size_t n, const tl_node *p) {
   size_t lo = 0, hi = n;
+  uintptr_t key = (uintptr_t)p;
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
-    if (tab[mid].p <= p) lo = mid; else hi = mid;
+    if (tab[mid].p <= key) lo = mid; else hi = mid;
   }
   return tab[lo].i;
 }
@@ -93,7 +97,7 @@ tl_status tl__vgraph_build(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
   /* copy: the walk's array is scratch that the next walk reuses */
   for (size_t i = 0; i < n; i++) {
     g->nodes[i] = order[i];
-    tab[i] = (ptr_index){order[i], i};
+    tab[i] = (ptr_index){(uintptr_t)order[i], i};
   }
   g->n = n;
   qsort(tab, n, sizeof *tab, cmp_ptr_index);
