@@ -14,15 +14,35 @@ end
 
 local lua_cflags = pkgconfig("--cflags", "lua5.4")
 
--- Rendering (core/viz_*.c, core/plot.c) uses graphviz and cairo.  Their
--- libraries are split into libdirs and links (not linkoptions), so they
--- come after the static core on the link line.
+-- premake4 --blas: matmul through OpenBLAS (libopenblas-dev) instead of
+-- Torchlet's own blocked kernel.
+newoption {
+  trigger = "blas",
+  description = "Use OpenBLAS (cblas_dgemm) for matmul"
+}
+-- Library names (-lfoo -> foo) and -L directories of pkg-config packages,
+-- as premake's links and libdirs, so that they come after our objects on
+-- the link line.
+local function pkglibs(pkgs)
+  local names, dirs = {}, {}
+  for _, flag in ipairs(pkgconfig("--libs-only-l", pkgs)) do
+    names[#names + 1] = flag:sub(3)
+  end
+  for _, flag in ipairs(pkgconfig("--libs-only-L", pkgs)) do
+    dirs[#dirs + 1] = flag:sub(3)
+  end
+  return names, dirs
+end
+
+-- Rendering (core/viz_*.c, core/plot.c) uses graphviz and cairo.
 local viz_pkgs = "libgvc libcgraph cairo"
 local viz_cflags = pkgconfig("--cflags", viz_pkgs)
-local viz_libdirs, viz_links = {}, {}
-for _, word in ipairs(pkgconfig("--libs", viz_pkgs)) do
-  if word:sub(1, 2) == "-L" then viz_libdirs[#viz_libdirs + 1] = word:sub(3)
-  elseif word:sub(1, 2) == "-l" then viz_links[#viz_links + 1] = word:sub(3) end
+local viz_links, viz_dirs = pkglibs(viz_pkgs)
+
+local blas_cflags, blas_links, blas_dirs = {}, {}, {}
+if _OPTIONS["blas"] then
+  blas_cflags = pkgconfig("--cflags", "openblas")
+  blas_links, blas_dirs = pkglibs("openblas")
 end
 
 local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
@@ -63,6 +83,10 @@ solution "torchlet"
     files { "core/*.c", "core/*.h" }
     buildoptions(viz_cflags)
     outdirs("")
+    if _OPTIONS["blas"] then
+      defines { "TL_USE_BLAS" }
+      buildoptions(blas_cflags)
+    end
 
   -- The Lua module torchlet.core: build/torchlet/core.so
   project "torchlet_core"
@@ -72,7 +96,8 @@ solution "torchlet"
     targetprefix ""
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
-    links { "tlcore" }
-    libdirs(viz_libdirs)
+    links { "tlcore", "m" }
     links(viz_links)
-    links { "m" }
+    libdirs(viz_dirs)
+    links(blas_links)
+    libdirs(blas_dirs)
