@@ -4,7 +4,7 @@
 ** layered layout of viz_layout.c (inputs left, root right, no overlaps).
 **
 ** After a backward pass, edges show the gradient: an edge u -> v is drawn
-** by |u.grad|, the gradient that flowed back into u, wider and redder for
+** by |u.grad| (an array's gradient norm), the gradient that flowed back into u, wider and redder for
 ** bigger magnitudes (relative to the largest in the picture).  Before any
 ** backward pass every edge is thin and grey.  Inputs, parameters and op
 ** results have their own colours, explained by a legend under the graph.
@@ -42,7 +42,7 @@ static const char *const kind_name[3] = {"input", "parameter", "op result"};
 typedef struct box_text {
   char label[LABEL_CUT + 4];
   char tag[64];            /* the op ("*", "tanh", "+ 2") or the kind */
-  char data[48], grad[48];
+  char data[96], grad[96];
 } box_text;
 
 static void box_texts(const tl__vgraph *g, size_t i, box_text *t) {
@@ -53,8 +53,8 @@ static void box_texts(const tl__vgraph *g, size_t i, box_text *t) {
   else snprintf(t->label, sizeof t->label, "%s", l);
   if (g->kind[i] == TL__RESULT) tl_op_label(x, t->tag, sizeof t->tag);
   else snprintf(t->tag, sizeof t->tag, "%s", g->kind[i] == TL__PARAM ? "param" : "input");
-  snprintf(t->data, sizeof t->data, "data %.4f", tl_data(x));
-  snprintf(t->grad, sizeof t->grad, "grad %.4f", tl_grad(x));
+  tl__vtext_data(x, t->data, sizeof t->data);
+  tl__vtext_grad(x, t->grad, sizeof t->grad);
 }
 
 static void set_font(cairo_t *cr, const char *face, double size, int bold) {
@@ -155,7 +155,7 @@ static void draw_box(cairo_t *cr, const metrics *m, const tl__layout *lay,
 static double max_edge_grad(const tl__vgraph *g) {
   double gmax = 0;
   for (size_t e = 0; e < g->ne; e++) {
-    double v = fabs(tl_grad(g->nodes[g->edges[e].from]));
+    double v = tl__vgrad_mag(g->nodes[g->edges[e].from]);
     if (isfinite(v) && v > gmax) gmax = v;
   }
   return gmax;
@@ -210,7 +210,7 @@ static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
     double t = 0, width = 1.1;
     rgb c = {0.55, 0.58, 0.64};
     if (gmax > 0) {
-      double mag = fabs(tl_grad(g->nodes[u]));
+      double mag = tl__vgrad_mag(g->nodes[u]);
       t = isfinite(mag) ? sqrt(mag / gmax) : 1;
       c = (rgb){0.70 + 0.15 * t, 0.74 - 0.62 * t, 0.80 - 0.70 * t};
       width = 0.8 + 3.6 * t;

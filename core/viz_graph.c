@@ -8,7 +8,9 @@
 ** field of its own in the nodes and no hash table.  Addresses are compared
 ** as uintptr_t: '<' between pointers to different objects is undefined.
 */
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "viz_internal.h"
@@ -110,3 +112,47 @@ tl_status tl__vgraph_build(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
   if (st != TL_OK) tl__vgraph_free(g);
   return st;
 }
+
+/* {======================================================================
+** Texts of a value
+** ======================================================================= */
+
+/* "(2, 3)" */
+static void shape_text(const tl_node *n, char *buf, size_t size) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t d = 0; d < tl_ndim(n) && used < size; d++) {
+    int k = snprintf(buf + used, size - used, "%s%zu", d ? ", " : "(", tl_dim(n, d));
+    if (k < 0) return;
+    used += (size_t)k;
+  }
+  if (used < size) snprintf(buf + used, size - used, ")");
+}
+
+void tl__vtext_data(tl_node *n, char *buf, size_t size) {
+  if (!tl_is_array(n)) { snprintf(buf, size, "data %.4f", tl_data(n)); return; }
+  const double *v = tl_values(n);
+  double sum = 0;
+  size_t count = tl_size(n);
+  for (size_t i = 0; i < count; i++) sum += v[i];
+  char shape[64];
+  shape_text(n, shape, sizeof shape);
+  snprintf(buf, size, "data %s mean %.4g", shape, count ? sum / (double)count : 0.0);
+}
+
+double tl__vgrad_mag(tl_node *n) {
+  if (!tl_is_array(n)) return fabs(tl_grad(n));
+  const double *g = tl_grads(n);
+  double sum = 0;
+  if (g == NULL) return 0;
+  for (size_t i = 0, count = tl_size(n); i < count; i++) sum += g[i] * g[i];
+  return sqrt(sum);
+}
+
+void tl__vtext_grad(tl_node *n, char *buf, size_t size) {
+  if (!tl_is_array(n)) snprintf(buf, size, "grad %.4f", tl_grad(n));
+  else if (tl_grads(n) == NULL) snprintf(buf, size, "grad none");
+  else snprintf(buf, size, "grad |g| %.4g", tl__vgrad_mag(n));
+}
+
+/* }====================================================================== */

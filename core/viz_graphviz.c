@@ -72,17 +72,20 @@ static Agraph_t *build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc) {
     return NULL;
   }
   Agnode_t **ops = vals + g->n;   /* ops[i]: the op ellipse of value i */
-  char name[NAME_MAX_LEN], esc[2 * LABEL_MAX + 1], label[2 * LABEL_MAX + 96];
+  char name[NAME_MAX_LEN], esc[2 * LABEL_MAX + 1], label[2 * LABEL_MAX + 420];
   for (size_t i = 0; i < g->n; i++) {
     tl_node *x = g->nodes[i];
     snprintf(name, sizeof name, "v%zu", i);
     vals[i] = agnode(ag, name, 1);
     const char *l = tl_label(x);
-    char cut[LABEL_MAX + 1];
+    char cut[LABEL_MAX + 1], data[96], grad[96], edata[200], egrad[200];
     snprintf(cut, sizeof cut, "%s", l ? l : "");
     record_escape(esc, sizeof esc, cut);
-    snprintf(label, sizeof label, "{ %s | data %.4f | grad %.4f }", esc,
-             tl_data(x), tl_grad(x));
+    tl__vtext_data(x, data, sizeof data);
+    tl__vtext_grad(x, grad, sizeof grad);
+    record_escape(edata, sizeof edata, data);   /* arrays: "|g|", "(2, 3)" */
+    record_escape(egrad, sizeof egrad, grad);
+    snprintf(label, sizeof label, "{ %s | %s | %s }", esc, edata, egrad);
     agsafeset(vals[i], "label", label, "");
     ops[i] = NULL;
     if (tl_ninputs(x) > 0) {

@@ -80,6 +80,15 @@ tl_status tl__vgraph_build(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
                            tl__vgraph *g);
 void tl__vgraph_free(tl__vgraph *g);
 
+/* The two value lines drawn for a node: "data 2.0000" and "grad 4.0000"
+** for a scalar (%.4f, as micrograd); for an array "data (2, 3) mean 0.25"
+** and "grad |g| 1.5" (the gradient's L2 norm; "grad none" before any
+** backward pass), %.4g numbers. */
+void tl__vtext_data(tl_node *n, char *buf, size_t size);
+void tl__vtext_grad(tl_node *n, char *buf, size_t size);
+/* |grad| of a scalar, the L2 norm of an array's gradient (0 if none). */
+double tl__vgrad_mag(tl_node *n);
+
 /* }====================================================================== */
 
 #endif

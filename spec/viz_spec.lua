@@ -222,6 +222,35 @@ describe("cairo view", function()
   end)
 end)
 
+describe("array Elements", function()
+  after_each(cleanup)
+
+  it("are drawn by shape, mean and gradient norm in both views", function()
+    local W = Element({{0.5, -1.0}, {2.0, 0.25}}, "W")
+    local x = Element({1.0, 2.0}, "x")
+    local loss = W:matmul(x):sum()
+    loss.label = "loss"
+    local dot = loss:to_dot()
+    assert.truthy(dot:find("{ W | data (2, 2) mean 0.4375 | grad none }", 1, true))
+    loss:backward()
+    -- d loss / d W = [x, x]: norm sqrt(2 * (1 + 4))
+    local norm = ("%.4g"):format(math.sqrt(10))
+    dot = loss:to_dot()
+    assert.truthy(dot:find("{ W | data (2, 2) mean 0.4375 | grad \\|g\\| "
+                           .. norm .. " }", 1, true))
+    assert.truthy(dot:find("{ loss | data 1.0000 | grad 1.0000 }", 1, true))
+    local p = tmppath(".svg")
+    loss:visualize("cairo", {file = p, params = {W}})
+    local svg = slurp(p)
+    assert.truthy(svg:find("W | param | data (2, 2) mean 0.4375 | grad |g| "
+                           .. norm, 1, true))
+    assert.truthy(svg:find("x | input | data (2) mean 1.5 | grad |g| ", 1, true))
+    local q = tmppath(".svg")
+    loss:visualize("graphviz", {file = q})
+    assert.truthy(slurp(q):find("grad |g| " .. norm, 1, true))
+  end)
+end)
+
 describe("bad input", function()
   after_each(cleanup)
 
