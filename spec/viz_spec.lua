@@ -200,6 +200,17 @@ describe("cairo view", function()
       "bad argument #2 to 'visualize' (field 'params': Element expected at index 2)")
   end)
 
+  it("draws labels that are not UTF-8 with '?', and cuts long ones", function()
+    local x = Element(1.0, "caf\xe9")
+    local y = x * 2
+    y.label = string.rep("\xc3\xa9", 30)        -- 30 two-byte characters
+    local p = tmppath(".svg")
+    y:visualize("cairo", {file = p})
+    local svg = slurp(p)
+    assert.truthy(svg:find("caf? | input", 1, true))
+    assert.truthy(svg:find(string.rep("\xc3\xa9", 24) .. "... | * 2", 1, true))
+  end)
+
   it("writes PDF, and refuses DOT", function()
     local d = abcd()
     local p = tmppath(".pdf")
