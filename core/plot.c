@@ -250,6 +250,9 @@ static tl_status plot_run(tl_ctx *ctx, frame *f, int expand_x, int expand_y,
   if (cst != CAIRO_STATUS_SUCCESS) {
     cairo_surface_destroy(s);
     tl__out_abort(&out);
+    if (cst == CAIRO_STATUS_INVALID_STRING)   /* texts come from the caller */
+      return tl_ctx_fail(ctx, TL_EARG, "plot: the title, axis labels and "
+                         "series names must be valid UTF-8");
     return tl_ctx_fail(ctx, TL_ENOMEM, "plot: %s", cairo_status_to_string(cst));
   }
   st = tl__surface_finish(ctx, s, &out, fmt);

@@ -416,6 +416,9 @@ describe("plots", function()
     assert.is_false(exists(p))
     assert.has_error(function() plot.line({1, "2"}) end,
       "bad argument #1 to 'line' (series: number expected at index 2, got string)")
+    assert.has_error(function() plot.line({1, 2}, {title = "\xff", file = p}) end,
+      "plot: the title, axis labels and series names must be valid UTF-8")
+    assert.is_false(exists(p))
     assert.has_error(function() plot.scatter({{1, 2}, {3}}) end,
       "bad argument #1 to 'scatter' (point 2: numbers expected)")
     assert.has_error(function() plot.scatter({{1, 2, 1}, {3, 4}}) end,
