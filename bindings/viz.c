@@ -24,8 +24,11 @@
 #include "../core/tl_plot.h"
 #include "../core/tl_viz.h"
 
-/* A string field of the opts table at 'i', or NULL if absent. */
+/* A string field of the opts table at 'i', or NULL if absent.  The string
+** is left on the stack (an __index could have made it: only the stack
+** keeps it alive). */
 static const char *opt_string(lua_State *L, int i, const char *key) {
+  luaL_checkstack(L, 4, NULL);
   int t = lua_getfield(L, i, key);
   const char *s = NULL;
   if (t == LUA_TSTRING) s = lua_tostring(L, -1);
@@ -34,7 +37,6 @@ static const char *opt_string(lua_State *L, int i, const char *key) {
                     luaL_typename(L, -1));
     luaL_argerror(L, i, lua_tostring(L, -1));
   }
-  lua_pop(L, 1);    /* the string stays alive: the opts table holds it */
   return s;
 }
 
