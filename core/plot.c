@@ -211,7 +211,8 @@ static void draw_legend(cairo_t *cr, const frame *f, const legend *lg) {
   }
 }
 
-typedef void (*plot_body)(cairo_t *cr, const frame *f, const void *data);
+/* Draws the data; returns a failure of its own (not of 'cr'), if any. */
+typedef cairo_status_t (*plot_body)(cairo_t *cr, const frame *f, const void *data);
 
 /* Draws a plot whose data ranges are in 'f' (ticks are computed here). */
 static tl_status plot_run(tl_ctx *ctx, frame *f, int expand_x, int expand_y,
@@ -241,11 +242,12 @@ static tl_status plot_run(tl_ctx *ctx, frame *f, int expand_x, int expand_y,
   cairo_save(cr);
   cairo_rectangle(cr, f->L, f->T, f->pw, f->ph);
   cairo_clip(cr);
-  body(cr, f, data);
+  cairo_status_t bst = body(cr, f, data);
   cairo_restore(cr);
   draw_axes(cr, f, o);
   if (lg) draw_legend(cr, f, lg);
   cairo_status_t cst = cairo_status(cr);
+  if (cst == CAIRO_STATUS_SUCCESS) cst = bst;
   cairo_destroy(cr);
   if (cst != CAIRO_STATUS_SUCCESS) {
     cairo_surface_destroy(s);
@@ -277,7 +279,7 @@ static double series_x(const tl_plot_series *s, size_t i) {
   return s->x ? s->x[i] : (double)(i + 1);
 }
 
-static void line_body(cairo_t *cr, const frame *f, const void *data) {
+static cairo_status_t line_body(cairo_t *cr, const frame *f, const void *data) {
   const line_data *d = data;
   cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
   for (size_t k = 0; k < d->ns; k++) {
@@ -301,6 +303,7 @@ static void line_body(cairo_t *cr, const frame *f, const void *data) {
         if (isfinite(x) && isfinite(y)) dot(cr, px(f, x), py(f, y), 3, c);
       }
   }
+  return CAIRO_STATUS_SUCCESS;
 }
 
 tl_status tl_plot_line(tl_ctx *ctx, const tl_plot_series *s, size_t ns,
@@ -375,8 +378,9 @@ static void points_body(cairo_t *cr, const frame *f, const point_data *d) {
   }
 }
 
-static void scatter_body(cairo_t *cr, const frame *f, const void *data) {
+static cairo_status_t scatter_body(cairo_t *cr, const frame *f, const void *data) {
   points_body(cr, f, data);
+  return CAIRO_STATUS_SUCCESS;
 }
 
 /* The legend of the classes ("class -1", "class 1"); 'buf' holds names. */
@@ -420,44 +424,75 @@ tl_status tl_plot_scatter(tl_ctx *ctx, const tl_plot_points *p,
   return plot_run(ctx, &f, 1, 1, o, &lg, fmt, path, scatter_body, &d);
 }
 
-/* The background: one pixel per cell, scaled up smoothly. */
-static void boundary_body(cairo_t *cr, const frame *f, const void *data) {
+/* The score at (u, v) in cell units (cell centres at integers), bilinear
+** between the four nearest cells, or the nearest cell's score where one of
+** them is not finite. */
+static double score_at(const tl_plot_grid *g, double u, double v) {
+  u = fmin(fmax(u, 0), (double)(g->nx - 1));
+  v = fmin(fmax(v, 0), (double)(g->ny - 1));
+  size_t i = (size_t)u, j = (size_t)v;
+  if (i + 1 >= g->nx) i = g->nx - 2;
+  if (j + 1 >= g->ny) j = g->ny - 2;
+  double fu = u - (double)i, fv = v - (double)j;
+  const double *z = g->z;
+  double a = z[j * g->nx + i], b = z[j * g->nx + i + 1];
+  double c = z[(j + 1) * g->nx + i], d = z[(j + 1) * g->nx + i + 1];
+  if (!isfinite(a) || !isfinite(b) || !isfinite(c) || !isfinite(d))
+    return z[(size_t)(v + 0.5) * g->nx + (size_t)(u + 0.5)];
+  return (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv;
+}
+
+/* Upsampling of the grid: each cell becomes UPSAMPLE^2 pixels, coloured by
+** the interpolated score, so the boundary (score 0) is a smooth curve
+** instead of cell steps. */
+#define UPSAMPLE 8
+#define RASTER_MAX 2048
+
+/* The background raster of the scores, then the points. */
+static cairo_status_t boundary_body(cairo_t *cr, const frame *f, const void *data) {
   const point_data *d = data;
   const tl_plot_grid *g = d->grid;
+  size_t up = UPSAMPLE;
+  while (up > 1 && (g->nx * up > RASTER_MAX || g->ny * up > RASTER_MAX)) up--;
+  size_t w = g->nx * up, h = g->ny * up;
   cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24,
-                                                    (int)g->nx, (int)g->ny);
+                                                    (int)w, (int)h);
   if (cairo_surface_status(img) == CAIRO_STATUS_SUCCESS) {
     unsigned char *px0 = cairo_image_surface_get_data(img);
     int stride = cairo_image_surface_get_stride(img);
     rgb lo = palette[0], hi = palette[d->ncls > 1 ? 1 : 3];
     cairo_surface_flush(img);
-    for (size_t j = 0; j < g->ny; j++) {
-      uint32_t *row = (uint32_t *)(px0 + (size_t)stride * (g->ny - 1 - j));
-      for (size_t i = 0; i < g->nx; i++) {
-        double z = g->z[j * g->nx + i];
+    for (size_t q = 0; q < h; q++) {
+      /* image row 0 is the top: the last grid row */
+      uint32_t *row = (uint32_t *)(px0 + (size_t)stride * (h - 1 - q));
+      double v = ((double)q + 0.5) / (double)up - 0.5;
+      for (size_t p = 0; p < w; p++) {
+        double z = score_at(g, ((double)p + 0.5) / (double)up - 0.5, v);
         rgb c = z > 0 ? hi : lo;
         /* pale near the boundary, deeper where the model is sure */
-        double a = isfinite(z) ? 0.22 + 0.33 * tanh(fabs(z)) : 0;
+        double a = isfinite(z) ? 0.12 + 0.43 * tanh(fabs(z)) : 0;
         uint32_t r = (uint32_t)(255 * (1 - a + a * c.r));
         uint32_t gg = (uint32_t)(255 * (1 - a + a * c.g));
         uint32_t b = (uint32_t)(255 * (1 - a + a * c.b));
-        row[i] = r << 16 | gg << 8 | b;
+        row[p] = r << 16 | gg << 8 | b;
       }
     }
     cairo_surface_mark_dirty(img);
     cairo_save(cr);
     cairo_translate(cr, px(f, g->x0), py(f, g->y1));
-    cairo_scale(cr, (px(f, g->x1) - px(f, g->x0)) / (double)g->nx,
-                (py(f, g->y0) - py(f, g->y1)) / (double)g->ny);
+    cairo_scale(cr, (px(f, g->x1) - px(f, g->x0)) / (double)w,
+                (py(f, g->y0) - py(f, g->y1)) / (double)h);
     cairo_set_source_surface(cr, img, 0, 0);
     cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_BILINEAR);
     cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
-    cairo_rectangle(cr, 0, 0, (double)g->nx, (double)g->ny);
+    cairo_rectangle(cr, 0, 0, (double)w, (double)h);
     cairo_fill(cr);
     cairo_restore(cr);
-  } else cairo_set_source_rgb(cr, 1, 1, 1);  /* status shows at the end */
+  }
+  cairo_status_t st = cairo_surface_status(img);
   cairo_surface_destroy(img);
   points_body(cr, f, d);
+  return st;
 }
 
 tl_status tl_plot_boundary(tl_ctx *ctx, const tl_plot_grid *grid,
