@@ -77,7 +77,9 @@ const char *tl_viz_format_name(tl_viz_format fmt);
 ** drawn after that context is freed reads freed memory.  One session per
 ** program (the Lua binding keeps one per lua_State) never frees it while
 ** drawing.  tl_gv_new returns NULL with the error set; tl_gv_free(NULL) is
-** a no-op. */
+** a no-op.  Graphviz's libraries keep global state of their own: draw with
+** graphviz from one thread at a time (the cairo view and plots have no such
+** limit). */
 typedef struct tl_gv tl_gv;
 tl_gv *tl_gv_new(tl_ctx *ctx);
 void tl_gv_free(tl_gv *gv);
