@@ -32,6 +32,7 @@ static const rgb palette[10] = {
 /* The axes: data ranges, tick steps and where the plot area lies. */
 typedef struct frame {
   double xlo, xhi, ylo, yhi, xstep, ystep;
+  int integer_x;          /* x counts steps: no ticks between integers */
   double W, H, L, T, pw, ph;
 } frame;
 
@@ -67,6 +68,20 @@ static void nice_range(double *lo, double *hi, double *step, int expand) {
   }
 }
 
+/* The ticks of [lo, hi]: multiples of 'step', counted with an integer so
+** that rounding can never stall the loop (at most MAX_TICKS). */
+#define MAX_TICKS 100
+typedef struct ticks { double first, step; int n; } ticks;
+
+static ticks ticks_of(double lo, double hi, double step) {
+  double k0 = ceil(lo / step - 1e-9), k1 = floor(hi / step + 1e-9);
+  ticks t = {k0 * step, step, 0};
+  if (k1 >= k0) t.n = k1 - k0 + 1 > MAX_TICKS ? MAX_TICKS : (int)(k1 - k0) + 1;
+  return t;
+}
+
+static double tick_at(const ticks *t, int i) { return t->first + i * t->step; }
+
 static void tick_text(char *buf, size_t size, double v, double step) {
   if (fabs(v) < step * 1e-9) v = 0;          /* no "-0" or 1e-17 */
   snprintf(buf, size, "%g", v);
@@ -99,8 +114,9 @@ static void layout_frame(cairo_t *cr, frame *f, const tl_plot_opts *o) {
   char buf[64];
   double widest = 0;
   set_font(cr, 10, 0);
-  for (double v = ceil(f->ylo / f->ystep - 1e-9) * f->ystep;
-       v <= f->yhi + f->ystep * 1e-9; v += f->ystep) {
+  ticks ty = ticks_of(f->ylo, f->yhi, f->ystep);
+  for (int i = 0; i < ty.n; i++) {
+    double v = tick_at(&ty, i);
     tick_text(buf, sizeof buf, v, f->ystep);
     widest = fmax(widest, text_width(cr, buf));
   }
@@ -117,8 +133,9 @@ static void draw_axes(cairo_t *cr, const frame *f, const tl_plot_opts *o) {
   cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
   cairo_stroke(cr);
   set_font(cr, 10, 0);
-  for (double v = ceil(f->xlo / f->xstep - 1e-9) * f->xstep;
-       v <= f->xhi + f->xstep * 1e-9; v += f->xstep) {
+  ticks tx = ticks_of(f->xlo, f->xhi, f->xstep);
+  for (int i = 0; i < tx.n; i++) {
+    double v = tick_at(&tx, i);
     double x = px(f, v);
     cairo_move_to(cr, x, f->T + f->ph);
     cairo_line_to(cr, x, f->T + f->ph + 5);
@@ -126,8 +143,9 @@ static void draw_axes(cairo_t *cr, const frame *f, const tl_plot_opts *o) {
     tick_text(buf, sizeof buf, v, f->xstep);
     text_at(cr, x, f->T + f->ph + 14, buf, 0.5, 1);
   }
-  for (double v = ceil(f->ylo / f->ystep - 1e-9) * f->ystep;
-       v <= f->yhi + f->ystep * 1e-9; v += f->ystep) {
+  ticks ty = ticks_of(f->ylo, f->yhi, f->ystep);
+  for (int i = 0; i < ty.n; i++) {
+    double v = tick_at(&ty, i);
     double y = py(f, v);
     cairo_move_to(cr, f->L - 5, y);
     cairo_line_to(cr, f->L, y);
@@ -158,13 +176,15 @@ static void draw_axes(cairo_t *cr, const frame *f, const tl_plot_opts *o) {
 static void draw_grid(cairo_t *cr, const frame *f) {
   cairo_set_source_rgb(cr, 0.91, 0.91, 0.93);
   cairo_set_line_width(cr, 0.8);
-  for (double v = ceil(f->xlo / f->xstep - 1e-9) * f->xstep;
-       v <= f->xhi + f->xstep * 1e-9; v += f->xstep) {
+  ticks tx = ticks_of(f->xlo, f->xhi, f->xstep);
+  for (int i = 0; i < tx.n; i++) {
+    double v = tick_at(&tx, i);
     cairo_move_to(cr, px(f, v), f->T);
     cairo_line_to(cr, px(f, v), f->T + f->ph);
   }
-  for (double v = ceil(f->ylo / f->ystep - 1e-9) * f->ystep;
-       v <= f->yhi + f->ystep * 1e-9; v += f->ystep) {
+  ticks ty = ticks_of(f->ylo, f->yhi, f->ystep);
+  for (int i = 0; i < ty.n; i++) {
+    double v = tick_at(&ty, i);
     cairo_move_to(cr, f->L, py(f, v));
     cairo_line_to(cr, f->L + f->pw, py(f, v));
   }
@@ -229,7 +249,12 @@ static tl_status plot_run(tl_ctx *ctx, frame *f, int expand_x, int expand_y,
     return tl_ctx_fail(ctx, TL_EARG, "plot: size %gx%g out of range (160x120 "
                        "to 10000x10000 points)", f->W, f->H);
   nice_range(&f->xlo, &f->xhi, &f->xstep, expand_x);
+  if (f->integer_x && f->xstep < 1) f->xstep = 1;
   nice_range(&f->ylo, &f->yhi, &f->ystep, expand_y);
+  if (!(f->xstep > 0) || !(f->ystep > 0) || !isfinite(f->xhi - f->xlo) ||
+      !isfinite(f->yhi - f->ylo) || !isfinite(f->xstep) || !isfinite(f->ystep))
+    return tl_ctx_fail(ctx, TL_EARG, "plot: the values span too wide or too "
+                       "narrow a range to draw");
   tl__out out;
   tl_status st = tl__out_open(ctx, &out, path);
   if (st != TL_OK) return st;
@@ -327,6 +352,11 @@ tl_status tl_plot_line(tl_ctx *ctx, const tl_plot_series *s, size_t ns,
   }
   if (!anyy)
     return tl_ctx_fail(ctx, TL_EARG, "plot: no finite point to draw");
+  f.integer_x = 1;
+  for (size_t k = 0; k < ns; k++) if (s[k].x != NULL) f.integer_x = 0;
+  /* a little room, so markers and lines at the edges are not cut */
+  double padx = (f.xhi - f.xlo) * 0.02, pady = (f.yhi - f.ylo) * 0.02;
+  f.xlo -= padx; f.xhi += padx; f.ylo -= pady; f.yhi += pady;
   line_data d = {s, ns};
   return plot_run(ctx, &f, 0, 1, o, &lg, fmt, path, line_body, &d);
 }
