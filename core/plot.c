@@ -17,7 +17,8 @@
 #define DEFAULT_W 640.0
 #define DEFAULT_H 420.0
 #define PNG_SCALE 2.0
-#define MAX_LEGEND 12       /* entries shown; more are summarised */
+#define MAX_LEGEND 12       /* legend entries; further classes share the last colour */
+#define PI 3.14159265358979323846   /* M_PI is POSIX, not C11 */
 
 typedef struct rgb { double r, g, b; } rgb;
 
@@ -39,7 +40,6 @@ typedef struct frame {
 typedef struct legend {
   size_t n;
   const char *names[MAX_LEGEND + 1];
-  char more[32];
   rgb colors[MAX_LEGEND + 1];
   int dots;               /* marker: dots (scatter) or lines */
 } legend;
@@ -162,7 +162,7 @@ static void draw_axes(cairo_t *cr, const frame *f, const tl_plot_opts *o) {
     set_font(cr, 11.5, 0);
     cairo_save(cr);
     cairo_translate(cr, 18, f->T + f->ph / 2);
-    cairo_rotate(cr, -3.14159265358979323846 / 2);
+    cairo_rotate(cr, -PI / 2);
     text_at(cr, 0, 0, o->ylabel, 0.5, 0.5);
     cairo_restore(cr);
   }
@@ -193,7 +193,7 @@ static void draw_grid(cairo_t *cr, const frame *f) {
 
 static void dot(cairo_t *cr, double x, double y, double r, rgb c) {
   cairo_new_sub_path(cr);
-  cairo_arc(cr, x, y, r, 0, 2 * 3.14159265358979323846);
+  cairo_arc(cr, x, y, r, 0, 2 * PI);
   cairo_set_source_rgb(cr, c.r, c.g, c.b);
   cairo_fill_preserve(cr);
   cairo_set_source_rgb(cr, 1, 1, 1);

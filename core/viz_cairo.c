@@ -4,8 +4,9 @@
 ** layered layout of viz_layout.c (inputs left, root right, no overlaps).
 **
 ** After a backward pass, edges show the gradient: an edge u -> v is drawn
-** by |u.grad| (an array's gradient norm), the gradient that flowed back into u, wider and redder for
-** bigger magnitudes (relative to the largest in the picture).  Before any
+** by |u.grad| (an array's gradient norm), the gradient that flowed back
+** into u, wider and redder for bigger magnitudes (relative to the largest
+** in the picture).  Before any
 ** backward pass every edge is thin and grey.  Inputs, parameters and op
 ** results have their own colours, explained by a legend under the graph.
 */
@@ -27,7 +28,7 @@
 #define PNG_SCALE 2.0      /* pixels per point: crisp on high-density screens */
 #define PNG_MAX_PIXELS 25e6
 #define LABEL_CUT 48       /* longer labels are cut with "..." */
-#define PI 3.14159265358979323846   /* PI is POSIX, not C11 */
+#define PI 3.14159265358979323846   /* M_PI is POSIX, not C11 */
 
 typedef struct rgb { double r, g, b; } rgb;
 
