@@ -416,9 +416,17 @@ describe("plots", function()
     assert.is_false(exists(p))
     assert.has_error(function() plot.line({1, "2"}) end,
       "bad argument #1 to 'line' (series: number expected at index 2, got string)")
+    -- fails while drawing, after the temporary file was made: it is removed
     assert.has_error(function() plot.line({1, 2}, {title = "\xff", file = p}) end,
       "plot: the title, axis labels and series names must be valid UTF-8")
     assert.is_false(exists(p))
+    assert.is_false(exists(p .. ".tmp0"))
+    local f = assert(io.open(p, "wb"))
+    f:write("old")
+    f:close()
+    assert.has_error(function() plot.line({1, 2}, {title = "\xff", file = p}) end)
+    assert.are.equal("old", slurp(p))
+    assert.is_false(exists(p .. ".tmp0"))
     assert.has_error(function() plot.scatter({{1, 2}, {3}}) end,
       "bad argument #1 to 'scatter' (point 2: numbers expected)")
     assert.has_error(function() plot.scatter({{1, 2, 1}, {3, 4}}) end,
