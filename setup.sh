@@ -75,7 +75,9 @@ case "$cmd" in
     ;;
   demo)
     build release
-    lua5.4 examples/moons.lua
+    # trains the moons model and redraws the README's pictures in images/
+    lua5.4 examples/moons.lua --images images
+    lua5.4 examples/draw_graph.lua
     ;;
   test)
     build release
@@ -102,6 +104,7 @@ case "$cmd" in
       spec/fuzz/run.sh "${TORCHLET_FUZZ_SECONDS:-60}"
     run_check "valgrind, 1000 training steps" \
       valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        --suppressions=spec/support/valgrind.supp \
         --error-exitcode=1 lua5.4 examples/moons.lua --plain --steps 1000
     run_check "resident memory over 100000 training steps" \
       lua5.4 bench/rss_growth.lua 100000 1000
