@@ -89,13 +89,13 @@ case "$cmd" in
     # sanitized module can load.  Lua's own allocations are not ours to leak-
     # check here (valgrind does that); UBSan reports are fatal.
     LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
-    ASAN_OPTIONS=detect_leaks=0 \
+    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LUA_CPATH="$PWD/build/debug/?.so;;" \
       run_specs lua5.4 /usr/bin/busted spec
     echo "== specs, debug build, generational GC with a full collection every 1000 instructions"
     LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
-    ASAN_OPTIONS=detect_leaks=0 \
+    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LUA_CPATH="$PWD/build/debug/?.so;;" \
       run_specs lua5.4 /usr/bin/busted --helper=spec/support/gc_stress.lua spec
