@@ -13,7 +13,6 @@
 #include "tl_plot.h"
 #include "viz_internal.h"
 
-#define FONT_SANS "DejaVu Sans"
 #define DEFAULT_W 640.0
 #define DEFAULT_H 420.0
 #define PNG_SCALE 2.0
@@ -87,16 +86,9 @@ static void tick_text(char *buf, size_t size, double v, double step) {
   snprintf(buf, size, "%g", v);
 }
 
+/* plots use one face */
 static void set_font(cairo_t *cr, double size, int bold) {
-  cairo_select_font_face(cr, FONT_SANS, CAIRO_FONT_SLANT_NORMAL,
-                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr, size);
-}
-
-static double text_width(cairo_t *cr, const char *s) {
-  cairo_text_extents_t e;
-  cairo_text_extents(cr, s, &e);
-  return e.x_advance;
+  tl__set_font(cr, TL__FONT_SANS, size, bold);
 }
 
 /* 's' with its anchor at (x, y): 'ax' 0 left, 0.5 centre, 1 right; the
@@ -105,7 +97,7 @@ static void text_at(cairo_t *cr, double x, double y, const char *s,
                     double ax, double ay) {
   cairo_font_extents_t fe;
   cairo_font_extents(cr, &fe);
-  cairo_move_to(cr, x - ax * text_width(cr, s), y + ay * fe.ascent * 0.72);
+  cairo_move_to(cr, x - ax * tl__text_width(cr, s), y + ay * fe.ascent * 0.72);
   cairo_show_text(cr, s);
 }
 
@@ -118,7 +110,7 @@ static void layout_frame(cairo_t *cr, frame *f, const tl_plot_opts *o) {
   for (int i = 0; i < ty.n; i++) {
     double v = tick_at(&ty, i);
     tick_text(buf, sizeof buf, v, f->ystep);
-    widest = fmax(widest, text_width(cr, buf));
+    widest = fmax(widest, tl__text_width(cr, buf));
   }
   f->L = 14 + widest + 10 + (o && o->ylabel ? 20 : 0);
   f->T = o && o->title ? 40 : 18;
@@ -213,7 +205,7 @@ static void draw_legend(cairo_t *cr, const frame *f, const legend *lg,
   if (lg->n == 0) return;
   set_font(cr, 10, 0);
   double w = 0;
-  for (size_t i = 0; i < lg->n; i++) w = fmax(w, text_width(cr, lg->names[i]));
+  for (size_t i = 0; i < lg->n; i++) w = fmax(w, tl__text_width(cr, lg->names[i]));
   double bw = w + 44, bh = 18.0 * (double)lg->n + 8;
   double left = f->L + 8, right = f->L + f->pw - bw - 8;
   double top = f->T + 8, bottom = f->T + f->ph - bh - 8;
