@@ -1,0 +1,148 @@
+--[[
+bench/report.lua -- the printed tables: the original's table (Benchmark |
+Initial Implementation (µs) | Current Implementation (µs) | Notes), the
+comparison with plain Lua and the floor, and the targets.
+
+A result (see bench/run.lua) holds rows; each row has id, title, unit
+("us", "ns_node" or "bytes"), initial (µs or nil) and results keyed by
+implementation ("torchlet", "c_core", "plain", "floor"), each either
+{min =, median =, samples =} or {na = reason}.
+]]
+local M = {}
+
+local function fmt_us(v) return ("%.3f"):format(v) end
+
+local function cell(r, fmt)
+  if r == nil then return "—" end
+  if r.na then return "n/a (" .. r.na .. ")" end
+  return fmt(r.min)
+end
+
+-- The ratio of two results' field 'key' (a / b), or nil.
+local function ratio(a, b, key)
+  if a == nil or b == nil or a.na or b.na then return nil end
+  return a[key] / b[key]
+end
+M.ratio = ratio
+
+local function fmt_ratio(x) return x and ("%.1f×"):format(x) or "—" end
+
+local function row_notes(row)
+  local t, c = row.results.torchlet, row.results.c_core
+  local notes = {}
+  if t and not t.na then
+    notes[#notes + 1] = ("median %s over %d samples"):format(fmt_us(t.median), t.samples)
+  end
+  if c and not c.na then
+    notes[#notes + 1] = ("C core: min %s, median %s"):format(fmt_us(c.min), fmt_us(c.median))
+  end
+  return table.concat(notes, "; ")
+end
+
+local function table_line(cells)
+  return "| " .. table.concat(cells, " | ") .. " |"
+end
+
+-- The original's table, one line per row.
+function M.main_table(result)
+  local lines = {
+    table_line{"Benchmark", "Initial Implementation (µs)", "Current Implementation (µs)", "Notes"},
+    "|---|---|---|---|",
+  }
+  for _, row in ipairs(result.rows) do
+    local r = row.results
+    local initial = row.initial and fmt_us(row.initial) or "—"
+    if row.id == "moons_step" then
+      local c, t = r.c_core, r.torchlet
+      local notes = {}
+      if t and not t.na then notes[#notes + 1] = ("%.3f ms per step (median %.3f ms)"):format(t.min / 1000, t.median / 1000) end
+      if c and not c.na then notes[#notes + 1] = ("C core: %.3f ms (median %.3f ms)"):format(c.min / 1000, c.median / 1000) end
+      notes[#notes + 1] = "original Python 1711 ms, micrograd 1086 ms here (shared reference)"
+      lines[#lines + 1] = table_line{row.title, initial, cell(t, fmt_us), table.concat(notes, "; ")}
+    elseif row.unit == "ns_node" then
+      local c = r.c_core
+      local notes = c and not c.na and
+        ("C: %.1f ns per node (median %.1f); freeing the chain: %.1f ns per node"):format(
+          c.min, c.median, r.c_free and r.c_free.min or 0/0) or ""
+      lines[#lines + 1] = table_line{row.title, initial,
+        cell(c, function(v) return ("%.4f"):format(v / 1000) end), notes}
+    elseif row.unit == "bytes" then
+      local c, t = r.c_core, r.torchlet
+      local notes = {"sizeof(struct tl_node)"}
+      if r.pool and not r.pool.na then notes[#notes + 1] = ("%.1f with the pool's block overhead"):format(r.pool.min) end
+      if t and not t.na then notes[#notes + 1] = ("%.0f retained per node seen from Lua (core + Lua heap)"):format(t.min) end
+      lines[#lines + 1] = table_line{row.title, initial,
+        cell(c, function(v) return ("%d bytes"):format(v) end), table.concat(notes, "; ")}
+    else
+      lines[#lines + 1] = table_line{row.title, initial, cell(r.torchlet, fmt_us), row_notes(row)}
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+local function median_cell(r, fmt)
+  if r == nil then return "—" end
+  if r.na then return "n/a" end
+  fmt = fmt or fmt_us
+  return ("%s (%s)"):format(fmt(r.median), fmt(r.min))
+end
+
+-- Plain Lua and the floor beside Torchlet, medians with minima in
+-- parentheses; ratios on medians.
+function M.compare_table(result)
+  local lines = {
+    table_line{"Benchmark", "Torchlet from Lua", "Torchlet C core", "plain Lua",
+               "floor", "plain Lua / Torchlet", "Torchlet / floor"},
+    "|---|---|---|---|---|---|---|",
+  }
+  for _, row in ipairs(result.rows) do
+    local r = row.results
+    if row.unit == "us" then
+      lines[#lines + 1] = table_line{row.title, median_cell(r.torchlet), median_cell(r.c_core),
+        median_cell(r.plain), median_cell(r.floor),
+        fmt_ratio(ratio(r.plain, r.torchlet, "median")),
+        fmt_ratio(ratio(r.torchlet, r.floor, "median"))}
+    elseif row.unit == "bytes" then
+      local b = function(v) return ("%.0f B"):format(v) end
+      lines[#lines + 1] = table_line{"Memory retained per scalar node (bytes)",
+        median_cell(r.torchlet, b), median_cell(r.c_core, b), median_cell(r.plain, b), "—",
+        fmt_ratio(ratio(r.plain, r.torchlet, "median")), "—"}
+    end
+  end
+  return table.concat(lines, "\n") ..
+    "\n\nMedian µs per run, minimum in parentheses; ratios of medians measured in this process."
+end
+
+-- Each target with its measured value; nil values print as "n/a".
+function M.targets(result)
+  local by = {}
+  for _, row in ipairs(result.rows) do by[row.id] = row.results end
+  local out = {}
+  local function line(name, value, ok)
+    local verdict = ok == nil and "n/a" or (ok and "met" or "MISSED")
+    out[#out + 1] = ("- %s: %s — %s"):format(name, value or "n/a", verdict)
+  end
+  for _, id in ipairs{"add", "mul"} do
+    local x = ratio(by[id].torchlet, by[id].floor, "median")
+    line(("%s from Lua within 1.5× of the floor"):format(id), x and ("%.2f×"):format(x), x and x <= 1.5)
+  end
+  for _, id in ipairs{"add", "mul", "backward", "mlp_forward", "mlp_backward", "zero_grad"} do
+    local want = (id == "mlp_forward" or id == "mlp_backward") and 20 or 5
+    local x = ratio(by[id].plain, by[id].torchlet, "median")
+    line(("%s ≥ %d× faster than plain Lua"):format(id, want), x and ("%.1f×"):format(x), x and x >= want)
+  end
+  local m = by.moons_step
+  local t = m.torchlet and not m.torchlet.na and m.torchlet or nil
+  line("moons step under 1 ms (from Lua)", t and ("%.3f ms"):format(t.median / 1000), t and t.median < 1000)
+  local c = m.c_core and not m.c_core.na and m.c_core or nil
+  line("moons step under 1 ms (C core)", c and ("%.3f ms"):format(c.median / 1000), c and c.median < 1000)
+  local ch = by.chain and by.chain.c_core
+  ch = ch and not ch.na and ch or nil
+  line("million chain under 20 ns per node (C)", ch and ("%.1f ns"):format(ch.median), ch and ch.median < 20)
+  local nb = by.node_bytes and by.node_bytes.c_core
+  nb = nb and not nb.na and nb or nil
+  line("at most 64 bytes per scalar node", nb and ("%d bytes"):format(nb.min), nb and nb.min <= 64)
+  return table.concat(out, "\n")
+end
+
+return M
