@@ -1,13 +1,432 @@
+-- spec/element_spec.lua -- the scalar engine: values, gradients, operators.
 local torchlet = require "torchlet"
+local helpers = require "spec.helpers"
 local Element = torchlet.Element
+local near, numeric_grad = helpers.near, helpers.numeric_grad
 
 describe("Element", function()
-  it("computes the a/b/c/d example", function()
+  it("computes the a/b/c/d example of the README", function()
     local a, b = Element(2.0, "a"), Element(3.0, "b")
-    local d = a * b + a
+    local c = a * b
+    c.label = "c"
+    local d = c + a
     d:backward()
     assert.are.equal(8.0, d.data)
     assert.are.equal(4.0, a.grad)
     assert.are.equal(2.0, b.grad)
+    assert.are.equal(1.0, d.grad)
+    assert.are.equal(1.0, c.grad)
+    assert.are.equal("Element(data=8.0, grad=1.0)", tostring(d))
+    assert.are.equal('Element(data=6.0, grad=1.0, label="c")', tostring(c))
+  end)
+
+  it("has data, grad, label and op fields", function()
+    local a = Element(1.5)
+    assert.are.equal(1.5, a.data)
+    assert.are.equal(0.0, a.grad)
+    assert.is_nil(a.label)
+    assert.are.equal("", a.op)
+    a.data = -2
+    a.grad = 7
+    a.label = "x"
+    assert.are.equal(-2, a.data)
+    assert.are.equal(7, a.grad)
+    assert.are.equal("x", a.label)
+    a.label = nil
+    assert.is_nil(a.label)
+    assert.are.equal("mul", (a * a).op)
+    assert.are.equal("add", (a + 1).op)
+    assert.are.equal("tanh", a:tanh().op)
+  end)
+
+  it("lists the Elements an op used as children, in order", function()
+    local a, b = Element(1, "a"), Element(2, "b")
+    local kids = (a - b):children()
+    assert.are.equal(2, #kids)
+    assert.are.equal("a", kids[1].label)
+    assert.are.equal("b", kids[2].label)
+    assert.are.equal(1, #((a * 3):children()))
+    assert.are.equal(0, #a:children())
+  end)
+
+  it("recognises Elements", function()
+    assert.is_true(torchlet.is_element(Element(1)))
+    assert.is_false(torchlet.is_element(1))
+    assert.is_false(torchlet.is_element(io.stdout))
+  end)
+end)
+
+-- Every op, with a function on plain numbers to check values against and
+-- an input domain where it is differentiable.
+local binary = {
+  {"+", function(x, y) return x + y end},
+  {"-", function(x, y) return x - y end},
+  {"*", function(x, y) return x * y end},
+  {"/", function(x, y) return x / y end},
+  {"^", function(x, y) return x ^ y end},
+}
+
+local unary = {
+  {"neg", function(x) return -x end, function(e) return -e end},
+  {"exp", math.exp},
+  {"log", math.log},
+  {"tanh", function(x) return (math.exp(2 * x) - 1) / (math.exp(2 * x) + 1) end},
+  {"sigmoid", function(x) return 1 / (1 + math.exp(-x)) end},
+  {"relu", function(x) return math.max(x, 0) end},
+  {"sqrt", math.sqrt},
+  {"abs", math.abs},
+  {"sin", math.sin},
+  {"cos", math.cos},
+}
+
+local function apply(op, x, y)
+  if op == "+" then return x + y elseif op == "-" then return x - y
+  elseif op == "*" then return x * y elseif op == "/" then return x / y
+  else return x ^ y end
+end
+
+describe("ops", function()
+  -- positive points keep log, sqrt and pow (of a non-integer exponent)
+  -- differentiable; relu and abs are tested away from their kink.
+  local points = {{1.3, 0.7}, {0.4, 2.5}, {2.2, -1.1}}
+
+  for _, row in ipairs(binary) do
+    local op, f = row[1], row[2]
+    it("'" .. op .. "' of two Elements: value and gradient", function()
+      for _, p in ipairs(points) do
+        local a, b = Element(p[1]), Element(p[2])
+        local r = apply(op, a, b)
+        near(f(p[1], p[2]), r.data, 1e-12, op .. " value")
+        r:backward()
+        local g = numeric_grad(function(xs) return f(xs[1], xs[2]) end, {p[1], p[2]})
+        near(g[1], a.grad, 1e-6, op .. " d/da")
+        near(g[2], b.grad, 1e-6, op .. " d/db")
+      end
+    end)
+
+    it("'" .. op .. "' with a number on either side", function()
+      for _, p in ipairs(points) do
+        local a = Element(p[1])
+        local r = apply(op, a, p[2])
+        near(f(p[1], p[2]), r.data, 1e-12, op .. " e.k value")
+        r:backward()
+        near(numeric_grad(function(xs) return f(xs[1], p[2]) end, {p[1]})[1],
+             a.grad, 1e-6, op .. " e.k grad")
+        local b = Element(p[2])
+        local s = apply(op, p[1], b)
+        near(f(p[1], p[2]), s.data, 1e-12, op .. " k.e value")
+        s:backward()
+        near(numeric_grad(function(xs) return f(p[1], xs[1]) end, {p[2]})[1],
+             b.grad, 1e-6, op .. " k.e grad")
+        -- the number is an op constant, not a node of its own
+        assert.are.equal(1, #s:children())
+      end
+    end)
+  end
+
+  it("gives exact values for numbers on the right (a/k is not a*(1/k))", function()
+    assert.are.equal(3 / 10, (Element(3) / 10).data)
+    assert.are.equal(0.1 - 0.3, (Element(0.1) - 0.3).data)
+  end)
+
+  for _, row in ipairs(unary) do
+    local name, f = row[1], row[2]
+    local call = row[3] or function(e) return e[name](e) end
+    it(name .. ": value and gradient", function()
+      for _, x in ipairs({0.3, 1.7, 2.9}) do
+        for _, sign in ipairs({1, -1}) do
+          local v = x * sign
+          if not ((name == "log" or name == "sqrt") and v <= 0) then
+            local a = Element(v)
+            local r = call(a)
+            near(f(v), r.data, 1e-12, name .. " value")
+            r:backward()
+            near(numeric_grad(function(xs) return f(xs[1]) end, {v})[1],
+                 a.grad, 1e-6, name .. " grad at " .. v)
+          end
+        end
+      end
+    end)
+  end
+
+  it("hand-derived gradients", function()
+    local x = Element(0.5)
+    local y = x:tanh()
+    y:backward()
+    near(1 - math.tanh(0.5) ^ 2, x.grad, 1e-15)
+    local s = Element(0)
+    local t = s:sigmoid()
+    t:backward()
+    assert.are.equal(0.5, t.data)
+    assert.are.equal(0.25, s.grad)
+    local r = Element(-1)
+    local q = r:relu()
+    q:backward()
+    assert.are.equal(0, q.data)
+    assert.are.equal(0, r.grad)
+    local p = Element(3)
+    local u = p ^ 2
+    u:backward()
+    assert.are.equal(6, p.grad)
+  end)
+
+  it("compares by data with numbers on either side", function()
+    local a, b = Element(1), Element(2)
+    assert.is_true(a < b)
+    assert.is_true(a <= 1)
+    assert.is_true(0.5 < a)
+    assert.is_false(b <= a)
+    assert.is_true(2 >= b)
+  end)
+
+  it("follows IEEE 754 at the edges instead of raising", function()
+    assert.are.equal(-math.huge, Element(0):log().data)
+    assert.is_true(helpers.is_nan((Element(0) / 0).data))
+    assert.are.equal(math.huge, (Element(1) / 0).data)
+    assert.is_true(helpers.is_nan(Element(-1):sqrt().data))
+    -- the derivative of x^2 at 0 is 0, not nan (0 * 0^-1)
+    local z = Element(0)
+    local w = z ^ 2
+    w:backward()
+    assert.are.equal(0, z.grad)
+  end)
+end)
+
+describe("backward", function()
+  it("accumulates leaf gradients across calls, like PyTorch", function()
+    local a, b = Element(2), Element(3)
+    local d = a * b + a
+    d:backward()
+    d:backward()
+    assert.are.equal(8, a.grad)
+    assert.are.equal(4, b.grad)
+    assert.are.equal(1, d.grad)   -- interior gradients describe one pass
+    d:zero_grad()
+    assert.are.equal(0, a.grad)
+    assert.are.equal(0, b.grad)
+  end)
+
+  it("adds the contributions of a node used twice", function()
+    local a = Element(3)
+    local b = a + a
+    b:backward()
+    assert.are.equal(2, a.grad)
+    local c = Element(-2)
+    local e = c * c * c
+    e:backward()
+    assert.are.equal(12, c.grad)
+  end)
+
+  -- micrograd's test/test_engine.py, against the PyTorch values in
+  -- shared/reference/README.md.
+  it("matches PyTorch on micrograd's test_sanity_check", function()
+    local x = Element(-4.0)
+    local z = 2 * x + 2 + x
+    local q = z:relu() + z * x
+    local h = (z * z):relu()
+    local y = h + q + q * x
+    y:backward()
+    near(-20.0, y.data, 1e-6)
+    near(46.0, x.grad, 1e-6)
+  end)
+
+  it("matches PyTorch on micrograd's test_more_ops", function()
+    local a, b = Element(-4.0), Element(2.0)
+    local c = a + b
+    local d = a * b + b ^ 3
+    c = c + c + 1
+    c = c + 1 + c + (-a)
+    d = d + d * 2 + (b + a):relu()
+    d = d + 3 * d + (b - a):relu()
+    local e = c - d
+    local f = e ^ 2
+    local g = f / 2.0
+    g = g + 10.0 / f
+    g:backward()
+    near(24.70408163265306, g.data, 1e-6)
+    near(138.83381924198252, a.grad, 1e-6)
+    near(645.5772594752186, b.grad, 1e-6)
+  end)
+
+  it("handles a chain of a million Elements without recursion", function()
+    local x0 = Element(0.5)
+    local x = x0
+    for _ = 1, 1000000 do x = x * 1.0 + 0.0 end
+    x:backward()
+    assert.are.equal(0.5, x.data)
+    assert.are.equal(1.0, x0.grad)
+    x = nil
+    collectgarbage()
+    collectgarbage()
+    -- the whole chain went back to the pool; only x0 is left of it
+    assert.is_true(torchlet.memory().live_nodes < 100)
+  end)
+end)
+
+describe("graph recording", function()
+  it("records nothing under no_grad, and restores recording after", function()
+    local a = Element(2)
+    local r, extra = torchlet.no_grad(function(x, y) return x * 3, y end, a, "y")
+    assert.are.equal(6, r.data)
+    assert.are.equal("y", extra)
+    assert.are.equal("", r.op)
+    assert.are.equal(0, #r:children())
+    assert.is_true(torchlet.is_grad_enabled())
+    assert.has_error(function() torchlet.no_grad(function() error("boom") end) end)
+    assert.is_true(torchlet.is_grad_enabled())
+    assert.is_true(torchlet.set_grad_enabled(false))
+    assert.are.equal("", (a + a).op)
+    assert.is_false(torchlet.set_grad_enabled(true))
+  end)
+
+  it("detaches a copy that shares no history", function()
+    local a = Element(2)
+    local b = (a * a):detach()
+    assert.are.equal(4, b.data)
+    assert.are.equal("", b.op)
+    local c = b * a
+    c:backward()
+    assert.are.equal(4, a.grad)   -- only through c, not through b
+  end)
+
+  it("names the op that first produced a nan when asked to check numerics", function()
+    local a = Element(-1)
+    assert.is_false(torchlet.check_numerics(true))
+    local ok, err = pcall(function() return a:log() end)
+    torchlet.check_numerics(false)
+    assert.is_false(ok)
+    assert.matches("log produced nan", err)
+    assert.is_true(helpers.is_nan(a:log().data))
+  end)
+end)
+
+describe("memory under the garbage collector", function()
+  it("keeps what is reachable after handles are dropped", function()
+    local a, b = Element(2), Element(3)
+    local d = a * b + a
+    a, b = nil, nil
+    collectgarbage()
+    collectgarbage()
+    d:backward()
+    assert.are.equal(8, d.data)
+    local kids = d:children()
+    assert.are.equal(6, kids[1].data)
+    assert.are.equal(1, kids[1].grad)
+  end)
+
+  it("lets a child handle outlive its parents, and a root its leaves", function()
+    collectgarbage()
+    collectgarbage()
+    local before = torchlet.memory().live_nodes
+    local leaf = Element(5)
+    do
+      local root = (leaf * 2):exp()
+      root = nil
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before + 1, torchlet.memory().live_nodes)
+    leaf.data = 1
+    assert.are.equal(1, leaf.data)
+    local root
+    do
+      local x, y = Element(1), Element(2)
+      root = x * y
+    end
+    collectgarbage()
+    collectgarbage()
+    root:backward()
+    assert.are.equal(2, root.data)
+    assert.are.equal(2, root:children()[1].grad)
+    root, leaf = nil, nil
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before, torchlet.memory().live_nodes)
+  end)
+
+  it("reports a use after __gc instead of crashing", function()
+    local a = Element(1)
+    local gc = getmetatable(a).__gc
+    gc(a)
+    gc(a)   -- a second collection is harmless
+    assert.has_error(function() return a + 1 end)
+    assert.has_error(function() return a.data end)
+    assert.has_error(function() a:backward() end)
+  end)
+
+  it("frees every node when all handles are gone", function()
+    collectgarbage()
+    local before = torchlet.memory().live_nodes
+    do
+      local xs = {}
+      for i = 1, 1000 do xs[i] = Element(i) end
+      local s = xs[1]
+      for i = 2, #xs do s = s + xs[i] * xs[i - 1] end
+      s:backward()
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before, torchlet.memory().live_nodes)
+  end)
+end)
+
+describe("bad input", function()
+  local a = Element(1)
+  local cases = {
+    {"Element('x')", function() return Element("x") end,
+     "bad argument #1 to '[%w.]*Element' %(number expected, got string%)"},
+    {"Element(1, {})", function() return Element(1, {}) end,
+     "bad argument #2 to '[%w.]*Element' %(string or nil expected, got table%)"},
+    {"a + {}", function() return a + {} end,
+     "bad argument #2 to '__add' %(Element or number expected, got table%)"},
+    {"a * nil", function() return a * nil end,
+     "bad argument #2 to '__mul' %(Element or number expected, got nil%)"},
+    {"{} - a", function() return {} - a end,
+     "bad argument #1 to '__sub' %(Element or number expected, got table%)"},
+    {"a / true", function() return a / true end,
+     "bad argument #2 to '__div' %(Element or number expected, got boolean%)"},
+    {"a ^ io.stdout", function() return a ^ io.stdout end,
+     "bad argument #2 to '__pow' %(Element or number expected, got FILE%*%)"},
+    {"a < {}", function() return a < {} end,
+     "bad argument #2 to '__lt' %(Element or number expected, got table%)"},
+    {"a.data = 'x'", function() a.data = "x" end,
+     "bad argument #3 to '__newindex' %(number expected for field 'data', got string%)"},
+    {"a.grad = {}", function() a.grad = {} end,
+     "bad argument #3 to '__newindex' %(number expected for field 'grad', got table%)"},
+    {"a.label = {}", function() a.label = {} end,
+     "bad argument #3 to '__newindex' %(string or nil expected for field 'label', got table%)"},
+    {"a.nope = 1", function() a.nope = 1 end,
+     "Element has no settable field 'nope'"},
+    {"a.backward(5)", function() a.backward(5) end,
+     "bad argument #1 to 'backward' %(Element expected, got number%)"},
+    {"__add(1, 2)", function() return getmetatable(a).__add(1, 2) end,
+     "bad argument #1 to '__add' %(Element expected, got number%)"},
+    {"__unm('x')", function() return getmetatable(a).__unm("x") end,
+     "bad argument #1 to '__unm' %(Element expected, got string%)"},
+    {"no_grad(1)", function() return torchlet.no_grad(1) end,
+     "bad argument #1 to '[%w._]*no_grad' %(function expected, got number%)"},
+    {"manual_seed('x')", function() torchlet.manual_seed("x") end,
+     "bad argument #1 to '[%w._]*manual_seed'"},
+  }
+  for _, case in ipairs(cases) do
+    it("rejects " .. case[1] .. " with a message naming function and argument", function()
+      local ok, err = pcall(case[2])
+      assert.is_false(ok)
+      assert.matches(case[3], err)
+    end)
+  end
+
+  it("takes no string for a number, even one that looks like a number", function()
+    assert.has_error(function() return a + "1" end)
+    assert.has_error(function() return Element("1") end)
+    assert.has_error(function() a.data = "2" end)
+  end)
+
+  it("leaves stored values untouched after a rejected assignment", function()
+    local e = Element(4, "keep")
+    pcall(function() e.data = "x" end)
+    pcall(function() e.label = 5 end)
+    assert.are.equal(4, e.data)
+    assert.are.equal("keep", e.label)
   end)
 end)

@@ -1,0 +1,33 @@
+-- spec/helpers.lua -- shared by the specs: numerical gradients and tolerances.
+local M = {}
+
+-- Central difference of f at x: (f(x+h) - f(x-h)) / 2h.  'f' maps a Lua
+-- array of numbers to a number; returns the gradient as an array.
+function M.numeric_grad(f, xs, h)
+  h = h or 1e-6
+  local g = {}
+  for i = 1, #xs do
+    local saved = xs[i]
+    xs[i] = saved + h
+    local up = f(xs)
+    xs[i] = saved - h
+    local down = f(xs)
+    xs[i] = saved
+    g[i] = (up - down) / (2 * h)
+  end
+  return g
+end
+
+-- Asserts |a - b| <= tol * max(1, |b|).
+function M.near(expected, actual, tol, what)
+  tol = tol or 1e-6
+  local scale = math.max(1, math.abs(expected))
+  if not (math.abs(expected - actual) <= tol * scale) then
+    error(string.format("%s: expected %.17g, got %.17g (tol %g)",
+      what or "value", expected, actual, tol), 2)
+  end
+end
+
+function M.is_nan(x) return x ~= x end
+
+return M
