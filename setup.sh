@@ -5,13 +5,15 @@
 #   ./setup.sh test    install what is missing, build, run every spec
 #                      (release build, then the ASan+UBSan debug build)
 #   ./setup.sh build   install what is missing and build only
+#   ./setup.sh bench [--compare] [--update] ...
+#                      build, then run the benchmarks (bench/run.lua)
 #
 # Needs root or sudo for apt-get, and only when a package is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz"
+libcairo2-dev libgraphviz-dev graphviz lua-dkjson"
 
 install_missing() {
   local missing=()
@@ -79,8 +81,13 @@ case "$cmd" in
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     [ "$TOTAL_FAILED" -eq 0 ]
     ;;
+  bench)
+    build release
+    shift
+    lua5.4 bench/run.lua "$@"
+    ;;
   *)
-    echo "usage: $0 demo|test|build" >&2
+    echo "usage: $0 demo|test|build|bench" >&2
     exit 2
     ;;
 esac

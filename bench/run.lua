@@ -19,9 +19,12 @@ the original's table and writes the result as JSON.
 
 Rows that need torchlet.nn read "n/a (torchlet.nn not built)" until it is.
 ]]
+-- The tree this file is in, found from its own path, so the command works
+-- from any directory; LUA_PATH and LUA_CPATH, when set, still come first
+-- (LUA_CPATH='build/debug/?.so;;' runs the debug build).
 local root = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/.."
-package.path = ("%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;"):format(root, root, root) .. package.path
-package.cpath = ("%s/build/?.so;"):format(root) .. package.cpath
+package.path = package.path .. (";%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua"):format(root, root, root)
+package.cpath = package.cpath .. (";%s/build/?.so"):format(root)
 
 local harness = require "bench.harness"
 local impls = require "bench.impls"
