@@ -6,7 +6,7 @@
 **   build/bench/bench_core [--quick]
 **
 ** Output, one line per row, tab-separated:
-**   row  <id>  <min>  <median>  <samples>  <unit>
+**   row  <id>  <min>  <median>  <mean>  <samples>  <unit>
 ** plus "meta <key> <value>" lines.  Units: us (microseconds per op or per
 ** pass), ns_node (nanoseconds per graph node), bytes.
 **
@@ -68,14 +68,22 @@ static void measure(const char *id, const char *unit, tl_ctx *ctx,
   if (quick) { samples = 3; budget_s = 0.05; }
   if (samples > MAX_SAMPLES) samples = MAX_SAMPLES;
   fn(ctx, state, inner);  /* warm-up: grows the pool and the scratch */
-  double start = now_ns();
+  double start = now_ns(), sum = 0;
   int n = 0;
-  while (n < samples && (n < 3 || now_ns() - start < budget_s * 1e9))
-    v[n++] = fn(ctx, state, inner) / inner * scale;
+  while (n < samples && (n < 3 || now_ns() - start < budget_s * 1e9)) {
+    v[n] = fn(ctx, state, inner) / inner * scale;
+    sum += v[n++];
+  }
   qsort(v, (size_t)n, sizeof v[0], cmp_double);
   double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  printf("row\t%s\t%.6g\t%.6g\t%d\t%s\n", id, v[0], median, n, unit);
+  printf("row\t%s\t%.6g\t%.6g\t%.6g\t%d\t%s\n", id, v[0], median, sum / n,
+         n, unit);
   fflush(stdout);
+}
+
+/* A row with one value (a size, or the release of the last chain). */
+static void single(const char *id, double value, const char *unit) {
+  printf("row\t%s\t%.6g\t%.6g\t%.6g\t1\t%s\n", id, value, value, value, unit);
 }
 
 /* }====================================================================== */
@@ -372,11 +380,10 @@ int main(int argc, char **argv) {
   mlp_free(ctx, &m.model);
 
   measure("chain", "ns_node", ctx, run_chain, NULL, CHAIN, 15, 3.0, 1.0);
-  printf("row\tchain_free\t%.6g\t%.6g\t1\tns_node\n", chain_free_ns, chain_free_ns);
-  printf("row\tnode_bytes\t%zu\t%zu\t1\tbytes\n", tl_node_size(), tl_node_size());
-  printf("row\tpool_bytes_per_node\t%.6g\t%.6g\t1\tbytes\n",
-         (double)tl_ctx_pool_bytes(ctx) / (CHAIN + 2),
-         (double)tl_ctx_pool_bytes(ctx) / (CHAIN + 2));
+  single("chain_free", chain_free_ns, "ns_node");
+  single("node_bytes", (double)tl_node_size(), "bytes");
+  single("pool_bytes_per_node", (double)tl_ctx_pool_bytes(ctx) / (CHAIN + 2),
+         "bytes");
   printf("meta\tlive_nodes_at_end\t%zu\n", tl_ctx_live_nodes(ctx));
   tl_ctx_free(ctx);
   return 0;

@@ -73,9 +73,11 @@ local function run_c(quick)
     return c
   end
   for line in out:gmatch("[^\n]+") do
-    local id, mn, md, n, unit = line:match("^row\t(%S+)\t(%S+)\t(%S+)\t(%d+)\t(%S+)$")
+    local id, mn, md, mean, n, unit =
+      line:match("^row\t(%S+)\t(%S+)\t(%S+)\t(%S+)\t(%d+)\t(%S+)$")
     if id and C_UNITS[unit] then
-      c.rows[id] = {min = tonumber(mn), median = tonumber(md), samples = tonumber(n)}
+      c.rows[id] = {min = tonumber(mn), median = tonumber(md), mean = tonumber(mean),
+                    samples = tonumber(n)}
     else
       local key, value = line:match("^meta\t(%S+)\t(.*)$")
       if key then c.meta[key] = value end
@@ -118,7 +120,7 @@ local function node_bytes(impl)
   if why then return {na = why} end
   local ok, b = pcall(impl.node_bytes)
   if not ok then return {na = "error: " .. tostring(b)} end
-  return {min = b, median = b, samples = 1}
+  return {min = b, median = b, mean = b, samples = 1}
 end
 
 local function main(argv)
