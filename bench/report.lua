@@ -5,7 +5,7 @@ comparison with plain Lua and the floor, and the targets.
 
 A result (see bench/run.lua) holds rows; each row has id, title, unit
 ("us", "ns_node" or "bytes"), initial (µs or nil) and results keyed by
-implementation ("torchlet", "c_core", "plain", "floor"), each either
+implementation ("torchlet", "c_core", "plain", "floor", "torch"), each either
 {min =, median =, mean =, samples =} or {na = reason}.
 
 Ratios are taken on means: in Lua the garbage collector's work comes in
@@ -95,28 +95,33 @@ end
 -- Plain Lua and the floor beside Torchlet: means, with medians and
 -- minima; ratios of means.
 function M.compare_table(result)
-  local lines = {
-    table_line{"Benchmark", "Torchlet from Lua", "Torchlet C core", "plain Lua",
-               "floor", "plain Lua / Torchlet", "Torchlet / floor"},
-    "|---|---|---|---|---|---|---|",
-  }
+  local torch = result.meta.torch ~= nil
+  local head = {"Benchmark", "Torchlet from Lua", "Torchlet C core", "plain Lua",
+                "floor", "plain Lua / Torchlet", "Torchlet / floor"}
+  if torch then head[#head + 1] = "PyTorch " .. result.meta.torch .. ", 1 thread" end
+  local lines = {table_line(head), "|" .. ("---|"):rep(#head)}
   for _, row in ipairs(result.rows) do
     local r = row.results
     if row.unit == "us" then
-      lines[#lines + 1] = table_line{row.title, stats_cell(r.torchlet), stats_cell(r.c_core),
+      local cells = {row.title, stats_cell(r.torchlet), stats_cell(r.c_core),
         stats_cell(r.plain), stats_cell(r.floor),
         fmt_ratio(ratio(r.plain, r.torchlet, "mean")),
         fmt_ratio(ratio(r.torchlet, r.floor, "mean"))}
+      if torch then cells[#cells + 1] = stats_cell(r.torch) end
+      lines[#lines + 1] = table_line(cells)
     elseif row.unit == "bytes" then
       local b = function(v) return ("%.0f B"):format(v) end
-      lines[#lines + 1] = table_line{"Memory retained per scalar node (bytes)",
+      local cells = {"Memory retained per scalar node (bytes)",
         stats_cell(r.torchlet, b), stats_cell(r.c_core, b), stats_cell(r.plain, b), "—",
         fmt_ratio(ratio(r.plain, r.torchlet, "min")), "—"}
+      if torch then cells[#cells + 1] = "—" end
+      lines[#lines + 1] = table_line(cells)
     end
   end
   return table.concat(lines, "\n") ..
     "\n\nMean µs per run over all samples (the garbage collector's share included), with median and\n" ..
-    "minimum; ratios of means, all measured in this process."
+    "minimum; ratios of means, all measured in this process" ..
+    (torch and " (PyTorch in a python3 started by it; its moons step is batched)." or ".")
 end
 
 -- Each target with its measured value; nil values print as "n/a".

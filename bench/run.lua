@@ -8,7 +8,9 @@ the original's table and writes the result as JSON.
 
     --compare      also run plain Lua (bench/plain.lua) and the floor
                    (bench/floor.c) on the same rows, in this process, and
-                   print the ratios and the targets
+                   print the ratios and the targets; if a python3 can
+                   import torch, add PyTorch's numbers (bench/compare_torch.py;
+                   TORCHLET_BENCH_PYTHON=/path/to/python picks it, =none skips)
     --update       keep the best result per row in
                    bench/benchmark_data/best.json and append an entry to
                    bench/benchmark_log.json (no prompt)
@@ -57,19 +59,22 @@ local function parse_args(argv)
 end
 
 -- {==================================================================
--- The C runner: build/bench/bench_core, its lines read into rows
+-- Runners in other processes (the C runner, PyTorch): their lines
+-- "row <id> <min> <median> <mean> <samples> <unit>" and "meta <k> <v>"
 -- ===================================================================
 
 local C_UNITS = {us = true, ns_node = true, bytes = true}
 
-local function run_c(quick)
-  local exe = root .. "/build/bench/bench_core"
-  local p = io.popen("'" .. exe:gsub("'", "'\\''") .. "'" .. (quick and " --quick" or "") .. " 2>&1")
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- Runs 'cmd' and reads its rows; {error = message} if it fails.
+local function run_lines(cmd)
+  local p = io.popen(cmd .. " 2>&1")
   local out = p:read("a")
   local ok = p:close()
   local c = {rows = {}, meta = {}}
   if not ok then
-    c.error = ("%s failed: %s"):format(exe, (out:gsub("%s+$", "")))
+    c.error = ("%s failed: %s"):format(cmd, (out:gsub("%s+$", "")))
     return c
   end
   for line in out:gmatch("[^\n]+") do
@@ -84,6 +89,24 @@ local function run_c(quick)
     end
   end
   return c
+end
+
+local function run_c(quick)
+  return run_lines(quote(root .. "/build/bench/bench_core") .. (quick and " --quick" or ""))
+end
+
+-- PyTorch's rows, or nil when no python3 at hand imports torch.
+local function run_torch(quick)
+  local chosen = os.getenv("TORCHLET_BENCH_PYTHON")
+  if chosen == "none" then return nil end
+  local candidates = chosen and {chosen} or {"python3", "/usr/bin/python3"}
+  for _, py in ipairs(candidates) do
+    if os.execute(quote(py) .. " -c 'import torch' >/dev/null 2>&1") then
+      return run_lines(quote(py) .. " " .. quote(root .. "/bench/compare_torch.py") ..
+                       (quick and " --quick" or ""))
+    end
+  end
+  return nil
 end
 
 -- }==================================================================
@@ -137,12 +160,15 @@ local function main(argv)
 
   local c = run_c(opts.quick)
   local c_na = c.error and {na = c.error} or nil
+  local torch = opts.compare and run_torch(opts.quick) or nil
   local result = {meta = meta.collect(root, arg and arg[-1]), rows = {}}
   result.meta.compiler = c.meta.compiler or "unknown"
+  result.meta.torch = torch and torch.meta.torch or nil
   result.meta.moons_data = select(3, moons.data())
 
   for _, row in ipairs(rows) do
     local results = {c_core = c_na or c.rows[row.id]}
+    if torch then results.torch = torch.error and {na = torch.error} or torch.rows[row.id] end
     for _, impl in ipairs(list) do
       io.stderr:write(("bench: %-12s %s\n"):format(row.id, impl.name))
       results[impl.name] = run_row(row, impl, opts.quick)
