@@ -14,6 +14,32 @@ end
 
 local lua_cflags = pkgconfig("--cflags", "lua5.4")
 
+-- premake4 --blas: matmul through OpenBLAS (libopenblas-dev) instead of
+-- Torchlet's own blocked kernel.
+newoption {
+  trigger = "blas",
+  description = "Use OpenBLAS (cblas_dgemm) for matmul"
+}
+-- Library names (-lfoo -> foo) and -L directories of pkg-config packages,
+-- as premake's links and libdirs, so that they come after our objects on
+-- the link line.
+local function pkglibs(pkgs)
+  local names, dirs = {}, {}
+  for _, flag in ipairs(pkgconfig("--libs-only-l", pkgs)) do
+    names[#names + 1] = flag:sub(3)
+  end
+  for _, flag in ipairs(pkgconfig("--libs-only-L", pkgs)) do
+    dirs[#dirs + 1] = flag:sub(3)
+  end
+  return names, dirs
+end
+
+local blas_cflags, blas_links, blas_dirs = {}, {}, {}
+if _OPTIONS["blas"] then
+  blas_cflags = pkgconfig("--cflags", "openblas")
+  blas_links, blas_dirs = pkglibs("openblas")
+end
+
 local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
                    "-Wstrict-prototypes", "-Wmissing-prototypes", "-fPIC" }
 
@@ -51,6 +77,10 @@ solution "torchlet"
     kind "StaticLib"
     files { "core/*.c", "core/*.h" }
     outdirs("")
+    if _OPTIONS["blas"] then
+      defines { "TL_USE_BLAS" }
+      buildoptions(blas_cflags)
+    end
 
   -- The Lua module torchlet.core: build/torchlet/core.so
   project "torchlet_core"
@@ -61,6 +91,8 @@ solution "torchlet"
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
     links { "tlcore", "m" }
+    links(blas_links)
+    libdirs(blas_dirs)
 
   -- Benchmarks (bench/, see bench/run.lua): the clock and the floor as
   -- Lua modules build/bench/clock.so and build/bench/floor.so (require
@@ -87,3 +119,5 @@ solution "torchlet"
     targetname "bench_core"
     files { "bench/bench_core.c" }
     links { "tlcore", "m" }
+    links(blas_links)       -- tlcore's matmul, when built with --blas
+    libdirs(blas_dirs)

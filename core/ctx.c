@@ -117,6 +117,7 @@ tl_node *tl__node_alloc(tl_ctx *ctx) {
 ** reaches zero with it.  The worklist is threaded through the dead nodes'
 ** own val.next, so freeing never allocates and never recurses. */
 static void free_chain(tl_ctx *ctx, tl_node *n) {
+  tl__free_value(n);
   n->val.next = NULL;
   tl_node *work = n;
   while (work != NULL) {
@@ -126,7 +127,11 @@ static void free_chain(tl_ctx *ctx, tl_node *n) {
     tl_node *const *in = tl__inputs(dead);
     for (size_t i = 0; i < nin; i++) {
       tl_node *x = in[i];
-      if (--x->refs == 0) { x->val.next = work; work = x; }
+      if (--x->refs == 0) {
+        tl__free_value(x);              /* val is about to become the link */
+        x->val.next = work;
+        work = x;
+      }
     }
     tl__free_extras(dead);
     dead->flags = 0;
