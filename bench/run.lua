@@ -164,6 +164,8 @@ local function main(argv)
   local result = {meta = meta.collect(root, arg and arg[-1]), rows = {}}
   result.meta.compiler = c.meta.compiler or "unknown"
   result.meta.torch = torch and torch.meta.torch or nil
+  -- which build was measured (LUA_CPATH may point at another tree's)
+  result.meta.module = package.searchpath("torchlet.core", package.cpath)
   result.meta.moons_data = select(3, moons.data())
 
   for _, row in ipairs(rows) do
@@ -190,6 +192,7 @@ local function main(argv)
   local m = result.meta
   print(("Torchlet benchmarks — %s, %d cores; %s; %s; git %s; %s"):format(
     m.cpu, m.cores, m.compiler, m.lua, m.git, m.date))
+  print("module: " .. tostring(m.module))
   print()
   print(report.main_table(result))
   if opts.compare then
