@@ -6,8 +6,9 @@
 **   build/bench/bench_core [--quick]
 **
 ** Output, one line per row, tab-separated:
-**   row  <id>  <min>  <median>  <mean>  <samples>  <unit>
-** plus "meta <key> <value>" lines.  Units: us (microseconds per op or per
+**   row  <id>  <min>  <median>  <mean>  <amortized>  <samples>  <unit>
+** plus "meta <key> <value>" lines.  'amortized' is the median of the means
+** of 10 blocks of consecutive samples, as in bench/harness.lua.  Units: us (microseconds per op or per
 ** pass), ns_node (nanoseconds per graph node), bytes.
 **
 ** The MLP rows build the network from core ops (tl_leaf parameters,
@@ -58,6 +59,29 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The median of the sorted 'v[0..n)'. */
+static double median(const double *v, int n) {
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define BLOCKS 10
+
+/* The median of the means of BLOCKS runs of consecutive samples of
+** 'v[0..n)' (in the order taken; the last run takes the remainder). */
+static double median_of_block_means(const double *v, int n) {
+  double means[BLOCKS + 1];
+  int size = n / BLOCKS > 1 ? n / BLOCKS : 1, nb = 0;
+  for (int i = 0; i < n;) {
+    int last = n - i < 2 * size ? n : i + size;
+    double sum = 0;
+    for (int j = i; j < last; j++) sum += v[j];
+    means[nb++] = sum / (last - i);
+    i = last;
+  }
+  qsort(means, (size_t)nb, sizeof means[0], cmp_double);
+  return median(means, nb);
+}
+
 /* Takes up to 'samples' samples (fewer if 'budget_s' seconds run out,
 ** never fewer than 3) after one warm-up, each the mean over 'inner' runs
 ** scaled by 'scale' (1e-3 for ns -> us), and prints the row. */
@@ -74,16 +98,17 @@ static void measure(const char *id, const char *unit, tl_ctx *ctx,
     v[n] = fn(ctx, state, inner) / inner * scale;
     sum += v[n++];
   }
+  double amortized = median_of_block_means(v, n);
   qsort(v, (size_t)n, sizeof v[0], cmp_double);
-  double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  printf("row\t%s\t%.6g\t%.6g\t%.6g\t%d\t%s\n", id, v[0], median, sum / n,
-         n, unit);
+  printf("row\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%d\t%s\n", id, v[0], median(v, n),
+         sum / n, amortized, n, unit);
   fflush(stdout);
 }
 
 /* A row with one value (a size, or the release of the last chain). */
 static void single(const char *id, double value, const char *unit) {
-  printf("row\t%s\t%.6g\t%.6g\t%.6g\t1\t%s\n", id, value, value, value, unit);
+  printf("row\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t1\t%s\n", id, value, value, value,
+         value, unit);
 }
 
 /* }====================================================================== */

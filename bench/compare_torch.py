@@ -3,7 +3,7 @@
 bench/run.lua --compare runs this with the first python3 that can import
 torch, and adds its numbers beside Torchlet's; without torch it is
 skipped.  One thread, float64, as in shared/reference.  Output lines are
-those of the C runner:  row <id> <min> <median> <mean> <samples> us
+those of the C runner:  row <id> <min> <median> <mean> <amortized> <samples> us
 
 The moons step is batched (one (100, 2) tensor through the network), which
 is how PyTorch is used; the other rows mirror the scalar definitions.
@@ -28,11 +28,26 @@ def measure(row_id, timed, inner, samples, budget_s):
     t, start = [], time.perf_counter()
     while len(t) < samples and (len(t) < 3 or time.perf_counter() - start < budget_s):
         t.append(timed(inner) / inner / 1000)
-    mean = sum(t) / len(t)
+    n, mean = len(t), sum(t) / len(t)
+    amortized = median_of_block_means(t)
     t.sort()
-    n = len(t)
-    median = t[n // 2] if n % 2 else (t[n // 2 - 1] + t[n // 2]) / 2
-    print("row\t%s\t%.6g\t%.6g\t%.6g\t%d\tus" % (row_id, t[0], median, mean, n), flush=True)
+    print("row\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%d\tus"
+          % (row_id, t[0], median(t), mean, amortized, n), flush=True)
+
+
+def median(s):
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def median_of_block_means(t, blocks=10):
+    """As bench/harness.lua: blocks of consecutive samples, median of means."""
+    size, means, i = max(1, len(t) // blocks), [], 0
+    while i < len(t):
+        last = len(t) if len(t) - i < 2 * size else i + size
+        means.append(sum(t[i:last]) / (last - i))
+        i = last
+    return median(sorted(means))
 
 
 def leaf(v):

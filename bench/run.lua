@@ -60,7 +60,8 @@ end
 
 -- {==================================================================
 -- Runners in other processes (the C runner, PyTorch): their lines
--- "row <id> <min> <median> <mean> <samples> <unit>" and "meta <k> <v>"
+-- "row <id> <min> <median> <mean> <amortized> <samples> <unit>" and
+-- "meta <k> <v>"
 -- ===================================================================
 
 local C_UNITS = {us = true, ns_node = true, bytes = true}
@@ -78,11 +79,11 @@ local function run_lines(cmd)
     return c
   end
   for line in out:gmatch("[^\n]+") do
-    local id, mn, md, mean, n, unit =
-      line:match("^row\t(%S+)\t(%S+)\t(%S+)\t(%S+)\t(%d+)\t(%S+)$")
+    local id, mn, md, mean, am, n, unit =
+      line:match("^row\t(%S+)\t(%S+)\t(%S+)\t(%S+)\t(%S+)\t(%d+)\t(%S+)$")
     if id and C_UNITS[unit] then
       c.rows[id] = {min = tonumber(mn), median = tonumber(md), mean = tonumber(mean),
-                    samples = tonumber(n)}
+                    amortized = tonumber(am), samples = tonumber(n)}
     else
       local key, value = line:match("^meta\t(%S+)\t(.*)$")
       if key then c.meta[key] = value end
@@ -143,7 +144,7 @@ local function node_bytes(impl)
   if why then return {na = why} end
   local ok, b = pcall(impl.node_bytes)
   if not ok then return {na = "error: " .. tostring(b)} end
-  return {min = b, median = b, mean = b, samples = 1}
+  return {min = b, median = b, mean = b, amortized = b, samples = 1}
 end
 
 local function main(argv)

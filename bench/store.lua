@@ -11,7 +11,7 @@ local M = {}
 
 local KEYORDER = {"title", "date", "cpu", "cores", "compiler", "lua", "git",
                   "meta", "id", "unit", "initial", "rows", "results",
-                  "min", "median", "mean", "samples", "na"}
+                  "min", "median", "mean", "amortized", "samples", "na"}
 
 function M.encode(value)
   return json.encode(value, {indent = true, keyorder = KEYORDER})
@@ -53,7 +53,7 @@ function M.merge_best(best, result)
         best[row.id] = best[row.id] or {title = row.title, unit = row.unit}
         local old = best[row.id][impl]
         if old == nil or r.min < old.min then
-          best[row.id][impl] = {min = r.min, median = r.median, mean = r.mean,
+          best[row.id][impl] = {min = r.min, median = r.median, amortized = r.amortized,
                                 date = result.meta.date, git = result.meta.git}
           improved[#improved + 1] = row.id .. "/" .. impl
         end
@@ -70,7 +70,7 @@ function M.log_entry(title, result)
     local kept = {}
     for _, impl in ipairs(KEPT) do
       local r = row.results[impl]
-      if r and not r.na then kept[impl] = {min = r.min, median = r.median, mean = r.mean} end
+      if r and not r.na then kept[impl] = {min = r.min, median = r.median, amortized = r.amortized} end
     end
     rows[row.id] = kept
   end

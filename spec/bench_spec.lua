@@ -101,6 +101,33 @@ describe("bench.rows", function()
   end)
 end)
 
+describe("bench.harness", function()
+  local harness = require "bench.harness"
+
+  it("takes medians of block means in the order samples came", function()
+    -- a burst every 4th sample is spread over its block; one slow block
+    -- (a preempted stretch) does not move the median of the blocks
+    local t = {1, 1, 1, 5, 1, 1, 1, 5, 1, 1, 1, 5, 90, 90, 90, 90}
+    assert.are.same({2, 2, 2, 90}, harness.block_means(t, 4))
+    assert.are.equal(2, harness.median(harness.block_means(t, 4)))
+    assert.are.same({2.5}, harness.block_means({1, 2, 3, 4}, 1))
+    assert.are.same({1, 2, 3}, harness.block_means({1, 2, 3}, 10))
+  end)
+
+  it("measures a timed function: min <= median, and counts samples", function()
+    local calls = 0
+    local r = harness.measure(function(n)
+      calls = calls + 1
+      return 1000 * n * calls           -- each sample slower than the last
+    end, {inner = 5, samples = 4, budget_s = 10})
+    assert.are.equal(4, r.samples)
+    assert.are.equal(5, calls)          -- one warm-up, then four samples
+    assert.are.equal(2, r.min)          -- µs per run of the first sample
+    assert.are.equal(3.5, r.median)
+    assert.are.equal(3.5, r.mean)
+  end)
+end)
+
 describe("bench.store", function()
   local store = require "bench.store"
   local function result(min, date)
@@ -146,7 +173,7 @@ describe("bench/run.lua", function()
     os.remove(path)
     local r, _, err = json.decode(text)
     assert.is_nil(err)
-    for _, key in ipairs{"date", "cpu", "cores", "compiler", "lua", "git"} do
+    for _, key in ipairs{"date", "cpu", "cores", "compiler", "lua", "git", "module"} do
       assert.is_not_nil(r.meta[key], key)
     end
     local ids = {}
@@ -154,7 +181,9 @@ describe("bench/run.lua", function()
       ids[#ids + 1] = row.id
       for impl, res in pairs(row.results) do
         -- every result is a measurement or says why it is missing
-        assert.is_true(type(res.na) == "string" or res.min > 0, row.id .. "/" .. impl)
+        assert.is_true(type(res.na) == "string" or
+                       (res.min > 0 and res.min <= res.median and res.amortized > 0),
+                       row.id .. "/" .. impl)
       end
     end
     assert.are.same({"add", "mul", "backward", "mlp_forward", "mlp_backward",
