@@ -69,8 +69,8 @@ static double median(const double *v, int n) {
 /* The median of the means of BLOCKS runs of consecutive samples of
 ** 'v[0..n)' (in the order taken; the last run takes the remainder). */
 static double median_of_block_means(const double *v, int n) {
-  double means[BLOCKS + 1];
-  int size = n / BLOCKS > 1 ? n / BLOCKS : 1, nb = 0;
+  double means[BLOCKS];
+  int size = (n + BLOCKS - 1) / BLOCKS, nb = 0;  /* so that nb <= BLOCKS */
   for (int i = 0; i < n;) {
     int last = n - i < 2 * size ? n : i + size;
     double sum = 0;

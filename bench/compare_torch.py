@@ -42,7 +42,7 @@ def median(s):
 
 def median_of_block_means(t, blocks=10):
     """As bench/harness.lua: blocks of consecutive samples, median of means."""
-    size, means, i = max(1, len(t) // blocks), [], 0
+    size, means, i = max(1, -(-len(t) // blocks)), [], 0
     while i < len(t):
         last = len(t) if len(t) - i < 2 * size else i + size
         means.append(sum(t[i:last]) / (last - i))

@@ -51,10 +51,10 @@ function M.median(sorted)
   return (sorted[n // 2] + sorted[n // 2 + 1]) / 2
 end
 
--- The means of 'blocks' runs of consecutive values of 't' (fewer when
--- 't' is shorter; the last block takes the remainder), sorted.
+-- The means of at most 'blocks' runs of consecutive values of 't' (fewer
+-- when 't' is shorter; the last block takes the remainder), sorted.
 function M.block_means(t, blocks)
-  local size = math.max(1, #t // blocks)
+  local size = math.max(1, (#t + blocks - 1) // blocks)
   local means = {}
   local i = 1
   while i <= #t do

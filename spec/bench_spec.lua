@@ -112,6 +112,9 @@ describe("bench.harness", function()
     assert.are.equal(2, harness.median(harness.block_means(t, 4)))
     assert.are.same({2.5}, harness.block_means({1, 2, 3, 4}, 1))
     assert.are.same({1, 2, 3}, harness.block_means({1, 2, 3}, 10))
+    assert.are.equal(10, #harness.block_means({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                               16, 17, 18, 19, 20}, 10))
+    assert.is_true(#harness.block_means({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 10) <= 10)
   end)
 
   it("measures a timed function: min <= median, and counts samples", function()
