@@ -103,7 +103,9 @@ return {
   },
   {
     id = "moons_step", title = "Moons training step, MLP(2,{16,16,1}), 100 points",
-    needs = "moons", inner = 1, samples = 100, budget_s = 3,
+    -- 500 samples: the collector frees a dozen or more steps' graphs at
+    -- once, so a block of the amortized time must span several cycles
+    needs = "moons", inner = 1, samples = 500, budget_s = 3,
     -- forward over the 100 points, hinge + 1e-4 L2, zero_grad, backward,
     -- SGD step: one full step of training
     setup = function(impl)
