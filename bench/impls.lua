@@ -2,7 +2,7 @@
 bench/impls.lua -- the implementations the rows run on, behind one small
 interface, so that every implementation runs the very same row code:
 
-  impl.name         "torchlet", "plain" or "floor"
+  impl.name         "torchlet", "plain", "floor" or "floor_gc"
   impl.scalar(x)    a scalar value supporting + and * (all three)
   impl.seed(n)      seeds the generator that initialises weights
   impl.mlp(nin, nouts)       a callable model with :zero_grad()  [mlp]
@@ -93,11 +93,14 @@ function M.plain()
   return impl
 end
 
-function M.floor()
+-- The floor, and with 'with_gc' the floor whose values have an empty
+-- __gc (what a finalizer per handle costs by itself).
+function M.floor(with_gc)
   local ok, floor = pcall(require, "bench.floor")
   if not ok then return nil, "bench.floor not built: " .. tostring(floor) end
   local why = "the floor only allocates; it has no graph"
-  return {name = "floor", scalar = floor.new, seed = function() end,
+  return {name = with_gc and "floor_gc" or "floor",
+          scalar = with_gc and floor.new_gc or floor.new, seed = function() end,
           missing = {graph = why, mlp = why, moons = why}}
 end
 

@@ -7,7 +7,8 @@ the original's table and writes the result as JSON.
     lua5.4 bench/run.lua [options]      (from a built tree, any directory)
 
     --compare      also run plain Lua (bench/plain.lua) and the floor
-                   (bench/floor.c) on the same rows, in this process, and
+                   (bench/floor.c, also with an empty __gc) on the same
+                   rows, in this process, and
                    print the ratios and the targets; if a python3 can
                    import torch, add PyTorch's numbers (bench/compare_torch.py;
                    TORCHLET_BENCH_PYTHON=/path/to/python picks it, =none skips)
@@ -157,6 +158,7 @@ local function main(argv)
     local floor_impl, ferr = impls.floor()
     if floor_impl == nil then error(ferr .. " (run ./setup.sh build)", 0) end
     list[#list + 1] = floor_impl
+    list[#list + 1] = impls.floor(true)
   end
 
   local c = run_c(opts.quick)
@@ -185,7 +187,7 @@ local function main(argv)
   }
   local mem = {c_core = c_na or c.rows.node_bytes, pool = c_na or c.rows.pool_bytes_per_node}
   for _, impl in ipairs(list) do
-    if impl.name ~= "floor" then mem[impl.name] = node_bytes(impl) end
+    if impl.missing.graph == nil then mem[impl.name] = node_bytes(impl) end
   end
   result.rows[#result.rows + 1] = {id = "node_bytes", title = "Core memory per scalar node",
                                    unit = "bytes", results = mem}

@@ -83,6 +83,15 @@ describe("bench.floor", function()
     assert.are.equal(30, floor.value((a + b) * (a * b)))
     assert.has_error(function() return a + 1 end)
   end)
+
+  it("has a variant with an empty finalizer, kept by its results", function()
+    local floor = require "bench.floor"
+    local a, b = floor.new_gc(2), floor.new_gc(3)
+    local c = a * b
+    assert.are.equal(6, floor.value(c))
+    assert.is_function(getmetatable(c).__gc)
+    assert.is_nil(getmetatable(floor.new(1)).__gc)
+  end)
 end)
 
 describe("bench.rows", function()
