@@ -11,11 +11,9 @@
 ** of 10 blocks of consecutive samples, as in bench/harness.lua.  Units: us (microseconds per op or per
 ** pass), ns_node (nanoseconds per graph node), bytes.
 **
-** The MLP rows build the network from core ops (tl_leaf parameters,
-** tl_neuron, tl_unary(TL_OP_RELU)) so that this program does not depend on
-** the nn C API, which is being written on another branch; the graph is
-** the one nn builds (one fused neuron node per neuron, ReLU on hidden
-** layers, linear output), so the numbers carry over.
+** The MLP rows and the moons step use the nn C API (tl_nn.h, tl_loss.h,
+** tl_optim.h): the same calls that torchlet.nn, torchlet.loss and
+** torchlet.optim make from Lua, so the two columns differ only by Lua.
 */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -24,6 +22,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/tl_loss.h"
+#include "../core/tl_nn.h"
+#include "../core/tl_optim.h"
 #include "../core/torchlet.h"
 
 static int quick = 0;  /* --quick: few samples, for the smoke test */
@@ -42,6 +43,13 @@ static tl_node *must(tl_ctx *ctx, tl_node *n) {
     exit(1);
   }
   return n;
+}
+
+static void must_ok(tl_ctx *ctx, tl_status st) {
+  if (st != TL_OK) {
+    fprintf(stderr, "bench_core: %s\n", tl_ctx_error(ctx));
+    exit(1);
+  }
 }
 
 /* {======================================================================
@@ -154,81 +162,40 @@ static double run_backward(tl_ctx *ctx, void *state, int inner) {
 /* }====================================================================== */
 
 /* {======================================================================
-** An MLP from core ops, micrograd's: weights uniform in [-1, 1], biases
-** 0, ReLU on every layer but the last.
+** MLP(3, {4, 4, 1}) rows: ReLU hidden layers, linear output, as nn.MLP
 ** ======================================================================= */
-
-#define MAX_LAYERS 4
-#define MAX_WIDTH 16
-
-typedef struct mlp {
-  int nlayers, sizes[MAX_LAYERS + 1];
-  /* w[l][j][i]: weight i of neuron j of layer l; b[l][j]: its bias */
-  tl_node *w[MAX_LAYERS][MAX_WIDTH][MAX_WIDTH], *b[MAX_LAYERS][MAX_WIDTH];
-  double vel[MAX_LAYERS * MAX_WIDTH * (MAX_WIDTH + 1)];  /* SGD momentum,
-                                        one slot per parameter in order */
-} mlp;
-
-static void mlp_init(tl_ctx *ctx, mlp *m, int nin, int nlayers, const int *nouts) {
-  memset(m, 0, sizeof *m);
-  m->nlayers = nlayers;
-  m->sizes[0] = nin;
-  for (int l = 0; l < nlayers; l++) {
-    m->sizes[l + 1] = nouts[l];
-    for (int j = 0; j < nouts[l]; j++) {
-      for (int i = 0; i < m->sizes[l]; i++)
-        m->w[l][j][i] = must(ctx, tl_leaf(ctx, 2 * tl_rng_uniform(ctx) - 1));
-      m->b[l][j] = must(ctx, tl_leaf(ctx, 0.0));
-    }
-  }
-}
-
-static void mlp_free(tl_ctx *ctx, mlp *m) {
-  for (int l = 0; l < m->nlayers; l++)
-    for (int j = 0; j < m->sizes[l + 1]; j++) {
-      for (int i = 0; i < m->sizes[l]; i++) tl_release(ctx, m->w[l][j][i]);
-      tl_release(ctx, m->b[l][j]);
-    }
-}
-
-/* The output node (one output) for the input numbers 'x', which become
-** leaves as they do when a Lua table of numbers goes in. */
-static tl_node *mlp_forward(tl_ctx *ctx, mlp *m, const double *x) {
-  tl_node *cur[MAX_WIDTH], *next[MAX_WIDTH];
-  int width = m->sizes[0];
-  for (int i = 0; i < width; i++) cur[i] = must(ctx, tl_leaf(ctx, x[i]));
-  for (int l = 0; l < m->nlayers; l++) {
-    int last = l == m->nlayers - 1;
-    for (int j = 0; j < m->sizes[l + 1]; j++) {
-      tl_node *act = must(ctx, tl_neuron(ctx, (size_t)width, m->w[l][j], cur,
-                                         m->b[l][j]));
-      if (!last) {
-        tl_node *r = must(ctx, tl_unary(ctx, TL_OP_RELU, act));
-        tl_release(ctx, act);
-        act = r;
-      }
-      next[j] = act;
-    }
-    for (int i = 0; i < width; i++) tl_release(ctx, cur[i]);
-    width = m->sizes[l + 1];
-    memcpy(cur, next, (size_t)width * sizeof cur[0]);
-  }
-  return cur[0];
-}
-
-static void mlp_zero_grad(mlp *m) {
-  for (int l = 0; l < m->nlayers; l++)
-    for (int j = 0; j < m->sizes[l + 1]; j++) {
-      for (int i = 0; i < m->sizes[l]; i++) tl_set_grad(m->w[l][j][i], 0.0);
-      tl_set_grad(m->b[l][j], 0.0);
-    }
-}
 
 static const double mlp_x[3] = {1.0, 2.0, 3.0};
 
+/* A model of 'nlayers' layers of sizes[], ReLU but the last (linear). */
+static tl_mlp *new_mlp(tl_ctx *ctx, size_t nin, size_t nlayers,
+                       const size_t *sizes) {
+  tl_act acts[8];
+  for (size_t l = 0; l < nlayers; l++)
+    acts[l] = l + 1 < nlayers ? TL_ACT_RELU : TL_ACT_LINEAR;
+  tl_mlp *m = tl_mlp_new(ctx, TL_KIND_MLP, nin, nlayers, sizes, acts,
+                         TL_INIT_DEFAULT);
+  if (m == NULL) {
+    fprintf(stderr, "bench_core: %s\n", tl_ctx_error(ctx));
+    exit(1);
+  }
+  return m;
+}
+
+/* The output for the numbers 'x', which become leaves as they do when a
+** Lua table of numbers goes in (bindings/nn.c). */
+static tl_node *mlp_forward(tl_ctx *ctx, tl_mlp *m, const double *x) {
+  tl_node *in[16], *out;
+  size_t nin = tl_mlp_nin(m);
+  for (size_t i = 0; i < nin; i++) in[i] = must(ctx, tl_leaf(ctx, x[i]));
+  must_ok(ctx, tl_mlp_forward(ctx, m, in, &out));
+  for (size_t i = 0; i < nin; i++) tl_release(ctx, in[i]);
+  return out;
+}
+
 /* Forward and the release of its graph (the GC's share, as above). */
 static double run_mlp_forward(tl_ctx *ctx, void *state, int inner) {
-  mlp *m = state;
+  tl_mlp *m = state;
   double t0 = now_ns();
   for (int i = 0; i < inner; i++) tl_release(ctx, mlp_forward(ctx, m, mlp_x));
   return now_ns() - t0;
@@ -237,7 +204,7 @@ static double run_mlp_forward(tl_ctx *ctx, void *state, int inner) {
 /* One backward of (output * 1.0), over 'inner' graphs built beforehand. */
 static double run_mlp_backward(tl_ctx *ctx, void *state, int inner) {
   static tl_node *roots[GRAPHS];
-  mlp *m = state;
+  tl_mlp *m = state;
   for (int i = 0; i < inner; i++) {
     tl_node *out = mlp_forward(ctx, m, mlp_x);
     roots[i] = must(ctx, tl_with_const(ctx, TL_OP_MUL_K, out, 1.0));
@@ -253,7 +220,7 @@ static double run_mlp_backward(tl_ctx *ctx, void *state, int inner) {
 static double run_zero_grad(tl_ctx *ctx, void *state, int inner) {
   (void)ctx;
   double t0 = now_ns();
-  for (int i = 0; i < inner; i++) mlp_zero_grad(state);
+  for (int i = 0; i < inner; i++) tl_mlp_zero_grad(state);
   return now_ns() - t0;
 }
 
@@ -261,21 +228,23 @@ static double run_zero_grad(tl_ctx *ctx, void *state, int inner) {
 
 /* {======================================================================
 ** The moons training step: MLP(2, {16, 16, 1}) on 100 points, loss =
-** mean(relu(1 - y*score)) + 1e-4 * sum(p^2), SGD with momentum.
+** hinge + 1e-4 * sum(p^2), SGD with momentum, as bench/impls.lua does
+** from Lua.
 ** ======================================================================= */
 
 #define MOONS 100
 #define PI 3.14159265358979323846
 
 typedef struct moons {
-  mlp model;
+  tl_mlp *model;
+  tl_optim *opt;
   double x[MOONS][2], y[MOONS];
 } moons;
 
 /* Two interleaving half circles with Gaussian noise 0.1, labels -1 and 1
-** (scikit-learn's make_moons, shuffled by alternation). */
+** (the shape of scikit-learn's make_moons). */
 static void moons_init(tl_ctx *ctx, moons *s) {
-  static const int sizes[3] = {16, 16, 1};
+  static const size_t sizes[3] = {16, 16, 1};
   for (int i = 0; i < MOONS; i++) {
     double t = PI * (i / 2) / (MOONS / 2 - 1);
     int upper = i % 2 == 0;
@@ -283,49 +252,39 @@ static void moons_init(tl_ctx *ctx, moons *s) {
     s->x[i][1] = (upper ? sin(t) : 0.5 - sin(t)) + 0.1 * tl_rng_normal(ctx);
     s->y[i] = upper ? -1 : 1;
   }
-  mlp_init(ctx, &s->model, 2, 3, sizes);
-}
-
-static int mlp_params(mlp *m, tl_node **out) {
-  int n = 0;
-  for (int l = 0; l < m->nlayers; l++)
-    for (int j = 0; j < m->sizes[l + 1]; j++) {
-      for (int i = 0; i < m->sizes[l]; i++) out[n++] = m->w[l][j][i];
-      out[n++] = m->b[l][j];
-    }
-  return n;
-}
-
-/* One full step; returns the loss. */
-static double moons_step(tl_ctx *ctx, moons *s) {
-  static tl_node *params[MAX_LAYERS * MAX_WIDTH * (MAX_WIDTH + 1)];
-  tl_node *margins[MOONS];
-  int np = mlp_params(&s->model, params);
-  for (int i = 0; i < MOONS; i++) {
-    tl_node *score = mlp_forward(ctx, &s->model, s->x[i]);
-    tl_node *ys = must(ctx, tl_with_const(ctx, TL_OP_MUL_K, score, -s->y[i]));
-    tl_node *m = must(ctx, tl_with_const(ctx, TL_OP_ADD_K, ys, 1.0));
-    margins[i] = must(ctx, tl_unary(ctx, TL_OP_RELU, m));
-    tl_release(ctx, score); tl_release(ctx, ys); tl_release(ctx, m);
+  s->model = new_mlp(ctx, 2, 3, sizes);
+  tl_optim_config cfg;
+  tl_optim_defaults(TL_OPTIM_SGD, &cfg);
+  cfg.lr = 0.1;
+  cfg.momentum = 0.9;
+  s->opt = tl_optim_new(ctx, TL_OPTIM_SGD, &cfg, tl_mlp_nparams(s->model),
+                        tl_mlp_params(s->model));
+  if (s->opt == NULL) {
+    fprintf(stderr, "bench_core: %s\n", tl_ctx_error(ctx));
+    exit(1);
   }
-  tl_node *sum = must(ctx, tl_sum(ctx, MOONS, margins));
-  tl_node *data = must(ctx, tl_with_const(ctx, TL_OP_MUL_K, sum, 1.0 / MOONS));
-  tl_node *sq = must(ctx, tl_sumsq(ctx, (size_t)np, params));
+}
+
+static void moons_free(tl_ctx *ctx, moons *s) {
+  tl_optim_free(ctx, s->opt);
+  tl_mlp_free(ctx, s->model);
+}
+
+/* One full step: forward over the points, loss, zero_grad, backward,
+** update, and the release of the step's graph. */
+static void moons_step(tl_ctx *ctx, moons *s) {
+  tl_node *scores[MOONS];
+  for (int i = 0; i < MOONS; i++) scores[i] = mlp_forward(ctx, s->model, s->x[i]);
+  tl_node *hinge = must(ctx, tl_loss_hinge(ctx, MOONS, scores, s->y));
+  tl_node *sq = must(ctx, tl_mlp_l2(ctx, s->model));
   tl_node *reg = must(ctx, tl_with_const(ctx, TL_OP_MUL_K, sq, 1e-4));
-  tl_node *loss = must(ctx, tl_add(ctx, data, reg));
-  for (int i = 0; i < MOONS; i++) tl_release(ctx, margins[i]);
-  tl_release(ctx, sum); tl_release(ctx, data);
-  tl_release(ctx, sq); tl_release(ctx, reg);
-  mlp_zero_grad(&s->model);
-  tl_backward(ctx, loss);
-  double lr = 0.1, momentum = 0.9, *vel = s->model.vel;
-  for (int k = 0; k < np; k++) {
-    vel[k] = momentum * vel[k] + tl_grad(params[k]);
-    tl_set_data(params[k], tl_data(params[k]) - lr * vel[k]);
-  }
-  double value = tl_data(loss);
+  tl_node *loss = must(ctx, tl_add(ctx, hinge, reg));
+  for (int i = 0; i < MOONS; i++) tl_release(ctx, scores[i]);
+  tl_release(ctx, hinge); tl_release(ctx, sq); tl_release(ctx, reg);
+  tl_optim_zero_grad(s->opt);
+  must_ok(ctx, tl_backward(ctx, loss));
+  tl_optim_step(s->opt);
   tl_release(ctx, loss);
-  return value;
 }
 
 static double run_moons(tl_ctx *ctx, void *state, int inner) {
@@ -391,18 +350,17 @@ int main(int argc, char **argv) {
   tl_release(ctx, p.a);
   tl_release(ctx, p.b);
 
-  static mlp small;
-  static const int sizes[3] = {4, 4, 1};
-  mlp_init(ctx, &small, 3, 3, sizes);
-  measure("mlp_forward", "us", ctx, run_mlp_forward, &small, GRAPHS, 300, 1.0, 1e-3);
-  measure("mlp_backward", "us", ctx, run_mlp_backward, &small, GRAPHS, 300, 1.0, 1e-3);
-  measure("zero_grad", "us", ctx, run_zero_grad, &small, GRAPHS, 300, 1.0, 1e-3);
-  mlp_free(ctx, &small);
+  static const size_t sizes[3] = {4, 4, 1};
+  tl_mlp *small = new_mlp(ctx, 3, 3, sizes);
+  measure("mlp_forward", "us", ctx, run_mlp_forward, small, GRAPHS, 300, 1.0, 1e-3);
+  measure("mlp_backward", "us", ctx, run_mlp_backward, small, GRAPHS, 300, 1.0, 1e-3);
+  measure("zero_grad", "us", ctx, run_zero_grad, small, GRAPHS, 300, 1.0, 1e-3);
+  tl_mlp_free(ctx, small);
 
   static moons m;
   moons_init(ctx, &m);
-  measure("moons_step", "us", ctx, run_moons, &m, 1, 200, 2.0, 1e-3);
-  mlp_free(ctx, &m.model);
+  measure("moons_step", "us", ctx, run_moons, &m, 1, 500, 2.0, 1e-3);
+  moons_free(ctx, &m);
 
   measure("chain", "ns_node", ctx, run_chain, NULL, CHAIN, 15, 3.0, 1.0);
   single("chain_free", chain_free_ns, "ns_node");
