@@ -9,9 +9,14 @@ local json = require "dkjson"
 
 local M = {}
 
+-- Keys in this order first, so files diff well from one run to the next.
 local KEYORDER = {"title", "date", "cpu", "cores", "compiler", "lua", "git",
+                  "subject", "module", "moons_data", "torch",
                   "meta", "id", "unit", "initial", "rows", "results",
-                  "min", "median", "mean", "amortized", "samples", "na"}
+                  "add", "mul", "backward", "mlp_forward", "mlp_backward",
+                  "zero_grad", "moons_step", "chain", "node_bytes",
+                  "torchlet", "c_core", "c_free", "pool", "plain", "floor",
+                  "floor_gc", "min", "median", "mean", "amortized", "samples", "na"}
 
 function M.encode(value)
   return json.encode(value, {indent = true, keyorder = KEYORDER})
