@@ -7,9 +7,10 @@ interface, so that every implementation runs the very same row code:
   impl.seed(n)      seeds the generator that initialises weights
   impl.mlp(nin, nouts)       a callable model with :zero_grad()  [mlp]
   impl.moons_step(X, y)      a function doing one training step  [moons]
+  impl.moons_step_batched(X, y)  the same over one array Element  [batched]
   impl.node_bytes()          memory retained per scalar graph node [graph]
   impl.missing[need] the reason a capability ("graph", "mlp", "moons")
-                    is absent, for the "n/a (...)" of the table
+                    is absent (also "batched"), for the "n/a (...)" of the table
 ]]
 local plain = require "bench.plain"
 
@@ -49,11 +50,13 @@ function M.torchlet()
   if nn == nil then
     impl.missing.mlp = "torchlet.nn not built"
     impl.missing.moons = "torchlet.nn not built"
+    impl.missing.batched = "torchlet.nn not built"
     return impl
   end
   impl.mlp = function(nin, nouts) return nn.MLP(nin, nouts) end
   if loss == nil or optim == nil then
     impl.missing.moons = "torchlet.loss or torchlet.optim not built"
+    impl.missing.batched = impl.missing.moons
     return impl
   end
   impl.moons_step = function(X, y)
@@ -67,12 +70,27 @@ function M.torchlet()
       return l
     end
   end
+  -- The batched path: the points as one (N x 2) array Element.
+  if not pcall(torchlet.Element, {{1, 2}}) then
+    impl.missing.batched = "array Elements not built"
+    return impl
+  end
+  impl.moons_step_batched = function(X, y)
+    local model = nn.MLP(2, {16, 16, 1})
+    local opt = optim.SGD(model:parameters(), SGD_OPTS)
+    local batch = torchlet.Element(X)
+    return function()
+      local l = loss.hinge(model(batch), y) + REG * model:l2()
+      opt:zero_grad(); l:backward(); opt:step()
+      return l
+    end
+  end
   return impl
 end
 
 function M.plain()
   local impl = {name = "plain", scalar = plain.Value, seed = math.randomseed,
-                mlp = plain.MLP, missing = {}}
+                mlp = plain.MLP, missing = {batched = "plain Lua has no arrays"}}
   impl.node_bytes = function()
     return chain_bytes(plain.Value, function() return 0 end)
   end
@@ -101,7 +119,7 @@ function M.floor(with_gc)
   local why = "the floor only allocates; it has no graph"
   return {name = with_gc and "floor_gc" or "floor",
           scalar = with_gc and floor.new_gc or floor.new, seed = function() end,
-          missing = {graph = why, mlp = why, moons = why}}
+          missing = {graph = why, mlp = why, moons = why, batched = why}}
 end
 
 return M

@@ -4,7 +4,7 @@ implementation (bench/impls.lua).  The first six are the original's
 (its benchmark.py), with its numbers as "initial"; then the extra rows.
 
 Each row: id, title, initial (the original's µs, or nil), needs (the
-capability it uses: "scalar", "graph", "mlp", "moons"), inner (runs per
+capability it uses: "scalar", "graph", "mlp", "moons", "batched"), inner (runs per
 sample), samples and budget_s (see bench/harness.lua), and setup(impl),
 which returns the timed function: timed(inner) -> nanoseconds.
 ]]
@@ -112,6 +112,22 @@ return {
       local X, y = moons.data()
       impl.seed(SEED)
       local step = impl.moons_step(X, y)
+      return function(n)
+        local t0 = now()
+        for _ = 1, n do step() end
+        return now() - t0
+      end
+    end,
+  },
+  {
+    id = "moons_step_batched", title = "Moons training step, batched (one 100×2 array)",
+    needs = "batched", inner = 1, samples = 500, budget_s = 3,
+    -- the same step with the points as one array Element: one matmul per
+    -- layer instead of one node per neuron and point
+    setup = function(impl)
+      local X, y = moons.data()
+      impl.seed(SEED)
+      local step = impl.moons_step_batched(X, y)
       return function(n)
         local t0 = now()
         for _ = 1, n do step() end

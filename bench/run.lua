@@ -113,14 +113,14 @@ end
 
 -- }==================================================================
 
+-- The field of an implementation that provides a capability.
+local PROVIDES = {mlp = "mlp", moons = "moons_step", batched = "moons_step_batched"}
+
 -- What an implementation lacks for a row, or nil if it can run it.
 local function lacks(impl, need)
   if need == "scalar" then return nil end
-  if need == "graph" then return impl.missing.graph end
-  if need == "mlp" then return impl.mlp == nil and (impl.missing.mlp or "no MLP") or nil end
-  if need == "moons" then
-    return impl.moons_step == nil and (impl.missing.moons or "no training step") or nil
-  end
+  local field = PROVIDES[need]
+  if field and impl[field] == nil then return impl.missing[need] or "not available" end
   return impl.missing[need]
 end
 

@@ -14,7 +14,7 @@ local KEYORDER = {"title", "date", "cpu", "cores", "compiler", "lua", "git",
                   "subject", "module", "moons_data", "torch",
                   "meta", "id", "unit", "initial", "rows", "results",
                   "add", "mul", "backward", "mlp_forward", "mlp_backward",
-                  "zero_grad", "moons_step", "chain", "node_bytes",
+                  "zero_grad", "moons_step", "moons_step_batched", "chain", "node_bytes",
                   "torchlet", "c_core", "c_free", "pool", "plain", "floor",
                   "floor_gc", "min", "median", "mean", "amortized", "samples", "na"}
 
