@@ -3,7 +3,9 @@
 #
 #   ./setup.sh demo    install what is missing, build, run the main demo
 #   ./setup.sh test    install what is missing, build, run every spec
-#                      (release build, then the ASan+UBSan debug build)
+#                      (release build, the ASan+UBSan debug build, and the
+#                      debug build under GC stress), then the hardening
+#                      checks: fuzzers, valgrind, memory growth
 #   ./setup.sh build   install what is missing and build only
 #   ./setup.sh bench [--compare] [--update] ...
 #                      build, then run the benchmarks (bench/run.lua)
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz lua-dkjson"
+libcairo2-dev libgraphviz-dev graphviz valgrind clang libclang-rt-14-dev lua-dkjson"
 
 install_missing() {
   local missing=()
@@ -36,6 +38,19 @@ build() {
 
 export LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
 export LUA_CPATH="$PWD/build/?.so;;"
+
+# Runs a command as one check: passed if it exits 0.
+run_check() {
+  local name=$1
+  shift
+  if "$@"; then
+    echo "-- check $name: passed"
+    TOTAL_PASSED=$((TOTAL_PASSED + 1))
+  else
+    echo "-- check $name: FAILED"
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  fi
+}
 
 # Runs busted with TAP output and adds its counts to TOTAL_PASSED and
 # TOTAL_FAILED.  A run that dies before printing its plan line ("1..N"),
@@ -62,7 +77,9 @@ case "$cmd" in
     ;;
   demo)
     build release
-    lua5.4 examples/moons.lua
+    # trains the moons model and redraws the README's pictures in images/
+    lua5.4 examples/moons.lua --images images
+    lua5.4 examples/draw_graph.lua
     ;;
   test)
     build release
@@ -78,6 +95,21 @@ case "$cmd" in
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LUA_CPATH="$PWD/build/debug/?.so;;" \
       run_specs lua5.4 /usr/bin/busted spec
+    echo "== specs, debug build, generational GC with a full collection every 1000 instructions"
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+    ASAN_OPTIONS=detect_leaks=0 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LUA_CPATH="$PWD/build/debug/?.so;;" \
+      run_specs lua5.4 /usr/bin/busted --helper=spec/support/gc_stress.lua spec
+    echo "== hardening"
+    run_check "fuzzers (${TORCHLET_FUZZ_SECONDS:-60} s each)" \
+      spec/fuzz/run.sh "${TORCHLET_FUZZ_SECONDS:-60}"
+    run_check "valgrind, 1000 training steps" \
+      valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        --suppressions=spec/support/valgrind.supp \
+        --error-exitcode=1 lua5.4 examples/moons.lua --plain --steps 1000
+    run_check "resident memory over 100000 training steps" \
+      lua5.4 bench/rss_growth.lua 100000 1000
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     [ "$TOTAL_FAILED" -eq 0 ]
     ;;
