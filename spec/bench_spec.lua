@@ -62,15 +62,17 @@ describe("bench.plain", function()
     for _, p in ipairs(model:parameters()) do assert.are.equal(0, p.grad) end
   end)
 
+  -- Small on purpose: the test command repeats every spec with a full
+  -- collection every 1000 instructions, where a plain-Lua graph is slow.
   it("trains: the moons loss falls over a few steps", function()
     local impl = require("bench.impls").plain()
-    local X, y = require("bench.moons").make_moons(40)
+    local X, y = require("bench.moons").make_moons(10)
     math.randomseed(1)
     local step = impl.moons_step(X, y)
     local first = step().data
     local last
-    for _ = 1, 9 do last = step().data end
-    assert.is_true(last < first, ("loss %g -> %g"):format(first, last))
+    for _ = 1, 4 do last = step().data end
+    assert.is_true(last < 0.8 * first, ("loss %g -> %g"):format(first, last))
   end)
 end)
 
