@@ -119,3 +119,31 @@ solution "torchlet"
     libdirs(viz_dirs)
     links(blas_links)
     libdirs(blas_dirs)
+
+  -- Benchmarks (bench/, see bench/run.lua): the clock and the floor as
+  -- Lua modules build/bench/clock.so and build/bench/floor.so (require
+  -- "bench.clock", "bench.floor"), and the C runner build/bench/bench_core.
+  project "bench_clock"
+    kind "SharedLib"
+    outdirs("/bench")
+    targetname "clock"
+    targetprefix ""
+    files { "bench/clock.c" }
+    buildoptions(lua_cflags)
+
+  project "bench_floor"
+    kind "SharedLib"
+    outdirs("/bench")
+    targetname "floor"
+    targetprefix ""
+    files { "bench/floor.c" }
+    buildoptions(lua_cflags)
+
+  project "bench_core"
+    kind "ConsoleApp"
+    outdirs("/bench")
+    targetname "bench_core"
+    files { "bench/bench_core.c" }
+    links { "tlcore", "m" }
+    links(blas_links)       -- tlcore's matmul, when built with --blas
+    libdirs(blas_dirs)

@@ -7,13 +7,15 @@
 #                      debug build under GC stress), then the hardening
 #                      checks: fuzzers, valgrind, memory growth
 #   ./setup.sh build   install what is missing and build only
+#   ./setup.sh bench [--compare] [--update] ...
+#                      build, then run the benchmarks (bench/run.lua)
 #
 # Needs root or sudo for apt-get, and only when a package is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz valgrind clang libclang-rt-14-dev"
+libcairo2-dev libgraphviz-dev graphviz valgrind clang libclang-rt-14-dev lua-dkjson"
 
 install_missing() {
   local missing=()
@@ -111,8 +113,13 @@ case "$cmd" in
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     [ "$TOTAL_FAILED" -eq 0 ]
     ;;
+  bench)
+    build release
+    shift
+    lua5.4 bench/run.lua "$@"
+    ;;
   *)
-    echo "usage: $0 demo|test|build" >&2
+    echo "usage: $0 demo|test|build|bench" >&2
     exit 2
     ;;
 esac

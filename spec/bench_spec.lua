@@ -1,0 +1,216 @@
+-- spec/bench_spec.lua -- the benchmark's own honesty: the plain-Lua
+-- autograd it compares against computes correct gradients, the floor
+-- computes, the rows are the original's, and the runner writes its JSON.
+-- No timing is asserted here.
+local helpers = require "spec.helpers"
+local json = require "dkjson"
+local plain = require "bench.plain"
+local near = helpers.near
+local V = plain.Value
+
+describe("bench.plain", function()
+  -- micrograd's test_engine.py, values from shared/reference (PyTorch).
+  it("passes micrograd's sanity check", function()
+    local x = V(-4.0)
+    local z = 2 * x + 2 + x
+    local q = z:relu() + z * x
+    local h = (z * z):relu()
+    local y = h + q + q * x
+    y:backward()
+    near(-20.0, y.data, 1e-12, "y")
+    near(46.0, x.grad, 1e-12, "dy/dx")
+  end)
+
+  it("passes micrograd's more_ops test", function()
+    local a, b = V(-4.0), V(2.0)
+    local c = a + b
+    local d = a * b + b ^ 3
+    c = c + c + 1
+    c = c + 1 + c + (-a)
+    d = d + d * 2 + (b + a):relu()
+    d = d + 3 * d + (b - a):relu()
+    local e = c - d
+    local f = e ^ 2
+    local g = f / 2.0
+    g = g + 10.0 / f
+    g:backward()
+    near(24.70408163265306, g.data, 1e-12, "g")
+    near(138.83381924198252, a.grad, 1e-10, "dg/da")
+    near(645.5772594752186, b.grad, 1e-10, "dg/db")
+  end)
+
+  it("differentiates an MLP like central differences", function()
+    math.randomseed(7)
+    local model = plain.MLP(3, {4, 4, 1})
+    local x = {1, -2, 0.5}
+    local params = model:parameters()
+    assert.are.equal(41, #params)      -- 3*4+4 + 4*4+4 + 4+1
+    model(x):backward()
+    local values = {}
+    for i, p in ipairs(params) do values[i] = p.data end
+    local numeric = helpers.numeric_grad(function(vs)
+      for i, p in ipairs(params) do p.data = vs[i] end
+      return model(x).data
+    end, values)
+    for i, p in ipairs(params) do near(numeric[i], p.grad, 1e-6, "param " .. i) end
+  end)
+
+  it("zero_grad clears every parameter", function()
+    local model = plain.MLP(2, {3, 1})
+    model(({1, 2})):backward()
+    model:zero_grad()
+    for _, p in ipairs(model:parameters()) do assert.are.equal(0, p.grad) end
+  end)
+
+  -- Small on purpose: the test command repeats every spec with a full
+  -- collection every 1000 instructions, where a plain-Lua graph is slow.
+  it("trains: the moons loss falls over a few steps", function()
+    local impl = require("bench.impls").plain()
+    local X, y = require("bench.moons").make_moons(10)
+    math.randomseed(1)
+    local step = impl.moons_step(X, y)
+    local first = step().data
+    local last
+    for _ = 1, 4 do last = step().data end
+    assert.is_true(last < 0.8 * first, ("loss %g -> %g"):format(first, last))
+  end)
+end)
+
+describe("bench.floor", function()
+  it("adds and multiplies the numbers it holds", function()
+    local floor = require "bench.floor"
+    local a, b = floor.new(2), floor.new(3)
+    assert.are.equal(5, floor.value(a + b))
+    assert.are.equal(6, floor.value(a * b))
+    assert.are.equal(30, floor.value((a + b) * (a * b)))
+    assert.has_error(function() return a + 1 end)
+  end)
+
+  it("has a variant with an empty finalizer, kept by its results", function()
+    local floor = require "bench.floor"
+    local a, b = floor.new_gc(2), floor.new_gc(3)
+    local c = a * b
+    assert.are.equal(6, floor.value(c))
+    assert.is_function(getmetatable(c).__gc)
+    assert.is_nil(getmetatable(floor.new(1)).__gc)
+  end)
+end)
+
+describe("bench.rows", function()
+  it("are the original's six, with its numbers, then the moons steps", function()
+    local rows = require "bench.rows"
+    local want = {
+      {"add", 5.127}, {"mul", 4.892}, {"backward", 154.600},
+      {"mlp_forward", 413.949}, {"mlp_backward", 884.800}, {"zero_grad", 5.948},
+      {"moons_step", nil}, {"moons_step_batched", nil},
+    }
+    assert.are.equal(#want, #rows)
+    for i, w in ipairs(want) do
+      assert.are.equal(w[1], rows[i].id)
+      assert.are.equal(w[2], rows[i].initial)
+    end
+  end)
+end)
+
+describe("bench.harness", function()
+  local harness = require "bench.harness"
+
+  it("takes medians of block means in the order samples came", function()
+    -- a burst every 4th sample is spread over its block; one slow block
+    -- (a preempted stretch) does not move the median of the blocks
+    local t = {1, 1, 1, 5, 1, 1, 1, 5, 1, 1, 1, 5, 90, 90, 90, 90}
+    assert.are.same({2, 2, 2, 90}, harness.block_means(t, 4))
+    assert.are.equal(2, harness.median(harness.block_means(t, 4)))
+    assert.are.same({2.5}, harness.block_means({1, 2, 3, 4}, 1))
+    assert.are.same({1, 2, 3}, harness.block_means({1, 2, 3}, 10))
+    assert.are.equal(10, #harness.block_means({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                               16, 17, 18, 19, 20}, 10))
+    assert.is_true(#harness.block_means({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 10) <= 10)
+  end)
+
+  it("measures a timed function: min <= median, and counts samples", function()
+    local calls = 0
+    local r = harness.measure(function(n)
+      calls = calls + 1
+      return 1000 * n * calls           -- each sample slower than the last
+    end, {inner = 5, samples = 4, budget_s = 10})
+    assert.are.equal(4, r.samples)
+    assert.are.equal(5, calls)          -- one warm-up, then four samples
+    assert.are.equal(2, r.min)          -- µs per run of the first sample
+    assert.are.equal(3.5, r.median)
+    assert.are.equal(3.5, r.mean)
+  end)
+end)
+
+describe("bench.store", function()
+  local store = require "bench.store"
+  local function result(min, date)
+    return {meta = {date = date, git = "abc"}, rows = {
+      {id = "add", title = "Addition", unit = "us", results = {
+        torchlet = {min = min, median = min * 2, samples = 3},
+        c_core = {na = "not built"}}},
+    }}
+  end
+
+  it("keeps the best minimum per row", function()
+    local best = {}
+    assert.are.same({"add/torchlet"}, store.merge_best(best, result(0.2, "d1")))
+    assert.are.same({}, store.merge_best(best, result(0.3, "d2")))
+    assert.are.same({"add/torchlet"}, store.merge_best(best, result(0.1, "d3")))
+    assert.are.equal(0.1, best.add.torchlet.min)
+    assert.are.equal("d3", best.add.torchlet.date)
+    assert.is_nil(best.add.c_core)
+  end)
+
+  it("makes titled log entries that round-trip through JSON", function()
+    local entry = store.log_entry("faster ops", result(0.2, "d1"))
+    local back = json.decode(store.encode({entry}))
+    assert.are.equal("faster ops", back[1].title)
+    assert.are.equal(0.2, back[1].rows.add.torchlet.min)
+  end)
+end)
+
+describe("bench/run.lua", function()
+  it("prints the table and writes parseable JSON (--quick --compare)", function()
+    local path = os.tmpname()
+    -- PyTorch is optional and slow to start: left out of this check
+    local p = io.popen("TORCHLET_BENCH_PYTHON=none lua5.4 bench/run.lua --quick --compare --json "
+                       .. path .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    assert.is_true(ok, out)
+    assert.truthy(out:find("| Benchmark | Initial Implementation (µs) | Current Implementation (µs) | Notes |", 1, true), out)
+    assert.truthy(out:find("plain Lua / Torchlet", 1, true), out)
+    local f = assert(io.open(path))
+    local text = f:read("a")
+    f:close()
+    os.remove(path)
+    local r, _, err = json.decode(text)
+    assert.is_nil(err)
+    for _, key in ipairs{"date", "cpu", "cores", "compiler", "lua", "git", "module"} do
+      assert.is_not_nil(r.meta[key], key)
+    end
+    local ids = {}
+    for _, row in ipairs(r.rows) do
+      ids[#ids + 1] = row.id
+      for impl, res in pairs(row.results) do
+        -- every result is a measurement or says why it is missing
+        assert.is_true(type(res.na) == "string" or
+                       (res.min > 0 and res.min <= res.median and res.amortized > 0),
+                       row.id .. "/" .. impl)
+      end
+    end
+    assert.are.same({"add", "mul", "backward", "mlp_forward", "mlp_backward",
+                     "zero_grad", "moons_step", "moons_step_batched", "chain", "node_bytes"}, ids)
+    local add = r.rows[1].results
+    assert.is_true(add.torchlet.min > 0 and add.plain.min > 0 and add.floor.min > 0)
+    assert.are.equal(64, r.rows[#r.rows].results.c_core.min)
+  end)
+
+  it("rejects unknown options", function()
+    local p = io.popen("lua5.4 bench/run.lua --bogus 2>&1")
+    local out = p:read("a")
+    assert.is_falsy(p:close())
+    assert.truthy(out:find("unknown option --bogus", 1, true), out)
+  end)
+end)
