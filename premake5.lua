@@ -77,8 +77,13 @@ solution "torchlet"
   objdir "build/obj"
   buildoptions(warnings)
 
+  -- Link-time optimisation lets the small functions that cross core files
+  -- (node allocation, linking, freeing) inline into the ops: about 4 ns of
+  -- a node's 10 ns forward.  Fat objects keep libtlcore.a usable by
+  -- programs linked without -flto.
   configuration "release"
-    buildoptions { "-O2" }
+    buildoptions { "-O2", "-flto=auto", "-ffat-lto-objects" }
+    linkoptions { "-flto=auto" }
     defines { "NDEBUG" }
 
   configuration "debug"

@@ -22,7 +22,7 @@ void tl__free_value(tl_node *n) {
 
 void tl__free_extras(tl_node *n) {
   tl__free_value(n);
-  free(n->label);
+  if (n->label != NULL) free(n->label);   /* most nodes have none: no call */
   if (n->flags & TL_F_MANY) free(n->src.many.v);
 }
 

@@ -30,6 +30,16 @@ static int discover(tl_ctx *ctx, tl_node *n, uint32_t epoch, int reset) {
   return !tl__is_array(n) || tl__alloc_grad(ctx, n);
 }
 
+/* Appends 'n' to the walk's order; 0 when memory is short. */
+static int append(tl_ctx *ctx, size_t *norder, tl_node *n) {
+  if (*norder == ctx->order_cap &&
+      !reserve((void **)&ctx->order, &ctx->order_cap, *norder + 1,
+               sizeof(tl_node *)))
+    return 0;
+  ctx->order[(*norder)++] = n;
+  return 1;
+}
+
 /* Depth-first post-order from 'root' into ctx->order: every node after its
 ** inputs.  A frame keeps its node's input count so that returning to a
 ** frame does not touch the node again. */
@@ -51,17 +61,18 @@ static tl_node *const *walk(tl_ctx *ctx, tl_node *root, size_t *count,
       tl_node *x = tl__inputs(f->node)[f->next++];
       if (x->mark == epoch) continue;
       if (!discover(ctx, x, epoch, reset)) return NULL;
+      size_t nin = tl__nin(x);
+      if (nin == 0) {   /* a leaf (weights, inputs): placed at once, no frame */
+        if (!append(ctx, &norder, x)) goto nomem;
+        continue;
+      }
       if (depth == ctx->stack_cap &&
           !reserve((void **)&ctx->stack, &ctx->stack_cap, depth + 1,
                    sizeof(tl__frame)))
         goto nomem;
-      ctx->stack[depth++] = (tl__frame){x, 0, (uint32_t)tl__nin(x)};
+      ctx->stack[depth++] = (tl__frame){x, 0, (uint32_t)nin};
     } else {  /* all inputs placed: the node follows them */
-      if (norder == ctx->order_cap &&
-          !reserve((void **)&ctx->order, &ctx->order_cap, norder + 1,
-                   sizeof(tl_node *)))
-        goto nomem;
-      ctx->order[norder++] = f->node;
+      if (!append(ctx, &norder, f->node)) goto nomem;
       depth--;
     }
   }

@@ -217,10 +217,24 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
   return buf;
 }
 
-/* Scalar elementwise backward: the common case, kept free of loops. */
+/* Scalar elementwise backward: the common case, kept free of loops.  The
+** four ops that dominate scalar graphs (every neuron-free expression, the
+** million chain) have their trivial derivatives inline, which saves the
+** two indirect calls; every other op goes through its table row. */
 static void scalar_backward(const op_info *o, tl_node *n) {
   tl_node *a = n->src.in[0], *b = n->src.in[1];
-  double bv = b ? b->val.v : n->k, g = n->grad;
+  double g = n->grad;
+  switch ((tl_op)n->op) {
+    case TL_OP_ADD: tl__grad_add(a, g); tl__grad_add(b, g); return;
+    case TL_OP_MUL:
+      tl__grad_add(a, b->val.v * g);
+      tl__grad_add(b, a->val.v * g);
+      return;
+    case TL_OP_ADD_K: tl__grad_add(a, g); return;
+    case TL_OP_MUL_K: tl__grad_add(a, n->k * g); return;
+    default: break;
+  }
+  double bv = b ? b->val.v : n->k;
   tl__grad_add(a, o->da(a->val.v, bv, n->val.v) * g);
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v) * g);
 }
