@@ -13,22 +13,45 @@ local function pkgconfig(what, pkgs)
 end
 
 local lua_cflags = pkgconfig("--cflags", "lua5.4")
+-- "-llua5.4" -> links { "lua5.4" }, so it follows our static libraries.
+local lua_links = {}
+for _, flag in ipairs(pkgconfig("--libs", "lua5.4")) do
+  local lib = flag:match("^%-l(.+)")
+  if lib then lua_links[#lua_links + 1] = lib end
+end
 
 local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
                    "-Wstrict-prototypes", "-Wmissing-prototypes", "-fPIC" }
 
 -- Release lands in build/, debug in build/debug/, so both can coexist:
--- LUA_CPATH='build/?.so;;' or 'build/debug/?.so;;' picks one.
+-- LUA_CPATH='build/?.so;;' or 'build/debug/?.so;;' picks one.  The tsan
+-- configuration (build/tsan/) exists for the threads test:
+--   make -C build config=tsan threads_test
 local function outdirs(sub)
   configuration "release"
     targetdir("build" .. sub)
   configuration "debug"
     targetdir("build/debug" .. sub)
+  configuration "tsan"
+    targetdir("build/tsan" .. sub)
   configuration {}
 end
 
+-- A program that runs its own Lua VM with Torchlet linked in.
+local function lua_host(name, sources, sub, extra_links)
+  project(name)
+    kind "ConsoleApp"
+    files(sources)
+    outdirs(sub)
+    buildoptions(lua_cflags)
+    links { "tlbind", "tlcore" }
+    links(extra_links or {})
+    links(lua_links)
+    links { "m" }
+end
+
 solution "torchlet"
-  configurations { "release", "debug" }
+  configurations { "release", "debug", "tsan" }
   location "build"
   language "C"
   objdir "build/obj"
@@ -43,6 +66,11 @@ solution "torchlet"
     buildoptions { "-O0", "-g", "-fsanitize=address,undefined",
                    "-fno-omit-frame-pointer" }
     linkoptions { "-fsanitize=address,undefined" }
+
+  configuration "tsan"
+    flags { "Symbols" }
+    buildoptions { "-O1", "-g", "-fsanitize=thread" }
+    linkoptions { "-fsanitize=thread" }
 
   configuration {}
 
@@ -61,3 +89,27 @@ solution "torchlet"
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
     links { "tlcore", "m" }
+
+  -- The same binding code as a static library, for C programs that run
+  -- their own Lua VM (luaopen_torchlet_core, bindings/torchlet_lua.h).
+  project "tlbind"
+    kind "StaticLib"
+    files { "bindings/*.c", "bindings/*.h" }
+    outdirs("")
+    buildoptions(lua_cflags)
+
+  -- The `torchlet` program: build/bin/torchlet
+  lua_host("torchlet", { "bindings/host/*.c" }, "/bin")
+
+  -- examples/embed: a C host running a Lua training script.
+  lua_host("embed", { "examples/embed/*.c" }, "/examples")
+
+  -- examples/c: a network trained from C against the core alone.
+  project "xor"
+    kind "ConsoleApp"
+    files { "examples/c/*.c" }
+    outdirs("/examples")
+    links { "tlcore", "m" }
+
+  -- spec/c: N threads, each with its own lua_State, train one model.
+  lua_host("threads_test", { "spec/c/threads_test.c" }, "/tests", { "pthread" })

@@ -5,6 +5,10 @@
 #   ./setup.sh test    install what is missing, build, run every spec
 #                      (release build, then the ASan+UBSan debug build)
 #   ./setup.sh build   install what is missing and build only
+#   ./setup.sh install PREFIX
+#                      build, then install the torchlet program, the Lua
+#                      module, the C libraries, headers and pkg-config files
+#                      under PREFIX (e.g. /usr/local)
 #
 # Needs root or sudo for apt-get, and only when a package is missing.
 set -euo pipefail
@@ -52,6 +56,91 @@ run_specs() {
   TOTAL_FAILED=$((TOTAL_FAILED + failed))
 }
 
+# {== C programs and the install ============================================
+
+# check NAME CMD...: runs CMD; exit 0 counts a pass, anything else a failure.
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    echo "ok - $name"
+    TOTAL_PASSED=$((TOTAL_PASSED + 1))
+  else
+    echo "not ok - $name (exit $?)"
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  fi
+}
+
+# The examples and the threads test, release and debug builds (the debug
+# programs are ours from main() on, so LeakSanitizer checks them whole),
+# the threads test under ThreadSanitizer, and an install into a temporary
+# PREFIX used from another directory.
+run_c_tests() {
+  echo "== C programs"
+  local cfg dir
+  for cfg in release debug; do
+    dir=build
+    [ "$cfg" = debug ] && dir=build/debug
+    check "examples/c ($cfg)" "$dir/examples/xor"
+    check "examples/embed ($cfg)" "$dir/examples/embed"
+    check "threads test, 4 threads ($cfg)" "$dir/tests/threads_test" 4 500
+  done
+  make -s -C build config=tsan -j2 threads_test >/dev/null
+  check "threads test, 4 threads (ThreadSanitizer)" \
+    env TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/threads_test 4 500
+  check "install into a temporary PREFIX" spec/install_test.sh
+}
+
+# Installs what `build release` made under $1.  Public headers are core/*.h
+# but the private internal ones, plus bindings/torchlet_lua.h.
+install_to() {
+  local prefix lv=5.4 version f
+  mkdir -p "$1"
+  prefix=$(cd "$1" && pwd)
+  version=$(sed -n 's/^#define TL_VERSION "\(.*\)"/\1/p' core/torchlet.h)
+  install -d "$prefix/bin" "$prefix/include/torchlet" "$prefix/lib/pkgconfig" \
+    "$prefix/lib/lua/$lv/torchlet" "$prefix/share/lua/$lv"
+  install -m 755 build/bin/torchlet "$prefix/bin/torchlet"
+  install -m 755 build/torchlet/core.so "$prefix/lib/lua/$lv/torchlet/core.so"
+  install -m 644 build/libtlcore.a "$prefix/lib/libtorchlet.a"
+  install -m 644 build/libtlbind.a "$prefix/lib/libtorchlet_lua.a"
+  for f in core/*.h bindings/torchlet_lua.h; do
+    case "$f" in *internal*) continue ;; esac
+    install -m 644 "$f" "$prefix/include/torchlet/"
+  done
+  (cd lua && find torchlet -name '*.lua') | while read -r f; do
+    install -D -m 644 "lua/$f" "$prefix/share/lua/$lv/$f"
+  done
+  # The libraries are static, so what they link goes in Libs (pkg-config
+  # prints Libs.private only with --static).
+  cat >"$prefix/lib/pkgconfig/torchlet.pc" <<PC
+prefix=$prefix
+includedir=\${prefix}/include
+libdir=\${prefix}/lib
+
+Name: torchlet
+Description: Reverse-mode automatic differentiation, the C core
+Version: $version
+Cflags: -I\${includedir}
+Libs: -L\${libdir} -ltorchlet -lm
+PC
+  cat >"$prefix/lib/pkgconfig/torchlet-lua.pc" <<PC
+prefix=$prefix
+includedir=\${prefix}/include
+libdir=\${prefix}/lib
+
+Name: torchlet-lua
+Description: Torchlet's Lua $lv module, for C programs that run their own Lua VM
+Version: $version
+Requires: torchlet = $version, lua$lv
+Cflags: -I\${includedir}
+Libs: -L\${libdir} -ltorchlet_lua
+PC
+  echo "setup: installed Torchlet $version under $prefix"
+}
+
+# }===========================================================================
+
 cmd=${1:-demo}
 install_missing
 case "$cmd" in
@@ -75,12 +164,19 @@ case "$cmd" in
     ASAN_OPTIONS=detect_leaks=0 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LUA_CPATH="$PWD/build/debug/?.so;;" \
+    TORCHLET_BIN=build/debug/bin/torchlet \
       run_specs lua5.4 /usr/bin/busted spec
+    run_c_tests
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     [ "$TOTAL_FAILED" -eq 0 ]
     ;;
+  install)
+    [ $# -eq 2 ] || { echo "usage: $0 install PREFIX" >&2; exit 2; }
+    build release
+    install_to "$2"
+    ;;
   *)
-    echo "usage: $0 demo|test|build" >&2
+    echo "usage: $0 demo|test|build|install PREFIX" >&2
     exit 2
     ;;
 esac
