@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz"
+libcairo2-dev libgraphviz-dev graphviz luarocks"
 
 install_missing() {
   local missing=()
@@ -73,8 +73,8 @@ check() {
 
 # The examples and the threads test, release and debug builds (the debug
 # programs are ours from main() on, so LeakSanitizer checks them whole),
-# the threads test under ThreadSanitizer, and an install into a temporary
-# PREFIX used from another directory.
+# the threads test under ThreadSanitizer, and installs (setup.sh install,
+# luarocks make) into temporary places used from another directory.
 run_c_tests() {
   echo "== C programs"
   local cfg dir
@@ -89,6 +89,7 @@ run_c_tests() {
   check "threads test, 4 threads (ThreadSanitizer)" \
     env TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/threads_test 4 500
   check "install into a temporary PREFIX" spec/install_test.sh
+  check "luarocks make into a temporary tree" spec/luarocks_test.sh
 }
 
 # Installs what `build release` made under $1.  Public headers are core/*.h

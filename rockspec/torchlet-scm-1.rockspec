@@ -1,0 +1,38 @@
+-- rockspec/torchlet-scm-1.rockspec -- Torchlet for LuaRocks.  From the root
+-- of a checkout:
+--   luarocks --lua-version=5.4 make rockspec/torchlet-scm-1.rockspec
+-- builds torchlet.core from core/ and bindings/ with the builtin backend
+-- (no premake needed) and installs it with the lua/ modules; add --local
+-- for ~/.luarocks.  The builtin backend compiles in place, leaving *.o files
+-- and torchlet/core.so in the checkout (git ignores them).  The `torchlet`
+-- program and the C libraries come with `./setup.sh install PREFIX`.
+rockspec_format = "3.0"
+package = "torchlet"
+version = "scm-1"
+source = {
+  url = "git+file://.",   -- `luarocks make` builds the checkout it runs in
+}
+description = {
+  summary = "Reverse-mode automatic differentiation with a C11 core",
+  detailed = [[
+Scalar Elements whose operators build a computational graph in C, with
+backward() for gradients, driven from Lua 5.4.
+]],
+}
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["torchlet.core"] = {
+      sources = {
+        "core/ctx.c", "core/graph.c", "core/node.c", "core/ops.c",
+        "bindings/element.c", "bindings/module.c",
+      },
+      defines = { "NDEBUG" },
+      libraries = { "m" },
+    },
+    ["torchlet"] = "lua/torchlet/init.lua",
+  },
+}
