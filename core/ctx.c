@@ -23,15 +23,14 @@ tl_ctx *tl_ctx_new(void) {
   if (ctx == NULL) return NULL;
   ctx->grad_enabled = 1;
   ctx->epoch = 1;
+  /* walks start by pushing the root without a capacity check */
+  ctx->stack = malloc(256 * sizeof *ctx->stack);
+  if (ctx->stack == NULL) { free(ctx); return NULL; }
+  ctx->stack_cap = 256;
   tl_rng_seed(ctx, 0);
   return ctx;
 }
 
-/* Releases what live nodes own outside the pool (labels, input arrays). */
-static void free_node_extras(tl_node *n) {
-  free(n->label);
-  if (n->flags & TL_F_MANY) free(n->src.many.v);
-}
 
 void tl_ctx_free(tl_ctx *ctx) {
   if (ctx == NULL) return;
@@ -39,7 +38,7 @@ void tl_ctx_free(tl_ctx *ctx) {
   while (b != NULL) {
     tl__block *prev = b->prev;
     for (size_t i = 0; i < TL_BLOCK_NODES; i++)
-      if (b->nodes[i].refs != 0) free_node_extras(&b->nodes[i]);
+      if (b->nodes[i].refs != 0) tl__free_extras(&b->nodes[i]);
     free(b);
     b = prev;
   }
@@ -129,7 +128,7 @@ static void free_chain(tl_ctx *ctx, tl_node *n) {
       tl_node *x = in[i];
       if (--x->refs == 0) { x->val.next = work; work = x; }
     }
-    free_node_extras(dead);
+    tl__free_extras(dead);
     dead->flags = 0;
     dead->val.next = ctx->free_list;
     ctx->free_list = dead;

@@ -19,7 +19,22 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem) {
   return 1;
 }
 
-tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count) {
+/* Marks 'n' visited in this walk and, for backward, prepares its gradient:
+** interior gradients are marked unset (they describe one pass), array
+** nodes get a buffer.  Done when a node is first reached, while it is in
+** cache, so the walk touches each node once. */
+static int discover(tl_ctx *ctx, tl_node *n, uint32_t epoch, int reset) {
+  n->mark = epoch;
+  if (!reset) return 1;
+  if (n->op != TL_OP_LEAF) n->flags &= (uint8_t)~TL_F_HAS_GRAD;
+  return !tl__is_array(n) || tl__alloc_grad(ctx, n);
+}
+
+/* Depth-first post-order from 'root' into ctx->order: every node after its
+** inputs.  A frame keeps its node's input count so that returning to a
+** frame does not touch the node again. */
+static tl_node *const *walk(tl_ctx *ctx, tl_node *root, size_t *count,
+                            int reset) {
   *count = 0;
   if (root == NULL) {
     tl_ctx_fail(ctx, TL_EARG, "graph walk: node expected, got NULL");
@@ -27,26 +42,26 @@ tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count) {
   }
   uint32_t epoch = tl__next_epoch(ctx);
   size_t norder = 0, depth = 0;
-  if (!reserve((void **)&ctx->stack, &ctx->stack_cap, 1, sizeof(tl__frame)))
-    goto nomem;
-  root->mark = epoch;
-  ctx->stack[depth++] = (tl__frame){root, 0};
+  if (!discover(ctx, root, epoch, reset)) return NULL;
+  /* stack_cap >= 1 from tl_ctx_new */
+  ctx->stack[depth++] = (tl__frame){root, 0, (uint32_t)tl__nin(root)};
   while (depth > 0) {
     tl__frame *f = &ctx->stack[depth - 1];
-    tl_node *n = f->node;
-    if (f->next < tl__nin(n)) {
-      tl_node *x = tl__inputs(n)[f->next++];
+    if (f->next < f->nin) {
+      tl_node *x = tl__inputs(f->node)[f->next++];
       if (x->mark == epoch) continue;
-      x->mark = epoch;
-      if (!reserve((void **)&ctx->stack, &ctx->stack_cap, depth + 1,
+      if (!discover(ctx, x, epoch, reset)) return NULL;
+      if (depth == ctx->stack_cap &&
+          !reserve((void **)&ctx->stack, &ctx->stack_cap, depth + 1,
                    sizeof(tl__frame)))
         goto nomem;
-      ctx->stack[depth++] = (tl__frame){x, 0};
-    } else {  /* all inputs placed: n follows them */
-      if (!reserve((void **)&ctx->order, &ctx->order_cap, norder + 1,
+      ctx->stack[depth++] = (tl__frame){x, 0, (uint32_t)tl__nin(x)};
+    } else {  /* all inputs placed: the node follows them */
+      if (norder == ctx->order_cap &&
+          !reserve((void **)&ctx->order, &ctx->order_cap, norder + 1,
                    sizeof(tl_node *)))
         goto nomem;
-      ctx->order[norder++] = n;
+      ctx->order[norder++] = f->node;
       depth--;
     }
   }
@@ -57,25 +72,55 @@ nomem:
   return NULL;
 }
 
-tl_status tl_backward(tl_ctx *ctx, tl_node *root) {
-  size_t count;
-  tl_node *const *order = tl_topo(ctx, root, &count);
-  if (order == NULL) return root ? TL_ENOMEM : TL_EARG;
-  /* Interior gradients describe one pass; only leaves accumulate. */
-  for (size_t i = 0; i < count; i++)
-    if (order[i]->op != TL_OP_LEAF) order[i]->flags &= ~TL_F_HAS_GRAD;
-  tl__grad_add(root, 1.0);
-  for (size_t i = count; i-- > 0;) {
-    tl_node *n = order[i];
-    if (n->op != TL_OP_LEAF && (n->flags & TL_F_HAS_GRAD)) tl__op_backward(n);
+tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count) {
+  return walk(ctx, root, count, 0);
+}
+
+/* Interior gradients describe one pass, so walk() resets them; only leaves
+** accumulate across passes.  'seed' is the root's gradient, or NULL for 1
+** (scalar roots only). */
+static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
+  if (root == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "backward: node expected, got NULL");
+  if (seed == NULL && tl__is_array(root)) {
+    char s[64];
+    return tl_ctx_fail(ctx, TL_EARG, "backward: the root is an array of shape "
+                       "%s; pass a gradient of the same shape",
+                       tl__shape_str(root, s, sizeof s));
   }
+  size_t count;
+  tl_node *const *order = walk(ctx, root, &count, 1);
+  if (order == NULL) return TL_ENOMEM;
+  if (seed == NULL) tl__grad_add(root, 1.0);
+  else {
+    double *g = tl__grads(root);
+    for (size_t i = 0, size = tl__size(root); i < size; i++) g[i] += seed[i];
+  }
+  tl__backward_sweep(order, count);
   return TL_OK;
+}
+
+tl_status tl_backward(tl_ctx *ctx, tl_node *root) {
+  return backward(ctx, root, NULL);
+}
+
+tl_status tl_backward_with(tl_ctx *ctx, tl_node *root, const double *grad) {
+  if (grad == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "backward: gradient expected, got NULL");
+  return backward(ctx, root, grad);
 }
 
 tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root) {
   size_t count;
   tl_node *const *order = tl_topo(ctx, root, &count);
   if (order == NULL) return root ? TL_ENOMEM : TL_EARG;
-  for (size_t i = 0; i < count; i++) tl_set_grad(order[i], 0.0);
+  for (size_t i = 0; i < count; i++) {
+    tl_node *n = order[i];
+    if (!tl__is_array(n)) tl_set_grad(n, 0.0);
+    else if (n->val.arr->grad != NULL) {   /* no buffer already reads as 0 */
+      n->flags &= (uint8_t)~TL_F_HAS_GRAD;
+      tl__grads(n);
+    }
+  }
   return TL_OK;
 }

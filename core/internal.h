@@ -10,14 +10,27 @@
 /* Node flags. */
 #define TL_F_HAS_GRAD 0x01u  /* grad holds a value; otherwise it reads as 0 */
 #define TL_F_MANY     0x02u  /* inputs are out of line (src.many) */
+#define TL_F_ARRAY    0x04u  /* the value is an array (val.arr) */
+
+/* The value of an array node: row-major float64 with its shape.  The
+** gradient buffer is allocated by the first walk that needs it. */
+typedef struct tl__array {
+  size_t size;                    /* product of shape */
+  size_t ndim;
+  size_t shape[TL_MAX_DIMS];
+  double *grad;                   /* NULL until first needed */
+  double data[];                  /* 'size' values */
+} tl__array;
 
 /*
-** One scalar node: 64 bytes on LP64.  A later array Element adds a flag and
-** a pointer to a buffer with its shape in the 'val' union, not a new layout.
+** One node: 64 bytes on LP64.  A scalar keeps its value inline; an array
+** node (TL_F_ARRAY) points at its buffer through the same union and keeps
+** its gradient there too.
 */
 struct tl_node {
   union {
-    double v;                 /* the value of a live node */
+    double v;                 /* the value of a live scalar node */
+    tl__array *arr;           /* the value of a live array node */
     tl_node *next;            /* free list / release worklist link */
   } val;
   double grad;                /* meaningful only with TL_F_HAS_GRAD */
@@ -34,7 +47,7 @@ struct tl_node {
 };
 
 /* A frame of the iterative depth-first search. */
-typedef struct tl__frame { tl_node *node; size_t next; } tl__frame;
+typedef struct tl__frame { tl_node *node; uint32_t next, nin; } tl__frame;
 
 typedef struct tl__block tl__block;
 
@@ -69,13 +82,65 @@ static inline tl_node *const *tl__inputs(const tl_node *n) {
   return (n->flags & TL_F_MANY) ? n->src.many.v : n->src.in;
 }
 
-/* Adds 'g' into the gradient of 'n', initialising it on first touch. */
+/* Adds 'g' into the gradient of scalar 'n', initialising it on first touch. */
 static inline void tl__grad_add(tl_node *n, double g) {
   if (n->flags & TL_F_HAS_GRAD) n->grad += g;
   else { n->grad = g; n->flags |= TL_F_HAS_GRAD; }
 }
 
-/* Propagates the gradient of 'n' into its inputs (ops.c). */
-void tl__op_backward(tl_node *n);
+static inline int tl__is_array(const tl_node *n) {
+  return (n->flags & TL_F_ARRAY) != 0;
+}
+/* Values of any node: a scalar is an array of one element. */
+static inline double *tl__vals(tl_node *n) {
+  return tl__is_array(n) ? n->val.arr->data : &n->val.v;
+}
+static inline size_t tl__size(const tl_node *n) {
+  return tl__is_array(n) ? n->val.arr->size : 1;
+}
+static inline size_t tl__ndim(const tl_node *n) {
+  return tl__is_array(n) ? n->val.arr->ndim : 0;
+}
+static inline const size_t *tl__shape(const tl_node *n) {
+  return tl__is_array(n) ? n->val.arr->shape : NULL;
+}
+
+/* The gradient buffer of 'n' ready for +=: zeroed on first touch in this
+** pass.  An array's buffer must exist already (walks allocate it). */
+double *tl__grads(tl_node *n);
+/* Makes sure an array node has a gradient buffer; 0 when memory is short. */
+int tl__alloc_grad(tl_ctx *ctx, tl_node *n);
+
+/* A new array node of the given shape, data uninitialised, refs = 1, or
+** NULL (with the context's error set) when the shape is bad or memory is
+** short. */
+tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape);
+/* Frees what a node owns outside the pool (array, label, input list). */
+void tl__free_extras(tl_node *n);
+
+/* Propagates gradients from order[count-1] down to order[0] (ops.c). */
+void tl__backward_sweep(tl_node *const *order, size_t count);
+
+/* Elementwise ops over arrays with NumPy broadcasting (elementwise.c):
+** the value node of f(a, b) (b NULL: f(a, k)), not yet linked, or NULL
+** with the context's error naming 'name' and both shapes; and the backward
+** rule given the op's derivatives. */
+tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
+                         tl_node *a, tl_node *b, double k, const char *name);
+void tl__elementwise_b(tl_node *n, double (*da)(double, double, double),
+                       double (*db)(double, double, double));
+/* Writes "(2, 3)" (or "scalar") into buf. */
+const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
+
+/* Backward rules of the array-only ops (array_ops.c). */
+void tl__reduce_b(tl_node *n);
+void tl__matmul_b(tl_node *n);
+void tl__transpose_b(tl_node *n);
+void tl__reshape_b(tl_node *n);
+void tl__index_b(tl_node *n);
+void tl__stack_b(tl_node *n);
+/* Wires inputs a (and b) into the fresh node 'n' with op and constant,
+** taking a reference on each (ops.c). */
+void tl__link(tl_node *n, tl_op op, tl_node *a, tl_node *b, double k);
 
 #endif

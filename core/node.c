@@ -1,6 +1,7 @@
 /*
 ** node.c -- leaves and the accessors of a node.
 */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,17 +18,21 @@ tl_node *tl_detach(tl_ctx *ctx, tl_node *n) {
     tl_ctx_fail(ctx, TL_EARG, "detach: node expected, got NULL");
     return NULL;
   }
+  if (tl__is_array(n))
+    return tl_array(ctx, n->val.arr->ndim, n->val.arr->shape, n->val.arr->data);
   return tl_leaf(ctx, n->val.v);
 }
 
-double tl_data(const tl_node *n) { return n->val.v; }
-void tl_set_data(tl_node *n, double v) { n->val.v = v; }
+double tl_data(const tl_node *n) { return tl__is_array(n) ? NAN : n->val.v; }
+void tl_set_data(tl_node *n, double v) { if (!tl__is_array(n)) n->val.v = v; }
 
 double tl_grad(const tl_node *n) {
+  if (tl__is_array(n)) return NAN;
   return (n->flags & TL_F_HAS_GRAD) ? n->grad : 0.0;
 }
 
 void tl_set_grad(tl_node *n, double g) {
+  if (tl__is_array(n)) return;
   n->grad = g;
   n->flags |= TL_F_HAS_GRAD;
 }

@@ -1,11 +1,13 @@
 /*
-** ops.c -- every op: its value and its local derivative, side by side.
+** ops.c -- every elementwise op: its value and its local derivatives, side
+** by side, and the n-ary scalar ops.
 **
-** A scalar op's forward is a function of two doubles: the inputs' values,
-** or the first input's value and the op constant for _K ops.  Its backward
-** adds (+=) the node's gradient times the local derivative into each input,
-** so a node used twice receives both contributions.  N-ary ops compute
-** their value in their constructor, further down.
+** An elementwise op is three functions of doubles: the value f(a, b), and
+** the derivatives d/da and d/db given a, b and the value.  'b' is the second
+** input's value, or the op constant k for _K ops (a + 2), unused for unary
+** ops.  One generic backward adds (+=) g * derivative into each input, so a
+** node used twice receives both contributions; the same three functions
+** serve scalars and arrays (with NumPy broadcasting, see elementwise.c).
 */
 #include <math.h>
 #include <stdio.h>
@@ -13,122 +15,83 @@
 
 #include "internal.h"
 
-#define A(n)   ((n)->src.in[0])
-#define B(n)   ((n)->src.in[1])
-#define AV(n)  (A(n)->val.v)
-#define BV(n)  (B(n)->val.v)
-#define OUT(n) ((n)->val.v)
-#define G(n)   ((n)->grad)
-
 /* {======================================================================
-** Binary ops: a . b
+** Elementwise math
 ** ======================================================================= */
+
+#define UNUSED (void)
+
+static double one(double a, double b, double out) { UNUSED a; UNUSED b; UNUSED out; return 1; }
+static double minus_one(double a, double b, double out) { UNUSED a; UNUSED b; UNUSED out; return -1; }
 
 static double add_f(double a, double b) { return a + b; }
-static void add_b(tl_node *n) { tl__grad_add(A(n), G(n)); tl__grad_add(B(n), G(n)); }
-
 static double sub_f(double a, double b) { return a - b; }
-static void sub_b(tl_node *n) { tl__grad_add(A(n), G(n)); tl__grad_add(B(n), -G(n)); }
 
 static double mul_f(double a, double b) { return a * b; }
-static void mul_b(tl_node *n) {
-  tl__grad_add(A(n), BV(n) * G(n));
-  tl__grad_add(B(n), AV(n) * G(n));
-}
+static double mul_da(double a, double b, double out) { UNUSED a; UNUSED out; return b; }
+static double mul_db(double a, double b, double out) { UNUSED b; UNUSED out; return a; }
 
 static double div_f(double a, double b) { return a / b; }
-static void div_b(tl_node *n) {
-  tl__grad_add(A(n), G(n) / BV(n));
-  tl__grad_add(B(n), -OUT(n) / BV(n) * G(n));   /* d(a/b)/db = -a/b^2 */
-}
+static double div_da(double a, double b, double out) { UNUSED a; UNUSED out; return 1 / b; }
+static double div_db(double a, double b, double out) { UNUSED a; return -out / b; }
 
+/* d(a^b)/da = b a^(b-1), taken as 0 when b = 0 (not 0 * 0^-1 = nan);
+** d(a^b)/db = a^b log a, taken as 0 where a^b = 0, as PyTorch does. */
 static double pow_f(double a, double b) { return pow(a, b); }
-/* d(a^b)/db = a^b log a; where a^b is 0 (a = 0, b > 0) the limit is 0,
-** as in PyTorch, instead of 0 * -inf = nan. */
-static void pow_b(tl_node *n) {
-  double a = AV(n), b = BV(n);
-  tl__grad_add(A(n), b == 0 ? 0 : b * pow(a, b - 1) * G(n));
-  tl__grad_add(B(n), OUT(n) == 0 ? 0 : OUT(n) * log(a) * G(n));
-}
+static double pow_da(double a, double b, double out) { UNUSED out; return b == 0 ? 0 : b * pow(a, b - 1); }
+static double pow_db(double a, double b, double out) { UNUSED b; return out == 0 ? 0 : out * log(a); }
 
-/* }====================================================================== */
+/* k - a, k / a, k ^ a: the Element is the exponent or divisor */
+static double rsub_f(double a, double k) { return k - a; }
+static double rdiv_f(double a, double k) { return k / a; }
+static double rdiv_da(double a, double k, double out) { UNUSED k; return -out / a; }
+static double rpow_f(double a, double k) { return pow(k, a); }
+static double rpow_da(double a, double k, double out) { UNUSED a; return out == 0 ? 0 : out * log(k); }
 
-/* {======================================================================
-** Ops with a number operand k (the op constant)
-** ======================================================================= */
+static double neg_f(double a, double u) { UNUSED u; return -a; }
 
-static void pass_b(tl_node *n) { tl__grad_add(A(n), G(n)); }      /* a+k, a-k */
-static void negate_b(tl_node *n) { tl__grad_add(A(n), -G(n)); }        /* k-a, -a */
+static double exp_f(double a, double u) { UNUSED u; return exp(a); }
+static double exp_da(double a, double u, double out) { UNUSED a; UNUSED u; return out; }
 
-static void mul_k_b(tl_node *n) { tl__grad_add(A(n), n->k * G(n)); }
+static double log_f(double a, double u) { UNUSED u; return log(a); }
+static double log_da(double a, double u, double out) { UNUSED u; UNUSED out; return 1 / a; }
 
-static void div_k_b(tl_node *n) { tl__grad_add(A(n), G(n) / n->k); }
-
-static double rsub_k_f(double a, double k) { return k - a; }
-
-static double rdiv_k_f(double a, double k) { return k / a; }
-static void rdiv_k_b(tl_node *n) { tl__grad_add(A(n), -OUT(n) / AV(n) * G(n)); }
-
-static void pow_k_b(tl_node *n) {
-  double k = n->k;
-  tl__grad_add(A(n), k == 0 ? 0 : k * pow(AV(n), k - 1) * G(n));
-}
-
-static double rpow_k_f(double a, double k) { return pow(k, a); }
-static void rpow_k_b(tl_node *n) {
-  tl__grad_add(A(n), OUT(n) == 0 ? 0 : OUT(n) * log(n->k) * G(n));
-}
-
-/* }====================================================================== */
-
-/* {======================================================================
-** Unary ops (the second argument of forward is unused)
-** ======================================================================= */
-
-static double neg_f(double a, double u) { (void)u; return -a; }
-
-static double exp_f(double a, double u) { (void)u; return exp(a); }
-static void exp_b(tl_node *n) { tl__grad_add(A(n), OUT(n) * G(n)); }
-
-static double log_f(double a, double u) { (void)u; return log(a); }
-static void log_b(tl_node *n) { tl__grad_add(A(n), G(n) / AV(n)); }
-
-static double tanh_f(double a, double u) { (void)u; return tanh(a); }
-static void tanh_b(tl_node *n) { tl__grad_add(A(n), (1 - OUT(n) * OUT(n)) * G(n)); }
+static double tanh_f(double a, double u) { UNUSED u; return tanh(a); }
+static double tanh_da(double a, double u, double out) { UNUSED a; UNUSED u; return 1 - out * out; }
 
 /* Written so that exp never overflows: exp of a non-positive number. */
 static double sigmoid_f(double a, double u) {
-  (void)u;
+  UNUSED u;
   if (a >= 0) return 1 / (1 + exp(-a));
   double e = exp(a);
   return e / (1 + e);
 }
-static void sigmoid_b(tl_node *n) { tl__grad_add(A(n), OUT(n) * (1 - OUT(n)) * G(n)); }
+static double sigmoid_da(double a, double u, double out) { UNUSED a; UNUSED u; return out * (1 - out); }
 
-static double relu_f(double a, double u) { (void)u; return a > 0 ? a : 0; }
-static void relu_b(tl_node *n) { tl__grad_add(A(n), OUT(n) > 0 ? G(n) : 0); }
+static double relu_f(double a, double u) { UNUSED u; return a > 0 ? a : 0; }
+static double relu_da(double a, double u, double out) { UNUSED a; UNUSED u; return out > 0; }
 
-static double sqrt_f(double a, double u) { (void)u; return sqrt(a); }
-static void sqrt_b(tl_node *n) { tl__grad_add(A(n), G(n) / (2 * OUT(n))); }
+static double sqrt_f(double a, double u) { UNUSED u; return sqrt(a); }
+static double sqrt_da(double a, double u, double out) { UNUSED a; UNUSED u; return 1 / (2 * out); }
 
 /* The derivative of |a| at 0 is taken as 0, as in PyTorch. */
-static double abs_f(double a, double u) { (void)u; return fabs(a); }
-static void abs_b(tl_node *n) {
-  double a = AV(n);
-  tl__grad_add(A(n), a > 0 ? G(n) : a < 0 ? -G(n) : 0);
-}
+static double abs_f(double a, double u) { UNUSED u; return fabs(a); }
+static double abs_da(double a, double u, double out) { UNUSED u; UNUSED out; return (a > 0) - (a < 0); }
 
-static double sin_f(double a, double u) { (void)u; return sin(a); }
-static void sin_b(tl_node *n) { tl__grad_add(A(n), cos(AV(n)) * G(n)); }
+static double sin_f(double a, double u) { UNUSED u; return sin(a); }
+static double sin_da(double a, double u, double out) { UNUSED u; UNUSED out; return cos(a); }
 
-static double cos_f(double a, double u) { (void)u; return cos(a); }
-static void cos_b(tl_node *n) { tl__grad_add(A(n), -sin(AV(n)) * G(n)); }
+static double cos_f(double a, double u) { UNUSED u; return cos(a); }
+static double cos_da(double a, double u, double out) { UNUSED u; UNUSED out; return -sin(a); }
 
 /* }====================================================================== */
 
 /* {======================================================================
-** N-ary ops: their values are computed by their constructors below
+** N-ary scalar ops: values in their constructors, backward here
 ** ======================================================================= */
+
+#define G(n) ((n)->grad)
+#define OUT(n) ((n)->val.v)
 
 static void sum_b(tl_node *n) {
   for (size_t i = 0; i < n->src.many.n; i++) tl__grad_add(n->src.many.v[i], G(n));
@@ -173,39 +136,55 @@ typedef struct op_info {
   const char *name;     /* for errors and Lua's e.op */
   const char *symbol;   /* for drawing */
   int arity;            /* inputs that are nodes; NARY for n-ary ops */
-  double (*forward)(double a, double b_or_k);
+  /* elementwise ops */
+  double (*f)(double a, double b);
+  double (*da)(double a, double b, double out);
+  double (*db)(double a, double b, double out);
+  /* other ops */
   void (*backward)(tl_node *n);
 } op_info;
 
+#define EW2(name, sym, f, da, db) {name, sym, 2, f, da, db, NULL}
+#define EW1(name, sym, f, da) {name, sym, 1, f, da, NULL, NULL}
+#define OTHER(name, sym, arity, b) {name, sym, arity, NULL, NULL, NULL, b}
+
 static const op_info ops[] = {
-  [TL_OP_LEAF]      = {"", "", 0, NULL, NULL},
-  [TL_OP_ADD]       = {"add", "+", 2, add_f, add_b},
-  [TL_OP_SUB]       = {"sub", "-", 2, sub_f, sub_b},
-  [TL_OP_MUL]       = {"mul", "*", 2, mul_f, mul_b},
-  [TL_OP_DIV]       = {"div", "/", 2, div_f, div_b},
-  [TL_OP_POW]       = {"pow", "^", 2, pow_f, pow_b},
-  [TL_OP_ADD_K]     = {"add", "+", 1, add_f, pass_b},
-  [TL_OP_SUB_K]     = {"sub", "-", 1, sub_f, pass_b},
-  [TL_OP_MUL_K]     = {"mul", "*", 1, mul_f, mul_k_b},
-  [TL_OP_DIV_K]     = {"div", "/", 1, div_f, div_k_b},
-  [TL_OP_RSUB_K]    = {"sub", "-", 1, rsub_k_f, negate_b},
-  [TL_OP_RDIV_K]    = {"div", "/", 1, rdiv_k_f, rdiv_k_b},
-  [TL_OP_POW_K]     = {"pow", "^", 1, pow_f, pow_k_b},
-  [TL_OP_RPOW_K]    = {"pow", "^", 1, rpow_k_f, rpow_k_b},
-  [TL_OP_NEG]       = {"neg", "neg", 1, neg_f, negate_b},
-  [TL_OP_EXP]       = {"exp", "exp", 1, exp_f, exp_b},
-  [TL_OP_LOG]       = {"log", "log", 1, log_f, log_b},
-  [TL_OP_TANH]      = {"tanh", "tanh", 1, tanh_f, tanh_b},
-  [TL_OP_SIGMOID]   = {"sigmoid", "sigmoid", 1, sigmoid_f, sigmoid_b},
-  [TL_OP_RELU]      = {"relu", "ReLU", 1, relu_f, relu_b},
-  [TL_OP_SQRT]      = {"sqrt", "sqrt", 1, sqrt_f, sqrt_b},
-  [TL_OP_ABS]       = {"abs", "abs", 1, abs_f, abs_b},
-  [TL_OP_SIN]       = {"sin", "sin", 1, sin_f, sin_b},
-  [TL_OP_COS]       = {"cos", "cos", 1, cos_f, cos_b},
-  [TL_OP_SUM]       = {"sum", "sum", NARY, NULL, sum_b},
-  [TL_OP_SUMSQ]     = {"sumsq", "sum sq", NARY, NULL, sumsq_b},
-  [TL_OP_NEURON]    = {"neuron", "w.x+b", NARY, NULL, neuron_b},
-  [TL_OP_LOGSUMEXP] = {"logsumexp", "logsumexp", NARY, NULL, logsumexp_b},
+  [TL_OP_LEAF]        = {"", "", 0, NULL, NULL, NULL, NULL},
+  [TL_OP_ADD]         = EW2("add", "+", add_f, one, one),
+  [TL_OP_SUB]         = EW2("sub", "-", sub_f, one, minus_one),
+  [TL_OP_MUL]         = EW2("mul", "*", mul_f, mul_da, mul_db),
+  [TL_OP_DIV]         = EW2("div", "/", div_f, div_da, div_db),
+  [TL_OP_POW]         = EW2("pow", "^", pow_f, pow_da, pow_db),
+  [TL_OP_ADD_K]       = EW1("add", "+", add_f, one),
+  [TL_OP_SUB_K]       = EW1("sub", "-", sub_f, one),
+  [TL_OP_MUL_K]       = EW1("mul", "*", mul_f, mul_da),
+  [TL_OP_DIV_K]       = EW1("div", "/", div_f, div_da),
+  [TL_OP_RSUB_K]      = EW1("sub", "-", rsub_f, minus_one),
+  [TL_OP_RDIV_K]      = EW1("div", "/", rdiv_f, rdiv_da),
+  [TL_OP_POW_K]       = EW1("pow", "^", pow_f, pow_da),
+  [TL_OP_RPOW_K]      = EW1("pow", "^", rpow_f, rpow_da),
+  [TL_OP_NEG]         = EW1("neg", "neg", neg_f, minus_one),
+  [TL_OP_EXP]         = EW1("exp", "exp", exp_f, exp_da),
+  [TL_OP_LOG]         = EW1("log", "log", log_f, log_da),
+  [TL_OP_TANH]        = EW1("tanh", "tanh", tanh_f, tanh_da),
+  [TL_OP_SIGMOID]     = EW1("sigmoid", "sigmoid", sigmoid_f, sigmoid_da),
+  [TL_OP_RELU]        = EW1("relu", "ReLU", relu_f, relu_da),
+  [TL_OP_SQRT]        = EW1("sqrt", "sqrt", sqrt_f, sqrt_da),
+  [TL_OP_ABS]         = EW1("abs", "abs", abs_f, abs_da),
+  [TL_OP_SIN]         = EW1("sin", "sin", sin_f, sin_da),
+  [TL_OP_COS]         = EW1("cos", "cos", cos_f, cos_da),
+  [TL_OP_SUM]         = OTHER("sum", "sum", NARY, sum_b),
+  [TL_OP_SUMSQ]       = OTHER("sumsq", "sum sq", NARY, sumsq_b),
+  [TL_OP_NEURON]      = OTHER("neuron", "w.x+b", NARY, neuron_b),
+  [TL_OP_LOGSUMEXP]   = OTHER("logsumexp", "logsumexp", NARY, logsumexp_b),
+  [TL_OP_REDUCE_SUM]  = OTHER("sum", "sum", 1, tl__reduce_b),
+  [TL_OP_REDUCE_MEAN] = OTHER("mean", "mean", 1, tl__reduce_b),
+  [TL_OP_REDUCE_MAX]  = OTHER("max", "max", 1, tl__reduce_b),
+  [TL_OP_MATMUL]      = OTHER("matmul", "@", 2, tl__matmul_b),
+  [TL_OP_TRANSPOSE]   = OTHER("transpose", "T", 1, tl__transpose_b),
+  [TL_OP_RESHAPE]     = OTHER("reshape", "reshape", 1, tl__reshape_b),
+  [TL_OP_INDEX]       = OTHER("index", "[]", 1, tl__index_b),
+  [TL_OP_STACK]       = OTHER("stack", "stack", NARY, tl__stack_b),
 };
 _Static_assert(sizeof ops / sizeof ops[0] == TL_OP_COUNT, "one row per op");
 
@@ -213,23 +192,42 @@ const char *tl_op_name(tl_op op) {
   return (unsigned)op < TL_OP_COUNT ? ops[op].name : "?";
 }
 
+static int is_const_op(tl_op op) { return op >= TL_OP_ADD_K && op <= TL_OP_RPOW_K; }
+static int is_right_const(tl_op op) { return op >= TL_OP_RSUB_K && op <= TL_OP_RDIV_K; }
+
 const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
-  const char *sym = ops[n->op].symbol;
-  switch ((tl_op)n->op) {
-    case TL_OP_ADD_K: case TL_OP_SUB_K: case TL_OP_MUL_K: case TL_OP_DIV_K: case TL_OP_POW_K:
-      snprintf(buf, size, "%s %.4g", sym, n->k);       /* "+ 2": a + 2 */
-      break;
-    case TL_OP_RSUB_K: case TL_OP_RDIV_K: case TL_OP_RPOW_K:
-      snprintf(buf, size, "%.4g %s", n->k, sym);       /* "2 -": 2 - a */
-      break;
-    default:
-      snprintf(buf, size, "%s", sym);
-  }
+  tl_op op = (tl_op)n->op;
+  const char *sym = ops[op].symbol;
+  if (op == TL_OP_RPOW_K || is_right_const(op))
+    snprintf(buf, size, "%.4g %s", n->k, sym);       /* "2 -": 2 - a */
+  else if (is_const_op(op))
+    snprintf(buf, size, "%s %.4g", sym, n->k);       /* "+ 2": a + 2 */
+  else if (op == TL_OP_INDEX)
+    snprintf(buf, size, "[%.0f]", n->k + 1);         /* 1-based, as in Lua */
+  else if ((op >= TL_OP_REDUCE_SUM && op <= TL_OP_REDUCE_MAX) && n->k >= 0)
+    snprintf(buf, size, "%s(axis %.0f)", sym, n->k + 1);
+  else
+    snprintf(buf, size, "%s", sym);
   return buf;
 }
 
-void tl__op_backward(tl_node *n) {
-  if (n->op != TL_OP_LEAF) ops[n->op].backward(n);
+/* Scalar elementwise backward: the common case, kept free of loops. */
+static void scalar_backward(const op_info *o, tl_node *n) {
+  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  double bv = b ? b->val.v : n->k, g = n->grad;
+  tl__grad_add(a, o->da(a->val.v, bv, n->val.v) * g);
+  if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v) * g);
+}
+
+void tl__backward_sweep(tl_node *const *order, size_t count) {
+  for (size_t i = count; i-- > 0;) {
+    tl_node *n = order[i];
+    const op_info *o = &ops[n->op];
+    if (o->backward != NULL) o->backward(n);
+    else if (o->da == NULL) continue;                /* a leaf */
+    else if (!tl__is_array(n)) scalar_backward(o, n);
+    else tl__elementwise_b(n, o->da, o->db);
+  }
 }
 
 /* }====================================================================== */
@@ -238,48 +236,63 @@ void tl__op_backward(tl_node *n) {
 ** Constructors
 ** ======================================================================= */
 
-/* Fails when numerics checking is on and 'v' is the first non-finite value
-** on its path (every input finite). */
 static int all_finite(size_t n, tl_node *const *xs) {
   for (size_t i = 0; i < n; i++)
-    if (!isfinite(xs[i]->val.v)) return 0;
+    for (size_t j = 0, m = tl__size(xs[i]); j < m; j++)
+      if (!isfinite(tl__vals(xs[i])[j])) return 0;
   return 1;
 }
 
-static int numerics_ok(tl_ctx *ctx, tl_op op, double v, size_t nin,
+/* With numerics checking on, fails when 'n' holds a nan or inf while none
+** of its inputs does: the op produced it rather than inherited it. */
+static int numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
                        tl_node *const *in) {
-  if (!ctx->check_numerics || isfinite(v) || !all_finite(nin, in))
-    return 1;  /* a non-finite input means the value was inherited */
+  if (!ctx->check_numerics || all_finite(1, &n) || !all_finite(nin, in))
+    return 1;
+  int has_nan = 0;
+  for (size_t j = 0; j < tl__size(n); j++) has_nan |= isnan(tl__vals(n)[j]);
   tl_ctx_fail(ctx, TL_ENUMERIC, "%s produced %s", ops[op].name,
-              isnan(v) ? "nan" : "inf");
+              has_nan ? "nan" : "inf");
   return 0;
 }
 
-/* A node for 'op' with value 'v' and inputs a (and b), or a plain leaf in
-** no-grad mode. */
-static tl_node *make(tl_ctx *ctx, tl_op op, double v, tl_node *a, tl_node *b,
-                     double k) {
-  tl_node *in[2] = {a, b};
-  if (!numerics_ok(ctx, op, v, b ? 2 : 1, in)) return NULL;
-  tl_node *n = tl__node_alloc(ctx);
-  if (n == NULL) return NULL;
-  n->val.v = v;
-  if (!ctx->grad_enabled) return n;
+void tl__link(tl_node *n, tl_op op, tl_node *a, tl_node *b, double k) {
   n->op = (uint8_t)op;
   n->k = k;
   n->src.in[0] = a; a->refs++;
   if (b != NULL) { n->src.in[1] = b; b->refs++; }
-  return n;
 }
 
-static int is_const_op(tl_op op) { return op >= TL_OP_ADD_K && op <= TL_OP_RPOW_K; }
+/* Makes the node of op with inputs a (and b): scalar inline, arrays with
+** broadcasting; checks numerics; records the graph unless in no-grad. */
+static tl_node *elementwise(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b,
+                            double k) {
+  const op_info *o = &ops[op];
+  tl_node *n;
+  if (!tl__is_array(a) && (b == NULL || !tl__is_array(b))) {
+    double v = o->f(a->val.v, b ? b->val.v : k);
+    n = tl__node_alloc(ctx);
+    if (n == NULL) return NULL;
+    n->val.v = v;
+  } else {
+    n = tl__elementwise(ctx, o->f, a, b, k, o->name);
+    if (n == NULL) return NULL;
+  }
+  tl_node *in[2] = {a, b};
+  if (ctx->check_numerics && !numerics_ok(ctx, op, n, b ? 2 : 1, in)) {
+    tl_release(ctx, n);
+    return NULL;
+  }
+  if (ctx->grad_enabled) tl__link(n, op, a, b, k);
+  return n;
+}
 
 /* Checks that 'op' belongs to the family of the constructor 'fn' (its
 ** arity, and whether it takes an op constant) and that inputs are there. */
 static int check_op(tl_ctx *ctx, const char *fn, tl_op op, int arity,
                     int with_const, tl_node *a, tl_node *b) {
   if ((unsigned)op >= TL_OP_COUNT || ops[op].arity != arity ||
-      is_const_op(op) != with_const) {
+      ops[op].f == NULL || is_const_op(op) != with_const) {
     tl_ctx_fail(ctx, TL_EARG, "%s: op %d does not take this form", fn, (int)op);
     return 0;
   }
@@ -292,17 +305,17 @@ static int check_op(tl_ctx *ctx, const char *fn, tl_op op, int arity,
 
 tl_node *tl_binary(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b) {
   if (!check_op(ctx, "binary", op, 2, 0, a, b)) return NULL;
-  return make(ctx, op, ops[op].forward(a->val.v, b->val.v), a, b, 0);
+  return elementwise(ctx, op, a, b, 0);
 }
 
 tl_node *tl_with_const(tl_ctx *ctx, tl_op op, tl_node *a, double k) {
   if (!check_op(ctx, "with_const", op, 1, 1, a, NULL)) return NULL;
-  return make(ctx, op, ops[op].forward(a->val.v, k), a, NULL, k);
+  return elementwise(ctx, op, a, NULL, k);
 }
 
 tl_node *tl_unary(tl_ctx *ctx, tl_op op, tl_node *a) {
   if (!check_op(ctx, "unary", op, 1, 0, a, NULL)) return NULL;
-  return make(ctx, op, ops[op].forward(a->val.v, 0), a, NULL, 0);
+  return elementwise(ctx, op, a, NULL, 0);
 }
 
 tl_node *tl_add(tl_ctx *ctx, tl_node *a, tl_node *b) { return tl_binary(ctx, TL_OP_ADD, a, b); }
@@ -311,19 +324,19 @@ tl_node *tl_mul(tl_ctx *ctx, tl_node *a, tl_node *b) { return tl_binary(ctx, TL_
 tl_node *tl_div(tl_ctx *ctx, tl_node *a, tl_node *b) { return tl_binary(ctx, TL_OP_DIV, a, b); }
 tl_node *tl_pow(tl_ctx *ctx, tl_node *a, tl_node *b) { return tl_binary(ctx, TL_OP_POW, a, b); }
 
-/* An n-ary node over 'count' inputs gathered from up to three arrays
-** (xs1[0..n1), xs2[0..n2), then 'last' if not NULL). */
+/* An n-ary node with value 'v' over the inputs xs1[0..n1), xs2[0..n2),
+** then 'last' if not NULL. */
 static tl_node *make_many(tl_ctx *ctx, tl_op op, double v, size_t n1,
                           tl_node *const *xs1, size_t n2,
                           tl_node *const *xs2, tl_node *last) {
   size_t count = n1 + n2 + (last != NULL);
-  tl_node **in = NULL;
   if (ctx->check_numerics && !isfinite(v) && all_finite(n1, xs1) &&
-      all_finite(n2, xs2) && (last == NULL || isfinite(last->val.v))) {
+      all_finite(n2, xs2) && (last == NULL || all_finite(1, &last))) {
     tl_ctx_fail(ctx, TL_ENUMERIC, "%s produced %s", ops[op].name,
                 isnan(v) ? "nan" : "inf");
     return NULL;
   }
+  tl_node **in = NULL;
   if (ctx->grad_enabled) {
     in = malloc(count * sizeof *in);
     if (in == NULL) {
@@ -348,17 +361,29 @@ static tl_node *make_many(tl_ctx *ctx, tl_op op, double v, size_t n1,
   return n;
 }
 
+/* Walks keep input counts in 32 bits; an n-ary op of 2^31 inputs would
+** not fit in memory anyway, so the limit is never the binding one. */
+#define TL_MAX_INPUTS ((size_t)1 << 30)
+
+/* The scalar n-ary ops take scalar inputs only. */
 static int check_many(tl_ctx *ctx, const char *fn, size_t n,
                       tl_node *const *xs) {
-  if (n == 0 || xs == NULL) {
-    tl_ctx_fail(ctx, TL_EARG, "%s: at least one input expected", fn);
+  if (n == 0 || xs == NULL || n > TL_MAX_INPUTS) {
+    tl_ctx_fail(ctx, TL_EARG, "%s: between 1 and %zu inputs expected, got %zu",
+                fn, TL_MAX_INPUTS, xs == NULL ? 0 : n);
     return 0;
   }
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     if (xs[i] == NULL) {
       tl_ctx_fail(ctx, TL_EARG, "%s: input %zu is NULL", fn, i + 1);
       return 0;
     }
+    if (tl__is_array(xs[i])) {
+      tl_ctx_fail(ctx, TL_EARG, "%s: input %zu is an array, scalar expected",
+                  fn, i + 1);
+      return 0;
+    }
+  }
   return 1;
 }
 

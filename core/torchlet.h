@@ -46,6 +46,9 @@
 
 #define TL_VERSION "0.1.0"
 
+/* Arrays have at most this many dimensions. */
+#define TL_MAX_DIMS 4
+
 typedef struct tl_ctx tl_ctx;
 typedef struct tl_node tl_node;
 
@@ -73,6 +76,11 @@ typedef enum tl_op {
   TL_OP_SUMSQ,     /* n-ary: x1^2 + ... + xn^2 (L2 penalties) */
   TL_OP_NEURON,    /* n-ary: w1*x1 + ... + wn*xn + b, inputs w..., x..., b */
   TL_OP_LOGSUMEXP, /* n-ary: log(exp(x1) + ... + exp(xn)), computed stably */
+  /* array ops; k holds the axis (-1: all) or the index */
+  TL_OP_REDUCE_SUM, TL_OP_REDUCE_MEAN, TL_OP_REDUCE_MAX,
+  TL_OP_MATMUL, TL_OP_TRANSPOSE, TL_OP_RESHAPE,
+  TL_OP_INDEX,     /* a[k]: a row of a matrix, an element of a vector */
+  TL_OP_STACK,     /* n-ary: scalars gathered into an array */
   TL_OP_COUNT
 } tl_op;
 
@@ -126,6 +134,8 @@ void tl_retain(tl_node *n);
 ** NULL is ignored. */
 void tl_release(tl_ctx *ctx, tl_node *n);
 
+/* Data and gradient of a scalar node (for an array node, tl_data and
+** tl_grad return nan and the setters do nothing: use tl_values/tl_grads). */
 double tl_data(const tl_node *n);
 void tl_set_data(tl_node *n, double v);
 /* The gradient, 0 until a backward pass (or tl_set_grad) touches it. */
@@ -172,12 +182,56 @@ tl_node *tl_neuron(tl_ctx *ctx, size_t n, tl_node *const *w,
 /* A new leaf with the same data as 'n' and no history. */
 tl_node *tl_detach(tl_ctx *ctx, tl_node *n);
 
+/* ---- arrays ------------------------------------------------------------- */
+/* An array node holds 'size' float64 values in row-major order with a shape
+** of 1 to TL_MAX_DIMS positive dimensions.  Elementwise ops (tl_binary,
+** tl_with_const, tl_unary) accept arrays and scalars mixed, with NumPy's
+** broadcasting; shape errors name the op and both shapes.  A scalar node
+** counts as an array of no dimension where shapes are compared. */
+
+/* A new array of the given shape holding a copy of 'data' (zeros if NULL). */
+tl_node *tl_array(tl_ctx *ctx, size_t ndim, const size_t *shape,
+                  const double *data);
+int tl_is_array(const tl_node *n);
+size_t tl_ndim(const tl_node *n);              /* 0 for a scalar */
+size_t tl_dim(const tl_node *n, size_t i);     /* dimension i (0-based), 0 past the end */
+size_t tl_size(const tl_node *n);              /* number of values, 1 for a scalar */
+/* The values (a scalar's one value too), writable in place; the pointer is
+** valid as long as the node lives. */
+double *tl_values(tl_node *n);
+/* The gradient values, or NULL before any backward pass touched them. */
+const double *tl_grads(const tl_node *n);
+/* Sets the gradient to a copy of 'g' (size values; zeros if NULL). */
+tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g);
+
+/* Sum, mean or max (op TL_OP_REDUCE_*) over all values (axis -1: the
+** result is a scalar) or along 'axis' (0-based; that dimension is
+** dropped).  max sends the gradient to the first maximal value. */
+tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis);
+/* Matrix product (n x k)(k x m); a vector on the left is a row and on the
+** right a column, and that dimension is dropped, as in NumPy. */
+tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b);
+tl_node *tl_transpose(tl_ctx *ctx, tl_node *a);            /* matrices */
+/* The same values in a new shape with the same number of values. */
+tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape);
+/* a[i] along the first axis (0-based): a row of a matrix, a scalar of a
+** vector; gradients flow back into a. */
+tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i);
+/* An array of the given shape gathering 'count' scalar nodes, in order;
+** their gradients come back to them.  Lets scalar parameters take part in
+** batched (matrix) computations. */
+tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
+                  const size_t *shape);
+
 /* ---- graph walks -------------------------------------------------------- */
 
 /* Reverse-mode sweep from 'root': the gradients of interior nodes are reset
 ** for this pass, the root's is set to 1, and every node's local derivative
 ** is added (+=) into its inputs.  Leaves accumulate across passes. */
 tl_status tl_backward(tl_ctx *ctx, tl_node *root);
+/* The same from a root of any shape, seeded with 'grad' (tl_size(root)
+** values) instead of 1.  tl_backward on an array root fails (TL_EARG). */
+tl_status tl_backward_with(tl_ctx *ctx, tl_node *root, const double *grad);
 /* Sets to 0 the gradient of 'root' and of every node it reaches. */
 tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root);
 /* The nodes reachable from 'root', inputs before the nodes that use them

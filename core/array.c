@@ -1,0 +1,140 @@
+/*
+** array.c -- array nodes: storage, shape, gradient buffers, accessors.
+**
+** An array node's value is one malloc'd block, a header with the shape
+** followed by the values, so creating one costs one allocation.  Its
+** gradient buffer is allocated by the first backward pass that reaches it.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void tl__free_extras(tl_node *n) {
+  free(n->label);
+  if (n->flags & TL_F_MANY) free(n->src.many.v);
+  if (n->flags & TL_F_ARRAY) {
+    free(n->val.arr->grad);
+    free(n->val.arr);
+  }
+}
+
+tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
+  if (ndim == 0 || ndim > TL_MAX_DIMS) {
+    tl_ctx_fail(ctx, TL_EARG, "array: 1 to %d dimensions expected, got %zu",
+                TL_MAX_DIMS, ndim);
+    return NULL;
+  }
+  size_t size = 1;
+  for (size_t d = 0; d < ndim; d++) {
+    if (shape[d] == 0) {
+      tl_ctx_fail(ctx, TL_EARG, "array: dimension %zu is 0; dimensions must "
+                  "be positive", d + 1);
+      return NULL;
+    }
+    if (size > (SIZE_MAX / sizeof(double) - sizeof(tl__array)) / shape[d]) {
+      tl_ctx_fail(ctx, TL_EARG, "array: too many elements");
+      return NULL;
+    }
+    size *= shape[d];
+  }
+  tl__array *arr = malloc(sizeof *arr + size * sizeof(double));
+  if (arr == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "out of memory for an array of %zu values", size);
+    return NULL;
+  }
+  arr->size = size;
+  arr->ndim = ndim;
+  for (size_t d = 0; d < TL_MAX_DIMS; d++) arr->shape[d] = d < ndim ? shape[d] : 1;
+  arr->grad = NULL;
+  tl_node *n = tl__node_alloc(ctx);
+  if (n == NULL) { free(arr); return NULL; }
+  n->flags |= TL_F_ARRAY;
+  n->val.arr = arr;
+  return n;
+}
+
+tl_node *tl_array(tl_ctx *ctx, size_t ndim, const size_t *shape,
+                  const double *data) {
+  if (shape == NULL && ndim > 0) {
+    tl_ctx_fail(ctx, TL_EARG, "array: shape expected, got NULL");
+    return NULL;
+  }
+  tl_node *n = tl__array_node(ctx, ndim, shape);
+  if (n == NULL) return NULL;
+  tl__array *arr = n->val.arr;
+  if (data != NULL) memcpy(arr->data, data, arr->size * sizeof(double));
+  else memset(arr->data, 0, arr->size * sizeof(double));
+  return n;
+}
+
+int tl__alloc_grad(tl_ctx *ctx, tl_node *n) {
+  if (!tl__is_array(n) || n->val.arr->grad != NULL) return 1;
+  n->val.arr->grad = malloc(n->val.arr->size * sizeof(double));
+  if (n->val.arr->grad == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "out of memory for a gradient of %zu values",
+                n->val.arr->size);
+    return 0;
+  }
+  n->flags &= (uint8_t)~TL_F_HAS_GRAD;   /* the new buffer holds garbage */
+  return 1;
+}
+
+double *tl__grads(tl_node *n) {
+  if (!tl__is_array(n)) {
+    if (!(n->flags & TL_F_HAS_GRAD)) { n->grad = 0; n->flags |= TL_F_HAS_GRAD; }
+    return &n->grad;
+  }
+  tl__array *arr = n->val.arr;
+  if (!(n->flags & TL_F_HAS_GRAD)) {
+    memset(arr->grad, 0, arr->size * sizeof(double));
+    n->flags |= TL_F_HAS_GRAD;
+  }
+  return arr->grad;
+}
+
+const char *tl__shape_str(const tl_node *n, char *buf, size_t size) {
+  if (!tl__is_array(n)) {
+    snprintf(buf, size, "scalar");
+    return buf;
+  }
+  size_t used = 0;
+  for (size_t d = 0; d < n->val.arr->ndim && used < size; d++)
+    used += (size_t)snprintf(buf + used, size - used, "%s%zu",
+                             d ? ", " : "(", n->val.arr->shape[d]);
+  if (used < size) snprintf(buf + used, size - used, ")");
+  return buf;
+}
+
+/* {======================================================================
+** Public accessors
+** ======================================================================= */
+
+int tl_is_array(const tl_node *n) { return tl__is_array(n); }
+size_t tl_ndim(const tl_node *n) { return tl__ndim(n); }
+size_t tl_size(const tl_node *n) { return tl__size(n); }
+
+size_t tl_dim(const tl_node *n, size_t i) {
+  return i < tl__ndim(n) ? n->val.arr->shape[i] : 0;
+}
+
+double *tl_values(tl_node *n) { return tl__vals(n); }
+
+const double *tl_grads(const tl_node *n) {
+  if (!(n->flags & TL_F_HAS_GRAD)) return NULL;
+  return tl__is_array(n) ? n->val.arr->grad : &n->grad;
+}
+
+tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g) {
+  if (!tl__alloc_grad(ctx, n)) return TL_ENOMEM;
+  double *dst = tl__is_array(n) ? n->val.arr->grad : &n->grad;
+  size_t size = tl__size(n);
+  if (g != NULL) memcpy(dst, g, size * sizeof(double));
+  else memset(dst, 0, size * sizeof(double));
+  n->flags |= TL_F_HAS_GRAD;
+  return TL_OK;
+}
+
+/* }====================================================================== */

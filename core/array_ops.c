@@ -1,0 +1,319 @@
+/*
+** array_ops.c -- ops that change shape: reductions, matmul, transpose,
+** reshape, indexing and stacking; each constructor next to its backward.
+** The op constant k holds the axis (-1 for all) or the index, 0-based.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define A(n) ((n)->src.in[0])
+#define B(n) ((n)->src.in[1])
+
+/* A result node with the given shape, or a scalar node when ndim is 0. */
+static tl_node *result(tl_ctx *ctx, size_t ndim, const size_t *shape) {
+  return ndim == 0 ? tl__node_alloc(ctx) : tl__array_node(ctx, ndim, shape);
+}
+
+static tl_node *finish(tl_ctx *ctx, tl_node *n, tl_op op, tl_node *a,
+                       tl_node *b, double k) {
+  if (ctx->grad_enabled) tl__link(n, op, a, b, k);
+  return n;
+}
+
+static int check_node(tl_ctx *ctx, const char *fn, const tl_node *a) {
+  if (a != NULL) return 1;
+  tl_ctx_fail(ctx, TL_EARG, "%s: node expected, got NULL", fn);
+  return 0;
+}
+
+/* {======================================================================
+** Reductions: sum, mean, max over everything or along one axis
+** ======================================================================= */
+
+/* a viewed as [outer, len, inner] around the reduced axis */
+typedef struct span { size_t outer, len, inner; } span;
+
+static span span_of(const tl_node *a, int axis) {
+  span s = {1, tl__size(a), 1};
+  if (axis < 0) return s;
+  const size_t *shape = a->val.arr->shape;
+  s.len = shape[axis];
+  for (int d = 0; d < axis; d++) s.outer *= shape[d];
+  for (size_t d = (size_t)axis + 1; d < a->val.arr->ndim; d++) s.inner *= shape[d];
+  return s;
+}
+
+tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
+  if (op != TL_OP_REDUCE_SUM && op != TL_OP_REDUCE_MEAN && op != TL_OP_REDUCE_MAX) {
+    tl_ctx_fail(ctx, TL_EARG, "reduce: op %d is not a reduction", (int)op);
+    return NULL;
+  }
+  if (!check_node(ctx, tl_op_name(op), a)) return NULL;
+  size_t nd = tl__ndim(a);
+  if (axis >= (int)nd || axis < -1) {
+    tl_ctx_fail(ctx, TL_EARG, "%s: axis %d out of range for %zu dimensions",
+                tl_op_name(op), axis + 1, nd);
+    return NULL;
+  }
+  size_t shape[TL_MAX_DIMS], ndim = 0;
+  for (size_t d = 0; axis >= 0 && d < nd; d++)
+    if ((int)d != axis) shape[ndim++] = a->val.arr->shape[d];
+  tl_node *n = result(ctx, ndim, shape);
+  if (n == NULL) return NULL;
+  span s = span_of(a, axis);
+  const double *x = tl__vals(a);
+  double *out = tl__vals(n);
+  for (size_t o = 0; o < s.outer; o++)
+    for (size_t i = 0; i < s.inner; i++) {
+      const double *p = x + o * s.len * s.inner + i;
+      double acc = op == TL_OP_REDUCE_MAX ? p[0] : 0;
+      for (size_t j = 0; j < s.len; j++) {
+        double v = p[j * s.inner];
+        if (op == TL_OP_REDUCE_MAX) { if (v > acc || isnan(v)) acc = v; }
+        else acc += v;
+      }
+      out[o * s.inner + i] = op == TL_OP_REDUCE_MEAN ? acc / (double)s.len : acc;
+    }
+  return finish(ctx, n, op, a, NULL, axis);
+}
+
+/* max sends the gradient to the first position holding the maximum */
+void tl__reduce_b(tl_node *n) {
+  tl_node *a = A(n);
+  span s = span_of(a, (int)n->k);
+  const double *x = tl__vals(a), *out = tl__vals(n), *g = tl__grads(n);
+  double *ga = tl__grads(a);
+  for (size_t o = 0; o < s.outer; o++)
+    for (size_t i = 0; i < s.inner; i++) {
+      size_t base = o * s.len * s.inner + i, at = o * s.inner + i;
+      if (n->op == TL_OP_REDUCE_MAX) {
+        for (size_t j = 0; j < s.len; j++)
+          if (x[base + j * s.inner] == out[at] ||
+              (isnan(out[at]) && isnan(x[base + j * s.inner]))) {
+            ga[base + j * s.inner] += g[at];
+            break;
+          }
+      } else {
+        double gi = n->op == TL_OP_REDUCE_MEAN ? g[at] / (double)s.len : g[at];
+        for (size_t j = 0; j < s.len; j++) ga[base + j * s.inner] += gi;
+      }
+    }
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** matmul: (n x k) @ (k x m); a vector on the left is a row, on the right a
+** column, and that dimension is dropped from the result, as in NumPy.
+** ======================================================================= */
+
+typedef struct mm { size_t n, k, m; } mm;
+
+static int mm_dims(tl_ctx *ctx, const tl_node *a, const tl_node *b, mm *d) {
+  size_t na = tl__ndim(a), nb = tl__ndim(b);
+  char sa[64], sb[64];
+  if (na < 1 || na > 2 || nb < 1 || nb > 2) {
+    tl_ctx_fail(ctx, TL_EARG, "matmul: shapes %s and %s: vectors or matrices "
+                "expected", tl__shape_str(a, sa, sizeof sa),
+                tl__shape_str(b, sb, sizeof sb));
+    return 0;
+  }
+  const size_t *x = a->val.arr->shape, *y = b->val.arr->shape;
+  d->n = na == 2 ? x[0] : 1;
+  d->k = na == 2 ? x[1] : x[0];
+  size_t kb = y[0];
+  d->m = nb == 2 ? y[1] : 1;
+  if (d->k != kb) {
+    tl_ctx_fail(ctx, TL_EARG, "matmul: shapes %s and %s do not match "
+                "(%zu columns against %zu rows)", tl__shape_str(a, sa, sizeof sa),
+                tl__shape_str(b, sb, sizeof sb), d->k, kb);
+    return 0;
+  }
+  return 1;
+}
+
+/* C[n x m] += A[n x k] B[k x m], blocked so that a block of B stays in
+** cache while rows of A stream past it; the inner loop runs over
+** contiguous memory and vectorizes. */
+#define MM_BLOCK 64
+
+static void gemm_nn(size_t n, size_t k, size_t m, const double *restrict A,
+                    const double *restrict B, double *restrict C) {
+  for (size_t p0 = 0; p0 < k; p0 += MM_BLOCK) {
+    size_t p1 = p0 + MM_BLOCK < k ? p0 + MM_BLOCK : k;
+    for (size_t j0 = 0; j0 < m; j0 += 4 * MM_BLOCK) {
+      size_t j1 = j0 + 4 * MM_BLOCK < m ? j0 + 4 * MM_BLOCK : m;
+      for (size_t i = 0; i < n; i++) {
+        double *c = C + i * m;
+        for (size_t p = p0; p < p1; p++) {
+          double aip = A[i * k + p];
+          const double *b = B + p * m;
+          for (size_t j = j0; j < j1; j++) c[j] += aip * b[j];
+        }
+      }
+    }
+  }
+}
+
+tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
+  if (!check_node(ctx, "matmul", a) || !check_node(ctx, "matmul", b)) return NULL;
+  mm d;
+  if (!mm_dims(ctx, a, b, &d)) return NULL;
+  size_t shape[2], ndim = 0;
+  if (tl__ndim(a) == 2) shape[ndim++] = d.n;
+  if (tl__ndim(b) == 2) shape[ndim++] = d.m;
+  tl_node *n = result(ctx, ndim, shape);
+  if (n == NULL) return NULL;
+  double *out = tl__vals(n);
+  memset(out, 0, d.n * d.m * sizeof(double));
+  gemm_nn(d.n, d.k, d.m, tl__vals(a), tl__vals(b), out);
+  return finish(ctx, n, TL_OP_MATMUL, a, b, 0);
+}
+
+/* dA = G B^T and dB = A^T G, with loops ordered for contiguous access. */
+void tl__matmul_b(tl_node *n) {
+  tl_node *a = A(n), *b = B(n);
+  mm d;
+  mm_dims(NULL, a, b, &d);              /* checked on the way in */
+  const double *x = tl__vals(a), *y = tl__vals(b), *g = tl__grads(n);
+  double *ga = tl__grads(a), *gb = tl__grads(b);
+  for (size_t i = 0; i < d.n; i++)
+    for (size_t p = 0; p < d.k; p++) {
+      const double *gi = g + i * d.m, *yp = y + p * d.m;
+      double s = 0;
+      for (size_t j = 0; j < d.m; j++) s += gi[j] * yp[j];
+      ga[i * d.k + p] += s;
+    }
+  for (size_t i = 0; i < d.n; i++)
+    for (size_t p = 0; p < d.k; p++) {
+      double xip = x[i * d.k + p];
+      const double *gi = g + i * d.m;
+      double *gbp = gb + p * d.m;
+      for (size_t j = 0; j < d.m; j++) gbp[j] += xip * gi[j];
+    }
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** transpose, reshape, index, stack
+** ======================================================================= */
+
+tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
+  if (!check_node(ctx, "transpose", a)) return NULL;
+  if (tl__ndim(a) != 2) {
+    char s[64];
+    tl_ctx_fail(ctx, TL_EARG, "transpose: a matrix expected, got shape %s",
+                tl__shape_str(a, s, sizeof s));
+    return NULL;
+  }
+  size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
+  size_t shape[2] = {c, r};
+  tl_node *n = tl__array_node(ctx, 2, shape);
+  if (n == NULL) return NULL;
+  const double *x = tl__vals(a);
+  double *out = tl__vals(n);
+  for (size_t i = 0; i < r; i++)
+    for (size_t j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
+  return finish(ctx, n, TL_OP_TRANSPOSE, a, NULL, 0);
+}
+
+void tl__transpose_b(tl_node *n) {
+  tl_node *a = A(n);
+  size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
+  const double *g = tl__grads(n);
+  double *ga = tl__grads(a);
+  for (size_t i = 0; i < r; i++)
+    for (size_t j = 0; j < c; j++) ga[i * c + j] += g[j * r + i];
+}
+
+tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
+  if (!check_node(ctx, "reshape", a)) return NULL;
+  size_t size = 1;
+  for (size_t d = 0; d < ndim && shape != NULL; d++) size *= shape[d];
+  if (shape == NULL || ndim == 0 || size != tl__size(a)) {
+    char s[64];
+    tl_ctx_fail(ctx, TL_EARG, "reshape: cannot reshape %s (%zu values) into "
+                "%zu values", tl__shape_str(a, s, sizeof s), tl__size(a), size);
+    return NULL;
+  }
+  tl_node *n = tl__array_node(ctx, ndim, shape);
+  if (n == NULL) return NULL;
+  memcpy(tl__vals(n), tl__vals(a), size * sizeof(double));
+  return finish(ctx, n, TL_OP_RESHAPE, a, NULL, 0);
+}
+
+void tl__reshape_b(tl_node *n) {
+  const double *g = tl__grads(n);
+  double *ga = tl__grads(A(n));
+  for (size_t i = 0, size = tl__size(n); i < size; i++) ga[i] += g[i];
+}
+
+tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
+  if (!check_node(ctx, "index", a)) return NULL;
+  if (!tl__is_array(a) || i >= a->val.arr->shape[0]) {
+    char s[64];
+    tl_ctx_fail(ctx, TL_EARG, "index: %zu out of range for shape %s", i + 1,
+                tl__shape_str(a, s, sizeof s));
+    return NULL;
+  }
+  tl__array *arr = a->val.arr;
+  size_t inner = arr->size / arr->shape[0];
+  tl_node *n = result(ctx, arr->ndim - 1, arr->shape + 1);
+  if (n == NULL) return NULL;
+  memcpy(tl__vals(n), arr->data + i * inner, inner * sizeof(double));
+  return finish(ctx, n, TL_OP_INDEX, a, NULL, (double)i);
+}
+
+void tl__index_b(tl_node *n) {
+  size_t inner = tl__size(n);
+  const double *g = tl__grads(n);
+  double *ga = tl__grads(A(n)) + (size_t)n->k * inner;
+  for (size_t j = 0; j < inner; j++) ga[j] += g[j];
+}
+
+tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
+                  const size_t *shape) {
+  if (xs == NULL || count == 0 || count > ((size_t)1 << 30)) {
+    tl_ctx_fail(ctx, TL_EARG, "stack: between 1 and 2^30 inputs expected");
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (xs[i] == NULL || tl__is_array(xs[i])) {
+      tl_ctx_fail(ctx, TL_EARG, "stack: input %zu is not a scalar node", i + 1);
+      return NULL;
+    }
+  tl_node **in = NULL;
+  if (ctx->grad_enabled && (in = malloc(count * sizeof *in)) == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "stack: out of memory for %zu inputs", count);
+    return NULL;
+  }
+  tl_node *n = tl__array_node(ctx, ndim, shape);
+  if (n == NULL) { free(in); return NULL; }
+  if (n->val.arr->size != count) {
+    tl_ctx_fail(ctx, TL_EARG, "stack: %zu inputs do not fill a shape of %zu "
+                "values", count, n->val.arr->size);
+    free(in);
+    tl_release(ctx, n);
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++) n->val.arr->data[i] = xs[i]->val.v;
+  if (in == NULL) return n;
+  for (size_t i = 0; i < count; i++) { in[i] = xs[i]; xs[i]->refs++; }
+  n->op = TL_OP_STACK;
+  n->flags |= TL_F_MANY;
+  n->src.many.v = in;
+  n->src.many.n = count;
+  return n;
+}
+
+void tl__stack_b(tl_node *n) {
+  const double *g = tl__grads(n);
+  for (size_t i = 0; i < n->src.many.n; i++) tl__grad_add(n->src.many.v[i], g[i]);
+}
+
+/* }====================================================================== */

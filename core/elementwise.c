@@ -1,0 +1,105 @@
+/*
+** elementwise.c -- elementwise ops over arrays, with NumPy's broadcasting:
+** shapes are aligned on the right, and a dimension of 1 (or a missing one)
+** stretches to match the other.  A scalar node is an array of no dimension.
+*/
+#include <stdio.h>
+
+#include "internal.h"
+
+/* The output shape and, per output dimension, the step in each input
+** (0 where that input is broadcast). */
+typedef struct bcast {
+  size_t ndim, size;
+  size_t shape[TL_MAX_DIMS];
+  size_t sa[TL_MAX_DIMS], sb[TL_MAX_DIMS];
+  int plain;   /* both inputs walk in step with the output (no stretching) */
+} bcast;
+
+/* Row-major strides of 'n' laid out on 'ndim' right-aligned dimensions;
+** missing and size-1 dimensions get stride 0 where 'out' is larger. */
+static void strides_for(const tl_node *n, size_t ndim, size_t *st) {
+  size_t nd = tl__ndim(n), step = 1;
+  for (size_t d = ndim; d-- > 0;) {
+    size_t own = d + nd >= ndim ? d + nd - ndim : SIZE_MAX;   /* n's dim */
+    size_t len = own == SIZE_MAX ? 1 : n->val.arr->shape[own];
+    st[d] = len == 1 ? 0 : step;
+    step *= len;
+  }
+}
+
+static int broadcast(tl_ctx *ctx, const char *name, const tl_node *a,
+                     const tl_node *b, bcast *v) {
+  size_t na = tl__ndim(a), nb = b ? tl__ndim(b) : 0;
+  v->ndim = na > nb ? na : nb;
+  v->size = 1;
+  for (size_t d = 0; d < v->ndim; d++) {
+    size_t da = d + na >= v->ndim ? a->val.arr->shape[d + na - v->ndim] : 1;
+    size_t db = b && d + nb >= v->ndim ? b->val.arr->shape[d + nb - v->ndim] : 1;
+    if (da != db && da != 1 && db != 1) {
+      char sa[64], sb[64];
+      tl_ctx_fail(ctx, TL_EARG, "%s: shapes %s and %s do not broadcast", name,
+                  tl__shape_str(a, sa, sizeof sa), tl__shape_str(b, sb, sizeof sb));
+      return 0;
+    }
+    v->shape[d] = da > db ? da : db;
+    v->size *= v->shape[d];
+  }
+  strides_for(a, v->ndim, v->sa);
+  if (b) strides_for(b, v->ndim, v->sb);
+  else for (size_t d = 0; d < v->ndim; d++) v->sb[d] = 0;
+  v->plain = tl__size(a) == v->size && (b == NULL || tl__size(b) == v->size ||
+                                        tl__size(b) == 1);
+  return 1;
+}
+
+/* Moves the output index one step, and the input offsets with it. */
+static void advance(const bcast *v, size_t *idx, size_t *ia, size_t *ib) {
+  for (size_t d = v->ndim; d-- > 0;) {
+    *ia += v->sa[d];
+    *ib += v->sb[d];
+    if (++idx[d] < v->shape[d]) return;
+    *ia -= v->sa[d] * v->shape[d];
+    *ib -= v->sb[d] * v->shape[d];
+    idx[d] = 0;
+  }
+}
+
+tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
+                         tl_node *a, tl_node *b, double k, const char *name) {
+  bcast v;
+  if (!broadcast(ctx, name, a, b, &v)) return NULL;
+  tl_node *n = tl__array_node(ctx, v.ndim, v.shape);
+  if (n == NULL) return NULL;
+  double *out = n->val.arr->data, *x = tl__vals(a);
+  double *y = b ? tl__vals(b) : &k;
+  if (v.plain) {   /* a in step with the output; b too, or a single value */
+    if (b == NULL || tl__size(b) == 1)
+      for (size_t i = 0; i < v.size; i++) out[i] = f(x[i], *y);
+    else
+      for (size_t i = 0; i < v.size; i++) out[i] = f(x[i], y[i]);
+    return n;
+  }
+  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
+  for (size_t i = 0; i < v.size; i++) {
+    out[i] = f(x[ia], y[ib]);
+    advance(&v, idx, &ia, &ib);
+  }
+  return n;
+}
+
+void tl__elementwise_b(tl_node *n, double (*da)(double, double, double),
+                       double (*db)(double, double, double)) {
+  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  bcast v;
+  broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
+  const double *out = n->val.arr->data, *g = tl__grads(n);
+  const double *x = tl__vals(a), *y = b ? tl__vals(b) : &n->k;
+  double *ga = tl__grads(a), *gb = b ? tl__grads(b) : NULL;
+  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
+  for (size_t i = 0; i < v.size; i++) {
+    ga[ia] += da(x[ia], y[ib], out[i]) * g[i];
+    if (gb) gb[ib] += db(x[ia], y[ib], out[i]) * g[i];
+    advance(&v, idx, &ia, &ib);
+  }
+}
