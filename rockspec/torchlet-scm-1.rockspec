@@ -27,7 +27,8 @@ build = {
   modules = {
     ["torchlet.core"] = {
       sources = {
-        "core/ctx.c", "core/graph.c", "core/node.c", "core/ops.c",
+        "core/array.c", "core/array_ops.c", "core/ctx.c", "core/elementwise.c",
+        "core/graph.c", "core/node.c", "core/ops.c",
         "bindings/element.c", "bindings/module.c",
       },
       defines = { "NDEBUG" },
