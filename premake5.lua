@@ -90,6 +90,22 @@ solution "torchlet"
     buildoptions(lua_cflags)
     links { "tlcore", "m" }
 
+  -- The module for the other Lua VMs whose headers are installed (through
+  -- bindings/tlb_compat.h): build/lua5.3/torchlet/core.so and so on.
+  for _, vm in ipairs { "lua5.3", "lua5.1", "luajit" } do
+    local cflags = pkgconfig("--cflags", vm)
+    if #cflags > 0 then
+      project("torchlet_core_" .. vm:gsub("%.", ""))
+        kind "SharedLib"
+        outdirs("/" .. vm .. "/torchlet")
+        targetname "core"
+        targetprefix ""
+        files { "bindings/*.c", "bindings/*.h" }
+        buildoptions(cflags)
+        links { "tlcore", "m" }
+    end
+  end
+
   -- The same binding code as a static library, for C programs that run
   -- their own Lua VM (luaopen_torchlet_core, bindings/torchlet_lua.h).
   project "tlbind"
