@@ -20,7 +20,7 @@ backward() for gradients, driven from Lua 5.4.
 ]],
 }
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.3, < 5.5",   -- 5.3 through bindings/tlb_compat.h
 }
 build = {
   type = "builtin",
