@@ -9,6 +9,8 @@
 #                      build, then install the torchlet program, the Lua
 #                      module, the C libraries, headers and pkg-config files
 #                      under PREFIX (e.g. /usr/local)
+#   ./setup.sh uninstall PREFIX
+#                      remove what install put there
 #
 # Needs root or sudo for apt-get, and only when a package is missing.
 set -euo pipefail
@@ -155,6 +157,17 @@ PC
   echo "setup: installed Torchlet $version under $prefix"
 }
 
+# Removes what install_to puts under $1 (the torchlet/ folders are ours whole).
+uninstall_from() {
+  local prefix=$1 lv=5.4
+  rm -f "$prefix/bin/torchlet" "$prefix/lib/libtorchlet.a" \
+    "$prefix/lib/libtorchlet_lua.a" "$prefix/lib/pkgconfig/torchlet.pc" \
+    "$prefix/lib/pkgconfig/torchlet-lua.pc"
+  rm -rf "$prefix/include/torchlet" "$prefix/lib/lua/$lv/torchlet" \
+    "$prefix/share/lua/$lv/torchlet"
+  echo "setup: removed Torchlet from $prefix"
+}
+
 # }===========================================================================
 
 cmd=${1:-demo}
@@ -192,8 +205,12 @@ case "$cmd" in
     build release
     install_to "$2"
     ;;
+  uninstall)
+    [ $# -eq 2 ] || { echo "usage: $0 uninstall PREFIX" >&2; exit 2; }
+    uninstall_from "$2"
+    ;;
   *)
-    echo "usage: $0 demo|test|build|install PREFIX" >&2
+    echo "usage: $0 demo|test|build|install PREFIX|uninstall PREFIX" >&2
     exit 2
     ;;
 esac

@@ -4,7 +4,8 @@
 #   1. the stock lua5.4 with LUA_PATH/LUA_CPATH pointing into PREFIX;
 #   2. PREFIX/bin/torchlet with no LUA_PATH/LUA_CPATH at all;
 #   3. a plain C program built with `pkg-config --cflags --libs torchlet`;
-#   4. a C program with its own Lua VM built with `... torchlet-lua`.
+#   4. a C program with its own Lua VM built with `... torchlet-lua`;
+# then `setup.sh uninstall` must leave nothing of it.
 # Each step checks where its module came from, so the repository's copy
 # cannot pass for the installed one.  Exits non-zero at the first failure.
 set -euo pipefail
@@ -110,4 +111,9 @@ for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_lua.a \
 done
 [ ! -e "$prefix/include/torchlet/internal.h" ] ||
   { echo "install_test: internal.h was installed" >&2; exit 1; }
-echo "install_test: all uses of the install under $prefix work"
+
+# uninstall leaves nothing of ours behind
+"$repo/setup.sh" uninstall "$prefix" >/dev/null
+left=$(find "$prefix" -name '*torchlet*')
+[ -z "$left" ] || { echo "install_test: uninstall left $left" >&2; exit 1; }
+echo "install_test: all uses of the install under $prefix work, and uninstall removes it"
