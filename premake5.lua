@@ -20,6 +20,32 @@ for _, flag in ipairs(pkgconfig("--libs", "lua5.4")) do
   if lib then lua_links[#lua_links + 1] = lib end
 end
 
+-- premake4 --blas: matmul through OpenBLAS (libopenblas-dev) instead of
+-- Torchlet's own blocked kernel.
+newoption {
+  trigger = "blas",
+  description = "Use OpenBLAS (cblas_dgemm) for matmul"
+}
+-- Library names (-lfoo -> foo) and -L directories of pkg-config packages,
+-- as premake's links and libdirs, so that they come after our objects on
+-- the link line.
+local function pkglibs(pkgs)
+  local names, dirs = {}, {}
+  for _, flag in ipairs(pkgconfig("--libs-only-l", pkgs)) do
+    names[#names + 1] = flag:sub(3)
+  end
+  for _, flag in ipairs(pkgconfig("--libs-only-L", pkgs)) do
+    dirs[#dirs + 1] = flag:sub(3)
+  end
+  return names, dirs
+end
+
+local blas_cflags, blas_links, blas_dirs = {}, {}, {}
+if _OPTIONS["blas"] then
+  blas_cflags = pkgconfig("--cflags", "openblas")
+  blas_links, blas_dirs = pkglibs("openblas")
+end
+
 local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
                    "-Wstrict-prototypes", "-Wmissing-prototypes", "-fPIC" }
 
@@ -45,6 +71,8 @@ local function lua_host(name, sources, sub, extra_links)
     outdirs(sub)
     buildoptions(lua_cflags)
     links { "tlbind", "tlcore" }
+    links(blas_links)
+    libdirs(blas_dirs)
     links(extra_links or {})
     links(lua_links)
     links { "m" }
@@ -79,6 +107,10 @@ solution "torchlet"
     kind "StaticLib"
     files { "core/*.c", "core/*.h" }
     outdirs("")
+    if _OPTIONS["blas"] then
+      defines { "TL_USE_BLAS" }
+      buildoptions(blas_cflags)
+    end
 
   -- The Lua module torchlet.core: build/torchlet/core.so
   project "torchlet_core"
@@ -89,6 +121,8 @@ solution "torchlet"
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
     links { "tlcore", "m" }
+    links(blas_links)
+    libdirs(blas_dirs)
 
   -- The module for the other Lua VMs whose headers are installed (through
   -- bindings/tlb_compat.h): build/lua5.3/torchlet/core.so and so on.
@@ -103,6 +137,8 @@ solution "torchlet"
         files { "bindings/*.c", "bindings/*.h" }
         buildoptions(cflags)
         links { "tlcore", "m" }
+        links(blas_links)
+        libdirs(blas_dirs)
     end
   end
 
@@ -126,6 +162,8 @@ solution "torchlet"
     files { "examples/c/*.c" }
     outdirs("/examples")
     links { "tlcore", "m" }
+    links(blas_links)
+    libdirs(blas_dirs)
 
   -- spec/c: N threads, each with its own lua_State, train one model.
   lua_host("threads_test", { "spec/c/threads_test.c" }, "/tests", { "pthread" })

@@ -89,12 +89,6 @@ void tlb_pushnode(lua_State *L, tl_node *n) {
 ** Construction and fields
 ** ======================================================================= */
 
-/* A number at 'i' (never a string), or raise "E or number expected". */
-static double checknumber(lua_State *L, int i) {
-  if (lua_type(L, i) != LUA_TNUMBER) luaL_typeerror(L, i, "number");
-  return lua_tonumber(L, i);
-}
-
 static const char *optlabel(lua_State *L, int i) {
   int t = lua_type(L, i);
   if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TSTRING)
@@ -102,14 +96,21 @@ static const char *optlabel(lua_State *L, int i) {
   return lua_tostring(L, i);
 }
 
-/* Element(data [, label]) */
+/* Element(data [, label]): data a number, or a nested table of numbers
+** for an array ({{1, 2}, {3, 4}} is 2x2). */
 static int element_new(lua_State *L) {
-  double v = checknumber(L, 1);
   const char *label = optlabel(L, 2);
   tl_ctx *ctx = tlb_ctx(L);
-  tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, tl_leaf(ctx, v));
-  if (label != NULL && tl_set_label(ctx, h->node, label) != TL_OK)
+  tl_node *n;
+  if (lua_type(L, 1) == LUA_TTABLE) n = tlb_push_table_array(L, 1, "Element", 1);
+  else {
+    if (lua_type(L, 1) != LUA_TNUMBER)
+      return tlb_typeerror(L, 1, "Element", "number or table of numbers");
+    tlb_element *h = tlb_newhandle(L);
+    tlb_sethandle(L, h, tl_leaf(ctx, lua_tonumber(L, 1)));
+    n = h->node;
+  }
+  if (label != NULL && tl_set_label(ctx, n, label) != TL_OK)
     return tlb_error(L);
   return 1;
 }
@@ -122,10 +123,12 @@ static int element_is(lua_State *L) {
 static int element_index(lua_State *L) {
   tl_node *n = tlb_toelement(L, 1);
   if (n == NULL) return tlb_typeerror(L, 1, "__index", "Element");
+  if (lua_type(L, 2) == LUA_TNUMBER && tlb_index_array(L, n, 2)) return 1;
   const char *key = lua_tostring(L, 2);
   if (lua_type(L, 2) == LUA_TSTRING) {
-    if (strcmp(key, "data") == 0) { lua_pushnumber(L, tl_data(n)); return 1; }
-    if (strcmp(key, "grad") == 0) { lua_pushnumber(L, tl_grad(n)); return 1; }
+    if (strcmp(key, "data") == 0) { tlb_push_values(L, n, 0); return 1; }
+    if (strcmp(key, "grad") == 0) { tlb_push_values(L, n, 1); return 1; }
+    if (strcmp(key, "shape") == 0) { tlb_push_shape(L, n); return 1; }
     if (strcmp(key, "label") == 0) {
       const char *label = tl_label(n);
       if (label) lua_pushstring(L, label); else lua_pushnil(L);
@@ -154,7 +157,10 @@ static int element_newindex(lua_State *L) {
   tl_node *n = tlb_toelement(L, 1);
   if (n == NULL) return tlb_typeerror(L, 1, "__newindex", "Element");
   const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
-  if (strcmp(key, "data") == 0) tl_set_data(n, checkfield_number(L, key));
+  int is_data = strcmp(key, "data") == 0;
+  if ((is_data || strcmp(key, "grad") == 0) && tl_is_array(n))
+    tlb_assign_values(L, n, 3, !is_data, key);
+  else if (is_data) tl_set_data(n, checkfield_number(L, key));
   else if (strcmp(key, "grad") == 0) tl_set_grad(n, checkfield_number(L, key));
   else if (strcmp(key, "label") == 0) {
     int t = lua_type(L, 3);
@@ -185,16 +191,23 @@ static int element_tostring(lua_State *L) {
   if (n == NULL) return tlb_typeerror(L, 1, "__tostring", "Element");
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, "Element(data=");
-  lua_pushnumber(L, tl_data(n));
-  luaL_tolstring(L, -1, NULL);
-  luaL_addvalue(&b);
-  lua_pop(L, 1);
-  luaL_addstring(&b, ", grad=");
-  lua_pushnumber(L, tl_grad(n));
-  luaL_tolstring(L, -1, NULL);
-  luaL_addvalue(&b);
-  lua_pop(L, 1);
+  if (tl_is_array(n)) {
+    char summary[200];
+    tl_summary(n, summary, sizeof summary);
+    luaL_addstring(&b, "Element(");
+    luaL_addstring(&b, summary);
+  } else {
+    luaL_addstring(&b, "Element(data=");
+    lua_pushnumber(L, tl_data(n));
+    luaL_tolstring(L, -1, NULL);
+    luaL_addvalue(&b);
+    lua_pop(L, 1);
+    luaL_addstring(&b, ", grad=");
+    lua_pushnumber(L, tl_grad(n));
+    luaL_tolstring(L, -1, NULL);
+    luaL_addvalue(&b);
+    lua_pop(L, 1);
+  }
   if (tl_label(n) != NULL) {
     luaL_addstring(&b, ", label=\"");
     luaL_addstring(&b, tl_label(n));
@@ -272,7 +285,21 @@ static int element_unm(lua_State *L) {
 static double comparable(lua_State *L, int i, const char *fname) {
   double k = 0;
   tl_node *n = tooperand(L, i, fname, &k);
+  if (n != NULL && tl_is_array(n))
+    luaL_error(L, "bad argument #%d to '%s' (array Elements have no order; "
+               "compare values from x.data or x:get())", i, fname);
   return n ? tl_data(n) : k;
+}
+
+/* #x: the length of the first dimension of an array */
+static int element_len(lua_State *L) {
+  tl_node *n = tlb_toelement(L, 1);
+  if (n == NULL) return tlb_typeerror(L, 1, "__len", "Element");
+  if (!tl_is_array(n))
+    return luaL_error(L, "bad argument #1 to '__len' (a scalar Element has no "
+                      "length)");
+  lua_pushinteger(L, (lua_Integer)tl_dim(n, 0));
+  return 1;
 }
 
 static int element_lt(lua_State *L) {
@@ -302,9 +329,30 @@ static int element_unary(lua_State *L) {
   return 1;
 }
 
+/* backward([grad]): grad (an Element or nested table of the root's shape)
+** is required for an array root, optional for a scalar one (default 1). */
 static int element_backward(lua_State *L) {
   tl_node *n = tlb_checkelement(L, 1);
-  if (tl_backward(tlb_ctx(L), n) != TL_OK) return tlb_error(L);
+  tl_ctx *ctx = tlb_ctx(L);
+  if (lua_isnoneornil(L, 2)) {
+    if (tl_backward(ctx, n) != TL_OK) return tlb_error(L);
+    return 0;
+  }
+  tl_node *g = tlb_toelement(L, 2);
+  if (g == NULL && lua_type(L, 2) == LUA_TTABLE)
+    g = tlb_push_table_array(L, 2, "backward", 2);
+  else if (g == NULL && lua_type(L, 2) == LUA_TNUMBER && !tl_is_array(n)) {
+    double seed = lua_tonumber(L, 2);
+    if (tl_backward_with(ctx, n, &seed) != TL_OK) return tlb_error(L);
+    return 0;
+  }
+  if (g == NULL) return tlb_typeerror(L, 2, "backward", "Element or table of the root's shape");
+  int same = tl_size(g) == tl_size(n) && tl_ndim(g) == tl_ndim(n);
+  for (size_t d = 0; same && d < tl_ndim(n); d++) same = tl_dim(g, d) == tl_dim(n, d);
+  if (!same)
+    return luaL_error(L, "bad argument #2 to 'backward' (gradient of the "
+                      "root's shape expected)");
+  if (tl_backward_with(ctx, n, tl_values(g)) != TL_OK) return tlb_error(L);
   return 0;
 }
 
@@ -339,7 +387,7 @@ static const luaL_Reg element_meta[] = {
   {"__div", element_div}, {"__pow", element_pow}, {"__unm", element_unm},
   {"__lt", element_lt}, {"__le", element_le},
   {"__tostring", element_tostring}, {"__gc", element_gc},
-  {"__newindex", element_newindex},
+  {"__newindex", element_newindex}, {"__len", element_len},
   {NULL, NULL}
 };
 
@@ -373,6 +421,10 @@ void tlb_open_element(lua_State *L) {
     lua_pushcclosure(L, element_unary, 3);
     lua_setfield(L, -2, tl_op_name(unary_methods[i]));
   }
+  lua_pushvalue(L, -3);                        /* module, methods */
+  lua_pushvalue(L, -2);
+  tlb_open_array(L);
+  lua_pop(L, 2);
   lua_pushvalue(L, -1);
   lua_setfield(L, -4, "Element_methods");      /* module.Element_methods */
   lua_pushvalue(L, lua_upvalueindex(1));

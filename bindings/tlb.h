@@ -60,8 +60,26 @@ int tlb_typeerror(lua_State *L, int i, const char *fname, const char *expected);
 /* Raises the context's last error as a Lua error. */
 int tlb_error(lua_State *L);
 
+/* Arrays (array.c).  Pushes a new array Element read from the nested table
+** at 'idx' and returns its node; bad tables raise errors naming 'fname' and
+** argument 'arg'. */
+tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg);
+/* Pushes n's values (or gradient, zeros if none) as a number for a scalar,
+** nested tables for an array. */
+void tlb_push_values(lua_State *L, tl_node *n, int grad);
+/* Pushes the shape as a Lua array ({} for a scalar). */
+void tlb_push_shape(lua_State *L, tl_node *n);
+/* x[i] for an integer key at 'key': pushes the row and returns 1, or
+** returns 0 if the key is not an integer. */
+int tlb_index_array(lua_State *L, tl_node *n, int key);
+/* Assigns a nested table of n's shape to its data or gradient. */
+void tlb_assign_values(lua_State *L, tl_node *n, int idx, int grad,
+                       const char *field);
+
 /* Openers of the binding families, called by luaopen_torchlet_core with the
 ** module table on top of the stack. */
 void tlb_open_element(lua_State *L);
+/* Called by tlb_open_element with the methods table on top. */
+void tlb_open_array(lua_State *L);
 
 #endif

@@ -51,6 +51,8 @@ static inline int tlbc_typeerror(lua_State *L, int arg, const char *tname) {
 #define LUA_OK 0
 #endif
 
+typedef size_t lua_Unsigned;  /* what lua_objlen (lua_rawlen) returns */
+
 static inline int tlbc_absindex(lua_State *L, int i) {
   return (i > 0 || i <= LUA_REGISTRYINDEX) ? i : lua_gettop(L) + i + 1;
 }

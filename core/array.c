@@ -12,13 +12,18 @@
 
 #include "internal.h"
 
-void tl__free_extras(tl_node *n) {
-  free(n->label);
-  if (n->flags & TL_F_MANY) free(n->src.many.v);
+void tl__free_value(tl_node *n) {
   if (n->flags & TL_F_ARRAY) {
     free(n->val.arr->grad);
     free(n->val.arr);
+    n->flags &= (uint8_t)~TL_F_ARRAY;
   }
+}
+
+void tl__free_extras(tl_node *n) {
+  tl__free_value(n);
+  free(n->label);
+  if (n->flags & TL_F_MANY) free(n->src.many.v);
 }
 
 tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
@@ -135,6 +140,32 @@ tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g) {
   else memset(dst, 0, size * sizeof(double));
   n->flags |= TL_F_HAS_GRAD;
   return TL_OK;
+}
+
+const char *tl_summary(const tl_node *n, char *buf, size_t size) {
+  if (!tl__is_array(n)) {
+    snprintf(buf, size, "data=%.4g, grad=%.4g", n->val.v, tl_grad(n));
+    return buf;
+  }
+  const tl__array *arr = n->val.arr;
+  double lo = arr->data[0], hi = arr->data[0], sum = 0;
+  for (size_t i = 0; i < arr->size; i++) {
+    double v = arr->data[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+    sum += v;
+  }
+  char shape[64];
+  int used = snprintf(buf, size, "shape=%s, min=%.4g, mean=%.4g, max=%.4g",
+                      tl__shape_str(n, shape, sizeof shape), lo,
+                      sum / (double)arr->size, hi);
+  const double *g = tl_grads(n);
+  if (g != NULL && used > 0 && (size_t)used < size) {
+    double sq = 0;
+    for (size_t i = 0; i < arr->size; i++) sq += g[i] * g[i];
+    snprintf(buf + used, size - (size_t)used, ", |grad|=%.4g", sqrt(sq));
+  }
+  return buf;
 }
 
 /* }====================================================================== */

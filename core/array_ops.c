@@ -136,29 +136,6 @@ static int mm_dims(tl_ctx *ctx, const tl_node *a, const tl_node *b, mm *d) {
   return 1;
 }
 
-/* C[n x m] += A[n x k] B[k x m], blocked so that a block of B stays in
-** cache while rows of A stream past it; the inner loop runs over
-** contiguous memory and vectorizes. */
-#define MM_BLOCK 64
-
-static void gemm_nn(size_t n, size_t k, size_t m, const double *restrict A,
-                    const double *restrict B, double *restrict C) {
-  for (size_t p0 = 0; p0 < k; p0 += MM_BLOCK) {
-    size_t p1 = p0 + MM_BLOCK < k ? p0 + MM_BLOCK : k;
-    for (size_t j0 = 0; j0 < m; j0 += 4 * MM_BLOCK) {
-      size_t j1 = j0 + 4 * MM_BLOCK < m ? j0 + 4 * MM_BLOCK : m;
-      for (size_t i = 0; i < n; i++) {
-        double *c = C + i * m;
-        for (size_t p = p0; p < p1; p++) {
-          double aip = A[i * k + p];
-          const double *b = B + p * m;
-          for (size_t j = j0; j < j1; j++) c[j] += aip * b[j];
-        }
-      }
-    }
-  }
-}
-
 tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   if (!check_node(ctx, "matmul", a) || !check_node(ctx, "matmul", b)) return NULL;
   mm d;
@@ -170,31 +147,18 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   if (n == NULL) return NULL;
   double *out = tl__vals(n);
   memset(out, 0, d.n * d.m * sizeof(double));
-  gemm_nn(d.n, d.k, d.m, tl__vals(a), tl__vals(b), out);
+  tl__gemm(d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, out);
   return finish(ctx, n, TL_OP_MATMUL, a, b, 0);
 }
 
-/* dA = G B^T and dB = A^T G, with loops ordered for contiguous access. */
+/* dA += G B^T and dB += A^T G */
 void tl__matmul_b(tl_node *n) {
   tl_node *a = A(n), *b = B(n);
   mm d;
   mm_dims(NULL, a, b, &d);              /* checked on the way in */
-  const double *x = tl__vals(a), *y = tl__vals(b), *g = tl__grads(n);
-  double *ga = tl__grads(a), *gb = tl__grads(b);
-  for (size_t i = 0; i < d.n; i++)
-    for (size_t p = 0; p < d.k; p++) {
-      const double *gi = g + i * d.m, *yp = y + p * d.m;
-      double s = 0;
-      for (size_t j = 0; j < d.m; j++) s += gi[j] * yp[j];
-      ga[i * d.k + p] += s;
-    }
-  for (size_t i = 0; i < d.n; i++)
-    for (size_t p = 0; p < d.k; p++) {
-      double xip = x[i * d.k + p];
-      const double *gi = g + i * d.m;
-      double *gbp = gb + p * d.m;
-      for (size_t j = 0; j < d.m; j++) gbp[j] += xip * gi[j];
-    }
+  const double *g = tl__grads(n);
+  tl__gemm(d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
+  tl__gemm(d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
 }
 
 /* }====================================================================== */

@@ -9,13 +9,16 @@
 
 #include "internal.h"
 
-/* Nodes are allocated in blocks of this many; a block is never returned
-** to malloc before the context dies, which keeps alloc/free a pointer swap. */
-#define TL_BLOCK_NODES 4096
+/* Nodes are allocated in blocks that double from 64 up to 4096 nodes, so
+** a small context stays small; a block is never returned to malloc before
+** the context dies, which keeps alloc/free a pointer swap. */
+#define TL_FIRST_BLOCK 64
+#define TL_MAX_BLOCK 4096
 
 struct tl__block {
   tl__block *prev;
-  tl_node nodes[TL_BLOCK_NODES];
+  size_t count;
+  tl_node nodes[];
 };
 
 tl_ctx *tl_ctx_new(void) {
@@ -37,7 +40,7 @@ void tl_ctx_free(tl_ctx *ctx) {
   tl__block *b = ctx->blocks;
   while (b != NULL) {
     tl__block *prev = b->prev;
-    for (size_t i = 0; i < TL_BLOCK_NODES; i++)
+    for (size_t i = 0; i < b->count; i++)
       if (b->nodes[i].refs != 0) tl__free_extras(&b->nodes[i]);
     free(b);
     b = prev;
@@ -59,7 +62,10 @@ tl_status tl_ctx_fail(tl_ctx *ctx, tl_status status, const char *fmt, ...) {
 
 size_t tl_ctx_live_nodes(const tl_ctx *ctx) { return ctx->live; }
 size_t tl_ctx_pool_bytes(const tl_ctx *ctx) {
-  return ctx->nblocks * sizeof(tl__block);
+  size_t bytes = 0;
+  for (const tl__block *b = ctx->blocks; b != NULL; b = b->prev)
+    bytes += sizeof *b + b->count * sizeof(tl_node);
+  return bytes;
 }
 size_t tl_node_size(void) { return sizeof(tl_node); }
 
@@ -81,13 +87,15 @@ int tl_set_check_numerics(tl_ctx *ctx, int enabled) {
 ** ======================================================================= */
 
 static int grow_pool(tl_ctx *ctx) {
-  tl__block *b = malloc(sizeof *b);
+  size_t count = ctx->nblocks >= 6 ? TL_MAX_BLOCK : (size_t)TL_FIRST_BLOCK << ctx->nblocks;
+  tl__block *b = malloc(sizeof *b + count * sizeof(tl_node));
   if (b == NULL) return 0;
   b->prev = ctx->blocks;
+  b->count = count;
   ctx->blocks = b;
   ctx->nblocks++;
   /* link back to front so nodes come out in address order */
-  for (size_t i = TL_BLOCK_NODES; i-- > 0;) {
+  for (size_t i = count; i-- > 0;) {
     b->nodes[i].refs = 0;
     b->nodes[i].mark = 0;
     b->nodes[i].val.next = ctx->free_list;
@@ -117,6 +125,7 @@ tl_node *tl__node_alloc(tl_ctx *ctx) {
 ** reaches zero with it.  The worklist is threaded through the dead nodes'
 ** own val.next, so freeing never allocates and never recurses. */
 static void free_chain(tl_ctx *ctx, tl_node *n) {
+  tl__free_value(n);
   n->val.next = NULL;
   tl_node *work = n;
   while (work != NULL) {
@@ -126,7 +135,11 @@ static void free_chain(tl_ctx *ctx, tl_node *n) {
     tl_node *const *in = tl__inputs(dead);
     for (size_t i = 0; i < nin; i++) {
       tl_node *x = in[i];
-      if (--x->refs == 0) { x->val.next = work; work = x; }
+      if (--x->refs == 0) {
+        tl__free_value(x);              /* val is about to become the link */
+        x->val.next = work;
+        work = x;
+      }
     }
     tl__free_extras(dead);
     dead->flags = 0;
@@ -145,7 +158,7 @@ void tl_release(tl_ctx *ctx, tl_node *n) {
 uint32_t tl__next_epoch(tl_ctx *ctx) {
   if (++ctx->epoch == 0) {  /* wrapped: clear every mark once */
     for (tl__block *b = ctx->blocks; b != NULL; b = b->prev)
-      for (size_t i = 0; i < TL_BLOCK_NODES; i++) b->nodes[i].mark = 0;
+      for (size_t i = 0; i < b->count; i++) b->nodes[i].mark = 0;
     ctx->epoch = 1;
   }
   return ctx->epoch;

@@ -117,6 +117,9 @@ int tl__alloc_grad(tl_ctx *ctx, tl_node *n);
 tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape);
 /* Frees what a node owns outside the pool (array, label, input list). */
 void tl__free_extras(tl_node *n);
+/* Frees only an array node's buffers, leaving a scalar-looking node, so
+** that its 'val' can be reused as a list link while it is being freed. */
+void tl__free_value(tl_node *n);
 
 /* Propagates gradients from order[count-1] down to order[0] (ops.c). */
 void tl__backward_sweep(tl_node *const *order, size_t count);
@@ -131,6 +134,11 @@ void tl__elementwise_b(tl_node *n, double (*da)(double, double, double),
                        double (*db)(double, double, double));
 /* Writes "(2, 3)" (or "scalar") into buf. */
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
+
+/* c (n x m) += op(a) (n x k) op(b) (k x m), where op transposes a stored
+** k x n (trans_a) or b stored m x k (trans_b).  Never fails (gemm.c). */
+void tl__gemm(size_t n, size_t k, size_t m, const double *a, int trans_a,
+              const double *b, int trans_b, double *c);
 
 /* Backward rules of the array-only ops (array_ops.c). */
 void tl__reduce_b(tl_node *n);

@@ -201,6 +201,10 @@ size_t tl_size(const tl_node *n);              /* number of values, 1 for a scal
 double *tl_values(tl_node *n);
 /* The gradient values, or NULL before any backward pass touched them. */
 const double *tl_grads(const tl_node *n);
+/* Writes a one-line summary of n's value into buf: for a scalar its data
+** and gradient, for an array "shape=(2, 3), min=.., mean=.., max=.." and
+** "|grad|=.." once it has a gradient (%.4g numbers).  Returns buf. */
+const char *tl_summary(const tl_node *n, char *buf, size_t size);
 /* Sets the gradient to a copy of 'g' (size values; zeros if NULL). */
 tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g);
 

@@ -28,8 +28,8 @@ build = {
     ["torchlet.core"] = {
       sources = {
         "core/array.c", "core/array_ops.c", "core/ctx.c", "core/elementwise.c",
-        "core/graph.c", "core/node.c", "core/ops.c",
-        "bindings/element.c", "bindings/module.c",
+        "core/gemm.c", "core/graph.c", "core/node.c", "core/ops.c",
+        "bindings/array.c", "bindings/element.c", "bindings/module.c",
       },
       defines = { "NDEBUG" },
       libraries = { "m" },

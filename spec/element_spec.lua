@@ -374,7 +374,7 @@ describe("bad input", function()
   local a = Element(1)
   local cases = {
     {"Element('x')", function() return Element("x") end,
-     "bad argument #1 to '[%w.]*Element' %(number expected, got string%)"},
+     "bad argument #1 to '[%w.]*Element' %(number or table of numbers expected, got string%)"},
     {"Element(1, {})", function() return Element(1, {}) end,
      "bad argument #2 to '[%w.]*Element' %(string or nil expected, got table%)"},
     {"a + {}", function() return a + {} end,

@@ -8,9 +8,23 @@ The C part is the submodule torchlet.core; this file re-exports it and adds
 what is easier to write in Lua.  It sets no globals.
 ]]
 local core = require "torchlet.core"
+local format, concat, type = string.format, table.concat, type
 
 local M = {}
 for k, v in pairs(core) do M[k] = v end
 M.core = core
+
+-- Nested value tables (x.data, x.grad, x:totable() of arrays) print as
+-- [[1, 2], [3, 4]], rows of a matrix on lines of their own.
+local function format_values(t, depth)
+  local parts = {}
+  for i = 1, #t do
+    local v = t[i]
+    parts[i] = type(v) == "table" and format_values(v, depth + 1)
+               or format("%.4g", v)
+  end
+  return "[" .. concat(parts, depth == 0 and ",\n " or ", ") .. "]"
+end
+core.values_meta.__tostring = function(t) return format_values(t, 0) end
 
 return M

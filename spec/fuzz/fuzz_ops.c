@@ -1,0 +1,144 @@
+/*
+** fuzz_ops.c -- libFuzzer harness over the core's Element operations.
+**
+** The input is read as a program: each byte picks an operation (create a
+** scalar or an array, every op, backward, zero_grad, detach, drop a
+** handle, no-grad and numerics-check on/off, n-ary ops, labels, walks),
+** later bytes pick operands among a small pool of live handles and supply
+** numbers.  Any outcome is fine except a crash, a sanitizer report or a
+** leak: failures must come back as NULL / a status with a message.
+*/
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../../core/torchlet.h"
+
+#define POOL 8
+
+typedef struct reader { const uint8_t *p; size_t n; } reader;
+
+static unsigned byte(reader *r) {
+  if (r->n == 0) return 0;
+  r->n--;
+  return *r->p++;
+}
+
+/* Any double, nan and inf included, half of the time a small "nice" one. */
+static double number(reader *r) {
+  unsigned kind = byte(r);
+  if (kind & 1) return ((int)byte(r) - 128) / 16.0;
+  uint64_t bits = 0;
+  for (int i = 0; i < 8; i++) bits = bits << 8 | byte(r);
+  double d;
+  memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+static void put(tl_ctx *ctx, tl_node **pool, tl_node *n, unsigned slot) {
+  if (n == NULL) {
+    if (tl_ctx_error(ctx)[0] == '\0') __builtin_trap();  /* a failure says why */
+    return;
+  }
+  slot %= POOL;
+  tl_release(ctx, pool[slot]);
+  pool[slot] = n;
+}
+
+static tl_node *pick(tl_node **pool, reader *r) { return pool[byte(r) % POOL]; }
+
+static const tl_op binary_ops[] = {TL_OP_ADD, TL_OP_SUB, TL_OP_MUL, TL_OP_DIV, TL_OP_POW};
+static const tl_op const_ops[] = {TL_OP_ADD_K, TL_OP_SUB_K, TL_OP_MUL_K, TL_OP_DIV_K,
+                                  TL_OP_RSUB_K, TL_OP_RDIV_K, TL_OP_POW_K, TL_OP_RPOW_K};
+static const tl_op unary_ops[] = {TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH,
+                                  TL_OP_SIGMOID, TL_OP_RELU, TL_OP_SQRT, TL_OP_ABS,
+                                  TL_OP_SIN, TL_OP_COS};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  reader r = {data, size};
+  tl_ctx *ctx = tl_ctx_new();
+  if (ctx == NULL) return 0;
+  tl_node *pool[POOL] = {0};
+  tl_node *gather[POOL];
+  while (r.n > 0) {
+    unsigned op = byte(&r) % 20, slot = byte(&r);
+    tl_node *a = pick(pool, &r), *b = pick(pool, &r);
+    switch (op) {
+      case 0: put(ctx, pool, tl_leaf(ctx, number(&r)), slot); break;
+      case 1: {
+        size_t shape[3], ndim = 1 + byte(&r) % 3, total = 1;
+        for (size_t d = 0; d < ndim; d++) total *= shape[d] = byte(&r) % 5;  /* 0 is rejected */
+        double values[64] = {0};
+        for (size_t i = 0; i < total && i < 64; i++) values[i] = number(&r);
+        put(ctx, pool, tl_array(ctx, ndim, shape, values), slot);
+        break;
+      }
+      case 2: if (a && b) put(ctx, pool, tl_binary(ctx, binary_ops[byte(&r) % COUNT(binary_ops)], a, b), slot); break;
+      case 3: if (a) put(ctx, pool, tl_with_const(ctx, const_ops[byte(&r) % COUNT(const_ops)], a, number(&r)), slot); break;
+      case 4: if (a) put(ctx, pool, tl_unary(ctx, unary_ops[byte(&r) % COUNT(unary_ops)], a), slot); break;
+      case 5: if (a) put(ctx, pool, tl_reduce(ctx, (tl_op)(TL_OP_REDUCE_SUM + byte(&r) % 3), a, (int)(byte(&r) % 5) - 1), slot); break;
+      case 6: if (a && b) put(ctx, pool, tl_matmul(ctx, a, b), slot); break;
+      case 7: if (a) put(ctx, pool, tl_transpose(ctx, a), slot); break;
+      case 8: if (a) {
+        size_t shape[2] = {byte(&r) % 9 + 1, 0};
+        shape[1] = tl_size(a) / shape[0];
+        put(ctx, pool, tl_reshape(ctx, a, 1 + byte(&r) % 2, shape), slot);
+      } break;
+      case 9: if (a) put(ctx, pool, tl_index(ctx, a, byte(&r) % 6), slot); break;
+      case 10: if (a) {
+        if (!tl_is_array(a)) tl_backward(ctx, a);
+        else {
+          double seed[256];
+          size_t n = tl_size(a) < 256 ? tl_size(a) : 0;
+          for (size_t i = 0; i < n; i++) seed[i] = 1;
+          if (n) tl_backward_with(ctx, a, seed);
+        }
+      } break;
+      case 11: if (a) tl_zero_grad(ctx, a); break;
+      case 12: if (a) put(ctx, pool, tl_detach(ctx, a), slot); break;
+      case 13: tl_release(ctx, pool[slot % POOL]); pool[slot % POOL] = NULL; break;
+      case 14: tl_set_grad_enabled(ctx, byte(&r) & 1); break;
+      case 15: tl_set_check_numerics(ctx, byte(&r) & 1); break;
+      case 16: {
+        size_t n = 0;
+        for (int i = 0; i < POOL; i++) if (pool[i]) gather[n++] = pool[i];
+        if (n == 0) break;
+        switch (byte(&r) % 5) {
+          case 0: put(ctx, pool, tl_sum(ctx, n, gather), slot); break;
+          case 1: put(ctx, pool, tl_sumsq(ctx, n, gather), slot); break;
+          case 2: put(ctx, pool, tl_logsumexp(ctx, n, gather), slot); break;
+          case 3: put(ctx, pool, tl_neuron(ctx, n / 2, gather, gather + n / 2, gather[n - 1]), slot); break;
+          default: {
+            size_t shape[1] = {n};
+            put(ctx, pool, tl_stack(ctx, n, gather, 1, shape), slot);
+          }
+        }
+        break;
+      }
+      case 17: if (a) {
+        char label[4] = {(char)('a' + byte(&r) % 26), 0};
+        tl_set_label(ctx, a, byte(&r) & 1 ? label : NULL);
+      } break;
+      case 18: if (a) {
+        size_t count;
+        tl_node *const *order = tl_topo(ctx, a, &count);
+        if (order && (count == 0 || order[count - 1] != a)) __builtin_trap();
+        char buf[64];
+        for (size_t i = 0; order && i < count; i++) tl_op_label(order[i], buf, sizeof buf);
+      } break;
+      default: if (a) {
+        char buf[200];
+        tl_summary(a, buf, sizeof buf);
+        (void)tl_grads(a);
+        if (!tl_is_array(a)) tl_set_data(a, number(&r));
+      }
+    }
+  }
+  for (int i = 0; i < POOL; i++) tl_release(ctx, pool[i]);
+  if (tl_ctx_live_nodes(ctx) != 0) __builtin_trap();   /* everything freed */
+  tl_ctx_free(ctx);
+  return 0;
+}
