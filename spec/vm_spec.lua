@@ -87,6 +87,18 @@ describe("torchlet.core on " .. (jit and jit.version or _VERSION), function()
       :find("Element has no settable field 'nope'", 1, true))
   end)
 
+  it("builds arrays from nested tables and sends gradients back", function()
+    local X = Element({ { 1, 2 }, { 3, 4 } })
+    local W = Element({ { 1, 0 }, { 0, 2 } })
+    local loss = (X:matmul(W) * X):sum()
+    loss:backward()
+    assert.are.same({ 2, 2 }, X.shape)
+    assert.are.equal(1 + 8 + 9 + 32, loss.data)
+    assert.are.same({ { 2, 8 }, { 6, 16 } }, X.grad)
+    assert.are.same({ { 1, 4 }, { 9, 16 } }, (X * X):totable())
+    assert.are.equal(4, X:numel())
+  end)
+
   it("frees nodes when their handles are collected", function()
     collectgarbage()
     local before = core.memory().live_nodes
