@@ -67,6 +67,22 @@ static inline int tlbc_absindex(lua_State *L, int i) {
 #define luaL_getmetafield(L, i, e) \
   (luaL_getmetafield((L), (i), (e)) ? lua_type((L), -1) : LUA_TNIL)
 
+/* Light userdata keys (5.2). */
+static inline int tlbc_rawgetp(lua_State *L, int t, const void *p) {
+  t = lua_absindex(L, t);
+  lua_pushlightuserdata(L, (void *)p);
+  return lua_rawget(L, t);
+}
+#define lua_rawgetp tlbc_rawgetp
+
+static inline void tlbc_rawsetp(lua_State *L, int t, const void *p) {
+  t = lua_absindex(L, t);
+  lua_pushlightuserdata(L, (void *)p);
+  lua_insert(L, -2);
+  lua_rawset(L, t);
+}
+#define lua_rawsetp tlbc_rawsetp
+
 #define lua_rawlen(L, i) lua_objlen((L), (i))
 /* #t for tables and strings; 5.1 tables have no __len to honour. */
 #define luaL_len(L, i) ((lua_Integer)lua_objlen((L), (i)))
