@@ -22,6 +22,8 @@ backward() for gradients, driven from Lua 5.4.
 dependencies = {
   "lua >= 5.3, < 5.5",   -- 5.3 through bindings/tlb_compat.h
 }
+-- The builtin backend copies the lua/ folder whole (torchlet/init.lua and
+-- every other pure-Lua module), so only the C module is listed.
 build = {
   type = "builtin",
   modules = {
@@ -34,6 +36,5 @@ build = {
       defines = { "NDEBUG" },
       libraries = { "m" },
     },
-    ["torchlet"] = "lua/torchlet/init.lua",
   },
 }

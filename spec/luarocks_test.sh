@@ -13,15 +13,24 @@ cp -r "$repo/core" "$repo/bindings" "$repo/lua" "$repo/rockspec" "$repo/README.m
   luarocks --lua-version=5.4 make rockspec/torchlet-scm-1.rockspec \
     --tree="$tmp/tree" >"$tmp/luarocks.log" 2>&1) ||
   { cat "$tmp/luarocks.log" >&2; exit 1; }
+# every module of lua/torchlet, by name: torchlet, torchlet.data ...
+modules=$(cd "$repo/lua" && find torchlet -name '*.lua' |
+  sed 's|/init\.lua$||; s|\.lua$||; s|/|.|g' | tr '\n' ' ')
 cd "$tmp/elsewhere"
 LUA_PATH="$tmp/tree/share/lua/5.4/?.lua;$tmp/tree/share/lua/5.4/?/init.lua" \
-LUA_CPATH="$tmp/tree/lib/lua/5.4/?.so" lua5.4 - "$tmp/tree" <<'LUA'
+LUA_CPATH="$tmp/tree/lib/lua/5.4/?.so" lua5.4 - "$tmp/tree" $modules <<'LUA'
 local tree = ...
-local torchlet = require "torchlet"
-for _, m in ipairs { { "torchlet", package.path }, { "torchlet.core", package.cpath } } do
-  local found = assert(package.searchpath(m[1], m[2]))
-  assert(found:sub(1, #tree) == tree, m[1] .. " comes from " .. found)
+local function from_tree(name, path)
+  local found = assert(package.searchpath(name, path), name .. " is not installed")
+  assert(found:sub(1, #tree) == tree, name .. " comes from " .. found)
 end
+from_tree("torchlet.core", package.cpath)
+for i = 2, select("#", ...) do
+  local name = select(i, ...)
+  from_tree(name, package.path)
+  require(name)
+end
+local torchlet = require "torchlet"
 local x = torchlet.Element(3)
 local y = x * x + 2 * x
 y:backward()
