@@ -183,7 +183,7 @@ case "$cmd" in
     ;;
   demo)
     build release
-    lua5.4 examples/demo.lua
+    lua5.4 examples/moons.lua
     ;;
   test)
     build release

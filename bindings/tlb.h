@@ -81,5 +81,8 @@ void tlb_assign_values(lua_State *L, tl_node *n, int idx, int grad,
 void tlb_open_element(lua_State *L);
 /* Called by tlb_open_element with the methods table on top. */
 void tlb_open_array(lua_State *L);
+void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */
+void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
+void tlb_open_loss(lua_State *L);    /* module.loss */
 
 #endif

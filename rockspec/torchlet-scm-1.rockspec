@@ -29,9 +29,12 @@ build = {
   modules = {
     ["torchlet.core"] = {
       sources = {
-        "core/array.c", "core/array_ops.c", "core/ctx.c", "core/elementwise.c",
-        "core/gemm.c", "core/graph.c", "core/node.c", "core/ops.c",
-        "bindings/array.c", "bindings/element.c", "bindings/module.c",
+        "core/array.c", "core/array_ops.c", "core/ctx.c",
+        "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
+        "core/nn.c", "core/node.c", "core/ops.c", "core/optim.c",
+        "core/serialize.c", "bindings/args.c", "bindings/array.c",
+        "bindings/element.c", "bindings/loss.c", "bindings/module.c",
+        "bindings/nn.c", "bindings/optim.c",
       },
       defines = { "NDEBUG" },
       libraries = { "m" },

@@ -64,7 +64,7 @@ static int run(lua_State *L, const char *script) {
     return 0;
   }
   lua_pushinteger(L, 300);                      /* steps */
-  lua_pushnumber(L, 0.2);                       /* learning rate */
+  lua_pushnumber(L, 0.1);                       /* learning rate */
   lua_pushinteger(L, 42);                       /* seed */
   if (!call(L, 3, 2)) return 0;                 /* loss, predictions */
   int isnum;

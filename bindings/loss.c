@@ -1,0 +1,191 @@
+/*
+** loss.c -- torchlet.loss: mse, hinge, bce (on logits), cross_entropy.
+**
+**   loss.mse(scores, targets)          mean((s - y)^2)
+**   loss.hinge(scores, targets)        mean(relu(1 - y*s)), y in {-1, 1}
+**   loss.bce(logits, targets)          binary cross-entropy on logits,
+**                                      y in [0, 1]
+**   loss.cross_entropy(logits, class)  softmax cross-entropy: logits a row
+**                                      of k scores and class in 1..k, or a
+**                                      table of rows and a table of classes
+**
+** Scores are Elements or numbers, either a Lua array or a single value
+** (then the target is a single number).  Each returns one Element: the mean
+** over the samples, built in C (core/loss.c).
+*/
+#include "../core/tl_loss.h"
+#include "tlb_args.h"
+
+/* {======================================================================
+** Reading scores and targets
+** ======================================================================= */
+
+/* Scratch for n samples, owned by Lua (freed by the collector even if an
+** error follows): nodes then numbers. */
+typedef struct samples {
+  size_t n;
+  tl_node **s;
+  double *y;
+} samples;
+
+/* Checks that the value on top is a score (an Element or a number). */
+static void checkscore(lua_State *L, const char *fname, int arg, size_t i) {
+  if (lua_type(L, -1) != LUA_TNUMBER && tlb_toelement(L, -1) == NULL)
+    tlb_argerror(L, arg, fname, "score %d must be an Element or a number, "
+                 "got %s", (int)i, luaL_typename(L, -1));
+}
+
+/* The node for the score on top, one reference: an Element's node, or a
+** new leaf for a number (NULL when the pool is exhausted). */
+static tl_node *scorenode(lua_State *L, tl_ctx *ctx) {
+  tl_node *n = tlb_toelement(L, -1);
+  if (n == NULL) return tl_leaf(ctx, lua_tonumber(L, -1));
+  tl_retain(n);
+  return n;
+}
+
+static void release_scores(tl_ctx *ctx, size_t n, tl_node **s) {
+  for (size_t i = 0; i < n; i++) tl_release(ctx, s[i]);
+}
+
+/* Reads scores (argument 1) and numeric targets (argument 2); every score
+** node holds one reference (release_scores). */
+static samples readsamples(lua_State *L, const char *fname) {
+  samples sm;
+  int table = lua_type(L, 1) == LUA_TTABLE;
+  if (!table && lua_type(L, 1) != LUA_TNUMBER && tlb_toelement(L, 1) == NULL)
+    tlb_typeerror(L, 1, fname, "table of scores, Element or number");
+  sm.n = table ? lua_rawlen(L, 1) : 1;
+  if (sm.n == 0) tlb_argerror(L, 1, fname, "no scores given");
+  if (table) {
+    if (lua_type(L, 2) != LUA_TTABLE) tlb_typeerror(L, 2, fname, "table of targets");
+    size_t ny = lua_rawlen(L, 2);
+    if (ny != sm.n)
+      tlb_argerror(L, 2, fname, "%d targets for %d scores (lengths must match)",
+                   (int)ny, (int)sm.n);
+  } else if (lua_type(L, 2) != LUA_TNUMBER)
+    tlb_typeerror(L, 2, fname, "number");
+  sm.s = lua_newuserdatauv(L, sm.n * (sizeof(tl_node *) + sizeof(double)), 0);
+  sm.y = (double *)(sm.s + sm.n);
+  for (size_t i = 0; i < sm.n; i++) {   /* check everything first */
+    if (table) lua_rawgeti(L, 1, (lua_Integer)i + 1); else lua_pushvalue(L, 1);
+    checkscore(L, fname, 1, i + 1);
+    if (table) lua_rawgeti(L, 2, (lua_Integer)i + 1); else lua_pushvalue(L, 2);
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      tlb_argerror(L, 2, fname, "target %d must be a number, got %s",
+                   (int)i + 1, luaL_typename(L, -1));
+    sm.y[i] = lua_tonumber(L, -1);
+    lua_pop(L, 2);
+  }
+  tl_ctx *ctx = tlb_ctx(L);
+  for (size_t i = 0; i < sm.n; i++) {
+    if (table) lua_rawgeti(L, 1, (lua_Integer)i + 1); else lua_pushvalue(L, 1);
+    sm.s[i] = scorenode(L, ctx);
+    lua_pop(L, 1);
+    if (sm.s[i] == NULL) {
+      release_scores(ctx, i, sm.s);
+      tlb_error(L);
+    }
+  }
+  return sm;
+}
+
+typedef tl_node *(*loss_fn)(tl_ctx *ctx, size_t n, tl_node *const *s,
+                            const double *y);
+
+static int elementwise(lua_State *L, const char *fname, loss_fn f) {
+  samples sm = readsamples(L, fname);
+  tl_ctx *ctx = tlb_ctx(L);
+  tlb_element *h = tlb_newhandle(L);
+  tl_node *r = f(ctx, sm.n, sm.s, sm.y);
+  release_scores(ctx, sm.n, sm.s);    /* the result holds what it needs */
+  tlb_sethandle(L, h, r);
+  return 1;
+}
+
+/* }====================================================================== */
+
+static int loss_mse(lua_State *L) { return elementwise(L, "mse", tl_loss_mse); }
+static int loss_hinge(lua_State *L) { return elementwise(L, "hinge", tl_loss_hinge); }
+static int loss_bce(lua_State *L) { return elementwise(L, "bce", tl_loss_bce_logits); }
+
+/* A class index at the top of the stack, in 1..k, as 0-based. */
+static size_t checkclass(lua_State *L, size_t k, size_t sample) {
+  int isint = 0;
+  lua_Integer c = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+  if (!isint || c < 1 || (lua_Unsigned)c > k)
+    tlb_argerror(L, 2, "cross_entropy", "class of sample %d must be an "
+                 "integer in 1..%d, got %s", (int)sample, (int)k,
+                 luaL_tolstring(L, -1, NULL));
+  return (size_t)(c - 1);
+}
+
+/* cross_entropy(row, class) or cross_entropy(rows, classes). */
+static int loss_cross_entropy(lua_State *L) {
+  const char *fname = "cross_entropy";
+  size_t n = tlb_checklist(L, 1, fname, "table of logits");
+  if (n == 0) return tlb_argerror(L, 1, fname, "no logits given");
+  lua_rawgeti(L, 1, 1);
+  int batch = lua_type(L, -1) == LUA_TTABLE;
+  size_t k = batch ? lua_rawlen(L, -1) : n;
+  lua_pop(L, 1);
+  if (!batch) n = 1;
+  if (k == 0) return tlb_argerror(L, 1, fname, "no classes in row 1");
+  if (batch) {
+    if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of classes");
+    if (lua_rawlen(L, 2) != n)
+      return tlb_argerror(L, 2, fname, "%d classes for %d rows of logits "
+                          "(lengths must match)", (int)lua_rawlen(L, 2), (int)n);
+  }
+  tl_node **s = lua_newuserdatauv(L, n * k * sizeof *s + n * sizeof(size_t), 0);
+  size_t *cls = (size_t *)(s + n * k);
+  int rows = lua_gettop(L) + 1;           /* where each row is pushed */
+  for (size_t i = 0; i < n; i++) {        /* check everything first */
+    if (batch) {
+      if (lua_rawgeti(L, 1, (lua_Integer)i + 1) != LUA_TTABLE || lua_rawlen(L, -1) != k)
+        return tlb_argerror(L, 1, fname, "row %d must be a table of %d logits",
+                            (int)i + 1, (int)k);
+      lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    } else {
+      lua_pushvalue(L, 1);
+      lua_pushvalue(L, 2);
+    }
+    cls[i] = checkclass(L, k, i + 1);
+    lua_pop(L, 1);
+    for (size_t j = 0; j < k; j++) {
+      lua_rawgeti(L, rows, (lua_Integer)j + 1);
+      checkscore(L, fname, 1, j + 1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  tl_ctx *ctx = tlb_ctx(L);
+  for (size_t i = 0; i < n; i++) {
+    if (batch) lua_rawgeti(L, 1, (lua_Integer)i + 1); else lua_pushvalue(L, 1);
+    for (size_t j = 0; j < k; j++) {
+      lua_rawgeti(L, rows, (lua_Integer)j + 1);
+      s[i * k + j] = scorenode(L, ctx);
+      lua_pop(L, 1);
+      if (s[i * k + j] == NULL) {
+        release_scores(ctx, i * k + j, s);
+        return tlb_error(L);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  tlb_element *h = tlb_newhandle(L);
+  tl_node *r = tl_loss_cross_entropy(ctx, n, k, s, cls);
+  release_scores(ctx, n * k, s);
+  tlb_sethandle(L, h, r);
+  return 1;
+}
+
+void tlb_open_loss(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"mse", loss_mse}, {"hinge", loss_hinge}, {"bce", loss_bce},
+    {"cross_entropy", loss_cross_entropy}, {NULL, NULL}
+  };
+  lua_newtable(L);
+  tlb_setfuncs(L, funcs);
+  lua_setfield(L, -2, "loss");                 /* module.loss */
+}

@@ -1,0 +1,385 @@
+/*
+** nn.c -- the Module userdata (Neuron, Layer, MLP) and torchlet.nn.
+**
+**   nn.Neuron(nin [, opts])          opts: activation ("relu"), nonlin, init
+**   nn.Layer(nin, nout [, opts])     opts: activation ("relu"), nonlin, init
+**   nn.MLP(nin, sizes [, opts])      opts: activation ("relu", hidden layers),
+**                                    output ("linear"), activations, init
+**   nn.load(path)
+**   model(x)  model:parameters()  model:zero_grad()  model:l2()
+**   model:save(path)  tostring(model)
+**
+** A forward pass reads the inputs, calls core once and pushes only the
+** outputs: no Lua object per intermediate node.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/tl_nn.h"
+#include "tlb_args.h"
+
+#define TLB_MODULE "torchlet.Module"
+
+/* A model handle: born empty (m == NULL) so that an error while it is
+** being made leaves a harmless husk for __gc. */
+typedef struct tlb_model {
+  tl_mlp *m;
+  tl_node **x;          /* forward scratch: the inputs as nodes */
+  tl_node **out;        /* forward scratch: the outputs */
+} tlb_model;
+
+static const char *const kind_names[TL_KIND_COUNT] = {"Neuron", "Layer", "MLP"};
+
+static tlb_model *tomodel(lua_State *L, int i, const char *fname) {
+  tlb_model *mo = luaL_testudata(L, i, TLB_MODULE);
+  if (mo == NULL) tlb_typeerror(L, i, fname, "Module");
+  else if (mo->m == NULL) luaL_error(L, "%s: Module used after it was collected", fname);
+  return mo;
+}
+
+/* {======================================================================
+** Construction
+** ======================================================================= */
+
+static tlb_model *newmodel(lua_State *L) {
+  tlb_model *mo = lua_newuserdatauv(L, sizeof *mo, 0);
+  mo->m = NULL;
+  mo->x = mo->out = NULL;
+  luaL_setmetatable(L, TLB_MODULE);
+  return mo;
+}
+
+/* Fills the model handle 'mo' (on top of the stack) with 'm', or raises
+** the context's error when 'm' is NULL, after "fname: " unless NULL. */
+static void setmodel(lua_State *L, tlb_model *mo, tl_mlp *m, const char *fname) {
+  if (m == NULL && fname == NULL) tlb_error(L);
+  if (m == NULL) luaL_error(L, "%s: %s", fname, tl_ctx_error(tlb_ctx(L)));
+  mo->m = m;
+  mo->x = malloc(tl_mlp_nin(m) * sizeof *mo->x);
+  mo->out = malloc(tl_mlp_nout(m) * sizeof *mo->out);
+  if (mo->x == NULL || mo->out == NULL)
+    luaL_error(L, "out of memory creating a model");
+}
+
+static tl_act checkact(lua_State *L, int arg, const char *fname,
+                       const char *name, const char *what) {
+  tl_act a = tl_act_from_name(name);
+  if (a == TL_ACT_COUNT)
+    tlb_argerror(L, arg, fname, "unknown %s '%s' (relu, tanh, sigmoid or "
+                 "linear expected)", what, name);
+  return a;
+}
+
+static tl_init checkinit(lua_State *L, int arg, const char *fname) {
+  const char *s = tlb_optstring(L, arg, fname, "init", "default");
+  if (strcmp(s, "default") == 0) return TL_INIT_DEFAULT;
+  if (strcmp(s, "uniform") == 0) return TL_INIT_UNIFORM;
+  return tlb_argerror(L, arg, fname, "unknown init '%s' (default or uniform "
+                      "expected)", s), TL_INIT_DEFAULT;
+}
+
+/* The activation of a Neuron or Layer: 'activation', or micrograd's
+** 'nonlin' (false means linear); ReLU by default, as in micrograd. */
+static tl_act single_act(lua_State *L, int arg, const char *fname) {
+  static const char *const allowed[] = {"activation", "nonlin", "init", NULL};
+  tlb_checkopts(L, arg, fname, allowed);
+  const char *name = tlb_optstring(L, arg, fname, "activation", NULL);
+  int nonlin = tlb_optboolean(L, arg, fname, "nonlin", 1);
+  if (name != NULL && !nonlin)
+    tlb_argerror(L, arg, fname, "give either 'activation' or 'nonlin', not both");
+  if (name == NULL) return nonlin ? TL_ACT_RELU : TL_ACT_LINEAR;
+  return checkact(L, arg, fname, name, "activation");
+}
+
+static int nn_neuron(lua_State *L) {
+  size_t nin = (size_t)tlb_topositive(L, 1, 1, "Neuron", "number of inputs");
+  tl_act act = single_act(L, 2, "Neuron");
+  tl_init init = checkinit(L, 2, "Neuron");
+  size_t one = 1;
+  tlb_model *mo = newmodel(L);
+  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_NEURON, nin, 1, &one, &act, init),
+           "Neuron");
+  return 1;
+}
+
+static int nn_layer(lua_State *L) {
+  size_t nin = (size_t)tlb_topositive(L, 1, 1, "Layer", "number of inputs");
+  size_t nout = (size_t)tlb_topositive(L, 2, 2, "Layer", "number of outputs");
+  tl_act act = single_act(L, 3, "Layer");
+  tl_init init = checkinit(L, 3, "Layer");
+  tlb_model *mo = newmodel(L);
+  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_LAYER, nin, 1, &nout, &act, init),
+           "Layer");
+  return 1;
+}
+
+/* MLP(nin, sizes [, opts]): the per-layer arrays live in a userdata on
+** the stack, so an error while reading them leaks nothing. */
+static int nn_mlp(lua_State *L) {
+  static const char *const allowed[] = {"activation", "output", "activations",
+                                        "init", NULL};
+  size_t nin = (size_t)tlb_topositive(L, 1, 1, "MLP", "number of inputs");
+  size_t nl = tlb_checklist(L, 2, "MLP", "table of layer sizes");
+  if (nl == 0) return tlb_argerror(L, 2, "MLP", "at least one layer expected");
+  if (nl > TL_MLP_MAX_LAYERS)
+    return tlb_argerror(L, 2, "MLP", "at most %d layers", (int)TL_MLP_MAX_LAYERS);
+  tlb_checkopts(L, 3, "MLP", allowed);
+  size_t *sizes = lua_newuserdatauv(L, nl * (sizeof(size_t) + sizeof(tl_act)), 0);
+  tl_act *acts = (tl_act *)(sizes + nl);
+  for (size_t l = 0; l < nl; l++) {
+    lua_rawgeti(L, 2, (lua_Integer)l + 1);
+    char what[48];
+    snprintf(what, sizeof what, "layer size %d", (int)l + 1);
+    sizes[l] = (size_t)tlb_topositive(L, -1, 2, "MLP", what);
+    lua_pop(L, 1);
+  }
+  tl_act hidden = checkact(L, 3, "MLP", tlb_optstring(L, 3, "MLP", "activation", "relu"),
+                           "activation");
+  tl_act output = checkact(L, 3, "MLP", tlb_optstring(L, 3, "MLP", "output", "linear"),
+                           "activation");
+  for (size_t l = 0; l < nl; l++) acts[l] = l + 1 < nl ? hidden : output;
+  if (lua_type(L, 3) == LUA_TTABLE &&
+      lua_getfield(L, 3, "activations") != LUA_TNIL) {
+    if (!lua_istable(L, -1) || lua_rawlen(L, -1) != nl)
+      return tlb_argerror(L, 3, "MLP", "option 'activations' must be a table "
+                          "with one name per layer (%d)", (int)nl);
+    for (size_t l = 0; l < nl; l++) {
+      if (lua_rawgeti(L, -1, (lua_Integer)l + 1) != LUA_TSTRING)
+        return tlb_argerror(L, 3, "MLP", "activations[%d] must be a string",
+                            (int)l + 1);
+      acts[l] = checkact(L, 3, "MLP", lua_tostring(L, -1), "activation");
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  tl_init init = checkinit(L, 3, "MLP");
+  tlb_model *mo = newmodel(L);
+  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_MLP, nin, nl, sizes, acts, init),
+           "MLP");
+  return 1;
+}
+
+/* A path at 'arg': a string, never a number turned into one (a number
+** here is a mistake, not a file name). */
+static const char *checkpath(lua_State *L, int arg, const char *fname) {
+  if (lua_type(L, arg) != LUA_TSTRING) tlb_typeerror(L, arg, fname, "string");
+  return lua_tostring(L, arg);
+}
+
+static int nn_load(lua_State *L) {
+  const char *path = checkpath(L, 1, "load");
+  tlb_model *mo = newmodel(L);
+  setmodel(L, mo, tl_mlp_load(tlb_ctx(L), path), NULL);  /* names itself */
+  return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Forward
+** ======================================================================= */
+
+/* Checks input i (1-based) at the top of the stack: a number or an Element. */
+static void checkinput(lua_State *L, tl_mlp *m, size_t i) {
+  if (lua_type(L, -1) != LUA_TNUMBER && tlb_toelement(L, -1) == NULL) {
+    const char *fname = kind_names[tl_mlp_kind_of(m)];
+    tlb_argerror(L, 1, fname, "input %d must be a number or an Element, got %s",
+                 (int)i, luaL_typename(L, -1));
+  }
+}
+
+/* Stores into x[i] a reference to the value at the top: the Element's
+** node, or a new leaf for a number; NULL when the pool is exhausted. */
+static tl_node *inputnode(lua_State *L, tl_ctx *ctx) {
+  tl_node *n = tlb_toelement(L, -1);
+  if (n == NULL) return tl_leaf(ctx, lua_tonumber(L, -1));
+  tl_retain(n);
+  return n;
+}
+
+/* Reads argument 2 (a table of nin numbers or Elements, or one of them
+** when nin == 1) into mo->x, every entry one reference. */
+static void readinputs(lua_State *L, tlb_model *mo) {
+  tl_mlp *m = mo->m;
+  tl_ctx *ctx = tlb_ctx(L);
+  size_t nin = tl_mlp_nin(m);
+  const char *fname = kind_names[tl_mlp_kind_of(m)];
+  if (lua_type(L, 2) != LUA_TTABLE) {
+    if (nin != 1)
+      tlb_argerror(L, 1, fname, "table of %d inputs expected, got %s",
+                   (int)nin, luaL_typename(L, 2));
+    lua_pushvalue(L, 2);
+    checkinput(L, m, 1);
+    if ((mo->x[0] = inputnode(L, ctx)) == NULL) tlb_error(L);
+    lua_pop(L, 1);
+    return;
+  }
+  size_t len = lua_rawlen(L, 2);
+  if (len != nin)
+    tlb_argerror(L, 1, fname, "input of length %d expected, got %d", (int)nin,
+                 (int)len);
+  for (size_t i = 0; i < nin; i++) {   /* check all before making any */
+    lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    checkinput(L, m, i + 1);
+    lua_pop(L, 1);
+  }
+  for (size_t i = 0; i < nin; i++) {
+    lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    if ((mo->x[i] = inputnode(L, ctx)) == NULL) {
+      while (i-- > 0) tl_release(ctx, mo->x[i]);
+      tlb_error(L);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* model(x): an Element for one output, else an array of Elements.  The
+** handles are made (empty) before core runs, so no error can come between
+** building nodes and handing them over. */
+static int model_call(lua_State *L) {
+  tlb_model *mo = tomodel(L, 1, "__call");
+  size_t nout = tl_mlp_nout(mo->m), nin = tl_mlp_nin(mo->m);
+  tlb_element *one = NULL;
+  if (nout == 1)
+    one = tlb_newhandle(L);
+  else {
+    lua_createtable(L, (int)nout, 0);
+    for (size_t j = 0; j < nout; j++) {
+      tlb_newhandle(L);
+      lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+  }
+  readinputs(L, mo);
+  tl_ctx *ctx = tlb_ctx(L);
+  tl_status st = tl_mlp_forward(ctx, mo->m, mo->x, mo->out);
+  for (size_t i = 0; i < nin; i++) tl_release(ctx, mo->x[i]);
+  if (st != TL_OK) return tlb_error(L);
+  if (one != NULL) {
+    one->node = mo->out[0];
+    return 1;
+  }
+  for (size_t j = 0; j < nout; j++) {
+    lua_rawgeti(L, -1, (lua_Integer)j + 1);
+    ((tlb_element *)lua_touserdata(L, -1))->node = mo->out[j];
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Methods
+** ======================================================================= */
+
+/* parameters(): handles aliasing the model's own leaves, in micrograd's
+** order (layer by layer, neuron by neuron, weights then bias). */
+static int model_parameters(lua_State *L) {
+  tlb_model *mo = tomodel(L, 1, "parameters");
+  size_t n = tl_mlp_nparams(mo->m);
+  tl_node *const *p = tl_mlp_params(mo->m);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    tlb_pushnode(L, p[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int model_zero_grad(lua_State *L) {
+  tl_mlp_zero_grad(tomodel(L, 1, "zero_grad")->m);
+  return 0;
+}
+
+static int model_l2(lua_State *L) {
+  tlb_model *mo = tomodel(L, 1, "l2");
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_mlp_l2(tlb_ctx(L), mo->m));
+  return 1;
+}
+
+static int model_save(lua_State *L) {
+  tlb_model *mo = tomodel(L, 1, "save");
+  const char *path = checkpath(L, 2, "save");
+  if (tl_mlp_save(tlb_ctx(L), mo->m, path) != TL_OK) return tlb_error(L);
+  return 0;
+}
+
+/* Neuron: "ReLUNeuron(2)"; Layer: "Layer of [ReLUNeuron(2), ...]"; MLP:
+** "MLP of [Layer of [...], ...]", as micrograd's __repr__. */
+static void addlayer(luaL_Buffer *b, size_t fan_in, size_t size, tl_act act) {
+  char neuron[64];
+  snprintf(neuron, sizeof neuron, "%sNeuron(%zu)", tl_act_title(act), fan_in);
+  luaL_addstring(b, "Layer of [");
+  for (size_t j = 0; j < size; j++) {
+    if (j > 0) luaL_addstring(b, ", ");
+    luaL_addstring(b, neuron);
+  }
+  luaL_addchar(b, ']');
+}
+
+static int model_tostring(lua_State *L) {
+  tlb_model *mo = tomodel(L, 1, "__tostring");
+  tl_mlp *m = mo->m;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  tl_mlp_kind kind = tl_mlp_kind_of(m);
+  if (kind == TL_KIND_NEURON) {
+    lua_pushfstring(L, "%sNeuron(%d)", tl_act_title(tl_mlp_layer_act(m, 0)),
+                    (int)tl_mlp_nin(m));
+    luaL_addvalue(&b);
+  } else if (kind == TL_KIND_LAYER)
+    addlayer(&b, tl_mlp_nin(m), tl_mlp_layer_size(m, 0), tl_mlp_layer_act(m, 0));
+  else {
+    luaL_addstring(&b, "MLP of [");
+    size_t fan_in = tl_mlp_nin(m);
+    for (size_t l = 0; l < tl_mlp_nlayers(m); l++) {
+      if (l > 0) luaL_addstring(&b, ", ");
+      addlayer(&b, fan_in, tl_mlp_layer_size(m, l), tl_mlp_layer_act(m, l));
+      fan_in = tl_mlp_layer_size(m, l);
+    }
+    luaL_addchar(&b, ']');
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* Frees the model.  At lua_close the context is finalized after every
+** handle made later; should it already be gone, its pool took the nodes. */
+static int model_gc(lua_State *L) {
+  tlb_model *mo = luaL_testudata(L, 1, TLB_MODULE);
+  if (mo == NULL) return 0;
+  tl_ctx *ctx = tlb_ctx(L);
+  if (ctx != NULL) tl_mlp_free(ctx, mo->m);
+  free(mo->x);
+  free(mo->out);
+  mo->m = NULL;
+  mo->x = mo->out = NULL;
+  return 0;
+}
+
+/* }====================================================================== */
+
+void tlb_open_nn(lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__call", model_call}, {"__tostring", model_tostring},
+    {"__gc", model_gc}, {NULL, NULL}
+  };
+  static const luaL_Reg methods[] = {
+    {"parameters", model_parameters}, {"zero_grad", model_zero_grad},
+    {"l2", model_l2}, {"save", model_save}, {NULL, NULL}
+  };
+  static const luaL_Reg funcs[] = {
+    {"Neuron", nn_neuron}, {"Layer", nn_layer}, {"MLP", nn_mlp},
+    {"load", nn_load}, {NULL, NULL}
+  };
+  luaL_newmetatable(L, TLB_MODULE);            /* sets __name */
+  tlb_setfuncs(L, meta);
+  lua_newtable(L);
+  tlb_setfuncs(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  tlb_setfuncs(L, funcs);
+  lua_setfield(L, -2, "nn");                   /* module.nn */
+}

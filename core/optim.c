@@ -1,0 +1,268 @@
+/*
+** optim.c -- SGD, RMSprop, Adagrad, Adam and AdamW (tl_optim.h).
+**
+** State lives in arrays parallel to the parameter list.  Each update is
+** written in the order of operations of PyTorch's single-tensor code
+** (lerp for moving averages, sqrt(v)/sqrt(bc2) + eps for Adam's
+** denominator), so results agree with it to the last bits or close.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "tl_optim.h"
+
+struct tl_optim {
+  tl_optim_kind kind;
+  tl_optim_config cfg;
+  size_t n;
+  tl_node **params;     /* one reference each */
+  uint64_t *steps;      /* per parameter: updates done so far */
+  double *s1, *s2, *s3; /* per-kind state, see step functions */
+};
+
+static const char *const names[TL_OPTIM_COUNT] = {
+  "SGD", "RMSprop", "Adagrad", "Adam", "AdamW"
+};
+
+const char *tl_optim_name(tl_optim_kind kind) {
+  return (unsigned)kind < TL_OPTIM_COUNT ? names[kind] : "?";
+}
+
+void tl_optim_defaults(tl_optim_kind kind, tl_optim_config *cfg) {
+  *cfg = (tl_optim_config){0};
+  switch (kind) {
+    case TL_OPTIM_SGD: cfg->lr = 1e-3; break;
+    case TL_OPTIM_RMSPROP: cfg->lr = 1e-2; cfg->alpha = 0.99; cfg->eps = 1e-8; break;
+    case TL_OPTIM_ADAGRAD: cfg->lr = 1e-2; cfg->eps = 1e-10; break;
+    case TL_OPTIM_ADAM: case TL_OPTIM_ADAMW:
+      cfg->lr = 1e-3; cfg->beta1 = 0.9; cfg->beta2 = 0.999; cfg->eps = 1e-8;
+      cfg->weight_decay = kind == TL_OPTIM_ADAMW ? 1e-2 : 0;
+      break;
+    default: break;
+  }
+}
+
+/* {======================================================================
+** Construction
+** ======================================================================= */
+
+static int cmp_address(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(tl_node *const *)a, y = (uintptr_t)*(tl_node *const *)b;
+  return (x > y) - (x < y);
+}
+
+/* 1 if no node appears twice in params[0..n): a repeated parameter would
+** be updated twice per step, silently.  Sorts a copy: O(n log n). */
+static int all_distinct(tl_ctx *ctx, size_t n, tl_node *const *params) {
+  tl_node **copy = malloc(n * sizeof *copy);
+  if (copy == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
+    return 0;
+  }
+  memcpy(copy, params, n * sizeof *copy);
+  qsort(copy, n, sizeof *copy, cmp_address);
+  int ok = 1;
+  for (size_t i = 1; i < n && ok; i++) ok = copy[i] != copy[i - 1];
+  free(copy);
+  if (!ok) tl_ctx_fail(ctx, TL_EARG, "a parameter appears more than once in the list");
+  return ok;
+}
+
+/* 1 if 'v' is a number >= 0 (nan fails), else fails with its name. */
+static int nonneg(tl_ctx *ctx, const char *what, double v) {
+  if (v >= 0) return 1;
+  if (isnan(v))  /* printf may say "-nan" */
+    tl_ctx_fail(ctx, TL_EARG, "invalid %s nan: must be >= 0", what);
+  else
+    tl_ctx_fail(ctx, TL_EARG, "invalid %s %g: must be >= 0", what, v);
+  return 0;
+}
+
+static int check_config(tl_ctx *ctx, tl_optim_kind kind,
+                        const tl_optim_config *c) {
+  if (!nonneg(ctx, "learning rate", c->lr) ||
+      !nonneg(ctx, "weight_decay", c->weight_decay) ||
+      !nonneg(ctx, "momentum", c->momentum) ||
+      !nonneg(ctx, "dampening", c->dampening) ||
+      !nonneg(ctx, "eps", c->eps) || !nonneg(ctx, "alpha", c->alpha) ||
+      !nonneg(ctx, "lr_decay", c->lr_decay) ||
+      !nonneg(ctx, "initial_accumulator_value", c->initial_accumulator_value))
+    return 0;
+  if ((kind == TL_OPTIM_ADAM || kind == TL_OPTIM_ADAMW) &&
+      (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))) {
+    tl_ctx_fail(ctx, TL_EARG, "invalid betas (%g, %g): each must be in [0, 1)",
+                c->beta1, c->beta2);
+    return 0;
+  }
+  if (kind == TL_OPTIM_SGD && c->nesterov &&
+      (c->momentum <= 0 || c->dampening != 0)) {
+    tl_ctx_fail(ctx, TL_EARG, "nesterov momentum requires a momentum > 0 "
+                "and zero dampening");
+    return 0;
+  }
+  return 1;
+}
+
+tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
+                       const tl_optim_config *cfg, size_t n,
+                       tl_node *const *params) {
+  if ((unsigned)kind >= TL_OPTIM_COUNT || cfg == NULL) {
+    tl_ctx_fail(ctx, TL_EARG, "unknown optimizer %d", (int)kind);
+    return NULL;
+  }
+  if (n == 0 || params == NULL) {
+    tl_ctx_fail(ctx, TL_EARG, "optimizer got an empty parameter list");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (params[i] == NULL) {
+      tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i + 1);
+      return NULL;
+    }
+  if (!check_config(ctx, kind, cfg) || !all_distinct(ctx, n, params))
+    return NULL;
+  tl_optim *o = calloc(1, sizeof *o);
+  if (o == NULL) goto nomem;
+  o->kind = kind;
+  o->cfg = *cfg;
+  o->params = malloc(n * sizeof *o->params);
+  o->steps = calloc(n, sizeof *o->steps);
+  o->s1 = calloc(n, sizeof *o->s1);
+  o->s2 = calloc(n, sizeof *o->s2);
+  o->s3 = calloc(n, sizeof *o->s3);
+  if (!o->params || !o->steps || !o->s1 || !o->s2 || !o->s3) {
+    tl_optim_free(ctx, o);
+    goto nomem;
+  }
+  o->n = n;
+  for (size_t i = 0; i < n; i++) {
+    o->params[i] = params[i];
+    tl_retain(params[i]);
+    if (kind == TL_OPTIM_ADAGRAD) o->s1[i] = cfg->initial_accumulator_value;
+  }
+  return o;
+nomem:
+  tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
+  return NULL;
+}
+
+void tl_optim_free(tl_ctx *ctx, tl_optim *o) {
+  if (o == NULL) return;
+  for (size_t i = 0; i < o->n; i++) tl_release(ctx, o->params[i]);
+  free(o->params);
+  free(o->steps);
+  free(o->s1);
+  free(o->s2);
+  free(o->s3);
+  free(o);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Updates: one function per kind, for parameter i with gradient g, at its
+** step t (already counted)
+** ======================================================================= */
+
+/* s1: momentum buffer */
+static void sgd(tl_optim *o, size_t i, double g, uint64_t t) {
+  const tl_optim_config *c = &o->cfg;
+  tl_node *p = o->params[i];
+  if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  if (c->momentum != 0) {
+    double *b = &o->s1[i];
+    *b = t == 1 ? g : c->momentum * *b + (1 - c->dampening) * g;
+    g = c->nesterov ? g + c->momentum * *b : *b;
+  }
+  p->val.v -= c->lr * g;
+}
+
+/* s1: square average, s2: momentum buffer, s3: gradient average */
+static void rmsprop(tl_optim *o, size_t i, double g, uint64_t t) {
+  const tl_optim_config *c = &o->cfg;
+  tl_node *p = o->params[i];
+  (void)t;
+  if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  double *v = &o->s1[i];
+  *v = *v * c->alpha + (1 - c->alpha) * g * g;
+  double avg;
+  if (c->centered) {
+    double *ga = &o->s3[i];
+    *ga += (1 - c->alpha) * (g - *ga);             /* lerp */
+    avg = sqrt(*v - *ga * *ga);
+  } else
+    avg = sqrt(*v);
+  avg += c->eps;
+  if (c->momentum > 0) {
+    double *b = &o->s2[i];
+    *b = *b * c->momentum + g / avg;
+    p->val.v -= c->lr * *b;
+  } else
+    p->val.v -= c->lr * (g / avg);
+}
+
+/* s1: sum of squared gradients */
+static void adagrad(tl_optim *o, size_t i, double g, uint64_t t) {
+  const tl_optim_config *c = &o->cfg;
+  tl_node *p = o->params[i];
+  if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  double clr = c->lr / (1 + (double)(t - 1) * c->lr_decay);
+  o->s1[i] += g * g;
+  p->val.v -= clr * (g / (sqrt(o->s1[i]) + c->eps));
+}
+
+/* s1: first moment, s2: second moment, s3: running max of s2 (amsgrad);
+** AdamW decays the parameter, Adam the gradient */
+static void adam(tl_optim *o, size_t i, double g, uint64_t t) {
+  const tl_optim_config *c = &o->cfg;
+  tl_node *p = o->params[i];
+  if (o->kind == TL_OPTIM_ADAMW) p->val.v *= 1 - c->lr * c->weight_decay;
+  else if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  double *m = &o->s1[i], *v = &o->s2[i];
+  *m += (1 - c->beta1) * (g - *m);                 /* lerp */
+  *v = *v * c->beta2 + (1 - c->beta2) * g * g;
+  double bc1 = 1 - pow(c->beta1, (double)t);
+  double bc2 = 1 - pow(c->beta2, (double)t);
+  double step_size = c->lr / bc1;
+  double vv = *v;
+  if (c->amsgrad) {
+    if (o->s3[i] < vv) o->s3[i] = vv;
+    vv = o->s3[i];
+  }
+  double denom = sqrt(vv) / sqrt(bc2) + c->eps;
+  p->val.v -= step_size * (*m / denom);
+}
+
+typedef void (*update_fn)(tl_optim *o, size_t i, double g, uint64_t t);
+
+static const update_fn updates[TL_OPTIM_COUNT] = {
+  sgd, rmsprop, adagrad, adam, adam
+};
+
+void tl_optim_step(tl_optim *o) {
+  update_fn update = updates[o->kind];
+  for (size_t i = 0; i < o->n; i++) {
+    tl_node *p = o->params[i];
+    if (!(p->flags & TL_F_HAS_GRAD)) continue;   /* PyTorch: grad is None */
+    update(o, i, p->grad, ++o->steps[i]);
+  }
+}
+
+void tl_optim_zero_grad(tl_optim *o) {
+  for (size_t i = 0; i < o->n; i++)
+    o->params[i]->flags &= (uint8_t)~TL_F_HAS_GRAD;
+}
+
+/* }====================================================================== */
+
+tl_optim_kind tl_optim_kind_of(const tl_optim *o) { return o->kind; }
+const tl_optim_config *tl_optim_get_config(const tl_optim *o) { return &o->cfg; }
+size_t tl_optim_nparams(const tl_optim *o) { return o->n; }
+
+tl_status tl_optim_set_lr(tl_ctx *ctx, tl_optim *o, double lr) {
+  if (!nonneg(ctx, "learning rate", lr)) return TL_EARG;
+  o->cfg.lr = lr;
+  return TL_OK;
+}

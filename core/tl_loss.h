@@ -1,0 +1,32 @@
+/*
+** tl_loss.h -- loss functions that build their graph in C and return one
+** node (one reference for the caller), the mean over the samples.
+**
+** Scores are borrowed nodes; targets are plain numbers (labels are data,
+** never differentiated).  Each returns NULL with a message on a bad
+** argument (n == 0, NULL node, class index out of range) or when memory is
+** short.  Intermediate nodes are owned by the result only.
+*/
+#ifndef TORCHLET_LOSS_H
+#define TORCHLET_LOSS_H
+
+#include "torchlet.h"
+
+/* mean((s_i - y_i)^2): one sub node per sample and one sumsq. */
+tl_node *tl_loss_mse(tl_ctx *ctx, size_t n, tl_node *const *s,
+                     const double *y);
+/* mean(relu(1 - y_i*s_i)), labels y_i in {-1, 1} (any number accepted). */
+tl_node *tl_loss_hinge(tl_ctx *ctx, size_t n, tl_node *const *s,
+                       const double *y);
+/* Binary cross-entropy on logits, mean(log(1 + exp(s_i)) - y_i*s_i), with
+** y_i in [0, 1].  log(1 + exp(s)) is logsumexp(0, s), which never
+** overflows, as PyTorch's BCEWithLogitsLoss. */
+tl_node *tl_loss_bce_logits(tl_ctx *ctx, size_t n, tl_node *const *s,
+                            const double *y);
+/* Softmax cross-entropy: 'logits' holds n rows of k nodes (row-major);
+** sample i of class cls[i] (0-based, < k) costs
+** logsumexp(row i) - logits[i][cls[i]]; the result is the mean. */
+tl_node *tl_loss_cross_entropy(tl_ctx *ctx, size_t n, size_t k,
+                               tl_node *const *logits, const size_t *cls);
+
+#endif

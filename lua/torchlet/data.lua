@@ -1,0 +1,253 @@
+--[[
+torchlet.data -- toy data sets for classification, made in memory.
+
+    X, y = data.make_moons(n [, {noise = 0, seed = 0, shuffle = true, binary = false}])
+    X, y = data.make_circles(n [, {noise = 0, factor = 0.8, seed = 0, shuffle = true, binary = false}])
+    X, y = data.make_blobs(n [, {centers = 3, cluster_std = 1, seed = 0, box = {-10, 10}, shuffle = true}])
+
+X[i] is a point {x1, x2}; n is at most 10,000,000.  make_moons and make_circles follow scikit-learn's
+constructions and label the first shape -1 and the second 1, as micrograd's
+demo does (binary = true gives sklearn's 0 and 1).  make_blobs labels its
+clusters 1..k, ready for loss.cross_entropy.
+
+Every set is deterministic for its seed: the generator is this file's own
+(xoshiro256** seeded through splitmix64, Box-Muller normals), so making
+data never disturbs the stream that initialises models (manual_seed).
+]]
+local math = math
+local type, error, tostring, pairs = type, error, tostring, pairs
+local math_type = math.type
+
+local M = {}
+
+-- A typo such as 2^40 samples fails with a message instead of exhausting
+-- memory (a Lua point costs about 100 bytes).
+local MAX_SAMPLES = 10000000
+
+-- {======================================================================
+-- Generator: 64-bit integer arithmetic wraps in Lua 5.4, as in C.
+-- =======================================================================
+
+local function rotl(x, k) return (x << k) | (x >> (64 - k)) end
+
+local Rng = {}
+Rng.__index = Rng
+Rng.__name = "torchlet.data.Rng"
+
+local function new_rng(seed)
+  local s, x = {}, seed
+  for i = 1, 4 do                      -- splitmix64
+    x = x + 0x9e3779b97f4a7c15
+    local z = x
+    z = (z ~ (z >> 30)) * 0xbf58476d1ce4e5b9
+    z = (z ~ (z >> 27)) * 0x94d049bb133111eb
+    s[i] = z ~ (z >> 31)
+  end
+  return setmetatable({s = s}, Rng)
+end
+
+function Rng:u64()
+  local s = self.s
+  local result = rotl(s[2] * 5, 7) * 9
+  local t = s[2] << 17
+  s[3] = s[3] ~ s[1]; s[4] = s[4] ~ s[2]
+  s[2] = s[2] ~ s[3]; s[1] = s[1] ~ s[4]
+  s[3] = s[3] ~ t
+  s[4] = rotl(s[4], 45)
+  return result
+end
+
+-- [0, 1) with 53 random bits
+function Rng:uniform() return (self:u64() >> 11) * 0x1.0p-53 end
+
+function Rng:normal()
+  if self.spare then
+    local v = self.spare
+    self.spare = nil
+    return v
+  end
+  local u1, u2 = 1.0 - self:uniform(), self:uniform()
+  local r = math.sqrt(-2.0 * math.log(u1))
+  self.spare = r * math.sin(2 * math.pi * u2)
+  return r * math.cos(2 * math.pi * u2)
+end
+
+-- An integer in 1..n
+function Rng:below(n) return (self:u64() >> 11) % n + 1 end
+
+-- }======================================================================
+
+-- {======================================================================
+-- Arguments
+-- =======================================================================
+
+local function check_n(fname, n, min)
+  if math_type(n) ~= "integer" and not (math_type(n) == "float" and n == math.floor(n)) then
+    error(("bad argument #1 to '%s' (number of samples must be an integer, got %s)")
+      :format(fname, tostring(n)), 3)
+  end
+  if n < min or n > MAX_SAMPLES then
+    error(("bad argument #1 to '%s' (number of samples must be in %d..%d, got %s)")
+      :format(fname, min, MAX_SAMPLES, tostring(n)), 3)
+  end
+  return math.tointeger(n)
+end
+
+local function check_opts(fname, opts, allowed)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("bad argument #2 to '%s' (options table expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  for k, v in pairs(opts) do
+    local want = allowed[k]
+    if want == nil then
+      error(("bad argument #2 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+    end
+    if type(v) ~= want then
+      error(("bad argument #2 to '%s' (option '%s' must be a %s, got %s)")
+        :format(fname, k, want, type(v)), 3)
+    end
+  end
+  return opts
+end
+
+local function check_seed(fname, opts)
+  local seed = opts.seed or 0
+  if math.tointeger(seed) == nil then
+    error(("bad argument #2 to '%s' (option 'seed' must be an integer, got %s)")
+      :format(fname, tostring(seed)), 3)
+  end
+  return math.tointeger(seed)
+end
+
+local function check_nonneg(fname, opts, key, default)
+  local v = opts[key] or default
+  if not (v >= 0) then
+    error(("bad argument #2 to '%s' (option '%s' must be >= 0, got %s)")
+      :format(fname, key, tostring(v)), 3)
+  end
+  return v
+end
+
+-- }======================================================================
+
+-- Adds noise, then shuffles X and y together (Fisher-Yates), in place.
+local function finish(rng, X, y, noise, shuffle)
+  if noise > 0 then
+    for i = 1, #X do
+      X[i][1] = X[i][1] + noise * rng:normal()
+      X[i][2] = X[i][2] + noise * rng:normal()
+    end
+  end
+  if shuffle then
+    for i = #X, 2, -1 do
+      local j = rng:below(i)
+      X[i], X[j] = X[j], X[i]
+      y[i], y[j] = y[j], y[i]
+    end
+  end
+  return X, y
+end
+
+-- sklearn's linspace(0, stop, count) (endpoint included) or, with
+-- 'open', without the endpoint.
+local function linspace(stop, count, i, open)
+  if open then return stop * (i - 1) / count end
+  if count == 1 then return 0 end
+  return stop * (i - 1) / (count - 1)
+end
+
+local moons_opts = {noise = "number", seed = "number", shuffle = "boolean", binary = "boolean"}
+
+-- Two interleaving half circles: the upper one (label -1) centred at 0,
+-- the lower one (label 1) at (1, 0.5) and turned over.
+function M.make_moons(n, opts)
+  n = check_n("make_moons", n, 2)
+  opts = check_opts("make_moons", opts, moons_opts)
+  local seed = check_seed("make_moons", opts)
+  local noise = check_nonneg("make_moons", opts, "noise", 0)
+  local lo = opts.binary and 0 or -1
+  local n_out = n // 2
+  local n_in = n - n_out
+  local X, y = {}, {}
+  for i = 1, n_out do
+    local t = linspace(math.pi, n_out, i)
+    X[#X + 1] = {math.cos(t), math.sin(t)}
+    y[#y + 1] = lo
+  end
+  for i = 1, n_in do
+    local t = linspace(math.pi, n_in, i)
+    X[#X + 1] = {1 - math.cos(t), 1 - math.sin(t) - 0.5}
+    y[#y + 1] = 1
+  end
+  return finish(new_rng(seed), X, y, noise, opts.shuffle ~= false)
+end
+
+local circles_opts = {noise = "number", seed = "number", shuffle = "boolean",
+                      binary = "boolean", factor = "number"}
+
+-- A large circle (label -1) around a small one of radius 'factor' (label 1).
+function M.make_circles(n, opts)
+  n = check_n("make_circles", n, 2)
+  opts = check_opts("make_circles", opts, circles_opts)
+  local seed = check_seed("make_circles", opts)
+  local noise = check_nonneg("make_circles", opts, "noise", 0)
+  local factor = opts.factor or 0.8
+  if not (factor >= 0 and factor < 1) then
+    error(("bad argument #2 to 'make_circles' (option 'factor' must be in [0, 1), got %s)")
+      :format(tostring(factor)), 2)
+  end
+  local lo = opts.binary and 0 or -1
+  local n_out = n // 2
+  local n_in = n - n_out
+  local X, y = {}, {}
+  for i = 1, n_out do
+    local t = linspace(2 * math.pi, n_out, i, true)
+    X[#X + 1] = {math.cos(t), math.sin(t)}
+    y[#y + 1] = lo
+  end
+  for i = 1, n_in do
+    local t = linspace(2 * math.pi, n_in, i, true)
+    X[#X + 1] = {factor * math.cos(t), factor * math.sin(t)}
+    y[#y + 1] = 1
+  end
+  return finish(new_rng(seed), X, y, noise, opts.shuffle ~= false)
+end
+
+local blobs_opts = {centers = "number", cluster_std = "number", seed = "number",
+                    box = "table", shuffle = "boolean"}
+
+-- k Gaussian clusters (labels 1..k) around centres drawn uniformly from
+-- the square box^2; sample i goes to cluster (i - 1) % k + 1 before the
+-- shuffle, so the classes are balanced.
+function M.make_blobs(n, opts)
+  n = check_n("make_blobs", n, 1)
+  opts = check_opts("make_blobs", opts, blobs_opts)
+  local seed = check_seed("make_blobs", opts)
+  local k = opts.centers or 3
+  if math.tointeger(k) == nil or k < 1 then
+    error(("bad argument #2 to 'make_blobs' (option 'centers' must be a positive integer, got %s)")
+      :format(tostring(k)), 2)
+  end
+  k = math.tointeger(k)
+  local std = check_nonneg("make_blobs", opts, "cluster_std", 1)
+  local box = opts.box or {-10, 10}
+  if type(box[1]) ~= "number" or type(box[2]) ~= "number" or not (box[1] < box[2]) then
+    error("bad argument #2 to 'make_blobs' (option 'box' must be {lo, hi} with lo < hi)", 2)
+  end
+  local rng = new_rng(seed)
+  local centres = {}
+  for c = 1, k do
+    centres[c] = {box[1] + (box[2] - box[1]) * rng:uniform(),
+                  box[1] + (box[2] - box[1]) * rng:uniform()}
+  end
+  local X, y = {}, {}
+  for i = 1, n do
+    local c = (i - 1) % k + 1
+    X[i] = {centres[c][1] + std * rng:normal(), centres[c][2] + std * rng:normal()}
+    y[i] = c
+  end
+  return finish(rng, X, y, 0, opts.shuffle ~= false)
+end
+
+return M

@@ -1,0 +1,290 @@
+local torchlet = require "torchlet"
+local nn, Element = torchlet.nn, torchlet.Element
+
+-- Sets every parameter of 'model' from the array 'values'.
+local function set_params(model, values)
+  local ps = model:parameters()
+  assert(#ps == #values, "wrong number of values")
+  for i, p in ipairs(ps) do p.data = values[i] end
+end
+
+local function close(a, b, tol)
+  return math.abs(a - b) <= tol * math.max(1, math.abs(a), math.abs(b))
+end
+
+describe("nn", function()
+  describe("construction", function()
+    it("counts micrograd's 337 parameters for MLP(2, {16, 16, 1})", function()
+      assert.are.equal(337, #nn.MLP(2, {16, 16, 1}):parameters())
+      assert.are.equal(3, #nn.Neuron(2):parameters())
+      assert.are.equal(3 * 5, #nn.Layer(4, 3):parameters())
+    end)
+
+    it("prints like micrograd", function()
+      assert.are.equal("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], "
+                       .. "Layer of [LinearNeuron(2)]]", tostring(nn.MLP(2, {2, 1})))
+      assert.are.equal("ReLUNeuron(3)", tostring(nn.Neuron(3)))
+      assert.are.equal("LinearNeuron(3)", tostring(nn.Neuron(3, {nonlin = false})))
+      assert.are.equal("Layer of [TanhNeuron(2), TanhNeuron(2)]",
+                       tostring(nn.Layer(2, 2, {activation = "tanh"})))
+      assert.are.equal("MLP of [Layer of [SigmoidNeuron(1)], Layer of [TanhNeuron(1)]]",
+                       tostring(nn.MLP(1, {1, 1}, {activation = "sigmoid", output = "tanh"})))
+      assert.are.equal("MLP of [Layer of [LinearNeuron(1)], Layer of [ReLUNeuron(1)]]",
+                       tostring(nn.MLP(1, {1, 1}, {activations = {"linear", "relu"}})))
+    end)
+
+    it("has a metatable with __name", function()
+      local mt = getmetatable(nn.Neuron(1))
+      assert.are.equal("torchlet.Module", mt.__name)
+    end)
+
+    it("initialises from the seeded generator, reproducibly", function()
+      local function values(seed)
+        torchlet.manual_seed(seed)
+        local out = {}
+        for i, p in ipairs(nn.MLP(3, {4, 2}):parameters()) do out[i] = p.data end
+        return out
+      end
+      local a, b, c = values(7), values(7), values(8)
+      assert.are.same(a, b)
+      assert.are_not.same(a, c)
+    end)
+
+    it("draws uniform(-1/sqrt(nin), 1/sqrt(nin)) by default, (-1, 1) with init='uniform'", function()
+      torchlet.manual_seed(3)
+      local ps = nn.Layer(16, 50):parameters()       -- 850 draws, bound 0.25
+      local lo, hi = math.huge, -math.huge
+      for _, p in ipairs(ps) do lo, hi = math.min(lo, p.data), math.max(hi, p.data) end
+      assert.is_true(lo >= -0.25 and hi < 0.25)
+      assert.is_true(lo < -0.2 and hi > 0.2)         -- the whole range is used
+      ps = nn.Layer(16, 50, {init = "uniform"}):parameters()
+      lo, hi = math.huge, -math.huge
+      for _, p in ipairs(ps) do lo, hi = math.min(lo, p.data), math.max(hi, p.data) end
+      assert.is_true(lo >= -1 and hi < 1)
+      assert.is_true(lo < -0.9 and hi > 0.9)
+    end)
+  end)
+
+  describe("forward", function()
+    it("keeps micrograd's parameter order: layer, neuron, weights then bias", function()
+      local m = nn.MLP(2, {2, 1}, {activation = "linear"})
+      set_params(m, {1, 2, 3, 4, 5, 6, 7, 8, 9})
+      -- hidden: h1 = 1*x1 + 2*x2 + 3, h2 = 4*x1 + 5*x2 + 6; out = 7*h1 + 8*h2 + 9
+      local x1, x2 = 0.5, -2
+      local h1, h2 = 1 * x1 + 2 * x2 + 3, 4 * x1 + 5 * x2 + 6
+      assert.are.equal(7 * h1 + 8 * h2 + 9, m({x1, x2}).data)
+    end)
+
+    it("applies each activation", function()
+      local z = 2 * 0.3 - 1                             -- w = 2, b = -1, x = 0.3
+      local want = {relu = 0, tanh = math.tanh(z), sigmoid = 1 / (1 + math.exp(-z)),
+                    linear = z}
+      for name, v in pairs(want) do
+        local n = nn.Neuron(1, {activation = name})
+        set_params(n, {2, -1})
+        assert.is_true(close(v, n({0.3}).data, 1e-15), name)
+      end
+      local n = nn.Neuron(1)                            -- relu passes positives
+      set_params(n, {2, 1})
+      assert.are.equal(1.6, n(0.3).data)
+    end)
+
+    it("returns an Element for one output and an array for several", function()
+      local one = nn.MLP(2, {3, 1})({1, 2})
+      assert.is_true(torchlet.is_element(one))
+      local many = nn.Layer(2, 3)({1, 2})
+      assert.are.equal("table", type(many))
+      assert.are.equal(3, #many)
+      for i = 1, 3 do assert.is_true(torchlet.is_element(many[i])) end
+    end)
+
+    it("takes numbers and Elements as inputs", function()
+      local m = nn.MLP(2, {3, 1})
+      local a = m({0.5, -1}).data
+      assert.are.equal(a, m({Element(0.5), -1}).data)
+      assert.are.equal(a, m({Element(0.5), Element(-1)}).data)
+    end)
+
+    it("has parameters that alias the model's own", function()
+      local n = nn.Neuron(2, {nonlin = false})
+      local ps = n:parameters()
+      ps[1].data, ps[2].data, ps[3].data = 1, 2, 3
+      assert.are.equal(4 + 10 + 3, n({4, 5}).data)
+      local again = n:parameters()
+      assert.are.equal(2, again[2].data)
+      again[3].data = -3                                -- visible through ps too
+      assert.are.equal(-3, ps[3].data)
+    end)
+
+    it("records no graph under no_grad", function()
+      local m = nn.MLP(2, {4, 1})
+      local out = torchlet.no_grad(function() return m({1, 2}) end)
+      assert.are.equal("", out.op)
+      assert.are.equal(0, #out:children())
+    end)
+
+    it("frees its nodes when the outputs are collected", function()
+      local m = nn.MLP(2, {8, 8, 1})
+      collectgarbage("collect")
+      local before = torchlet.memory().live_nodes
+      do
+        local out = m({1, 2})
+        out:backward()
+      end
+      collectgarbage("collect")
+      assert.are.equal(before, torchlet.memory().live_nodes)
+    end)
+  end)
+
+  describe("gradients", function()
+    -- f = sum_k c_k * out_k for fixed c, so every output contributes.
+    local function scalar(outs)
+      if torchlet.is_element(outs) then return outs end
+      local f = outs[1]
+      for k = 2, #outs do f = f + (k + 0.5) * outs[k] end
+      return f
+    end
+
+    local function check_model(model, x)
+      local xs = {}
+      for i, v in ipairs(x) do xs[i] = Element(v) end
+      local f = scalar(model(xs))
+      model:zero_grad()
+      f:backward()
+      local function value()
+        return torchlet.no_grad(function() return scalar(model(xs)).data end)
+      end
+      local h = 1e-6
+      local checked = 0
+      local function check(e, what)
+        local v = e.data
+        e.data = v + h
+        local up = value()
+        e.data = v - h
+        local down = value()
+        e.data = v
+        local numeric = (up - down) / (2 * h)
+        assert.is_true(close(numeric, e.grad, 1e-6),
+          ("%s: numeric %.10g, backward %.10g"):format(what, numeric, e.grad))
+        checked = checked + 1
+      end
+      for i, p in ipairs(model:parameters()) do check(p, "parameter " .. i) end
+      for i, e in ipairs(xs) do check(e, "input " .. i) end
+      return checked
+    end
+
+    it("match central differences for parameters and inputs (tanh, sigmoid)", function()
+      torchlet.manual_seed(11)
+      local m = nn.MLP(3, {5, 4, 2}, {activations = {"tanh", "sigmoid", "linear"}})
+      assert.are.equal(20 + 24 + 10 + 3, check_model(m, {0.3, -0.7, 1.1}))
+    end)
+
+    it("match central differences for parameters and inputs (relu, micrograd init)", function()
+      torchlet.manual_seed(5)
+      local m = nn.MLP(2, {6, 6, 1}, {init = "uniform"})
+      -- relu has a kink at 0: no pre-activation may sit within h of it
+      local ok = torchlet.no_grad(function()
+        local l1 = nn.Layer(2, 6, {nonlin = false})
+        local ps, lp = m:parameters(), l1:parameters()
+        for i = 1, #lp do lp[i].data = ps[i].data end
+        for _, z in ipairs(l1({0.4, -0.9})) do
+          if math.abs(z.data) < 1e-3 then return false end
+        end
+        return true
+      end)
+      assert.is_true(ok)
+      check_model(m, {0.4, -0.9})
+    end)
+
+    it("accumulate into shared inputs and sum over outputs of a Layer", function()
+      local l = nn.Layer(2, 2, {nonlin = false})
+      set_params(l, {1, 2, 0, 3, 4, 0})
+      local x = Element(1)
+      local out = l({x, x})
+      local f = out[1] + out[2]
+      f:backward()
+      assert.are.equal(1 + 2 + 3 + 4, x.grad)
+    end)
+
+    it("are cleared by zero_grad", function()
+      local m = nn.MLP(2, {3, 1})
+      m({1, 2}):backward()
+      local ps = m:parameters()
+      local any = false
+      for _, p in ipairs(ps) do any = any or p.grad ~= 0 end
+      assert.is_true(any)
+      m:zero_grad()
+      for _, p in ipairs(ps) do assert.are.equal(0, p.grad) end
+    end)
+
+    it("l2 is the sum of squared parameters, gradient 2p", function()
+      local m = nn.MLP(2, {3, 1})
+      local want = 0
+      for _, p in ipairs(m:parameters()) do want = want + p.data * p.data end
+      local l2 = m:l2()
+      assert.is_true(close(want, l2.data, 1e-15))
+      m:zero_grad()
+      l2:backward()
+      for _, p in ipairs(m:parameters()) do assert.are.equal(2 * p.data, p.grad) end
+    end)
+  end)
+
+  describe("bad input", function()
+    local function fails(pattern, fn, ...)
+      local ok, err = pcall(fn, ...)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find(pattern, 1, true),
+                       "expected '" .. pattern .. "' in: " .. tostring(err))
+    end
+
+    it("rejects layer sizes that are not positive integers", function()
+      fails("bad argument #2 to 'MLP' (layer size 2 must be a positive integer, got 0)",
+            nn.MLP, 2, {16, 0, 1})
+      fails("layer size 1 must be a positive integer, got 1.5", nn.MLP, 2, {1.5})
+      fails("layer size 1 must be a positive integer, got string", nn.MLP, 2, {"16"})
+      fails("layer size 1 must be a positive integer, got -3", nn.MLP, 2, {-3})
+      fails("bad argument #1 to 'MLP' (number of inputs must be a positive integer",
+            nn.MLP, 0, {1})
+      fails("at least one layer expected", nn.MLP, 2, {})
+      fails("bad argument #2 to 'MLP' (table of layer sizes expected, got number)",
+            nn.MLP, 2, 16)
+      fails("bad argument #2 to 'Layer' (number of outputs must be a positive integer",
+            nn.Layer, 2, -1)
+      fails("bad argument #1 to 'Neuron' (number of inputs must be a positive integer",
+            nn.Neuron, nil)
+      fails("MLP: model too large", nn.MLP, 1000000, {1000000})
+      fails("Layer: size of layer 1 must be in 1..1000000, got 1000001", nn.Layer, 1, 1000001)
+    end)
+
+    it("rejects unknown options and activations", function()
+      fails("unknown option 'activaton'", nn.MLP, 2, {1}, {activaton = "tanh"})
+      fails("unknown activation 'softmax'", nn.MLP, 2, {1}, {output = "softmax"})
+      fails("option 'activations' must be a table with one name per layer (2)",
+            nn.MLP, 2, {3, 1}, {activations = {"tanh"}})
+      fails("unknown init 'xavier'", nn.Neuron, 2, {init = "xavier"})
+      fails("give either 'activation' or 'nonlin'", nn.Neuron, 2,
+            {activation = "tanh", nonlin = false})
+    end)
+
+    it("rejects inputs of the wrong length or type", function()
+      local m = nn.MLP(2, {3, 1})
+      fails("bad argument #1 to 'MLP' (input of length 2 expected, got 3)", m, {1, 2, 3})
+      fails("input of length 2 expected, got 1", m, {1})
+      fails("input 2 must be a number or an Element, got string", m, {1, "2"})
+      fails("input 1 must be a number or an Element, got table", m, {{}, 2})
+      fails("table of 2 inputs expected, got number", m, 1)
+      fails("input 1 must be a number or an Element, got boolean", nn.Neuron(1), true)
+      fails("Module expected, got table", getmetatable(m).__call, {}, {1, 2})
+    end)
+
+    it("leaves no nodes behind after a rejected input", function()
+      local m = nn.MLP(2, {3, 1})
+      collectgarbage("collect")
+      local before = torchlet.memory().live_nodes
+      pcall(m, {1, "x"})
+      pcall(m, {Element(1), {}})
+      collectgarbage("collect")
+      assert.are.equal(before, torchlet.memory().live_nodes)
+    end)
+  end)
+end)

@@ -1,0 +1,179 @@
+local torchlet = require "torchlet"
+local optim, nn, Element = torchlet.optim, torchlet.nn, torchlet.Element
+
+-- The directory of this file, so the reference loads from any working dir.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+-- Parameters after each of three steps, printed by PyTorch 1.13 (float64)
+-- from spec/reference/optim_torch.py, which states the problem.
+local reference = dofile(here .. "reference/optim_torch.lua")
+
+-- The reference problem: f(a, b) = (a*b - 1)^2 + 0.5*a^2 + sin(b).
+local function f(a, b) return (a * b - 1) ^ 2 + 0.5 * a * a + b:sin() end
+
+local function run(kind, opts, steps)
+  local a, b = Element(0.5), Element(-1.5)
+  local opt = optim[kind]({a, b}, opts)
+  local out = {}
+  for s = 1, steps do
+    opt:zero_grad()
+    f(a, b):backward()
+    opt:step()
+    out[s] = {a.data, b.data}
+  end
+  return out
+end
+
+local function describe_opts(opts)
+  local keys = {}
+  for k, v in pairs(opts) do
+    keys[#keys + 1] = k .. "=" .. (type(v) == "table" and "{" .. table.concat(v, ",") .. "}"
+                                   or tostring(v))
+  end
+  table.sort(keys)
+  return table.concat(keys, " ")
+end
+
+describe("optim", function()
+  describe("matches PyTorch's first three steps", function()
+    for _, case in ipairs(reference) do
+      local kind, opts, want = case[1], case[2], case[3]
+      it(kind .. " " .. describe_opts(opts), function()
+        local got = run(kind, opts, 3)
+        for s = 1, 3 do
+          for j = 1, 2 do
+            local err = math.abs(got[s][j] - want[s][j])
+            assert.is_true(err <= 1e-13,
+              ("step %d param %d: got %.17g, PyTorch %.17g"):format(s, j, got[s][j], want[s][j]))
+          end
+        end
+      end)
+    end
+  end)
+
+  it("takes the first SGD step derived by hand", function()
+    -- df/da = 2(ab - 1)b + a = 2(-1.75)(-1.5) + 0.5 = 5.75 at (0.5, -1.5)
+    -- df/db = 2(ab - 1)a + cos(b) = -1.75 + cos(-1.5)
+    local got = run("SGD", {lr = 0.1}, 1)[1]
+    assert.is_true(math.abs(got[1] - (0.5 - 0.1 * 5.75)) < 1e-15)
+    assert.is_true(math.abs(got[2] - (-1.5 - 0.1 * (-1.75 + math.cos(-1.5)))) < 1e-15)
+  end)
+
+  it("uses PyTorch's default learning rates", function()
+    local want = {SGD = 1e-3, RMSprop = 1e-2, Adagrad = 1e-2, Adam = 1e-3, AdamW = 1e-3}
+    for kind, lr in pairs(want) do
+      assert.are.equal(lr, optim[kind]({Element(1)}).lr, kind)
+    end
+  end)
+
+  it("skips parameters without a gradient, as PyTorch skips grad None", function()
+    local a, b = Element(1), Element(2)
+    local opt = optim.Adam({a, b}, {lr = 0.1})
+    local l = a * 3
+    l:backward()
+    opt:step()
+    assert.are_not.equal(1, a.data)
+    assert.are.equal(2, b.data)
+    -- b's first real step is its step 1: bias correction makes it lr*sign(g)
+    opt:zero_grad()
+    local l2 = b * 5
+    l2:backward()
+    opt:step()
+    assert.is_true(math.abs(b.data - (2 - 0.1)) < 1e-9)
+  end)
+
+  it("zero_grad clears the gradients", function()
+    local a = Element(1)
+    local opt = optim.SGD({a}, {lr = 0.1})
+    ;(a * a):backward()
+    assert.are.equal(2, a.grad)
+    opt:zero_grad()
+    assert.are.equal(0, a.grad)
+    opt:step()                                    -- nothing to do
+    assert.are.equal(1, a.data)
+  end)
+
+  it("lets lr be read and changed", function()
+    local a = Element(1)
+    local opt = optim.SGD({a}, {lr = 0.5})
+    assert.are.equal(0.5, opt.lr)
+    opt.lr = 0.25
+    ;(a * 4):backward()
+    opt:step()
+    assert.are.equal(0, a.data)
+    assert.has_error(function() opt.lr = -1 end)
+    assert.has_error(function() opt.momentum = 1 end)
+    assert.are.equal("SGD(1 parameters, lr=0.25)", tostring(opt))
+    assert.are.equal("torchlet.Optimizer", getmetatable(opt).__name)
+  end)
+
+  it("trains a model's parameters and keeps them alive by itself", function()
+    torchlet.manual_seed(2)
+    local m = nn.MLP(1, {4, 1})
+    local ps = m:parameters()
+    local opt = optim.SGD(ps, {lr = 0.05})
+    local function loss() return (m({0.5}) - 2) ^ 2 end
+    local first = loss().data
+    for _ = 1, 20 do
+      opt:zero_grad(); loss():backward(); opt:step()
+    end
+    assert.is_true(loss().data < first)
+  end)
+
+  it("holds a reference on each parameter until it is collected", function()
+    collectgarbage("collect")
+    local before = torchlet.memory().live_nodes
+    local opt = optim.Adam({Element(1), Element(2)})   -- no other handle
+    collectgarbage("collect")
+    assert.are.equal(before + 2, torchlet.memory().live_nodes)
+    opt:step()
+    opt = nil
+    collectgarbage("collect")
+    assert.are.equal(before, torchlet.memory().live_nodes)
+  end)
+
+  describe("bad input", function()
+    local function fails(pattern, fn, ...)
+      local ok, err = pcall(fn, ...)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find(pattern, 1, true),
+                       "expected '" .. pattern .. "' in: " .. tostring(err))
+    end
+
+    it("rejects an empty or wrong parameter list", function()
+      fails("bad argument #1 to 'SGD' (empty parameter list)", optim.SGD, {})
+      fails("bad argument #1 to 'Adam' (table of Elements expected, got no value)", optim.Adam)
+      fails("bad argument #1 to 'RMSprop' (parameter 2 must be an Element, got number)",
+            optim.RMSprop, {Element(1), 2})
+      local a = Element(1)
+      fails("bad argument #1 to 'Adam' (parameter 3 is parameter 1 again",
+            optim.Adam, {a, Element(2), a})
+      -- the same node through two handles is the same parameter
+      local m = nn.Neuron(1)
+      fails("parameter 3 is parameter 1 again", optim.SGD,
+            {m:parameters()[1], m:parameters()[2], m:parameters()[1]})
+    end)
+
+    it("rejects bad hyper-parameters", function()
+      local ps = {Element(1)}
+      fails("bad argument #2 to 'SGD' (invalid learning rate -0.1: must be >= 0)",
+            optim.SGD, ps, {lr = -0.1})
+      fails("invalid learning rate nan", optim.Adam, ps, {lr = 0 / 0})
+      fails("invalid momentum -1", optim.SGD, ps, {momentum = -1})
+      fails("invalid weight_decay -1", optim.AdamW, ps, {weight_decay = -1})
+      fails("invalid eps -1", optim.Adagrad, ps, {eps = -1})
+      fails("invalid betas (0.9, 1): each must be in [0, 1)", optim.Adam, ps, {betas = {0.9, 1}})
+      fails("option 'betas' must be a table of two numbers", optim.Adam, ps, {betas = {0.9}})
+      fails("nesterov momentum requires a momentum > 0", optim.SGD, ps, {nesterov = true})
+      fails("unknown option 'momentum'", optim.Adam, ps, {momentum = 0.9})
+      fails("unknown option 'learning_rate'", optim.SGD, ps, {learning_rate = 0.1})
+      fails("option 'lr' must be a number, got string", optim.SGD, ps, {lr = "0.1"})
+      fails("option 'nesterov' must be a boolean, got number", optim.SGD, ps,
+            {momentum = 0.9, nesterov = 1})
+    end)
+
+    it("rejects methods called on something else", function()
+      local opt = optim.SGD({Element(1)})
+      fails("Optimizer expected, got table", opt.step, {})
+    end)
+  end)
+end)

@@ -1,0 +1,184 @@
+local torchlet = require "torchlet"
+local nn = torchlet.nn
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The format's checksum (64-bit FNV-1a; Lua integers wrap like uint64_t),
+-- to forge files that pass it and reach the checks behind it.
+local function fnv1a(s)
+  local h = 0xcbf29ce484222325
+  for i = 1, #s do h = (h ~ s:byte(i)) * 0x100000001b3 end
+  return h
+end
+
+local function with_checksum(body) return body .. string.pack("<I8", fnv1a(body)) end
+
+local function bits(x) return string.pack("<d", x) end
+
+local function load_error(path)
+  local ok, err = pcall(nn.load, path)
+  assert.is_false(ok, "load should fail")
+  return tostring(err)
+end
+
+describe("save/load", function()
+  local path = os.tmpname()
+  after_each(function()
+    os.remove(path)
+    os.remove(path .. ".tmp")
+  end)
+
+  it("round-trips architecture and parameters bit-exactly", function()
+    torchlet.manual_seed(9)
+    local m = nn.MLP(3, {5, 4, 2}, {activations = {"tanh", "sigmoid", "linear"}})
+    local ps = m:parameters()
+    -- values a decimal format would get wrong, and special ones
+    ps[1].data, ps[2].data, ps[3].data = 0.1, -0.0, 1 / 3
+    ps[4].data, ps[5].data, ps[6].data = 5e-324, math.huge, -math.huge
+    ps[7].data = 0 / 0
+    m:save(path)
+    local m2 = nn.load(path)
+    assert.are.equal(tostring(m), tostring(m2))
+    local qs = m2:parameters()
+    assert.are.equal(#ps, #qs)
+    for i = 1, #ps do
+      assert.are.equal(bits(ps[i].data), bits(qs[i].data), "parameter " .. i)
+    end
+    ps[4].data, ps[5].data, ps[6].data, ps[7].data = 0.5, 0.25, -0.5, 0.125
+    qs[4].data, qs[5].data, qs[6].data, qs[7].data = 0.5, 0.25, -0.5, 0.125
+    local a, b = m({0.1, 0.2, 0.3}), m2({0.1, 0.2, 0.3})
+    assert.are.equal(a[1].data, b[1].data)
+    assert.are.equal(a[2].data, b[2].data)
+  end)
+
+  it("round-trips Neuron and Layer kinds", function()
+    for _, m in ipairs{nn.Neuron(4, {activation = "tanh"}), nn.Layer(2, 3, {nonlin = false})} do
+      m:save(path)
+      assert.are.equal(tostring(m), tostring(nn.load(path)))
+    end
+  end)
+
+  it("writes the documented layout", function()
+    local m = nn.Neuron(2)
+    local ps = m:parameters()
+    ps[1].data, ps[2].data, ps[3].data = 1, 2, 3
+    m:save(path)
+    local s = read(path)
+    local body = "TLNN\r\n\26\n" .. string.pack("<I4I4I8I4I4", 1, 0, 72, 2, 1)
+                 .. string.pack("<I4I4", 1, 1) .. bits(1) .. bits(2) .. bits(3)
+    assert.are.equal(with_checksum(body), s)
+  end)
+
+  it("replaces an existing file whole and leaves no temporary file", function()
+    write(path, string.rep("old contents ", 100))
+    local m = nn.MLP(2, {3, 1})
+    m:save(path)
+    assert.is_false(exists(path .. ".tmp"))
+    assert.are.equal(tostring(m), tostring(nn.load(path)))
+  end)
+
+  it("reports an unwritable path and keeps the old file", function()
+    local ok, err = pcall(nn.Neuron(1).save, nn.Neuron(1), "/nonexistent-dir/model.tl")
+    assert.is_false(ok)
+    assert.is_truthy(err:find("cannot open '/nonexistent-dir/model.tl.tmp' for writing", 1, true))
+  end)
+
+  it("takes only strings as paths", function()
+    local ok, err = pcall(nn.load, 1)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("bad argument #1 to 'load' (string expected, got number)", 1, true))
+    ok, err = pcall(nn.Neuron(1).save, nn.Neuron(1), 2)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("bad argument #2 to 'save' (string expected, got number)", 1, true))
+  end)
+
+  describe("bad files", function()
+    local good
+    before_each(function()
+      local m = nn.MLP(2, {3, 1})
+      m:save(path)
+      good = read(path)
+    end)
+
+    it("a missing file", function()
+      os.remove(path)
+      assert.is_truthy(load_error(path):find("cannot open '" .. path .. "'", 1, true))
+    end)
+
+    it("truncated at every length", function()
+      for len = 0, #good - 1 do
+        write(path, good:sub(1, len))
+        local err = load_error(path)
+        assert.is_truthy(err:find("file is truncated", 1, true), len .. ": " .. err)
+      end
+    end)
+
+    it("with bytes appended", function()
+      write(path, good .. "\0")
+      assert.is_truthy(load_error(path):find("file is corrupted", 1, true))
+    end)
+
+    it("with any single byte changed", function()
+      for pos = 1, #good do
+        local b = good:byte(pos)
+        write(path, good:sub(1, pos - 1) .. string.char(b ~ 0x20) .. good:sub(pos + 1))
+        local err = load_error(path)
+        local want = pos <= 8 and "wrong magic number"
+                  or pos <= 12 and "unsupported format version"
+                  or (pos >= 17 and pos <= 24) and "file is"   -- the length field
+                  or "file is corrupted (checksum mismatch)"
+        assert.is_truthy(err:find(want, 1, true), pos .. ": " .. err)
+      end
+    end)
+
+    it("with the wrong magic number", function()
+      write(path, "PK\3\4 this is a zip file, not a model")
+      assert.is_truthy(load_error(path):find("not a Torchlet model file (wrong magic number)", 1, true))
+      write(path, "")
+      assert.is_truthy(load_error(path):find("truncated", 1, true))
+    end)
+
+    it("with a version from the future, even with a valid checksum", function()
+      local body = good:sub(1, 8) .. string.pack("<I4", 2) .. good:sub(13, -9)
+      write(path, with_checksum(body))
+      assert.is_truthy(load_error(path):find("unsupported format version 2 (this build reads version 1)", 1, true))
+    end)
+
+    it("with a valid checksum over an impossible architecture", function()
+      -- activation 9 does not exist
+      local body = good:sub(1, 36) .. string.pack("<I4", 9) .. good:sub(41, -9)
+      write(path, with_checksum(body))
+      assert.is_truthy(load_error(path):find("invalid model (unknown activation 9 in layer 1)", 1, true))
+      -- layer size 4 instead of 3 does not match the file length
+      body = good:sub(1, 32) .. string.pack("<I4", 4) .. good:sub(37, -9)
+      write(path, with_checksum(body))
+      assert.is_truthy(load_error(path):find("architecture does not match the file length", 1, true))
+    end)
+
+    it("leaves no nodes behind", function()
+      collectgarbage("collect")
+      local before = torchlet.memory().live_nodes
+      write(path, good:sub(1, -2))
+      load_error(path)
+      collectgarbage("collect")
+      assert.are.equal(before, torchlet.memory().live_nodes)
+    end)
+  end)
+end)
