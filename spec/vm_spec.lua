@@ -1,7 +1,8 @@
 -- spec/vm_spec.lua -- the C part, torchlet.core, on every Lua VM it builds
 -- for: Lua 5.4 and 5.3, and Lua 5.1 and LuaJIT through bindings/tlb_compat.h.
 -- setup.sh runs this file under each VM; it keeps to the Lua 5.1 subset and
--- requires only torchlet.core, since the pure-Lua part is written for 5.3+.
+-- requires only torchlet.core (Elements, arrays, nn, optim, loss), since the
+-- pure-Lua part is written for 5.3+.
 local core = require "torchlet.core"
 local Element = core.Element
 
@@ -97,6 +98,27 @@ describe("torchlet.core on " .. (jit and jit.version or _VERSION), function()
     assert.are.same({ { 2, 8 }, { 6, 16 } }, X.grad)
     assert.are.same({ { 1, 4 }, { 9, 16 } }, (X * X):totable())
     assert.are.equal(4, X:numel())
+  end)
+
+  it("trains an nn.MLP with an optimizer and a loss from C", function()
+    core.manual_seed(1)
+    local model = core.nn.MLP(2, { 4, 1 }, { activation = "tanh", output = "tanh" })
+    local opt = core.optim.SGD(model:parameters(), { lr = 0.1, momentum = 0.9 })
+    local X, y = { { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 } }, { -1, 1, 1, -1 }
+    local first, last
+    for _ = 1, 200 do
+      local scores = {}
+      for i = 1, 4 do scores[i] = model(X[i]) end
+      local l = core.loss.mse(scores, y)
+      first = first or l.data
+      last = l.data
+      opt:zero_grad()
+      l:backward()
+      opt:step()
+    end
+    assert.is_true(last < 0.01 and last < first, "loss " .. first .. " -> " .. last)
+    assert.are.equal(17, #model:parameters())
+    assert.truthy(tostring(model):find("MLP of [", 1, true))
   end)
 
   it("frees nodes when their handles are collected", function()
