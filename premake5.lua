@@ -63,6 +63,14 @@ local function outdirs(sub)
   configuration {}
 end
 
+-- The core and the libraries it needs, for the projects below that link it.
+local function link_core()
+  links { "tlcore" }
+  links(blas_links)
+  libdirs(blas_dirs)
+  links { "m" }
+end
+
 -- A program that runs its own Lua VM with Torchlet linked in.
 local function lua_host(name, sources, sub, extra_links)
   project(name)
@@ -70,12 +78,10 @@ local function lua_host(name, sources, sub, extra_links)
     files(sources)
     outdirs(sub)
     buildoptions(lua_cflags)
-    links { "tlbind", "tlcore" }
-    links(blas_links)
-    libdirs(blas_dirs)
+    links { "tlbind" }
+    link_core()
     links(extra_links or {})
     links(lua_links)
-    links { "m" }
 end
 
 solution "torchlet"
@@ -136,9 +142,7 @@ solution "torchlet"
         targetprefix ""
         files { "bindings/*.c", "bindings/*.h" }
         buildoptions(cflags)
-        links { "tlcore", "m" }
-        links(blas_links)
-        libdirs(blas_dirs)
+        link_core()
     end
   end
 
@@ -161,9 +165,7 @@ solution "torchlet"
     kind "ConsoleApp"
     files { "examples/c/*.c" }
     outdirs("/examples")
-    links { "tlcore", "m" }
-    links(blas_links)
-    libdirs(blas_dirs)
+    link_core()
 
   -- spec/c: N threads, each with its own lua_State, train one model.
   lua_host("threads_test", { "spec/c/threads_test.c" }, "/tests", { "pthread" })
