@@ -114,8 +114,9 @@ run_c_tests() {
   check "luarocks make into a temporary tree" spec/luarocks_test.sh
 }
 
-# Installs what `build release` made under $1.  Public headers are core/*.h
-# but the private internal ones, plus bindings/torchlet_lua.h.
+# Installs what `build release` made under $1.  Public headers are those
+# with the public prefix: core/torchlet.h, core/tl_*.h, and
+# bindings/torchlet_lua.h.
 install_to() {
   local prefix lv=5.4 version f
   mkdir -p "$1"
@@ -127,10 +128,8 @@ install_to() {
   install -m 755 build/torchlet/core.so "$prefix/lib/lua/$lv/torchlet/core.so"
   install -m 644 build/libtlcore.a "$prefix/lib/libtorchlet.a"
   install -m 644 build/libtlbind.a "$prefix/lib/libtorchlet_lua.a"
-  for f in core/*.h bindings/torchlet_lua.h; do
-    case "$f" in *internal*) continue ;; esac
-    install -m 644 "$f" "$prefix/include/torchlet/"
-  done
+  install -m 644 core/torchlet.h core/tl_*.h bindings/torchlet_lua.h \
+    "$prefix/include/torchlet/"
   (cd lua && find torchlet -name '*.lua') | while read -r f; do
     install -D -m 644 "lua/$f" "$prefix/share/lua/$lv/$f"
   done

@@ -58,6 +58,7 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cat >grad.c <<'C'
 #include <stdio.h>
 #include <torchlet/torchlet.h>
+#include <torchlet/tl_nn.h>
 
 int main(void) {  /* d(a*b + a)/da at a = 2, b = 3 is 4 */
   tl_ctx *ctx = tl_ctx_new();
@@ -66,8 +67,18 @@ int main(void) {  /* d(a*b + a)/da at a = 2, b = 3 is 4 */
   tl_node *c = tl_mul(ctx, a, b), *d = tl_add(ctx, c, a);
   int ok = d != NULL && tl_backward(ctx, d) == TL_OK && tl_grad(a) == 4;
   printf("grad.c: dd/da = %g\n", tl_grad(a));
+  /* and a model from the installed nn header: MLP(2, {3, 1}) */
+  static const size_t sizes[2] = { 3, 1 };
+  static const tl_act acts[2] = { TL_ACT_RELU, TL_ACT_LINEAR };
+  tl_mlp *m = tl_mlp_new(ctx, TL_KIND_MLP, 2, 2, sizes, acts, TL_INIT_DEFAULT);
+  tl_node *y = NULL, *x[2] = { a, b };
+  ok = ok && m != NULL && tl_mlp_nparams(m) == 13 &&
+       tl_mlp_forward(ctx, m, x, &y) == TL_OK;
+  tl_release(ctx, y);
+  tl_mlp_free(ctx, m);
   tl_release(ctx, d); tl_release(ctx, c);
   tl_release(ctx, b); tl_release(ctx, a);
+  ok = ok && tl_ctx_live_nodes(ctx) == 0;
   tl_ctx_free(ctx);
   return ok ? 0 : 1;
 }
@@ -105,6 +116,8 @@ env -u LUA_CPATH ./host
 # the layout the README promises
 for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_lua.a \
          include/torchlet/torchlet.h include/torchlet/torchlet_lua.h \
+         include/torchlet/tl_nn.h include/torchlet/tl_optim.h \
+         include/torchlet/tl_loss.h \
          lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
          lib/pkgconfig/torchlet.pc lib/pkgconfig/torchlet-lua.pc; do
   [ -e "$prefix/$f" ] || { echo "install_test: missing $f" >&2; exit 1; }
