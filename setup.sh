@@ -133,8 +133,12 @@ install_to() {
   (cd lua && find torchlet -name '*.lua') | while read -r f; do
     install -D -m 644 "lua/$f" "$prefix/share/lua/$lv/$f"
   done
-  # The libraries are static, so what they link goes in Libs (pkg-config
-  # prints Libs.private only with --static).
+  # The libraries are static, so what they link goes in Libs and Requires
+  # (pkg-config reads Libs.private and Requires.private only with --static):
+  # graphviz and cairo when the core was built with drawing.
+  local requires=""
+  ar t build/libtlcore.a | grep -qx 'viz_graphviz.o' &&
+    requires="libgvc libcgraph cairo"
   cat >"$prefix/lib/pkgconfig/torchlet.pc" <<PC
 prefix=$prefix
 includedir=\${prefix}/include
@@ -143,6 +147,7 @@ libdir=\${prefix}/lib
 Name: torchlet
 Description: Reverse-mode automatic differentiation, the C core
 Version: $version
+Requires: $requires
 Cflags: -I\${includedir}
 Libs: -L\${libdir} -ltorchlet -lm
 PC
