@@ -399,7 +399,7 @@ static const luaL_Reg element_methods[] = {
 
 static const tl_op unary_methods[] = {
   TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH, TL_OP_SIGMOID, TL_OP_RELU,
-  TL_OP_SQRT, TL_OP_ABS, TL_OP_SIN, TL_OP_COS,
+  TL_OP_SQRT, TL_OP_ABS, TL_OP_SIN, TL_OP_COS, TL_OP_SOFTPLUS,
 };
 
 /* Fills the Element metatable (upvalue 2) and sets into the module table

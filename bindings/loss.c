@@ -92,8 +92,45 @@ static samples readsamples(lua_State *L, const char *fname) {
 
 typedef tl_node *(*loss_fn)(tl_ctx *ctx, size_t n, tl_node *const *s,
                             const double *y);
+typedef tl_node *(*array_loss_fn)(tl_ctx *ctx, tl_node *s, size_t n,
+                                  const double *y);
 
-static int elementwise(lua_State *L, const char *fname, loss_fn f) {
+/* Batched form: argument 1 an array Element of n scores, argument 2 a
+** table of n numbers or an Element holding n values. */
+static int array_loss(lua_State *L, const char *fname, tl_node *s,
+                      array_loss_fn f) {
+  size_t n = tl_dim(s, 0);
+  tl_node *yn = tlb_toelement(L, 2);
+  const double *y;
+  if (yn != NULL) {
+    if (tl_size(yn) != n)
+      return tlb_argerror(L, 2, fname, "%d targets for %d scores (lengths "
+                          "must match)", (int)tl_size(yn), (int)n);
+    y = tl_values(yn);
+  } else {
+    if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of targets");
+    if (lua_rawlen(L, 2) != n)
+      return tlb_argerror(L, 2, fname, "%d targets for %d scores (lengths "
+                          "must match)", (int)lua_rawlen(L, 2), (int)n);
+    double *buf = lua_newuserdatauv(L, n * sizeof *buf, 0);
+    for (size_t i = 0; i < n; i++) {
+      if (lua_rawgeti(L, 2, (lua_Integer)i + 1) != LUA_TNUMBER)
+        return tlb_argerror(L, 2, fname, "target %d must be a number, got %s",
+                            (int)i + 1, luaL_typename(L, -1));
+      buf[i] = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+    y = buf;
+  }
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, f(tlb_ctx(L), s, n, y));
+  return 1;
+}
+
+static int elementwise(lua_State *L, const char *fname, loss_fn f,
+                       array_loss_fn fa) {
+  tl_node *batch = tlb_toelement(L, 1);
+  if (batch != NULL && tl_is_array(batch)) return array_loss(L, fname, batch, fa);
   samples sm = readsamples(L, fname);
   tl_ctx *ctx = tlb_ctx(L);
   tlb_element *h = tlb_newhandle(L);
@@ -105,9 +142,15 @@ static int elementwise(lua_State *L, const char *fname, loss_fn f) {
 
 /* }====================================================================== */
 
-static int loss_mse(lua_State *L) { return elementwise(L, "mse", tl_loss_mse); }
-static int loss_hinge(lua_State *L) { return elementwise(L, "hinge", tl_loss_hinge); }
-static int loss_bce(lua_State *L) { return elementwise(L, "bce", tl_loss_bce_logits); }
+static int loss_mse(lua_State *L) {
+  return elementwise(L, "mse", tl_loss_mse, tl_loss_mse_array);
+}
+static int loss_hinge(lua_State *L) {
+  return elementwise(L, "hinge", tl_loss_hinge, tl_loss_hinge_array);
+}
+static int loss_bce(lua_State *L) {
+  return elementwise(L, "bce", tl_loss_bce_logits, tl_loss_bce_logits_array);
+}
 
 /* A class index at the top of the stack, in 1..k, as 0-based. */
 static size_t checkclass(lua_State *L, size_t k, size_t sample) {
@@ -120,9 +163,33 @@ static size_t checkclass(lua_State *L, size_t k, size_t sample) {
   return (size_t)(c - 1);
 }
 
-/* cross_entropy(row, class) or cross_entropy(rows, classes). */
+/* cross_entropy(logits, classes) with logits an (n x k) array Element */
+static int array_cross_entropy(lua_State *L, tl_node *logits) {
+  const char *fname = "cross_entropy";
+  if (tl_ndim(logits) != 2)
+    return tlb_argerror(L, 1, fname, "logits of shape (N, K) expected");
+  size_t n = tl_dim(logits, 0), k = tl_dim(logits, 1);
+  if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of classes");
+  if (lua_rawlen(L, 2) != n)
+    return tlb_argerror(L, 2, fname, "%d classes for %d rows of logits "
+                        "(lengths must match)", (int)lua_rawlen(L, 2), (int)n);
+  size_t *cls = lua_newuserdatauv(L, n * sizeof *cls, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    cls[i] = checkclass(L, k, i + 1);
+    lua_pop(L, 1);
+  }
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_loss_cross_entropy_array(tlb_ctx(L), logits, cls));
+  return 1;
+}
+
+/* cross_entropy(row, class), cross_entropy(rows, classes), or an (n x k)
+** array Element of logits with a table of n classes. */
 static int loss_cross_entropy(lua_State *L) {
   const char *fname = "cross_entropy";
+  tl_node *arr = tlb_toelement(L, 1);
+  if (arr != NULL && tl_is_array(arr)) return array_cross_entropy(L, arr);
   size_t n = tlb_checklist(L, 1, fname, "table of logits");
   if (n == 0) return tlb_argerror(L, 1, fname, "no logits given");
   lua_rawgeti(L, 1, 1);

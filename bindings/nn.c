@@ -238,6 +238,12 @@ static void readinputs(lua_State *L, tlb_model *mo) {
 ** building nodes and handing them over. */
 static int model_call(lua_State *L) {
   tlb_model *mo = tomodel(L, 1, "__call");
+  tl_node *batch = tlb_toelement(L, 2);
+  if (batch != NULL && tl_is_array(batch)) {   /* batched: one array out */
+    tlb_element *h = tlb_newhandle(L);
+    tlb_sethandle(L, h, tl_mlp_forward_batch(tlb_ctx(L), mo->m, batch));
+    return 1;
+  }
   size_t nout = tl_mlp_nout(mo->m), nin = tl_mlp_nin(mo->m);
   tlb_element *one = NULL;
   if (nout == 1)

@@ -243,6 +243,75 @@ tl_status tl_mlp_forward(tl_ctx *ctx, tl_mlp *m, tl_node *const *x,
   return TL_OK;
 }
 
+/* {======================================================================
+** Batched forward: one matmul per layer instead of one node per neuron
+** ======================================================================= */
+
+/* Replaces *h by r, a node made from it, dropping the old reference; 0 when
+** r is NULL (the op failed and left its message). */
+static int then(tl_ctx *ctx, tl_node **h, tl_node *r) {
+  tl_release(ctx, *h);
+  *h = r;
+  return r != NULL;
+}
+
+/* Layer l's weights as an (fan_in x size) array node and its biases as a
+** (size) one, gathered from the model's scalar parameters with tl_stack,
+** so that gradients flow back into the same leaves the scalar path uses. */
+static int layer_arrays(tl_ctx *ctx, tl_node *const *p, size_t fan_in,
+                        size_t size, tl_node **w, tl_node **b) {
+  tl_node **gather = malloc((fan_in * size + size) * sizeof *gather);
+  if (gather == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "forward: out of memory");
+    return 0;
+  }
+  tl_node **bias = gather + fan_in * size;
+  for (size_t j = 0; j < size; j++) {       /* neuron j: w[0..fan_in), b */
+    for (size_t i = 0; i < fan_in; i++) gather[i * size + j] = p[j * (fan_in + 1) + i];
+    bias[j] = p[j * (fan_in + 1) + fan_in];
+  }
+  size_t wshape[2] = {fan_in, size};
+  *w = tl_stack(ctx, fan_in * size, gather, 2, wshape);
+  *b = *w ? tl_stack(ctx, size, bias, 1, &size) : NULL;
+  free(gather);
+  if (*b == NULL) { tl_release(ctx, *w); *w = NULL; return 0; }
+  return 1;
+}
+
+tl_node *tl_mlp_forward_batch(tl_ctx *ctx, tl_mlp *m, tl_node *x) {
+  if (x == NULL) {
+    tl_ctx_fail(ctx, TL_EARG, "forward: NULL input");
+    return NULL;
+  }
+  size_t nd = tl_ndim(x), cols = nd == 2 ? tl_dim(x, 1) : tl_dim(x, 0);
+  if ((nd != 1 && nd != 2) || cols != m->nin) {
+    char s[64];
+    tl_ctx_fail(ctx, TL_EARG, "forward: input of shape %s, (N, %zu) or (%zu) "
+                "expected", tl__shape_str(x, s, sizeof s), m->nin, m->nin);
+    return NULL;
+  }
+  tl_node *h = x;
+  tl_retain(h);
+  size_t fan_in = m->nin;
+  tl_node *const *p = m->params;
+  for (size_t l = 0; l < m->nlayers; l++) {
+    size_t size = m->sizes[l];
+    tl_node *w, *b;
+    if (!layer_arrays(ctx, p, fan_in, size, &w, &b)) { tl_release(ctx, h); return NULL; }
+    int ok = then(ctx, &h, tl_matmul(ctx, h, w)) && then(ctx, &h, tl_add(ctx, h, b));
+    tl_release(ctx, w);
+    tl_release(ctx, b);
+    tl_op op = acts[m->acts[l]].op;
+    if (ok && op != TL_OP_LEAF) ok = then(ctx, &h, tl_unary(ctx, op, h));
+    if (!ok) return NULL;
+    p += size * (fan_in + 1);
+    fan_in = size;
+  }
+  return h;
+}
+
+/* }====================================================================== */
+
 void tl_mlp_zero_grad(tl_mlp *m) {
   for (size_t i = 0; i < m->nparams; i++)
     m->params[i]->flags &= (uint8_t)~TL_F_HAS_GRAD;

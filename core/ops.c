@@ -84,6 +84,11 @@ static double sin_da(double a, double u, double out) { UNUSED u; UNUSED out; ret
 static double cos_f(double a, double u) { UNUSED u; return cos(a); }
 static double cos_da(double a, double u, double out) { UNUSED u; UNUSED out; return -sin(a); }
 
+/* log(1 + e^a) = max(a, 0) + log1p(e^-|a|): exp never overflows; the
+** derivative is the sigmoid. */
+static double softplus_f(double a, double u) { UNUSED u; return (a > 0 ? a : 0) + log1p(exp(-fabs(a))); }
+static double softplus_da(double a, double u, double out) { UNUSED out; return sigmoid_f(a, u); }
+
 /* }====================================================================== */
 
 /* {======================================================================
@@ -173,6 +178,7 @@ static const op_info ops[] = {
   [TL_OP_ABS]         = EW1("abs", "abs", abs_f, abs_da),
   [TL_OP_SIN]         = EW1("sin", "sin", sin_f, sin_da),
   [TL_OP_COS]         = EW1("cos", "cos", cos_f, cos_da),
+  [TL_OP_SOFTPLUS]    = EW1("softplus", "softplus", softplus_f, softplus_da),
   [TL_OP_SUM]         = OTHER("sum", "sum", NARY, sum_b),
   [TL_OP_SUMSQ]       = OTHER("sumsq", "sum sq", NARY, sumsq_b),
   [TL_OP_NEURON]      = OTHER("neuron", "w.x+b", NARY, neuron_b),

@@ -19,7 +19,9 @@ struct tl_optim {
   size_t n;
   tl_node **params;     /* one reference each */
   uint64_t *steps;      /* per parameter: updates done so far */
-  double *s1, *s2, *s3; /* per-kind state, see step functions */
+  size_t *offset;       /* per parameter: its first value's state slot */
+  size_t nslots;        /* values of all parameters (arrays count each) */
+  double *s1, *s2, *s3; /* per-kind state, one slot per value */
 };
 
 static const char *const names[TL_OPTIM_COUNT] = {
@@ -129,10 +131,19 @@ tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
   o->cfg = *cfg;
   o->params = malloc(n * sizeof *o->params);
   o->steps = calloc(n, sizeof *o->steps);
-  o->s1 = calloc(n, sizeof *o->s1);
-  o->s2 = calloc(n, sizeof *o->s2);
-  o->s3 = calloc(n, sizeof *o->s3);
-  if (!o->params || !o->steps || !o->s1 || !o->s2 || !o->s3) {
+  o->offset = malloc(n * sizeof *o->offset);
+  if (!o->params || !o->steps || !o->offset) {
+    tl_optim_free(ctx, o);
+    goto nomem;
+  }
+  for (size_t i = 0; i < n; i++) {
+    o->offset[i] = o->nslots;
+    o->nslots += tl__size(params[i]);
+  }
+  o->s1 = calloc(o->nslots, sizeof *o->s1);
+  o->s2 = calloc(o->nslots, sizeof *o->s2);
+  o->s3 = calloc(o->nslots, sizeof *o->s3);
+  if (!o->s1 || !o->s2 || !o->s3) {
     tl_optim_free(ctx, o);
     goto nomem;
   }
@@ -140,8 +151,9 @@ tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
   for (size_t i = 0; i < n; i++) {
     o->params[i] = params[i];
     tl_retain(params[i]);
-    if (kind == TL_OPTIM_ADAGRAD) o->s1[i] = cfg->initial_accumulator_value;
   }
+  if (kind == TL_OPTIM_ADAGRAD)
+    for (size_t j = 0; j < o->nslots; j++) o->s1[j] = cfg->initial_accumulator_value;
   return o;
 nomem:
   tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
@@ -153,6 +165,7 @@ void tl_optim_free(tl_ctx *ctx, tl_optim *o) {
   for (size_t i = 0; i < o->n; i++) tl_release(ctx, o->params[i]);
   free(o->params);
   free(o->steps);
+  free(o->offset);
   free(o->s1);
   free(o->s2);
   free(o->s3);
@@ -162,29 +175,28 @@ void tl_optim_free(tl_ctx *ctx, tl_optim *o) {
 /* }====================================================================== */
 
 /* {======================================================================
-** Updates: one function per kind, for parameter i with gradient g, at its
-** step t (already counted)
+** Updates: one function per kind, for the value *p (state slot i) with
+** gradient g, at its parameter's step t (already counted).  An array
+** parameter is updated value by value, each with its own state.
 ** ======================================================================= */
 
 /* s1: momentum buffer */
-static void sgd(tl_optim *o, size_t i, double g, uint64_t t) {
+static void sgd(tl_optim *o, size_t i, double *p, double g, uint64_t t) {
   const tl_optim_config *c = &o->cfg;
-  tl_node *p = o->params[i];
-  if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  if (c->weight_decay != 0) g += c->weight_decay * *p;
   if (c->momentum != 0) {
     double *b = &o->s1[i];
     *b = t == 1 ? g : c->momentum * *b + (1 - c->dampening) * g;
     g = c->nesterov ? g + c->momentum * *b : *b;
   }
-  p->val.v -= c->lr * g;
+  *p -= c->lr * g;
 }
 
 /* s1: square average, s2: momentum buffer, s3: gradient average */
-static void rmsprop(tl_optim *o, size_t i, double g, uint64_t t) {
+static void rmsprop(tl_optim *o, size_t i, double *p, double g, uint64_t t) {
   const tl_optim_config *c = &o->cfg;
-  tl_node *p = o->params[i];
   (void)t;
-  if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  if (c->weight_decay != 0) g += c->weight_decay * *p;
   double *v = &o->s1[i];
   *v = *v * c->alpha + (1 - c->alpha) * g * g;
   double avg;
@@ -198,28 +210,26 @@ static void rmsprop(tl_optim *o, size_t i, double g, uint64_t t) {
   if (c->momentum > 0) {
     double *b = &o->s2[i];
     *b = *b * c->momentum + g / avg;
-    p->val.v -= c->lr * *b;
+    *p -= c->lr * *b;
   } else
-    p->val.v -= c->lr * (g / avg);
+    *p -= c->lr * (g / avg);
 }
 
 /* s1: sum of squared gradients */
-static void adagrad(tl_optim *o, size_t i, double g, uint64_t t) {
+static void adagrad(tl_optim *o, size_t i, double *p, double g, uint64_t t) {
   const tl_optim_config *c = &o->cfg;
-  tl_node *p = o->params[i];
-  if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  if (c->weight_decay != 0) g += c->weight_decay * *p;
   double clr = c->lr / (1 + (double)(t - 1) * c->lr_decay);
   o->s1[i] += g * g;
-  p->val.v -= clr * (g / (sqrt(o->s1[i]) + c->eps));
+  *p -= clr * (g / (sqrt(o->s1[i]) + c->eps));
 }
 
 /* s1: first moment, s2: second moment, s3: running max of s2 (amsgrad);
 ** AdamW decays the parameter, Adam the gradient */
-static void adam(tl_optim *o, size_t i, double g, uint64_t t) {
+static void adam(tl_optim *o, size_t i, double *p, double g, uint64_t t) {
   const tl_optim_config *c = &o->cfg;
-  tl_node *p = o->params[i];
-  if (o->kind == TL_OPTIM_ADAMW) p->val.v *= 1 - c->lr * c->weight_decay;
-  else if (c->weight_decay != 0) g += c->weight_decay * p->val.v;
+  if (o->kind == TL_OPTIM_ADAMW) *p *= 1 - c->lr * c->weight_decay;
+  else if (c->weight_decay != 0) g += c->weight_decay * *p;
   double *m = &o->s1[i], *v = &o->s2[i];
   *m += (1 - c->beta1) * (g - *m);                 /* lerp */
   *v = *v * c->beta2 + (1 - c->beta2) * g * g;
@@ -232,10 +242,11 @@ static void adam(tl_optim *o, size_t i, double g, uint64_t t) {
     vv = o->s3[i];
   }
   double denom = sqrt(vv) / sqrt(bc2) + c->eps;
-  p->val.v -= step_size * (*m / denom);
+  *p -= step_size * (*m / denom);
 }
 
-typedef void (*update_fn)(tl_optim *o, size_t i, double g, uint64_t t);
+typedef void (*update_fn)(tl_optim *o, size_t i, double *p, double g,
+                          uint64_t t);
 
 static const update_fn updates[TL_OPTIM_COUNT] = {
   sgd, rmsprop, adagrad, adam, adam
@@ -246,7 +257,14 @@ void tl_optim_step(tl_optim *o) {
   for (size_t i = 0; i < o->n; i++) {
     tl_node *p = o->params[i];
     if (!(p->flags & TL_F_HAS_GRAD)) continue;   /* PyTorch: grad is None */
-    update(o, i, p->grad, ++o->steps[i]);
+    uint64_t t = ++o->steps[i];
+    if (!tl__is_array(p)) {
+      update(o, o->offset[i], &p->val.v, p->grad, t);
+      continue;
+    }
+    double *v = p->val.arr->data, *g = p->val.arr->grad;
+    for (size_t j = 0, size = p->val.arr->size; j < size; j++)
+      update(o, o->offset[i] + j, &v[j], g[j], t);
   }
 }
 

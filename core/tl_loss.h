@@ -29,4 +29,15 @@ tl_node *tl_loss_bce_logits(tl_ctx *ctx, size_t n, tl_node *const *s,
 tl_node *tl_loss_cross_entropy(tl_ctx *ctx, size_t n, size_t k,
                                tl_node *const *logits, const size_t *cls);
 
+/* The same losses over array scores, for batched training: 's' is a vector
+** of n scores or an (n x 1) column (what a one-output model returns for a
+** batch), 'logits' an (n x k) array.  Same values and gradients as the
+** per-sample forms, with a handful of nodes in all. */
+tl_node *tl_loss_mse_array(tl_ctx *ctx, tl_node *s, size_t n, const double *y);
+tl_node *tl_loss_hinge_array(tl_ctx *ctx, tl_node *s, size_t n, const double *y);
+tl_node *tl_loss_bce_logits_array(tl_ctx *ctx, tl_node *s, size_t n,
+                                  const double *y);
+tl_node *tl_loss_cross_entropy_array(tl_ctx *ctx, tl_node *logits,
+                                     const size_t *cls);
+
 #endif

@@ -87,6 +87,15 @@ tl_node *const *tl_mlp_params(const tl_mlp *m);
 tl_status tl_mlp_forward(tl_ctx *ctx, tl_mlp *m, tl_node *const *x,
                          tl_node **out);
 
+/* The batched forward pass: 'x' is an (N x nin) array (or a vector of nin
+** values) and the result an (N x nout) array (or a vector), one new
+** reference for the caller.  Each layer is act(x W + b): one matmul, one
+** broadcast add and one activation node, with W and b gathered from the
+** model's own scalar parameters (tl_stack), so gradients reach the same
+** leaves as the scalar path and any optimizer over parameters() works.
+** NULL with a message on a wrong shape or when memory is short. */
+tl_node *tl_mlp_forward_batch(tl_ctx *ctx, tl_mlp *m, tl_node *x);
+
 /* Clears the gradient of every parameter (it reads as 0 again and an
 ** optimizer skips it until a backward pass reaches it, like PyTorch's
 ** zero_grad(set_to_none=True)). */

@@ -77,6 +77,7 @@ typedef enum tl_op {
   TL_OP_RSUB_K, TL_OP_RDIV_K, TL_OP_POW_K, TL_OP_RPOW_K,     /* k-a k/a a^k k^a */
   TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH, TL_OP_SIGMOID, TL_OP_RELU,
   TL_OP_SQRT, TL_OP_ABS, TL_OP_SIN, TL_OP_COS,
+  TL_OP_SOFTPLUS,  /* log(1 + exp(a)), computed without overflow */
   TL_OP_SUM,       /* n-ary: x1 + ... + xn */
   TL_OP_SUMSQ,     /* n-ary: x1^2 + ... + xn^2 (L2 penalties) */
   TL_OP_NEURON,    /* n-ary: w1*x1 + ... + wn*xn + b, inputs w..., x..., b */

@@ -1,9 +1,11 @@
 -- examples/moons.lua -- micrograd's demo: a 2-16-16-1 MLP learns to separate
 -- two interleaving half moons.
 --
---   lua5.4 examples/moons.lua [--plain] [--steps N]
+--   lua5.4 examples/moons.lua [--plain] [--steps N] [--batched]
 --
--- Prints loss and accuracy as it trains (one line updated in place on a
+-- --batched trains on the whole data set as one (100 x 2) array Element:
+-- one matmul per layer instead of one node per neuron and sample, the same
+-- parameters and the same gradients.  Prints loss and accuracy as it trains (one line updated in place on a
 -- terminal, a line every 10 steps otherwise or with --plain), then the time
 -- per training step and the decision regions as text.  Loaded with
 -- loadfile(...)("library") it only returns {train = train} (for the specs).
@@ -21,10 +23,16 @@ local function train(opts)
   local opt = optim.SGD(model:parameters(), {lr = 0.1, momentum = 0.9})
   local clock = os.clock
   local elapsed = 0
+  local batch = opts.batched and torchlet.Element(X)
   for step = 1, steps do
     local t0 = clock()
-    local scores = {}
-    for i = 1, #X do scores[i] = model(X[i]) end
+    local scores
+    if batch then
+      scores = model(batch)                     -- (100 x 1)
+    else
+      scores = {}
+      for i = 1, #X do scores[i] = model(X[i]) end
+    end
     -- micrograd's loss: SVM max-margin (hinge) plus a small L2 penalty
     local l = loss.hinge(scores, y) + 1e-4 * model:l2()
     opt:zero_grad()
@@ -33,8 +41,10 @@ local function train(opts)
     elapsed = elapsed + (clock() - t0)
     -- accuracy of the scores this step computed (before the update)
     local correct = 0
+    local values = batch and scores.data
     for i = 1, #X do
-      if (scores[i].data > 0) == (y[i] > 0) then correct = correct + 1 end
+      local s = batch and values[i][1] or scores[i].data
+      if (s > 0) == (y[i] > 0) then correct = correct + 1 end
     end
     if opts.on_step then opts.on_step(step, l.data, correct / #X) end
   end
@@ -47,13 +57,14 @@ if (...) == "library" then return {train = train} end
 -- The script
 -- =======================================================================
 
-local plain, steps = false, 100
+local plain, steps, batched = false, 100, false
 local i = 1
 while arg and arg[i] do
   if arg[i] == "--plain" then plain = true
+  elseif arg[i] == "--batched" then batched = true
   elseif arg[i] == "--steps" then steps = assert(math.tointeger(tonumber(arg[i + 1])),
                                                  "--steps needs an integer"); i = i + 1
-  else error("usage: lua5.4 examples/moons.lua [--plain] [--steps N]") end
+  else error("usage: lua5.4 examples/moons.lua [--plain] [--steps N] [--batched]") end
   i = i + 1
 end
 -- A progress line rewritten with \r only when stdout is a terminal: the
@@ -65,6 +76,7 @@ end
 
 local model, X, y, elapsed = train{
   steps = steps,
+  batched = batched,
   on_step = function(step, l, acc)
     local line = ("step %3d/%d  loss %.4f  accuracy %5.1f%%"):format(step, steps, l, acc * 100)
     if not plain then
@@ -85,7 +97,8 @@ local correct = torchlet.no_grad(function()
   end
   return c
 end)
-print(("%s: %d parameters"):format("MLP(2, {16, 16, 1})", #model:parameters()))
+print(("%s: %d parameters, %s path"):format("MLP(2, {16, 16, 1})",
+  #model:parameters(), batched and "batched" or "scalar"))
 print(("final training accuracy %.1f%%, %.3f ms per training step")
   :format(100 * correct / #X, elapsed / steps * 1e3))
 
