@@ -40,6 +40,23 @@ local function pkglibs(pkgs)
   return names, dirs
 end
 
+-- Rendering (core/viz_*.c, core/plot.c) uses graphviz and cairo.  Without
+-- them (or with --no-viz) the core gets core/noviz/viz_none.c instead, whose
+-- drawing functions fail with a message saying so.  Switching needs a clean
+-- build (rm -rf build): the static library keeps the members it had.
+newoption {
+  trigger = "no-viz",
+  description = "Build without graphviz and cairo (drawing raises an error)"
+}
+local viz_pkgs = "libgvc libcgraph cairo"
+local viz_found = os.execute("pkg-config --exists " .. viz_pkgs)
+local have_viz = not _OPTIONS["no-viz"] and (viz_found == true or viz_found == 0)
+local viz_cflags, viz_links, viz_dirs = {}, {}, {}
+if have_viz then
+  viz_cflags = pkgconfig("--cflags", viz_pkgs)
+  viz_links, viz_dirs = pkglibs(viz_pkgs)
+end
+
 local blas_cflags, blas_links, blas_dirs = {}, {}, {}
 if _OPTIONS["blas"] then
   blas_cflags = pkgconfig("--cflags", "openblas")
@@ -66,6 +83,8 @@ end
 -- The core and the libraries it needs, for the projects below that link it.
 local function link_core()
   links { "tlcore" }
+  links(viz_links)
+  libdirs(viz_dirs)
   links(blas_links)
   libdirs(blas_dirs)
   links { "m" }
@@ -112,6 +131,13 @@ solution "torchlet"
   project "tlcore"
     kind "StaticLib"
     files { "core/*.c", "core/*.h" }
+    if have_viz then
+      buildoptions(viz_cflags)
+    else
+      excludes { "core/viz_output.c", "core/viz_graph.c", "core/viz_graphviz.c",
+                 "core/viz_layout.c", "core/viz_cairo.c", "core/plot.c" }
+      files { "core/noviz/viz_none.c" }
+    end
     outdirs("")
     if _OPTIONS["blas"] then
       defines { "TL_USE_BLAS" }
@@ -127,6 +153,8 @@ solution "torchlet"
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
     links { "tlcore", "m" }
+    links(viz_links)
+    libdirs(viz_dirs)
     links(blas_links)
     libdirs(blas_dirs)
 

@@ -3,7 +3,9 @@
 #
 #   ./setup.sh demo    install what is missing, build, run the main demo
 #   ./setup.sh test    install what is missing, build, run every spec
-#                      (release build, then the ASan+UBSan debug build)
+#                      (release build, the ASan+UBSan debug build, and the
+#                      debug build under GC stress), then the hardening
+#                      checks: fuzzers, valgrind, memory growth
 #   ./setup.sh build   install what is missing and build only
 #   ./setup.sh install PREFIX
 #                      build, then install the torchlet program, the Lua
@@ -17,8 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz luarocks
-lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit libluajit-5.1-dev"
+libcairo2-dev libgraphviz-dev graphviz valgrind clang libclang-rt-14-dev
+luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit libluajit-5.1-dev"
 
 install_missing() {
   local missing=()
@@ -41,6 +43,19 @@ build() {
 
 export LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
 export LUA_CPATH="$PWD/build/?.so;;"
+
+# Runs a command as one check: passed if it exits 0.
+run_check() {
+  local name=$1
+  shift
+  if "$@"; then
+    echo "-- check $name: passed"
+    TOTAL_PASSED=$((TOTAL_PASSED + 1))
+  else
+    echo "-- check $name: FAILED"
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  fi
+}
 
 # Runs busted with TAP output and adds its counts to TOTAL_PASSED and
 # TOTAL_FAILED.  A run that dies before printing its plan line ("1..N"),
@@ -75,19 +90,6 @@ run_other_vm_specs() {
 
 # {== C programs and the install ============================================
 
-# check NAME CMD...: runs CMD; exit 0 counts a pass, anything else a failure.
-check() {
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok - $name"
-    TOTAL_PASSED=$((TOTAL_PASSED + 1))
-  else
-    echo "not ok - $name (exit $?)"
-    TOTAL_FAILED=$((TOTAL_FAILED + 1))
-  fi
-}
-
 # Builds the tsan configuration of the threads test and runs it; a race
 # makes TSan exit 66.
 tsan_threads_test() {
@@ -105,13 +107,13 @@ run_c_tests() {
   for cfg in release debug; do
     dir=build
     [ "$cfg" = debug ] && dir=build/debug
-    check "examples/c ($cfg)" "$dir/examples/xor"
-    check "examples/embed ($cfg)" "$dir/examples/embed"
-    check "threads test, 4 threads ($cfg)" "$dir/tests/threads_test" 4 500
+    run_check "examples/c ($cfg)" "$dir/examples/xor"
+    run_check "examples/embed ($cfg)" "$dir/examples/embed"
+    run_check "threads test, 4 threads ($cfg)" "$dir/tests/threads_test" 4 500
   done
-  check "threads test, 4 threads (ThreadSanitizer)" tsan_threads_test
-  check "install into a temporary PREFIX" spec/install_test.sh
-  check "luarocks make into a temporary tree" spec/luarocks_test.sh
+  run_check "threads test, 4 threads (ThreadSanitizer)" tsan_threads_test
+  run_check "install into a temporary PREFIX" spec/install_test.sh
+  run_check "luarocks make into a temporary tree" spec/luarocks_test.sh
 }
 
 # Installs what `build release` made under $1.  Public headers are those
@@ -205,6 +207,20 @@ case "$cmd" in
     LUA_CPATH="$PWD/build/debug/?.so;;" \
     TORCHLET_BIN=build/debug/bin/torchlet \
       run_specs lua5.4 /usr/bin/busted spec
+    echo "== specs, debug build, generational GC with a full collection every 1000 instructions"
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+    ASAN_OPTIONS=detect_leaks=0 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LUA_CPATH="$PWD/build/debug/?.so;;" \
+      run_specs lua5.4 /usr/bin/busted --helper=spec/support/gc_stress.lua spec
+    echo "== hardening"
+    run_check "fuzzers (${TORCHLET_FUZZ_SECONDS:-60} s each)" \
+      spec/fuzz/run.sh "${TORCHLET_FUZZ_SECONDS:-60}"
+    run_check "valgrind, 1000 training steps" \
+      valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        --error-exitcode=1 lua5.4 examples/moons.lua --plain --steps 1000
+    run_check "resident memory over 100000 training steps" \
+      lua5.4 bench/rss_growth.lua 100000 1000
     run_c_tests
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     [ "$TOTAL_FAILED" -eq 0 ]

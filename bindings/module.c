@@ -103,6 +103,7 @@ static int open_module(lua_State *L) {
   lua_pushliteral(L, TL_VERSION);
   lua_setfield(L, -2, "_VERSION");
   tlb_open_element(L);
+  tlb_open_viz(L);
   tlb_open_nn(L);
   tlb_open_optim(L);
   tlb_open_loss(L);

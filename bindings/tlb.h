@@ -79,6 +79,7 @@ void tlb_assign_values(lua_State *L, tl_node *n, int idx, int grad,
 /* Openers of the binding families, called by luaopen_torchlet_core with the
 ** module table on top of the stack. */
 void tlb_open_element(lua_State *L);
+void tlb_open_viz(lua_State *L);
 /* Called by tlb_open_element with the methods table on top. */
 void tlb_open_array(lua_State *L);
 void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */

@@ -19,6 +19,12 @@ Scalar Elements whose operators build a computational graph in C, with
 backward() for gradients, driven from Lua 5.4.
 ]],
 }
+-- Drawing (core/viz_*.c, core/plot.c) needs graphviz and cairo: on Debian,
+-- libgraphviz-dev and libcairo2-dev.
+external_dependencies = {
+  GRAPHVIZ = { header = "graphviz/gvc.h", library = "gvc" },
+  CAIRO = { header = "cairo/cairo.h", library = "cairo" },
+}
 dependencies = {
   "lua >= 5.3, < 5.5",   -- 5.3 through bindings/tlb_compat.h
 }
@@ -32,12 +38,17 @@ build = {
         "core/array.c", "core/array_ops.c", "core/ctx.c",
         "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
         "core/loss_array.c", "core/nn.c", "core/node.c", "core/ops.c",
-        "core/optim.c", "core/serialize.c", "bindings/args.c",
+        "core/optim.c", "core/plot.c", "core/serialize.c", "core/viz_cairo.c",
+        "core/viz_format.c", "core/viz_graph.c", "core/viz_graphviz.c",
+        "core/viz_layout.c", "core/viz_output.c", "bindings/args.c",
         "bindings/array.c", "bindings/element.c", "bindings/loss.c",
         "bindings/module.c", "bindings/nn.c", "bindings/optim.c",
+        "bindings/viz.c",
       },
       defines = { "NDEBUG" },
-      libraries = { "m" },
+      incdirs = { "$(GRAPHVIZ_INCDIR)/graphviz", "$(CAIRO_INCDIR)/cairo" },
+      libdirs = { "$(GRAPHVIZ_LIBDIR)", "$(CAIRO_LIBDIR)" },
+      libraries = { "gvc", "cgraph", "cairo", "m" },
     },
   },
 }

@@ -18,6 +18,7 @@ local format, concat, type = string.format, table.concat, type
 local M = {}
 for k, v in pairs(core) do M[k] = v end
 M.core = core
+M.plot = require "torchlet.plot"
 M.data = require "torchlet.data"
 
 -- Nested value tables (x.data, x.grad, x:totable() of arrays) print as

@@ -1,0 +1,427 @@
+/*
+** viz_cairo.c -- the cairo view: the quick "dynamic" picture of a graph,
+** one box per value showing its label, op, data and grad, placed by the
+** layered layout of viz_layout.c (inputs left, root right, no overlaps).
+**
+** After a backward pass, edges show the gradient: an edge u -> v is drawn
+** by |u.grad| (an array's gradient norm), the gradient that flowed back
+** into u, wider and redder for bigger magnitudes (relative to the largest
+** in the picture).  Before any
+** backward pass every edge is thin and grey.  Inputs, parameters and op
+** results have their own colours, explained by a legend under the graph.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viz_layout.h"
+
+#define FONT_SANS "DejaVu Sans"
+#define FONT_MONO "DejaVu Sans Mono"
+#define SIZE_LABEL 12.0
+#define SIZE_VALUE 11.0
+#define SIZE_SMALL 9.5
+#define PAD 7.0            /* inside a box */
+#define LINE_GAP 3.0
+#define MARGIN 16.0
+#define LEGEND_H 34.0
+#define PNG_SCALE 2.0      /* pixels per point: crisp on high-density screens */
+#define PNG_MAX_PIXELS 25e6
+#define LABEL_CUT 48       /* longer labels are cut with "..." */
+#define PI 3.14159265358979323846   /* M_PI is POSIX, not C11 */
+
+typedef struct rgb { double r, g, b; } rgb;
+
+/* fill and border of each tl__vkind */
+static const rgb kind_fill[3] = {{0.86, 0.92, 1.00}, {1.00, 0.94, 0.78},
+                                 {0.93, 0.91, 1.00}};
+static const rgb kind_line[3] = {{0.23, 0.51, 0.96}, {0.85, 0.47, 0.02},
+                                 {0.49, 0.23, 0.93}};
+static const char *const kind_name[3] = {"input", "parameter", "op result"};
+
+/* The texts of one box. */
+typedef struct box_text {
+  char label[LABEL_CUT + 8];
+  char tag[64];            /* the op ("*", "tanh", "+ 2") or the kind */
+  char data[96], grad[96];
+} box_text;
+
+/* The length of the valid UTF-8 sequence at 's' (RFC 3629: no overlongs,
+** no surrogates), or 0. */
+static size_t utf8_len(const unsigned char *s) {
+  unsigned c = s[0];
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+           : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+  unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+  for (size_t k = 1; k < n; k++) {
+    unsigned b = s[k];
+    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
+  }
+  return n;
+}
+
+/* Copies at most 'cut' bytes of the label 'src' into 'dst' (with "..."
+** when cut), never splitting a character, and with '?' for each byte that
+** is not valid UTF-8: cairo refuses such text, labels are user data. */
+static void label_text(char *dst, size_t size, const char *src, size_t cut) {
+  const unsigned char *s = (const unsigned char *)src;
+  size_t j = 0;
+  while (*s && j + 4 < size) {
+    size_t n = utf8_len(s);
+    if (j + (n ? n : 1) > cut) { memcpy(dst + j, "...", 3); j += 3; break; }
+    if (n == 0) { dst[j++] = '?'; s++; continue; }
+    memcpy(dst + j, s, n);
+    j += n;
+    s += n;
+  }
+  dst[j] = '\0';
+}
+
+static void box_texts(const tl__vgraph *g, size_t i, box_text *t) {
+  tl_node *x = g->nodes[i];
+  const char *l = tl_label(x);
+  label_text(t->label, sizeof t->label, l ? l : "", LABEL_CUT);
+  if (g->kind[i] == TL__RESULT) tl_op_label(x, t->tag, sizeof t->tag);
+  else snprintf(t->tag, sizeof t->tag, "%s", g->kind[i] == TL__PARAM ? "param" : "input");
+  tl__vtext_data(x, t->data, sizeof t->data);
+  tl__vtext_grad(x, t->grad, sizeof t->grad);
+}
+
+static void set_font(cairo_t *cr, const char *face, double size, int bold) {
+  cairo_select_font_face(cr, face, CAIRO_FONT_SLANT_NORMAL,
+                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+}
+
+static double text_width(cairo_t *cr, const char *s) {
+  cairo_text_extents_t e;
+  cairo_text_extents(cr, s, &e);
+  return e.x_advance;
+}
+
+/* Line heights of the three fonts, measured once. */
+typedef struct metrics { double label, value, small; } metrics;
+
+static double line_height(cairo_t *cr, const char *face, double size, int bold) {
+  cairo_font_extents_t fe;
+  set_font(cr, face, size, bold);
+  cairo_font_extents(cr, &fe);
+  return fe.ascent + fe.descent;
+}
+
+/* The size of box i: the widest of its lines plus padding. */
+static void box_size(cairo_t *cr, const metrics *m, const box_text *t,
+                     double *w, double *h) {
+  set_font(cr, FONT_SANS, SIZE_LABEL, 1);
+  double top = text_width(cr, t->label);
+  set_font(cr, FONT_SANS, SIZE_SMALL, 0);
+  top += text_width(cr, t->tag) + 14 + (t->label[0] ? 8 : 0);
+  set_font(cr, FONT_MONO, SIZE_VALUE, 0);
+  double vals = fmax(text_width(cr, t->data), text_width(cr, t->grad));
+  *w = fmax(top, vals) + 2 * PAD;
+  *h = m->label + 2 * m->value + 2 * LINE_GAP + 2 * PAD + 2;
+}
+
+static void rounded_rect(cairo_t *cr, double x, double y, double w, double h,
+                         double r) {
+  cairo_new_sub_path(cr);
+  cairo_arc(cr, x + w - r, y + r, r, -PI / 2, 0);
+  cairo_arc(cr, x + w - r, y + h - r, r, 0, PI / 2);
+  cairo_arc(cr, x + r, y + h - r, r, PI / 2, PI);
+  cairo_arc(cr, x + r, y + r, r, PI, 3 * PI / 2);
+  cairo_close_path(cr);
+}
+
+/* Baseline text at (x, y). */
+static void text_at(cairo_t *cr, double x, double y, const char *s) {
+  cairo_move_to(cr, x, y);
+  cairo_show_text(cr, s);
+}
+
+static void draw_box(cairo_t *cr, const metrics *m, const tl__layout *lay,
+                     size_t i, const box_text *t, int kind, int is_root) {
+  double w = lay->w[i], h = lay->h[i];
+  double x = lay->x[i] - w / 2, y = lay->y[i] - h / 2;
+  rgb f = kind_fill[kind], l = kind_line[kind];
+  rounded_rect(cr, x, y, w, h, 5);
+  cairo_set_source_rgb(cr, f.r, f.g, f.b);
+  cairo_fill_preserve(cr);
+  cairo_set_source_rgb(cr, l.r, l.g, l.b);
+  cairo_set_line_width(cr, is_root ? 2.4 : 1.1);
+  cairo_stroke(cr);
+  double base = y + PAD + m->label * 0.8;
+  set_font(cr, FONT_SANS, SIZE_LABEL, 1);
+  cairo_set_source_rgb(cr, 0.08, 0.08, 0.12);
+  text_at(cr, x + PAD, base, t->label);
+  /* the tag, in a pill at the top right */
+  set_font(cr, FONT_SANS, SIZE_SMALL, 0);
+  double tw = text_width(cr, t->tag);
+  double ph = m->small + 3, pw = fmax(tw + 8, ph);
+  double px = x + w - PAD - pw;
+  rounded_rect(cr, px, base - m->small * 0.85, pw, ph, ph / 2);
+  cairo_set_source_rgb(cr, l.r, l.g, l.b);
+  cairo_fill(cr);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  text_at(cr, px + (pw - tw) / 2, base, t->tag);
+  /* a rule, then the numbers */
+  double ry = y + PAD + m->label + LINE_GAP;
+  cairo_move_to(cr, x + 1, ry);
+  cairo_line_to(cr, x + w - 1, ry);
+  cairo_set_source_rgba(cr, l.r, l.g, l.b, 0.45);
+  cairo_set_line_width(cr, 0.8);
+  cairo_stroke(cr);
+  set_font(cr, FONT_MONO, SIZE_VALUE, 0);
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  double vy = ry + LINE_GAP + m->value * 0.8;
+  text_at(cr, x + PAD, vy, t->data);
+  text_at(cr, x + PAD, vy + m->value + LINE_GAP, t->grad);
+}
+
+/* {======================================================================
+** Edges
+** ======================================================================= */
+
+/* The largest finite |grad| of an edge's input; 0 if none (no backward). */
+static double max_edge_grad(const tl__vgraph *g) {
+  double gmax = 0;
+  for (size_t e = 0; e < g->ne; e++) {
+    double v = tl__vgrad_mag(g->nodes[g->edges[e].from]);
+    if (isfinite(v) && v > gmax) gmax = v;
+  }
+  return gmax;
+}
+
+/* The y of the point an edge comes from just before its target: its last
+** dummy, or its source. */
+static double last_y(const tl__layout *lay, const tl__vgraph *g, size_t e) {
+  size_t a = lay->route_start[e], b = lay->route_start[e + 1];
+  return b > a ? lay->y[lay->route[b - 1]] : lay->y[g->edges[e].from];
+}
+
+typedef struct edge_key { double y; size_t e; } edge_key;
+
+static int cmp_edge_key(const void *a, const void *b) {
+  const edge_key *x = a, *y = b;
+  if (x->y != y->y) return x->y < y->y ? -1 : 1;
+  return (x->e > y->e) - (x->e < y->e);
+}
+
+/* Where each edge enters its target: spread along the left side in the
+** order the edges arrive from, so they do not cross at the box.  Edges of
+** one target are contiguous in the snapshot. */
+static int entry_points(const tl__layout *lay, const tl__vgraph *g, double *entry) {
+  edge_key *k = malloc((g->ne ? g->ne : 1) * sizeof *k);
+  if (k == NULL) return 0;
+  for (size_t a = 0; a < g->ne;) {
+    size_t to = g->edges[a].to, b = a;
+    while (b < g->ne && g->edges[b].to == to) { k[b - a] = (edge_key){last_y(lay, g, b), b}; b++; }
+    size_t cnt = b - a;
+    qsort(k, cnt, sizeof *k, cmp_edge_key);
+    double span = lay->h[to] * 0.5;
+    for (size_t r = 0; r < cnt; r++)
+      entry[k[r].e] = lay->y[to] + (cnt > 1 ? span * ((double)r / (double)(cnt - 1) - 0.5) : 0);
+    a = b;
+  }
+  free(k);
+  return 1;
+}
+
+/* A smooth curve from (x0, y0) to (x1, y1) leaving and arriving level. */
+static void curve_to(cairo_t *cr, double x0, double y0, double x1, double y1) {
+  double dx = (x1 - x0) / 2;
+  cairo_curve_to(cr, x0 + dx, y0, x1 - dx, y1, x1, y1);
+}
+
+static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
+                       const double *entry) {
+  double gmax = max_edge_grad(g);
+  for (size_t e = 0; e < g->ne; e++) {
+    size_t u = g->edges[e].from, v = g->edges[e].to;
+    double t = 0, width = 1.1;
+    rgb c = {0.55, 0.58, 0.64};
+    if (gmax > 0) {
+      double mag = tl__vgrad_mag(g->nodes[u]);
+      t = isfinite(mag) ? sqrt(mag / gmax) : 1;
+      c = (rgb){0.70 + 0.15 * t, 0.74 - 0.62 * t, 0.80 - 0.70 * t};
+      width = 0.8 + 3.6 * t;
+    }
+    double x = lay->x[u] + lay->w[u] / 2, y = lay->y[u];
+    cairo_move_to(cr, x, y);
+    for (size_t r = lay->route_start[e]; r < lay->route_start[e + 1]; r++) {
+      size_t d = lay->route[r];
+      curve_to(cr, x, y, lay->x[d], lay->y[d]);
+      x = lay->x[d];
+      y = lay->y[d];
+    }
+    double xe = lay->x[v] - lay->w[v] / 2 - 1, ye = entry[e];
+    double ah = 5 + width;                    /* arrowhead length */
+    curve_to(cr, x, y, xe - ah, ye);
+    cairo_set_source_rgb(cr, c.r, c.g, c.b);
+    cairo_set_line_width(cr, width);
+    cairo_stroke(cr);
+    cairo_move_to(cr, xe, ye);
+    cairo_line_to(cr, xe - ah, ye - ah * 0.45);
+    cairo_line_to(cr, xe - ah, ye + ah * 0.45);
+    cairo_close_path(cr);
+    cairo_fill(cr);
+  }
+}
+
+/* }====================================================================== */
+
+/* The legend's words about edges, for the largest gradient 'gmax'. */
+static void legend_note(char *note, size_t size, double gmax) {
+  if (gmax > 0)
+    snprintf(note, size, "edge u \xe2\x86\x92 v: width and red = |u.grad| "
+             "(max %.4g)", gmax);
+  else
+    snprintf(note, size, "edges: no gradients yet (call backward)");
+}
+
+/* The legend under the graph: the three kinds and what edges mean. */
+static void draw_legend(cairo_t *cr, double y, double gmax) {
+  double x = MARGIN;
+  set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
+  for (int k = 0; k < 3; k++) {
+    rounded_rect(cr, x, y - 9, 16, 11, 3);
+    cairo_set_source_rgb(cr, kind_fill[k].r, kind_fill[k].g, kind_fill[k].b);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, kind_line[k].r, kind_line[k].g, kind_line[k].b);
+    cairo_set_line_width(cr, 1);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    text_at(cr, x + 21, y, kind_name[k]);
+    x += 21 + text_width(cr, kind_name[k]) + 16;
+  }
+  char note[96];
+  legend_note(note, sizeof note, gmax);
+  cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+  text_at(cr, x, y, note);
+}
+
+static double legend_width(cairo_t *cr, double gmax) {
+  char note[96];
+  legend_note(note, sizeof note, gmax);
+  set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
+  double w = 2 * MARGIN + 3 * 37;
+  for (int k = 0; k < 3; k++) w += text_width(cr, kind_name[k]);
+  return w + text_width(cr, note) + 12;   /* slack: glyph overhang */
+}
+
+/* Measures every box into 'w', 'h' (arrays of g->n) with a scratch
+** context. */
+static tl_status measure(tl_ctx *ctx, const tl__vgraph *g, metrics *m,
+                         double *w, double *h, double *legend_w) {
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+  cairo_t *cr = cairo_create(s);
+  tl_status st = TL_OK;
+  if (cairo_status(cr) != CAIRO_STATUS_SUCCESS)
+    st = tl_ctx_fail(ctx, TL_ENOMEM, "cairo: %s",
+                     cairo_status_to_string(cairo_status(cr)));
+  else {
+    m->label = line_height(cr, FONT_SANS, SIZE_LABEL, 1);
+    m->value = line_height(cr, FONT_MONO, SIZE_VALUE, 0);
+    m->small = line_height(cr, FONT_SANS, SIZE_SMALL, 0);
+    for (size_t i = 0; i < g->n; i++) {
+      box_text t;
+      box_texts(g, i, &t);
+      box_size(cr, m, &t, &w[i], &h[i]);
+    }
+    *legend_w = legend_width(cr, max_edge_grad(g));
+  }
+  cairo_destroy(cr);
+  cairo_surface_destroy(s);
+  return st;
+}
+
+/* cairo's SVG draws text as glyph outlines, which nothing can search.  An
+** XML comment after the root element (allowed by XML) lists each box's
+** texts, so the picture can be searched and checked. */
+static tl_status svg_text_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out) {
+  static const char head[] = "<!-- torchlet graph text (label, op, data, grad):\n";
+  tl_status st = tl__out_write(ctx, out, head, sizeof head - 1);
+  for (size_t i = 0; i < g->n && st == TL_OK; i++) {
+    box_text t;
+    char line[sizeof t + 8];
+    box_texts(g, i, &t);
+    int len = snprintf(line, sizeof line, "%s | %s | %s | %s\n", t.label, t.tag,
+                       t.data, t.grad);
+    for (char *p = line; (p = strstr(p, "--")) != NULL;) p[1] = '~';  /* no "--" in comments */
+    st = tl__out_write(ctx, out, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+  }
+  if (st == TL_OK) st = tl__out_write(ctx, out, "-->\n", 4);
+  return st;
+}
+
+static tl_status draw(tl_ctx *ctx, const tl__vgraph *g, const tl__layout *lay,
+                      const metrics *m, double legend_w, tl_viz_format fmt,
+                      tl__out *out) {
+  double W = fmax(lay->width, legend_w), H = lay->height + LEGEND_H;
+  double scale = PNG_SCALE;
+  scale = fmin(scale, TL__PNG_MAX_SIDE / W);
+  scale = fmin(scale, TL__PNG_MAX_SIDE / H);
+  scale = fmin(scale, sqrt(PNG_MAX_PIXELS / (W * H)));
+  double *entry = malloc((g->ne ? g->ne : 1) * sizeof *entry);
+  if (entry == NULL || !entry_points(lay, g, entry)) {
+    free(entry);
+    tl__out_abort(out);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+  }
+  cairo_surface_t *s = tl__surface_new(ctx, out, fmt, W, H, scale);
+  if (s == NULL) { free(entry); tl__out_abort(out); return TL_ENOMEM; }
+  cairo_t *cr = cairo_create(s);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  draw_edges(cr, lay, g, entry);
+  for (size_t i = 0; i < g->n; i++) {
+    box_text t;
+    box_texts(g, i, &t);
+    draw_box(cr, m, lay, i, &t, g->kind[i], i + 1 == g->n);
+  }
+  draw_legend(cr, lay->height + LEGEND_H / 2, max_edge_grad(g));
+  cairo_status_t cst = cairo_status(cr);
+  cairo_destroy(cr);
+  free(entry);
+  if (cst != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(s);
+    tl__out_abort(out);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "cairo: %s", cairo_status_to_string(cst));
+  }
+  tl_status st = tl__surface_finish(ctx, s, out, fmt);
+  if (st == TL_OK && fmt == TL_VIZ_SVG) st = svg_text_index(ctx, g, out);
+  if (st != TL_OK) { tl__out_abort(out); return st; }
+  return tl__out_commit(ctx, out);
+}
+
+tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
+                       tl_viz_format fmt, const char *path) {
+  if (fmt != TL_VIZ_PNG && fmt != TL_VIZ_SVG && fmt != TL_VIZ_PDF)
+    return tl_ctx_fail(ctx, TL_EARG, "cairo view: format '%s' is not drawn "
+                       "with cairo (png, svg or pdf expected)",
+                       tl_viz_format_name(fmt));
+  if (path == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "cairo view: path expected, got NULL");
+  size_t limit = opts && opts->max_nodes ? opts->max_nodes : TL_VIZ_CAIRO_MAX_NODES;
+  tl__vgraph g;
+  tl_status st = tl__vgraph_build(ctx, root, opts, limit, "cairo", &g);
+  if (st != TL_OK) return st;
+  double *wh = malloc(2 * g.n * sizeof *wh);
+  if (wh == NULL) {
+    tl__vgraph_free(&g);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+  }
+  metrics m = {0, 0, 0};
+  double legend_w = 0;
+  tl__layout lay = {0};
+  st = measure(ctx, &g, &m, wh, wh + g.n, &legend_w);
+  if (st == TL_OK)
+    st = tl__layout_run(ctx, g.n, wh, wh + g.n, g.ne, g.edges, MARGIN, &lay);
+  free(wh);
+  tl__out out;
+  if (st == TL_OK) st = tl__out_open(ctx, &out, path);
+  if (st == TL_OK) st = draw(ctx, &g, &lay, &m, legend_w, fmt, &out);
+  tl__layout_free(&lay);
+  tl__vgraph_free(&g);
+  return st;
+}

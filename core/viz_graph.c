@@ -1,0 +1,158 @@
+/*
+** viz_graph.c -- a snapshot of the graph under a root, for drawing: values
+** in topological order (from tl_topo, the iterative walk), their kind, and
+** edges by index.
+**
+** Inputs are found by index through a table of (address, index) pairs
+** sorted by address and searched by bisection, so the snapshot needs no
+** field of its own in the nodes and no hash table.  Addresses are compared
+** as uintptr_t: '<' between pointers to different objects is undefined.
+*/
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "viz_internal.h"
+
+typedef struct ptr_index { uintptr_t p; size_t i; } ptr_index;
+
+static int cmp_ptr_index(const void *a, const void *b) {
+  uintptr_t x = ((const ptr_index *)a)->p, y = ((const ptr_index *)b)->p;
+  return (x > y) - (x < y);
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(tl_node *const *)a;
+  uintptr_t y = (uintptr_t)*(tl_node *const *)b;
+  return (x > y) - (x < y);
+}
+
+/* The index of 'p' in the sorted table 'tab' of 'n' entries (p is there). */
+static size_t index_of(const ptr_index *tab, size_t n, const tl_node *p) {
+  size_t lo = 0, hi = n;
+  uintptr_t key = (uintptr_t)p;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tab[mid].p <= key) lo = mid; else hi = mid;
+  }
+  return tab[lo].i;
+}
+
+void tl__vgraph_free(tl__vgraph *g) {
+  free(g->nodes);
+  free(g->kind);
+  free(g->edges);
+  g->nodes = NULL;
+  g->kind = NULL;
+  g->edges = NULL;
+  g->n = g->ne = 0;
+}
+
+/* Sets the kind of every value: results have inputs; leaves listed in
+** opts->params are parameters. */
+static tl_status classify(tl_ctx *ctx, tl__vgraph *g, const tl_viz_opts *opts) {
+  tl_node **params = NULL;
+  size_t np = opts ? opts->nparams : 0;
+  if (np > 0 && opts->params != NULL) {
+    params = malloc(np * sizeof *params);
+    if (params == NULL)
+      return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+    for (size_t i = 0; i < np; i++) params[i] = opts->params[i];
+    qsort(params, np, sizeof *params, cmp_ptr);
+  } else np = 0;
+  for (size_t i = 0; i < g->n; i++) {
+    tl_node *x = g->nodes[i];
+    if (tl_ninputs(x) > 0) g->kind[i] = TL__RESULT;
+    else if (np > 0 && bsearch(&x, params, np, sizeof *params, cmp_ptr))
+      g->kind[i] = TL__PARAM;
+    else g->kind[i] = TL__LEAF;
+  }
+  free(params);
+  return TL_OK;
+}
+
+tl_status tl__vgraph_build(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
+                           size_t max_nodes, const char *method,
+                           tl__vgraph *g) {
+  *g = (tl__vgraph){0};
+  if (root == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "%s: node expected, got NULL", method);
+  size_t n;
+  tl_node *const *order = tl_topo(ctx, root, &n);
+  if (order == NULL) return TL_ENOMEM;
+  if (max_nodes > 0 && n > max_nodes)
+    return tl_ctx_fail(ctx, TL_EARG, "graph has %zu nodes, more than the "
+                       "%s limit of %zu (raise max_nodes to draw it anyway)",
+                       n, method, max_nodes);
+  size_t ne = 0;
+  for (size_t i = 0; i < n; i++) ne += tl_ninputs(order[i]);
+  ptr_index *tab = malloc(n * sizeof *tab);
+  g->nodes = malloc(n * sizeof *g->nodes);
+  g->kind = malloc(n);
+  g->edges = malloc((ne ? ne : 1) * sizeof *g->edges);
+  if (tab == NULL || g->nodes == NULL || g->kind == NULL || g->edges == NULL) {
+    free(tab);
+    tl__vgraph_free(g);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+  }
+  /* copy: the walk's array is scratch that the next walk reuses */
+  for (size_t i = 0; i < n; i++) {
+    g->nodes[i] = order[i];
+    tab[i] = (ptr_index){(uintptr_t)order[i], i};
+  }
+  g->n = n;
+  qsort(tab, n, sizeof *tab, cmp_ptr_index);
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < tl_ninputs(g->nodes[i]); k++)
+      g->edges[g->ne++] =
+        (tl__vedge){index_of(tab, n, tl_input(g->nodes[i], k)), i};
+  free(tab);
+  tl_status st = classify(ctx, g, opts);
+  if (st != TL_OK) tl__vgraph_free(g);
+  return st;
+}
+
+/* {======================================================================
+** Texts of a value
+** ======================================================================= */
+
+/* "(2, 3)" */
+static void shape_text(const tl_node *n, char *buf, size_t size) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t d = 0; d < tl_ndim(n) && used < size; d++) {
+    int k = snprintf(buf + used, size - used, "%s%zu", d ? ", " : "(", tl_dim(n, d));
+    if (k < 0) return;
+    used += (size_t)k;
+  }
+  if (used < size) snprintf(buf + used, size - used, ")");
+}
+
+void tl__vtext_data(tl_node *n, char *buf, size_t size) {
+  if (!tl_is_array(n)) { snprintf(buf, size, "data %.4f", tl_data(n)); return; }
+  const double *v = tl_values(n);
+  double sum = 0;
+  size_t count = tl_size(n);
+  for (size_t i = 0; i < count; i++) sum += v[i];
+  char shape[64];
+  shape_text(n, shape, sizeof shape);
+  snprintf(buf, size, "data %s mean %.4g", shape, count ? sum / (double)count : 0.0);
+}
+
+double tl__vgrad_mag(tl_node *n) {
+  if (!tl_is_array(n)) return fabs(tl_grad(n));
+  const double *g = tl_grads(n);
+  double sum = 0;
+  if (g == NULL) return 0;
+  for (size_t i = 0, count = tl_size(n); i < count; i++) sum += g[i] * g[i];
+  return sqrt(sum);
+}
+
+void tl__vtext_grad(tl_node *n, char *buf, size_t size) {
+  if (!tl_is_array(n)) snprintf(buf, size, "grad %.4f", tl_grad(n));
+  else if (tl_grads(n) == NULL) snprintf(buf, size, "grad none");
+  else snprintf(buf, size, "grad |g| %.4g", tl__vgrad_mag(n));
+}
+
+/* }====================================================================== */

@@ -1,0 +1,94 @@
+/*
+** viz_internal.h -- what the drawing files of core/ share: safe output
+** files, cairo surfaces for a format, and a snapshot of the graph with its
+** edges.  Private: tl__ prefix, not installed with the public headers.
+*/
+#ifndef TL_VIZ_INTERNAL_H
+#define TL_VIZ_INTERNAL_H
+
+#include <stdio.h>
+
+#include <cairo.h>
+
+#include "tl_viz.h"
+
+/* {======================================================================
+** Output files: written under a temporary name beside the target, renamed
+** into place by tl__out_commit, removed by tl__out_abort.
+** ======================================================================= */
+
+typedef struct tl__out {
+  FILE *f;
+  const char *path;      /* the target (borrowed) */
+  char *tmp;             /* the temporary file's name (owned) */
+  int failed;            /* a write failed (the stream callbacks set it) */
+} tl__out;
+
+/* Creates the temporary file; TL_EIO naming 'path' if it cannot. */
+tl_status tl__out_open(tl_ctx *ctx, tl__out *out, const char *path);
+tl_status tl__out_write(tl_ctx *ctx, tl__out *out, const void *p, size_t n);
+/* Closes and renames into place; on any failure removes the temporary
+** file and returns TL_EIO naming 'path'.  'out' is closed either way. */
+tl_status tl__out_commit(tl_ctx *ctx, tl__out *out);
+/* Closes and removes the temporary file (safe on a closed 'out'). */
+void tl__out_abort(tl__out *out);
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Cairo surfaces.  A PNG is drawn on an image surface 'scale' times the
+** size in points and encoded at tl__surface_finish; SVG and PDF stream into
+** 'out' as they are drawn.
+** ======================================================================= */
+
+/* A surface of 'w' x 'h' points for 'fmt' (PNG, SVG or PDF), or NULL with
+** the context's error set.  The page is painted white. */
+cairo_surface_t *tl__surface_new(tl_ctx *ctx, tl__out *out, tl_viz_format fmt,
+                                 double w, double h, double scale);
+/* Finishes and destroys 's' (writing the PNG).  On failure aborts 'out';
+** on success the caller may add to 'out' and then commits it. */
+tl_status tl__surface_finish(tl_ctx *ctx, cairo_surface_t *s, tl__out *out,
+                             tl_viz_format fmt);
+/* Largest PNG side in pixels: cairo's image surfaces stop at 32767, and a
+** bigger picture is scaled down to fit. */
+#define TL__PNG_MAX_SIDE 16000.0
+
+/* }====================================================================== */
+
+/* {======================================================================
+** A snapshot of the graph under a root for drawing: the values in
+** topological order (inputs first, root last) and one edge per input slot
+** (a value used twice by one op gives two edges).
+** ======================================================================= */
+
+typedef enum tl__vkind { TL__LEAF, TL__PARAM, TL__RESULT } tl__vkind;
+
+typedef struct tl__vedge { size_t from, to; } tl__vedge;  /* input -> user */
+
+typedef struct tl__vgraph {
+  size_t n;              /* values */
+  tl_node **nodes;       /* [n], borrowed pointers in topological order */
+  unsigned char *kind;   /* [n] tl__vkind */
+  size_t ne;
+  tl__vedge *edges;      /* [ne], grouped by 'to' in input order */
+} tl__vgraph;
+
+/* Snapshots the graph under 'root'.  'max_nodes' 0 means no limit; above
+** it, fails with TL_EARG naming the limit, 'method' and max_nodes. */
+tl_status tl__vgraph_build(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
+                           size_t max_nodes, const char *method,
+                           tl__vgraph *g);
+void tl__vgraph_free(tl__vgraph *g);
+
+/* The two value lines drawn for a node: "data 2.0000" and "grad 4.0000"
+** for a scalar (%.4f, as micrograd); for an array "data (2, 3) mean 0.25"
+** and "grad |g| 1.5" (the gradient's L2 norm; "grad none" before any
+** backward pass), %.4g numbers. */
+void tl__vtext_data(tl_node *n, char *buf, size_t size);
+void tl__vtext_grad(tl_node *n, char *buf, size_t size);
+/* |grad| of a scalar, the L2 norm of an array's gradient (0 if none). */
+double tl__vgrad_mag(tl_node *n);
+
+/* }====================================================================== */
+
+#endif

@@ -1,0 +1,167 @@
+/*
+** viz_output.c -- safe output files and cairo surfaces shared by the graph
+** views and the plots.
+**
+** A picture is written under a temporary name beside its target and only
+** renamed over it once every byte is out, so an error (a full disk, a bad
+** format, a failed layout) never leaves a half-written file behind and
+** never clobbers the previous picture.
+*/
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+
+#include "viz_internal.h"
+
+/* {======================================================================
+** Output files
+** ======================================================================= */
+
+/* How many temporary names are tried before giving up: each is opened
+** exclusively ("wbx"), so a stale one from a crash is skipped, never
+** overwritten. */
+#define TMP_TRIES 64
+
+tl_status tl__out_open(tl_ctx *ctx, tl__out *out, const char *path) {
+  out->f = NULL;
+  out->path = path;
+  out->failed = 0;
+  size_t len = strlen(path) + 16;
+  out->tmp = malloc(len);
+  if (out->tmp == NULL)
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory writing '%s'", path);
+  int err = 0;
+  for (int i = 0; i < TMP_TRIES && out->f == NULL; i++) {
+    snprintf(out->tmp, len, "%s.tmp%d", path, i);
+    errno = 0;
+    out->f = fopen(out->tmp, "wbx");
+    err = errno;
+    if (out->f == NULL && err != EEXIST) break;   /* a real failure */
+  }
+  if (out->f == NULL) {
+    free(out->tmp);
+    out->tmp = NULL;
+    return tl_ctx_fail(ctx, TL_EIO, "cannot write '%s': %s", path,
+                       err ? strerror(err) : "cannot create a temporary file");
+  }
+  return TL_OK;
+}
+
+tl_status tl__out_write(tl_ctx *ctx, tl__out *out, const void *p, size_t n) {
+  if (n > 0 && fwrite(p, 1, n, out->f) != n) {
+    out->failed = 1;
+    return tl_ctx_fail(ctx, TL_EIO, "cannot write '%s': %s", out->path,
+                       strerror(errno));
+  }
+  return TL_OK;
+}
+
+void tl__out_abort(tl__out *out) {
+  if (out->f != NULL) fclose(out->f);
+  out->f = NULL;
+  if (out->tmp != NULL) remove(out->tmp);
+  free(out->tmp);
+  out->tmp = NULL;
+}
+
+tl_status tl__out_commit(tl_ctx *ctx, tl__out *out) {
+  int bad = out->failed || ferror(out->f);
+  bad |= fclose(out->f) != 0;
+  out->f = NULL;
+  errno = 0;
+  if (bad || rename(out->tmp, out->path) != 0) {
+    int err = errno;
+    tl__out_abort(out);
+    return tl_ctx_fail(ctx, TL_EIO, "cannot write '%s': %s", out->path,
+                       err ? strerror(err) : "write error");
+  }
+  free(out->tmp);
+  out->tmp = NULL;
+  return TL_OK;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Cairo surfaces
+** ======================================================================= */
+
+
+/* cairo's stream callback: 'closure' is the tl__out. */
+static cairo_status_t write_out(void *closure, const unsigned char *data,
+                                unsigned int length) {
+  tl__out *out = closure;
+  if (length > 0 && fwrite(data, 1, length, out->f) != length) {
+    out->failed = 1;
+    return CAIRO_STATUS_WRITE_ERROR;
+  }
+  return CAIRO_STATUS_SUCCESS;
+}
+
+cairo_surface_t *tl__surface_new(tl_ctx *ctx, tl__out *out, tl_viz_format fmt,
+                                 double w, double h, double scale) {
+  cairo_surface_t *s;
+  switch (fmt) {
+    case TL_VIZ_PNG: {
+      int pw = (int)(w * scale + 0.5), ph = (int)(h * scale + 0.5);
+      s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, pw < 1 ? 1 : pw,
+                                     ph < 1 ? 1 : ph);
+      break;
+    }
+    case TL_VIZ_SVG:
+      s = cairo_svg_surface_create_for_stream(write_out, out, w, h);
+      break;
+    case TL_VIZ_PDF:
+      s = cairo_pdf_surface_create_for_stream(write_out, out, w, h);
+      break;
+    default:
+      tl_ctx_fail(ctx, TL_EARG, "format '%s' is not drawn with cairo (png, "
+                  "svg or pdf expected)", tl_viz_format_name(fmt));
+      return NULL;
+  }
+  if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "cannot make a %.0fx%.0f %s surface: %s", w, h,
+                tl_viz_format_name(fmt),
+                cairo_status_to_string(cairo_surface_status(s)));
+    cairo_surface_destroy(s);
+    return NULL;
+  }
+  /* A white page: RGB24 images start black, and for SVG and PDF a first
+  ** operation covering the page keeps cairo fast.  (cairo 1.16 merges the
+  ** extents of every vector operation into one region; thousands of small
+  ** disjoint boxes make that quadratic, boxes inside one page-sized
+  ** rectangle cost nothing.) */
+  cairo_t *cr = cairo_create(s);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  cairo_destroy(cr);
+  if (fmt == TL_VIZ_PNG) cairo_surface_set_device_scale(s, scale, scale);
+  return s;
+}
+
+tl_status tl__surface_finish(tl_ctx *ctx, cairo_surface_t *s, tl__out *out,
+                             tl_viz_format fmt) {
+  cairo_status_t st;
+  if (fmt == TL_VIZ_PNG) {
+    cairo_surface_flush(s);
+    st = cairo_surface_status(s);
+    if (st == CAIRO_STATUS_SUCCESS)
+      st = cairo_surface_write_to_png_stream(s, write_out, out);
+  } else {
+    cairo_surface_finish(s);    /* SVG and PDF write their tail here */
+    st = cairo_surface_status(s);
+  }
+  cairo_surface_destroy(s);
+  if (st != CAIRO_STATUS_SUCCESS) {
+    int io = out->failed || st == CAIRO_STATUS_WRITE_ERROR;
+    tl__out_abort(out);
+    return tl_ctx_fail(ctx, io ? TL_EIO : TL_ENOMEM, "cannot write '%s': %s",
+                       out->path, cairo_status_to_string(st));
+  }
+  return TL_OK;
+}
+
+/* }====================================================================== */

@@ -1,0 +1,109 @@
+--[[
+torchlet.plot -- plots for training, drawn by the C core with cairo.
+
+  plot.line(series, opts)        loss curves: a list of numbers, or a list
+                                 of {y = {...}, x = {...}?, name = "..."?}
+  plot.scatter(points, opts)     points {{x, y [, class]}, ...}
+  plot.decision_boundary(model, X, y, opts)
+                                 the regions a 2-D classifier gives each
+                                 class, with the data on top
+
+Common opts: title, xlabel, ylabel, width and height (points, default
+640 x 420), file (format from its extension) or format ("png", "svg",
+"pdf").  Each returns the path written; without opts.file that is
+"plot.png", "scatter.png" or "decision_boundary.png" in the current
+directory.  Numbers may be Elements: their data is plotted.
+]]
+local core = require "torchlet.core"
+
+local M = {}
+
+M.line = core.plot_line
+M.scatter = core.plot_scatter
+
+local function argerror(i, fname, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(i, fname, msg), 3)
+end
+
+local function value(v)
+  if type(v) == "number" then return v end
+  if core.is_element(v) then return v.data end
+  return nil
+end
+
+local function callable(f)
+  if type(f) == "function" then return true end
+  local mt = getmetatable(f)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+--[[ decision_boundary(model, X, y, opts)
+  model  any callable taking {x1, x2} and returning an Element or a number;
+         a score > 0 means the larger class of y
+  X      list of points {x1, x2}
+  y      list of their classes (numbers, e.g. -1 and 1), as many as X
+  opts   the common options, plus
+           resolution  grid cells per axis (default 60; 2 to 400)
+           margin      space around the data (default 10% of its range)
+  The model is called resolution^2 times with graph recording off.
+]]
+function M.decision_boundary(model, X, y, opts)
+  local fname = "decision_boundary"
+  if not callable(model) then
+    argerror(1, fname, "callable model expected, got " .. type(model))
+  end
+  if type(X) ~= "table" then argerror(2, fname, "table expected, got " .. type(X)) end
+  if type(y) ~= "table" then argerror(3, fname, "table expected, got " .. type(y)) end
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(4, fname, "table or nil expected, got " .. type(opts))
+  end
+  opts = opts or {}
+  if #X == 0 then argerror(2, fname, "no points") end
+  if #y ~= #X then
+    argerror(3, fname, ("%d classes for %d points"):format(#y, #X))
+  end
+  local res = opts.resolution or 60
+  if math.type(res) ~= "integer" or res < 2 or res > 400 then
+    argerror(4, fname, "field 'resolution': integer from 2 to 400 expected")
+  end
+  local points = {}
+  local x0, x1, y0, y1 = math.huge, -math.huge, math.huge, -math.huge
+  for i = 1, #X do
+    local p = X[i]
+    local a = type(p) == "table" and value(p[1])
+    local b = type(p) == "table" and value(p[2])
+    local c = value(y[i])
+    if not a or not b then argerror(2, fname, ("point %d: {x1, x2} expected"):format(i)) end
+    if not c then argerror(3, fname, ("class %d: number expected"):format(i)) end
+    points[i] = {a, b, c}
+    x0, x1 = math.min(x0, a), math.max(x1, a)
+    y0, y1 = math.min(y0, b), math.max(y1, b)
+  end
+  local mx = opts.margin or math.max((x1 - x0) * 0.1, 1e-3)
+  local my = opts.margin or math.max((y1 - y0) * 0.1, 1e-3)
+  if type(mx) ~= "number" or mx < 0 then
+    argerror(4, fname, "field 'margin': non-negative number expected")
+  end
+  x0, x1, y0, y1 = x0 - mx, x1 + mx, y0 - my, y1 + my
+  -- scores at the cell centres, row 1 at y0; no graph is recorded
+  local z = {}
+  core.no_grad(function()
+    for j = 0, res - 1 do
+      local yy = y0 + (j + 0.5) * (y1 - y0) / res
+      for i = 0, res - 1 do
+        local xx = x0 + (i + 0.5) * (x1 - x0) / res
+        local r = model({xx, yy})
+        local s = value(r)
+        if not s then   -- raised through no_grad: no position is meaningful
+          error(("decision_boundary: the model returned %s, not an Element or "
+                 .. "a number"):format(type(r)), 0)
+        end
+        z[#z + 1] = s
+      end
+    end
+  end)
+  local grid = {nx = res, ny = res, x0 = x0, x1 = x1, y0 = y0, y1 = y1, z = z}
+  return core.plot_boundary(grid, points, opts)
+end
+
+return M
