@@ -1,8 +1,8 @@
 -- spec/vm_spec.lua -- the C part, torchlet.core, on every Lua VM it builds
 -- for: Lua 5.4 and 5.3, and Lua 5.1 and LuaJIT through bindings/tlb_compat.h.
 -- setup.sh runs this file under each VM; it keeps to the Lua 5.1 subset and
--- requires only torchlet.core (Elements, arrays, nn, optim, loss), since the
--- pure-Lua part is written for 5.3+.
+-- requires only torchlet.core (Elements, arrays, nn, optim, loss, drawing),
+-- since the pure-Lua part is written for 5.3+.
 local core = require "torchlet.core"
 local Element = core.Element
 
@@ -119,6 +119,24 @@ describe("torchlet.core on " .. (jit and jit.version or _VERSION), function()
     assert.is_true(last < 0.01 and last < first, "loss " .. first .. " -> " .. last)
     assert.are.equal(17, #model:parameters())
     assert.truthy(tostring(model):find("MLP of [", 1, true))
+  end)
+
+  it("draws a graph with both views", function()
+    local a, b = Element(2, "a"), Element(3, "b")
+    local d = a * b + a
+    d:backward()
+    assert.truthy(d:to_dot():find("digraph", 1, true))
+    for _, method in ipairs { "graphviz", "cairo" } do
+      local base = os.tmpname()     -- made empty by tmpname; the picture beside it
+      local path = base .. ".svg"
+      os.remove(base)
+      assert.are.equal(path, d:visualize(method, { file = path }))
+      local f = assert(io.open(path, "r"))
+      local text = f:read("*a")
+      f:close()
+      os.remove(path)
+      assert.truthy(text:find("<svg", 1, true), method .. " wrote no SVG")
+    end
   end)
 
   it("frees nodes when their handles are collected", function()
