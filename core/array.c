@@ -39,8 +39,9 @@ tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
                   "be positive", d + 1);
       return NULL;
     }
-    if (size > (SIZE_MAX / sizeof(double) - sizeof(tl__array)) / shape[d]) {
-      tl_ctx_fail(ctx, TL_EARG, "array: too many elements");
+    if (size > TL_MAX_ARRAY_SIZE / shape[d]) {
+      tl_ctx_fail(ctx, TL_EARG, "array: more than %zu values (TL_MAX_ARRAY_SIZE)",
+                  (size_t)TL_MAX_ARRAY_SIZE);
       return NULL;
     }
     size *= shape[d];

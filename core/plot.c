@@ -13,7 +13,6 @@
 #include "tl_plot.h"
 #include "viz_internal.h"
 
-#define FONT_SANS "DejaVu Sans"
 #define DEFAULT_W 640.0
 #define DEFAULT_H 420.0
 #define PNG_SCALE 2.0
@@ -87,16 +86,9 @@ static void tick_text(char *buf, size_t size, double v, double step) {
   snprintf(buf, size, "%g", v);
 }
 
+/* plots use one face */
 static void set_font(cairo_t *cr, double size, int bold) {
-  cairo_select_font_face(cr, FONT_SANS, CAIRO_FONT_SLANT_NORMAL,
-                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr, size);
-}
-
-static double text_width(cairo_t *cr, const char *s) {
-  cairo_text_extents_t e;
-  cairo_text_extents(cr, s, &e);
-  return e.x_advance;
+  tl__set_font(cr, TL__FONT_SANS, size, bold);
 }
 
 /* 's' with its anchor at (x, y): 'ax' 0 left, 0.5 centre, 1 right; the
@@ -105,7 +97,7 @@ static void text_at(cairo_t *cr, double x, double y, const char *s,
                     double ax, double ay) {
   cairo_font_extents_t fe;
   cairo_font_extents(cr, &fe);
-  cairo_move_to(cr, x - ax * text_width(cr, s), y + ay * fe.ascent * 0.72);
+  cairo_move_to(cr, x - ax * tl__text_width(cr, s), y + ay * fe.ascent * 0.72);
   cairo_show_text(cr, s);
 }
 
@@ -118,7 +110,7 @@ static void layout_frame(cairo_t *cr, frame *f, const tl_plot_opts *o) {
   for (int i = 0; i < ty.n; i++) {
     double v = tick_at(&ty, i);
     tick_text(buf, sizeof buf, v, f->ystep);
-    widest = fmax(widest, text_width(cr, buf));
+    widest = fmax(widest, tl__text_width(cr, buf));
   }
   f->L = 14 + widest + 10 + (o && o->ylabel ? 20 : 0);
   f->T = o && o->title ? 40 : 18;
@@ -201,14 +193,30 @@ static void dot(cairo_t *cr, double x, double y, double r, rgb c) {
   cairo_stroke(cr);
 }
 
-/* The legend in the top right corner of the plot area, on a white box. */
-static void draw_legend(cairo_t *cr, const frame *f, const legend *lg) {
+/* How much of the data lies in the device-space box (x0, y0)-(x1, y1):
+** each plot kind counts its own points, so the legend can avoid them. */
+typedef size_t (*plot_crowd)(const frame *f, const void *data, double x0,
+                             double y0, double x1, double y1);
+
+/* The legend on a white box, in the corner of the plot area that hides the
+** fewest data points (top right first when they tie). */
+static void draw_legend(cairo_t *cr, const frame *f, const legend *lg,
+                        plot_crowd crowd, const void *data) {
   if (lg->n == 0) return;
   set_font(cr, 10, 0);
   double w = 0;
-  for (size_t i = 0; i < lg->n; i++) w = fmax(w, text_width(cr, lg->names[i]));
+  for (size_t i = 0; i < lg->n; i++) w = fmax(w, tl__text_width(cr, lg->names[i]));
   double bw = w + 44, bh = 18.0 * (double)lg->n + 8;
-  double x = f->L + f->pw - bw - 8, y = f->T + 8;
+  double left = f->L + 8, right = f->L + f->pw - bw - 8;
+  double top = f->T + 8, bottom = f->T + f->ph - bh - 8;
+  const double corners[4][2] = {{right, top}, {left, top}, {right, bottom}, {left, bottom}};
+  double x = right, y = top;
+  size_t best = SIZE_MAX;
+  for (int c = 0; c < 4 && crowd != NULL; c++) {
+    size_t n = crowd(f, data, corners[c][0], corners[c][1],
+                     corners[c][0] + bw, corners[c][1] + bh);
+    if (n < best) { best = n; x = corners[c][0]; y = corners[c][1]; }
+  }
   cairo_rectangle(cr, x, y, bw, bh);
   cairo_set_source_rgba(cr, 1, 1, 1, 0.88);
   cairo_fill_preserve(cr);
@@ -238,7 +246,7 @@ typedef cairo_status_t (*plot_body)(cairo_t *cr, const frame *f, const void *dat
 static tl_status plot_run(tl_ctx *ctx, frame *f, int expand_x, int expand_y,
                           const tl_plot_opts *o, const legend *lg,
                           tl_viz_format fmt, const char *path,
-                          plot_body body, const void *data) {
+                          plot_body body, plot_crowd crowd, const void *data) {
   if (fmt != TL_VIZ_PNG && fmt != TL_VIZ_SVG && fmt != TL_VIZ_PDF)
     return tl_ctx_fail(ctx, TL_EARG, "plot: format '%s' is not drawn with "
                        "cairo (png, svg or pdf expected)", tl_viz_format_name(fmt));
@@ -270,7 +278,7 @@ static tl_status plot_run(tl_ctx *ctx, frame *f, int expand_x, int expand_y,
   cairo_status_t bst = body(cr, f, data);
   cairo_restore(cr);
   draw_axes(cr, f, o);
-  if (lg) draw_legend(cr, f, lg);
+  if (lg) draw_legend(cr, f, lg, crowd, data);
   cairo_status_t cst = cairo_status(cr);
   if (cst == CAIRO_STATUS_SUCCESS) cst = bst;
   cairo_destroy(cr);
@@ -331,6 +339,30 @@ static cairo_status_t line_body(cairo_t *cr, const frame *f, const void *data) {
   return CAIRO_STATUS_SUCCESS;
 }
 
+static int inside(double x, double y, double x0, double y0, double x1, double y1) {
+  return x >= x0 && x <= x1 && y >= y0 && y <= y1;
+}
+
+/* Points along every segment, a few per segment, so that a line crossing
+** the box counts even between its vertices. */
+static size_t line_crowd(const frame *f, const void *data, double x0,
+                         double y0, double x1, double y1) {
+  const line_data *d = data;
+  size_t count = 0;
+  for (size_t k = 0; k < d->ns; k++) {
+    const tl_plot_series *s = &d->s[k];
+    for (size_t i = 0; i < s->n; i++) {
+      double ax = px(f, series_x(s, i)), ay = py(f, s->y[i]);
+      double bx = i + 1 < s->n ? px(f, series_x(s, i + 1)) : ax;
+      double by = i + 1 < s->n ? py(f, s->y[i + 1]) : ay;
+      for (int t = 0; t < 8; t++)
+        count += (size_t)inside(ax + (bx - ax) * t / 8, ay + (by - ay) * t / 8,
+                                x0, y0, x1, y1);
+    }
+  }
+  return count;
+}
+
 tl_status tl_plot_line(tl_ctx *ctx, const tl_plot_series *s, size_t ns,
                        const tl_plot_opts *o, tl_viz_format fmt,
                        const char *path) {
@@ -358,7 +390,7 @@ tl_status tl_plot_line(tl_ctx *ctx, const tl_plot_series *s, size_t ns,
   double padx = (f.xhi - f.xlo) * 0.02, pady = (f.yhi - f.ylo) * 0.02;
   f.xlo -= padx; f.xhi += padx; f.ylo -= pady; f.yhi += pady;
   line_data d = {s, ns};
-  return plot_run(ctx, &f, 0, 1, o, &lg, fmt, path, line_body, &d);
+  return plot_run(ctx, &f, 0, 1, o, &lg, fmt, path, line_body, line_crowd, &d);
 }
 
 /* }====================================================================== */
@@ -408,6 +440,15 @@ static void points_body(cairo_t *cr, const frame *f, const point_data *d) {
   }
 }
 
+static size_t points_crowd(const frame *f, const void *data, double x0,
+                           double y0, double x1, double y1) {
+  const tl_plot_points *p = ((const point_data *)data)->p;
+  size_t count = 0;
+  for (size_t i = 0; p != NULL && i < p->n; i++)
+    count += (size_t)inside(px(f, p->x[i]), py(f, p->y[i]), x0, y0, x1, y1);
+  return count;
+}
+
 static cairo_status_t scatter_body(cairo_t *cr, const frame *f, const void *data) {
   points_body(cr, f, data);
   return CAIRO_STATUS_SUCCESS;
@@ -451,7 +492,7 @@ tl_status tl_plot_scatter(tl_ctx *ctx, const tl_plot_points *p,
   legend lg = {0};
   char names[MAX_LEGEND][32];
   class_legend(&lg, &d, names);
-  return plot_run(ctx, &f, 1, 1, o, &lg, fmt, path, scatter_body, &d);
+  return plot_run(ctx, &f, 1, 1, o, &lg, fmt, path, scatter_body, points_crowd, &d);
 }
 
 /* The score at (u, v) in cell units (cell centres at integers), bilinear
@@ -545,7 +586,7 @@ tl_status tl_plot_boundary(tl_ctx *ctx, const tl_plot_grid *grid,
   legend lg = {0};
   char names[MAX_LEGEND][32];
   class_legend(&lg, &d, names);
-  return plot_run(ctx, &f, 0, 0, o, &lg, fmt, path, boundary_body, &d);
+  return plot_run(ctx, &f, 0, 0, o, &lg, fmt, path, boundary_body, points_crowd, &d);
 }
 
 /* }====================================================================== */

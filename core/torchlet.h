@@ -51,8 +51,10 @@
 
 #define TL_VERSION "0.1.0"
 
-/* Arrays have at most this many dimensions. */
+/* Arrays have at most this many dimensions and values (2^31 values are
+** 16 GiB: a larger request is a mistake to report, not to attempt). */
 #define TL_MAX_DIMS 4
+#define TL_MAX_ARRAY_SIZE ((size_t)1 << 31)
 
 typedef struct tl_ctx tl_ctx;
 typedef struct tl_node tl_node;

@@ -16,8 +16,8 @@
 
 #include "viz_layout.h"
 
-#define FONT_SANS "DejaVu Sans"
-#define FONT_MONO "DejaVu Sans Mono"
+#define FONT_SANS TL__FONT_SANS
+#define FONT_MONO TL__FONT_MONO
 #define SIZE_LABEL 12.0
 #define SIZE_VALUE 11.0
 #define SIZE_SMALL 9.5
@@ -89,24 +89,13 @@ static void box_texts(const tl__vgraph *g, size_t i, box_text *t) {
   tl__vtext_grad(x, t->grad, sizeof t->grad);
 }
 
-static void set_font(cairo_t *cr, const char *face, double size, int bold) {
-  cairo_select_font_face(cr, face, CAIRO_FONT_SLANT_NORMAL,
-                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr, size);
-}
-
-static double text_width(cairo_t *cr, const char *s) {
-  cairo_text_extents_t e;
-  cairo_text_extents(cr, s, &e);
-  return e.x_advance;
-}
 
 /* Line heights of the three fonts, measured once. */
 typedef struct metrics { double label, value, small; } metrics;
 
 static double line_height(cairo_t *cr, const char *face, double size, int bold) {
   cairo_font_extents_t fe;
-  set_font(cr, face, size, bold);
+  tl__set_font(cr, face, size, bold);
   cairo_font_extents(cr, &fe);
   return fe.ascent + fe.descent;
 }
@@ -114,12 +103,12 @@ static double line_height(cairo_t *cr, const char *face, double size, int bold) 
 /* The size of box i: the widest of its lines plus padding. */
 static void box_size(cairo_t *cr, const metrics *m, const box_text *t,
                      double *w, double *h) {
-  set_font(cr, FONT_SANS, SIZE_LABEL, 1);
-  double top = text_width(cr, t->label);
-  set_font(cr, FONT_SANS, SIZE_SMALL, 0);
-  top += text_width(cr, t->tag) + 14 + (t->label[0] ? 8 : 0);
-  set_font(cr, FONT_MONO, SIZE_VALUE, 0);
-  double vals = fmax(text_width(cr, t->data), text_width(cr, t->grad));
+  tl__set_font(cr, FONT_SANS, SIZE_LABEL, 1);
+  double top = tl__text_width(cr, t->label);
+  tl__set_font(cr, FONT_SANS, SIZE_SMALL, 0);
+  top += tl__text_width(cr, t->tag) + 14 + (t->label[0] ? 8 : 0);
+  tl__set_font(cr, FONT_MONO, SIZE_VALUE, 0);
+  double vals = fmax(tl__text_width(cr, t->data), tl__text_width(cr, t->grad));
   *w = fmax(top, vals) + 2 * PAD;
   *h = m->label + 2 * m->value + 2 * LINE_GAP + 2 * PAD + 2;
 }
@@ -152,12 +141,12 @@ static void draw_box(cairo_t *cr, const metrics *m, const tl__layout *lay,
   cairo_set_line_width(cr, is_root ? 2.4 : 1.1);
   cairo_stroke(cr);
   double base = y + PAD + m->label * 0.8;
-  set_font(cr, FONT_SANS, SIZE_LABEL, 1);
+  tl__set_font(cr, FONT_SANS, SIZE_LABEL, 1);
   cairo_set_source_rgb(cr, 0.08, 0.08, 0.12);
   text_at(cr, x + PAD, base, t->label);
   /* the tag, in a pill at the top right */
-  set_font(cr, FONT_SANS, SIZE_SMALL, 0);
-  double tw = text_width(cr, t->tag);
+  tl__set_font(cr, FONT_SANS, SIZE_SMALL, 0);
+  double tw = tl__text_width(cr, t->tag);
   double ph = m->small + 3, pw = fmax(tw + 8, ph);
   double px = x + w - PAD - pw;
   rounded_rect(cr, px, base - m->small * 0.85, pw, ph, ph / 2);
@@ -172,7 +161,7 @@ static void draw_box(cairo_t *cr, const metrics *m, const tl__layout *lay,
   cairo_set_source_rgba(cr, l.r, l.g, l.b, 0.45);
   cairo_set_line_width(cr, 0.8);
   cairo_stroke(cr);
-  set_font(cr, FONT_MONO, SIZE_VALUE, 0);
+  tl__set_font(cr, FONT_MONO, SIZE_VALUE, 0);
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
   double vy = ry + LINE_GAP + m->value * 0.8;
   text_at(cr, x + PAD, vy, t->data);
@@ -283,7 +272,7 @@ static void legend_note(char *note, size_t size, double gmax) {
 /* The legend under the graph: the three kinds and what edges mean. */
 static void draw_legend(cairo_t *cr, double y, double gmax) {
   double x = MARGIN;
-  set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
+  tl__set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
   for (int k = 0; k < 3; k++) {
     rounded_rect(cr, x, y - 9, 16, 11, 3);
     cairo_set_source_rgb(cr, kind_fill[k].r, kind_fill[k].g, kind_fill[k].b);
@@ -293,7 +282,7 @@ static void draw_legend(cairo_t *cr, double y, double gmax) {
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
     text_at(cr, x + 21, y, kind_name[k]);
-    x += 21 + text_width(cr, kind_name[k]) + 16;
+    x += 21 + tl__text_width(cr, kind_name[k]) + 16;
   }
   char note[96];
   legend_note(note, sizeof note, gmax);
@@ -304,10 +293,10 @@ static void draw_legend(cairo_t *cr, double y, double gmax) {
 static double legend_width(cairo_t *cr, double gmax) {
   char note[96];
   legend_note(note, sizeof note, gmax);
-  set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
+  tl__set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
   double w = 2 * MARGIN + 3 * 37;
-  for (int k = 0; k < 3; k++) w += text_width(cr, kind_name[k]);
-  return w + text_width(cr, note) + 12;   /* slack: glyph overhang */
+  for (int k = 0; k < 3; k++) w += tl__text_width(cr, kind_name[k]);
+  return w + tl__text_width(cr, note) + 12;   /* slack: glyph overhang */
 }
 
 /* Measures every box into 'w', 'h' (arrays of g->n) with a scratch

@@ -43,6 +43,13 @@ void tl__out_abort(tl__out *out);
 
 /* A surface of 'w' x 'h' points for 'fmt' (PNG, SVG or PDF), or NULL with
 ** the context's error set.  The page is painted white. */
+/* Text for cairo drawings: the fonts both cairo files use, a face at a
+** size (bold or not), and the advance width of a string in it. */
+#define TL__FONT_SANS "DejaVu Sans"
+#define TL__FONT_MONO "DejaVu Sans Mono"
+void tl__set_font(cairo_t *cr, const char *face, double size, int bold);
+double tl__text_width(cairo_t *cr, const char *s);
+
 cairo_surface_t *tl__surface_new(tl_ctx *ctx, tl__out *out, tl_viz_format fmt,
                                  double w, double h, double scale);
 /* Finishes and destroys 's' (writing the PNG).  On failure aborts 'out';

@@ -165,3 +165,15 @@ tl_status tl__surface_finish(tl_ctx *ctx, cairo_surface_t *s, tl__out *out,
 }
 
 /* }====================================================================== */
+
+void tl__set_font(cairo_t *cr, const char *face, double size, int bold) {
+  cairo_select_font_face(cr, face, CAIRO_FONT_SLANT_NORMAL,
+                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+}
+
+double tl__text_width(cairo_t *cr, const char *s) {
+  cairo_text_extents_t e;
+  cairo_text_extents(cr, s, &e);
+  return e.x_advance;
+}

@@ -1,8 +1,11 @@
 -- examples/moons.lua -- micrograd's demo: a 2-16-16-1 MLP learns to separate
 -- two interleaving half moons.
 --
---   lua5.4 examples/moons.lua [--plain] [--steps N] [--batched]
+--   lua5.4 examples/moons.lua [--plain] [--steps N] [--batched] [--images DIR]
 --
+-- --images DIR draws DIR/loss_curve.png (loss and accuracy per step) and
+-- DIR/moons_boundary.png (the trained model's decision regions); the demo
+-- command passes --images images.
 -- --batched trains on the whole data set as one (100 x 2) array Element:
 -- one matmul per layer instead of one node per neuron and sample, the same
 -- parameters and the same gradients.  Prints loss and accuracy as it trains (one line updated in place on a
@@ -57,14 +60,15 @@ if (...) == "library" then return {train = train} end
 -- The script
 -- =======================================================================
 
-local plain, steps, batched = false, 100, false
+local plain, steps, batched, images = false, 100, false, nil
 local i = 1
 while arg and arg[i] do
   if arg[i] == "--plain" then plain = true
   elseif arg[i] == "--batched" then batched = true
+  elseif arg[i] == "--images" then images = assert(arg[i + 1], "--images needs a directory"); i = i + 1
   elseif arg[i] == "--steps" then steps = assert(math.tointeger(tonumber(arg[i + 1])),
                                                  "--steps needs an integer"); i = i + 1
-  else error("usage: lua5.4 examples/moons.lua [--plain] [--steps N] [--batched]") end
+  else error("usage: lua5.4 examples/moons.lua [--plain] [--steps N] [--batched] [--images DIR]") end
   i = i + 1
 end
 -- A progress line rewritten with \r only when stdout is a terminal: the
@@ -74,10 +78,12 @@ if not plain and (term == nil or term == "dumb" or not os.execute("test -t 1")) 
   plain = true
 end
 
+local losses, accuracies = {}, {}
 local model, X, y, elapsed = train{
   steps = steps,
   batched = batched,
   on_step = function(step, l, acc)
+    losses[step], accuracies[step] = l, acc
     local line = ("step %3d/%d  loss %.4f  accuracy %5.1f%%"):format(step, steps, l, acc * 100)
     if not plain then
       io.write("\r", line)
@@ -124,5 +130,17 @@ for k = 1, #X do
   if grid[r] and grid[r][c] then grid[r][c] = y[k] > 0 and "O" or "X" end
 end
 for r = 1, H do print(table.concat(grid[r])) end
+
+if images then
+  local plot = torchlet.plot
+  print(plot.line({{name = "loss", y = losses}, {name = "accuracy", y = accuracies}},
+                  {title = "Training MLP(2, {16, 16, 1}) on 100 moons",
+                   xlabel = "step", ylabel = "hinge loss + L2 / accuracy",
+                   file = images .. "/loss_curve.png"}))
+  print(plot.decision_boundary(model, X, y,
+                               {title = "Decision boundary after training",
+                                xlabel = "x1", ylabel = "x2",
+                                file = images .. "/moons_boundary.png"}))
+end
 
 -- }======================================================================

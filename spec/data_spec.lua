@@ -1,4 +1,5 @@
 local torchlet = require "torchlet"
+local helpers = require "spec.helpers"
 local data = torchlet.data
 
 local function count(y, label)
@@ -132,12 +133,7 @@ describe("data", function()
   end)
 
   describe("bad input", function()
-    local function fails(pattern, fn, ...)
-      local ok, err = pcall(fn, ...)
-      assert.is_false(ok)
-      assert.is_truthy(tostring(err):find(pattern, 1, true),
-                       "expected '" .. pattern .. "' in: " .. tostring(err))
-    end
+    local fails = helpers.fails
 
     it("rejects bad sizes and options", function()
       fails("bad argument #1 to 'make_moons' (number of samples must be an integer, got 2.5)",

@@ -30,4 +30,13 @@ end
 
 function M.is_nan(x) return x ~= x end
 
+-- Asserts that fn(...) raises an error whose message contains 'pattern'
+-- (plain text, not a Lua pattern).
+function M.fails(pattern, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error containing '" .. pattern .. "'")
+  assert(tostring(err):find(pattern, 1, true),
+         "expected '" .. pattern .. "' in: " .. tostring(err))
+end
+
 return M

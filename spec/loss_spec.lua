@@ -1,4 +1,5 @@
 local torchlet = require "torchlet"
+local helpers = require "spec.helpers"
 local loss, Element = torchlet.loss, torchlet.Element
 
 local function close(a, b, tol)
@@ -103,12 +104,7 @@ describe("loss", function()
   end)
 
   describe("bad input", function()
-    local function fails(pattern, fn, ...)
-      local ok, err = pcall(fn, ...)
-      assert.is_false(ok)
-      assert.is_truthy(tostring(err):find(pattern, 1, true),
-                       "expected '" .. pattern .. "' in: " .. tostring(err))
-    end
+    local fails = helpers.fails
 
     it("rejects tables of different lengths", function()
       fails("bad argument #2 to 'mse' (2 targets for 3 scores (lengths must match))",

@@ -1,4 +1,5 @@
 local torchlet = require "torchlet"
+local helpers = require "spec.helpers"
 local nn, Element = torchlet.nn, torchlet.Element
 
 -- Sets every parameter of 'model' from the array 'values'.
@@ -230,12 +231,7 @@ describe("nn", function()
   end)
 
   describe("bad input", function()
-    local function fails(pattern, fn, ...)
-      local ok, err = pcall(fn, ...)
-      assert.is_false(ok)
-      assert.is_truthy(tostring(err):find(pattern, 1, true),
-                       "expected '" .. pattern .. "' in: " .. tostring(err))
-    end
+    local fails = helpers.fails
 
     it("rejects layer sizes that are not positive integers", function()
       fails("bad argument #2 to 'MLP' (layer size 2 must be a positive integer, got 0)",

@@ -1,4 +1,5 @@
 local torchlet = require "torchlet"
+local helpers = require "spec.helpers"
 local optim, nn, Element = torchlet.optim, torchlet.nn, torchlet.Element
 
 -- The directory of this file, so the reference loads from any working dir.
@@ -132,12 +133,7 @@ describe("optim", function()
   end)
 
   describe("bad input", function()
-    local function fails(pattern, fn, ...)
-      local ok, err = pcall(fn, ...)
-      assert.is_false(ok)
-      assert.is_truthy(tostring(err):find(pattern, 1, true),
-                       "expected '" .. pattern .. "' in: " .. tostring(err))
-    end
+    local fails = helpers.fails
 
     it("rejects an empty or wrong parameter list", function()
       fails("bad argument #1 to 'SGD' (empty parameter list)", optim.SGD, {})

@@ -16,7 +16,9 @@ status=0
 for harness in spec/fuzz/fuzz_*.c; do
   name=$(basename "$harness" .c)
   name=${name#fuzz_}
-  clang -std=c11 $flags "$harness" core/*.c -lm -o "$out/$name"
+  # the core links its drawing libraries even though the harnesses draw nothing
+  clang -std=c11 $flags $(pkg-config --cflags libgvc cairo) "$harness" core/*.c \
+    $(pkg-config --libs libgvc libcgraph cairo) -lm -o "$out/$name"
   mkdir -p "$out/corpus-$name"
   if "$out/$name" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=4096 \
        -artifact_prefix="$out/" -print_final_stats=1 \
