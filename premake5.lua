@@ -13,6 +13,12 @@ local function pkgconfig(what, pkgs)
 end
 
 local lua_cflags = pkgconfig("--cflags", "lua5.4")
+-- "-llua5.4" -> links { "lua5.4" }, so it follows our static libraries.
+local lua_links = {}
+for _, flag in ipairs(pkgconfig("--libs", "lua5.4")) do
+  local lib = flag:match("^%-l(.+)")
+  if lib then lua_links[#lua_links + 1] = lib end
+end
 
 -- premake4 --blas: matmul through OpenBLAS (libopenblas-dev) instead of
 -- Torchlet's own blocked kernel.
@@ -61,17 +67,44 @@ local warnings = { "-std=c11", "-Wall", "-Wextra", "-pedantic", "-Wshadow",
                    "-Wstrict-prototypes", "-Wmissing-prototypes", "-fPIC" }
 
 -- Release lands in build/, debug in build/debug/, so both can coexist:
--- LUA_CPATH='build/?.so;;' or 'build/debug/?.so;;' picks one.
+-- LUA_CPATH='build/?.so;;' or 'build/debug/?.so;;' picks one.  The tsan
+-- configuration (build/tsan/) exists for the threads test:
+--   make -C build config=tsan threads_test
 local function outdirs(sub)
   configuration "release"
     targetdir("build" .. sub)
   configuration "debug"
     targetdir("build/debug" .. sub)
+  configuration "tsan"
+    targetdir("build/tsan" .. sub)
   configuration {}
 end
 
+-- The core and the libraries it needs, for the projects below that link it.
+local function link_core()
+  links { "tlcore" }
+  links(viz_links)
+  libdirs(viz_dirs)
+  links(blas_links)
+  libdirs(blas_dirs)
+  links { "m" }
+end
+
+-- A program that runs its own Lua VM with Torchlet linked in.
+local function lua_host(name, sources, sub, extra_links)
+  project(name)
+    kind "ConsoleApp"
+    files(sources)
+    outdirs(sub)
+    buildoptions(lua_cflags)
+    links { "tlbind" }
+    link_core()
+    links(extra_links or {})
+    links(lua_links)
+end
+
 solution "torchlet"
-  configurations { "release", "debug" }
+  configurations { "release", "debug", "tsan" }
   location "build"
   language "C"
   objdir "build/obj"
@@ -91,6 +124,11 @@ solution "torchlet"
     buildoptions { "-O0", "-g", "-fsanitize=address,undefined",
                    "-fno-omit-frame-pointer" }
     linkoptions { "-fsanitize=address,undefined" }
+
+  configuration "tsan"
+    flags { "Symbols" }
+    buildoptions { "-O1", "-g", "-fsanitize=thread" }
+    linkoptions { "-fsanitize=thread" }
 
   configuration {}
 
@@ -149,6 +187,44 @@ solution "torchlet"
     outdirs("/bench")
     targetname "bench_core"
     files { "bench/bench_core.c" }
-    links { "tlcore", "m" }
-    links(blas_links)       -- tlcore's matmul, when built with --blas
-    libdirs(blas_dirs)
+    link_core()
+
+  -- The module for the other Lua VMs whose headers are installed (through
+  -- bindings/tlb_compat.h): build/lua5.3/torchlet/core.so and so on.
+  for _, vm in ipairs { "lua5.3", "lua5.1", "luajit" } do
+    local cflags = pkgconfig("--cflags", vm)
+    if #cflags > 0 then
+      project("torchlet_core_" .. vm:gsub("%.", ""))
+        kind "SharedLib"
+        outdirs("/" .. vm .. "/torchlet")
+        targetname "core"
+        targetprefix ""
+        files { "bindings/*.c", "bindings/*.h" }
+        buildoptions(cflags)
+        link_core()
+    end
+  end
+
+  -- The same binding code as a static library, for C programs that run
+  -- their own Lua VM (luaopen_torchlet_core, bindings/torchlet_lua.h).
+  project "tlbind"
+    kind "StaticLib"
+    files { "bindings/*.c", "bindings/*.h" }
+    outdirs("")
+    buildoptions(lua_cflags)
+
+  -- The `torchlet` program: build/bin/torchlet
+  lua_host("torchlet", { "bindings/host/*.c" }, "/bin")
+
+  -- examples/embed: a C host running a Lua training script.
+  lua_host("embed", { "examples/embed/*.c" }, "/examples")
+
+  -- examples/c: a network trained from C against the core alone.
+  project "xor"
+    kind "ConsoleApp"
+    files { "examples/c/*.c" }
+    outdirs("/examples")
+    link_core()
+
+  -- spec/c: N threads, each with its own lua_State, train one model.
+  lua_host("threads_test", { "spec/c/threads_test.c" }, "/tests", { "pthread" })

@@ -13,6 +13,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "tlb_compat.h"   /* Lua 5.3, 5.1 and LuaJIT; nothing for 5.4 */
+
 #include "../core/torchlet.h"
 
 #define TLB_ELEMENT "torchlet.Element"

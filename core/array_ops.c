@@ -138,7 +138,7 @@ static int mm_dims(tl_ctx *ctx, const tl_node *a, const tl_node *b, mm *d) {
 
 tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   if (!check_node(ctx, "matmul", a) || !check_node(ctx, "matmul", b)) return NULL;
-  mm d;
+  mm d = {0, 0, 0};
   if (!mm_dims(ctx, a, b, &d)) return NULL;
   size_t shape[2], ndim = 0;
   if (tl__ndim(a) == 2) shape[ndim++] = d.n;
@@ -154,7 +154,7 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
 /* dA += G B^T and dB += A^T G */
 void tl__matmul_b(tl_node *n) {
   tl_node *a = A(n), *b = B(n);
-  mm d;
+  mm d = {0, 0, 0};
   mm_dims(NULL, a, b, &d);              /* checked on the way in */
   const double *g = tl__grads(n);
   tl__gemm(d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));

@@ -34,7 +34,11 @@ typedef struct tl__mat { const double *p; size_t rs, cs; } tl__mat;
 #define TL_MC 96      /* multiple of MR */
 #define TL_NC 2048    /* multiple of NR */
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* Not under gcc's ThreadSanitizer: it instruments the clones' ifunc
+** resolver, which the loader runs before the TSan runtime is up (a crash
+** before main). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
 #define TL_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define TL_CLONES

@@ -7,6 +7,8 @@
 ** no-grad flag, the last error message and the scratch space used by graph
 ** walks.  There is no global mutable state, so two contexts may be used from
 ** two threads at once (one context must not be shared between threads).
+** Nodes belong to the context that made them: never pass a node to a
+** function with another context, nor mix nodes of two contexts in one op.
 **
 ** A tl_node is one value in a computational graph: its data, its gradient
 ** and the op (with inputs) that produced it.  Nodes are reference counted:
@@ -33,7 +35,10 @@
 ** Constructors return NULL on failure (out of memory, or a bad argument such
 ** as a NULL input) and leave a message in tl_ctx_error(ctx).  Functions that
 ** return tl_status do the same with a non-zero status.  Nothing in the
-** library aborts or exits the process.
+** library aborts or exits the process.  Passing NULL where a context or a
+** node is expected is the caller's bug, not a reported error, except where
+** a function says otherwise: tl_release and tl_ctx_free ignore NULL, and
+** ops and graph walks report a NULL node as TL_EARG.
 **
 ** Math follows IEEE 754: log(0) = -inf, 0/0 = nan, and so on; none of these
 ** is an error.
@@ -121,6 +126,8 @@ int tl_is_grad_enabled(const tl_ctx *ctx);
 int tl_set_check_numerics(tl_ctx *ctx, int enabled);
 
 /* ---- random numbers (xoshiro256**, seeded by splitmix64) -------------- */
+/* Each context has its own generator, seeded with 0 by tl_ctx_new; a seed
+** gives the same stream on every machine. */
 
 void tl_rng_seed(tl_ctx *ctx, uint64_t seed);
 uint64_t tl_rng_u64(tl_ctx *ctx);
@@ -144,7 +151,8 @@ void tl_set_data(tl_node *n, double v);
 /* The gradient, 0 until a backward pass (or tl_set_grad) touches it. */
 double tl_grad(const tl_node *n);
 void tl_set_grad(tl_node *n, double g);
-/* The label, or NULL.  tl_set_label copies 'label' (NULL clears it). */
+/* The label, or NULL.  tl_set_label copies 'label' (NULL clears it); when
+** memory is short it keeps the old label and returns TL_ENOMEM. */
 const char *tl_label(const tl_node *n);
 tl_status tl_set_label(tl_ctx *ctx, tl_node *n, const char *label);
 
@@ -157,7 +165,8 @@ tl_node *tl_input(const tl_node *n, size_t i);
 
 /* The op's name for errors and Lua ("add", "mul", "tanh" ...; "" for a
 ** leaf) and a short label for drawing ("+", "*", "tanh", "+ 2" ...).
-** tl_op_label writes into 'buf' (at most 'size' bytes) and returns it. */
+** tl_op_label writes into 'buf' (at most 'size' bytes, truncated and
+** always terminated) and returns it. */
 const char *tl_op_name(tl_op op);
 const char *tl_op_label(const tl_node *n, char *buf, size_t size);
 
@@ -244,7 +253,7 @@ tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root);
 /* The nodes reachable from 'root', inputs before the nodes that use them
 ** (root last).  The array lives in the context's scratch space and is valid
 ** until the next walk in this context.  Returns NULL (and *count = 0) when
-** memory is short. */
+** memory is short (TL_ENOMEM) or 'root' is NULL (TL_EARG). */
 tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count);
 
 #endif

@@ -1,0 +1,54 @@
+-- rockspec/torchlet-scm-1.rockspec -- Torchlet for LuaRocks.  From the root
+-- of a checkout:
+--   luarocks --lua-version=5.4 make rockspec/torchlet-scm-1.rockspec
+-- builds torchlet.core from core/ and bindings/ with the builtin backend
+-- (no premake needed) and installs it with the lua/ modules; add --local
+-- for ~/.luarocks.  The builtin backend compiles in place, leaving *.o files
+-- and torchlet/core.so in the checkout (git ignores them).  The `torchlet`
+-- program and the C libraries come with `./setup.sh install PREFIX`.
+rockspec_format = "3.0"
+package = "torchlet"
+version = "scm-1"
+source = {
+  url = "git+file://.",   -- `luarocks make` builds the checkout it runs in
+}
+description = {
+  summary = "Reverse-mode automatic differentiation with a C11 core",
+  detailed = [[
+Scalar Elements whose operators build a computational graph in C, with
+backward() for gradients, driven from Lua 5.4.
+]],
+}
+-- Drawing (core/viz_*.c, core/plot.c) needs graphviz and cairo: on Debian,
+-- libgraphviz-dev and libcairo2-dev.
+external_dependencies = {
+  GRAPHVIZ = { header = "graphviz/gvc.h", library = "gvc" },
+  CAIRO = { header = "cairo/cairo.h", library = "cairo" },
+}
+dependencies = {
+  "lua >= 5.3, < 5.5",   -- 5.3 through bindings/tlb_compat.h
+}
+-- The builtin backend copies the lua/ folder whole (torchlet/init.lua and
+-- every other pure-Lua module), so only the C module is listed.
+build = {
+  type = "builtin",
+  modules = {
+    ["torchlet.core"] = {
+      sources = {
+        "core/array.c", "core/array_ops.c", "core/ctx.c",
+        "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
+        "core/loss_array.c", "core/nn.c", "core/node.c", "core/ops.c",
+        "core/optim.c", "core/plot.c", "core/serialize.c", "core/viz_cairo.c",
+        "core/viz_format.c", "core/viz_graph.c", "core/viz_graphviz.c",
+        "core/viz_layout.c", "core/viz_output.c", "bindings/args.c",
+        "bindings/array.c", "bindings/element.c", "bindings/loss.c",
+        "bindings/module.c", "bindings/nn.c", "bindings/optim.c",
+        "bindings/viz.c",
+      },
+      defines = { "NDEBUG" },
+      incdirs = { "$(GRAPHVIZ_INCDIR)/graphviz", "$(CAIRO_INCDIR)/cairo" },
+      libdirs = { "$(GRAPHVIZ_LIBDIR)", "$(CAIRO_LIBDIR)" },
+      libraries = { "gvc", "cgraph", "cairo", "m" },
+    },
+  },
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# spec/install_test.sh -- installs Torchlet into a temporary PREFIX and uses
+# that install, and only it, from another directory:
+#   1. the stock lua5.4 with LUA_PATH/LUA_CPATH pointing into PREFIX;
+#   2. PREFIX/bin/torchlet with no LUA_PATH/LUA_CPATH at all;
+#   3. a plain C program built with `pkg-config --cflags --libs torchlet`;
+#   4. a C program with its own Lua VM built with `... torchlet-lua`;
+# then `setup.sh uninstall` must leave nothing of it.
+# Each step checks where its module came from, so the repository's copy
+# cannot pass for the installed one.  Exits non-zero at the first failure.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+work=$tmp/elsewhere
+mkdir -p "$work"
+
+"$repo/setup.sh" install "$prefix" >/dev/null
+
+cd "$work"
+# Trains y = 2x + 1 with one weight and one bias; arg 1 is the prefix the
+# module must come from.
+cat >fit.lua <<'LUA'
+local prefix = assert(arg[1], "usage: fit.lua PREFIX")
+local torchlet = require "torchlet"
+local function from_prefix(what, path)
+  local found = assert(package.searchpath(what, path), what .. " not found")
+  assert(found:sub(1, #prefix) == prefix, what .. " comes from " .. found)
+end
+from_prefix("torchlet", package.path)
+local Element = torchlet.Element
+local w, b = Element(0.0), Element(0.0)
+for _ = 1, 200 do
+  local loss = 0
+  for x = -2, 2 do loss = loss + (w * x + b - (2 * x + 1)) ^ 2 end
+  w.grad, b.grad = 0, 0
+  loss:backward()
+  w.data, b.data = w.data - 0.02 * w.grad, b.data - 0.02 * b.grad
+end
+assert(math.abs(w.data - 2) < 1e-3 and math.abs(b.data - 1) < 1e-3,
+       "did not fit: " .. tostring(w) .. " " .. tostring(b))
+print("fit.lua: w = " .. w.data .. ", b = " .. b.data)
+LUA
+
+# 1. the stock interpreter through the installed module
+LUA_PATH="$prefix/share/lua/5.4/?.lua;$prefix/share/lua/5.4/?/init.lua" \
+LUA_CPATH="$prefix/lib/lua/5.4/?.so" \
+  lua5.4 -e "assert(package.searchpath('torchlet.core', package.cpath):find('$prefix', 1, true))" \
+  fit.lua "$prefix"
+
+# 2. the installed program finds its own Lua part; nothing else is set
+env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
+  "$prefix/bin/torchlet" fit.lua "$prefix"
+
+# 3. plain C against the installed core
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+cat >grad.c <<'C'
+#include <stdio.h>
+#include <torchlet/torchlet.h>
+#include <torchlet/tl_nn.h>
+
+int main(void) {  /* d(a*b + a)/da at a = 2, b = 3 is 4 */
+  tl_ctx *ctx = tl_ctx_new();
+  if (ctx == NULL) return 1;
+  tl_node *a = tl_leaf(ctx, 2), *b = tl_leaf(ctx, 3);
+  tl_node *c = tl_mul(ctx, a, b), *d = tl_add(ctx, c, a);
+  int ok = d != NULL && tl_backward(ctx, d) == TL_OK && tl_grad(a) == 4;
+  printf("grad.c: dd/da = %g\n", tl_grad(a));
+  /* and a model from the installed nn header: MLP(2, {3, 1}) */
+  static const size_t sizes[2] = { 3, 1 };
+  static const tl_act acts[2] = { TL_ACT_RELU, TL_ACT_LINEAR };
+  tl_mlp *m = tl_mlp_new(ctx, TL_KIND_MLP, 2, 2, sizes, acts, TL_INIT_DEFAULT);
+  tl_node *y = NULL, *x[2] = { a, b };
+  ok = ok && m != NULL && tl_mlp_nparams(m) == 13 &&
+       tl_mlp_forward(ctx, m, x, &y) == TL_OK;
+  tl_release(ctx, y);
+  tl_mlp_free(ctx, m);
+  tl_release(ctx, d); tl_release(ctx, c);
+  tl_release(ctx, b); tl_release(ctx, a);
+  ok = ok && tl_ctx_live_nodes(ctx) == 0;
+  tl_ctx_free(ctx);
+  return ok ? 0 : 1;
+}
+C
+# shellcheck disable=SC2046  # pkg-config output is meant to split
+cc -std=c11 -Wall -Wextra -Werror -o grad grad.c $(pkg-config --cflags --libs torchlet)
+./grad
+
+# 4. a C host with its own Lua VM and the installed binding linked in
+cat >host.c <<'C'
+#include <stdio.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <torchlet/torchlet_lua.h>
+
+int main(void) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) return 1;
+  luaL_openlibs(L);
+  luaL_requiref(L, "torchlet.core", luaopen_torchlet_core, 0);
+  lua_pop(L, 1);
+  int status = luaL_dostring(L,
+    "local E = require('torchlet.core').Element\n"
+    "local x = E(3); local y = x * x; y:backward(); return x.grad");
+  int ok = status == LUA_OK && lua_tonumber(L, -1) == 6;
+  printf("host.c: %s\n", lua_tostring(L, -1));
+  lua_close(L);
+  return ok ? 0 : 1;
+}
+C
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o host host.c $(pkg-config --cflags --libs torchlet-lua)
+env -u LUA_CPATH ./host
+
+# the layout the README promises
+for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_lua.a \
+         include/torchlet/torchlet.h include/torchlet/torchlet_lua.h \
+         include/torchlet/tl_nn.h include/torchlet/tl_optim.h \
+         include/torchlet/tl_loss.h \
+         lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
+         lib/pkgconfig/torchlet.pc lib/pkgconfig/torchlet-lua.pc; do
+  [ -e "$prefix/$f" ] || { echo "install_test: missing $f" >&2; exit 1; }
+done
+[ ! -e "$prefix/include/torchlet/internal.h" ] ||
+  { echo "install_test: internal.h was installed" >&2; exit 1; }
+
+# uninstall leaves nothing of ours behind
+"$repo/setup.sh" uninstall "$prefix" >/dev/null
+left=$(find "$prefix" -name '*torchlet*')
+[ -z "$left" ] || { echo "install_test: uninstall left $left" >&2; exit 1; }
+echo "install_test: all uses of the install under $prefix work, and uninstall removes it"

@@ -1,0 +1,42 @@
+-- spec/rockspec_spec.lua -- rockspec/torchlet-scm-1.rockspec lists every C
+-- source of the module, so that a file added to core/ or bindings/ cannot be
+-- forgotten there (LuaRocks copies lua/ whole).  spec/luarocks_test.sh builds
+-- the rock for real; this names what is missing.
+
+local function rockspec()
+  local env = {}
+  assert(loadfile("rockspec/torchlet-scm-1.rockspec", "t", env))()
+  return env
+end
+
+local function list(cmd)
+  local files, p = {}, assert(io.popen(cmd))
+  for line in p:lines() do files[#files + 1] = line end
+  p:close()
+  table.sort(files)
+  return files
+end
+
+describe("the rockspec", function()
+  local spec = rockspec()
+
+  it("names the package and version of its file name", function()
+    assert.are.equal("torchlet", spec.package)
+    assert.are.equal("scm-1", spec.version)
+    assert.are.equal("builtin", spec.build.type)
+  end)
+
+  it("compiles every C file of core/ and bindings/ into torchlet.core", function()
+    local sources = {}
+    for _, s in ipairs(spec.build.modules["torchlet.core"].sources) do
+      sources[s] = true
+    end
+    local files = list("find core bindings -maxdepth 1 -name '*.c'")
+    assert.is_true(#files > 0)
+    for _, f in ipairs(files) do
+      assert.is_true(sources[f] == true, f .. " is missing from the rockspec")
+      sources[f] = nil
+    end
+    assert.are.same({}, sources)   -- and names no file that is gone
+  end)
+end)
