@@ -189,6 +189,22 @@ solution "torchlet"
     files { "bench/bench_core.c" }
     link_core()
 
+  -- Matmul against OpenBLAS in the same run, when pkg-config finds it
+  -- (libopenblas-dev; setup.sh installs it): build/bench/bench_matmul.
+  local openblas_links, openblas_dirs = pkglibs("openblas")
+  project "bench_matmul"
+    kind "ConsoleApp"
+    outdirs("/bench")
+    targetname "bench_matmul"
+    files { "bench/bench_matmul.c" }
+    link_core()
+    if #openblas_links > 0 then
+      defines { "TL_BENCH_BLAS" }
+      buildoptions(pkgconfig("--cflags", "openblas"))
+      links(openblas_links)
+      libdirs(openblas_dirs)
+    end
+
   -- The module for the other Lua VMs whose headers are installed (through
   -- bindings/tlb_compat.h): build/lua5.3/torchlet/core.so and so on.
   for _, vm in ipairs { "lua5.3", "lua5.1", "luajit" } do

@@ -22,7 +22,7 @@ cd "$(dirname "$0")"
 
 PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
 libcairo2-dev libgraphviz-dev graphviz valgrind clang libclang-rt-14-dev
-lua-dkjson luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
+lua-dkjson libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
 libluajit-5.1-dev"
 
 install_missing() {

@@ -205,6 +205,22 @@ local function main(argv)
     print("Targets:")
     print(report.targets(result))
   end
+  local p = io.popen(quote(root .. "/build/bench/bench_matmul") .. (opts.quick and " --quick" or "") .. " 2>&1")
+  local mm = p:read("a")
+  p:close()
+  result.matmul = {}
+  print()
+  print("| matmul, float64, one thread | Torchlet's kernel (GFLOP/s) | OpenBLAS (GFLOP/s) | Torchlet / OpenBLAS |")
+  print("|---|---|---|---|")
+  for line in mm:gmatch("[^\n]+") do
+    local n, ours, blas = line:match("^matmul\t(%d+)\t([%d.]+)\t(%S+)")
+    if n then
+      local ratio = tonumber(blas) and ("%.2f"):format(tonumber(ours) / tonumber(blas)) or "n/a"
+      print(("| %s x %s | %s | %s | %s |"):format(n, n, ours, blas, ratio))
+      result.matmul[#result.matmul + 1] = {n = tonumber(n), torchlet_gflops = tonumber(ours),
+                                           blas_gflops = tonumber(blas)}
+    end
+  end
   print()
   print("Absolute numbers vary by machine; compare ratios measured in one run.")
 
