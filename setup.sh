@@ -39,9 +39,19 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Generates the makefiles and builds configuration $1 (and make targets
+# $2...); the compiler's file-by-file progress is shown only on failure.
 build() {
+  local config=$1 log
+  shift
   premake4 --file=premake5.lua gmake >/dev/null
-  make -s -C build config="$1" -j2
+  log=$(make -s -C build config="$config" -j2 "$@" 2>&1) || {
+    printf '%s\n' "$log" >&2
+    echo "setup: the $config build failed" >&2
+    return 1
+  }
+  # warnings still show: the build must stay -Wall -Wextra clean
+  printf '%s\n' "$log" | grep -E -A3 "warning:" >&2 || true
 }
 
 export LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
