@@ -37,6 +37,26 @@ local function binary_row(id, title, initial, op)
   }
 end
 
+-- One full training step on the moons (forward over the 100 points, hinge
+-- + 1e-4 L2, zero_grad, backward, SGD step), made by impl[maker](X, y).
+-- 500 samples: the collector frees a dozen or more steps' graphs at once,
+-- so a block of the amortized time must span several cycles.
+local function moons_row(id, title, needs, maker)
+  return {
+    id = id, title = title, needs = needs, inner = 1, samples = 500, budget_s = 3,
+    setup = function(impl)
+      local X, y = moons.data()
+      impl.seed(SEED)
+      local step = impl[maker](X, y)
+      return function(n)
+        local t0 = now()
+        for _ = 1, n do step() end
+        return now() - t0
+      end
+    end,
+  }
+end
+
 local function mlp(impl)
   impl.seed(SEED)
   return impl.mlp(3, {4, 4, 1})
@@ -101,38 +121,10 @@ return {
       end
     end,
   },
-  {
-    id = "moons_step", title = "Moons training step, MLP(2,{16,16,1}), 100 points",
-    -- 500 samples: the collector frees a dozen or more steps' graphs at
-    -- once, so a block of the amortized time must span several cycles
-    needs = "moons", inner = 1, samples = 500, budget_s = 3,
-    -- forward over the 100 points, hinge + 1e-4 L2, zero_grad, backward,
-    -- SGD step: one full step of training
-    setup = function(impl)
-      local X, y = moons.data()
-      impl.seed(SEED)
-      local step = impl.moons_step(X, y)
-      return function(n)
-        local t0 = now()
-        for _ = 1, n do step() end
-        return now() - t0
-      end
-    end,
-  },
-  {
-    id = "moons_step_batched", title = "Moons training step, batched (one 100×2 array)",
-    needs = "batched", inner = 1, samples = 500, budget_s = 3,
-    -- the same step with the points as one array Element: one matmul per
-    -- layer instead of one node per neuron and point
-    setup = function(impl)
-      local X, y = moons.data()
-      impl.seed(SEED)
-      local step = impl.moons_step_batched(X, y)
-      return function(n)
-        local t0 = now()
-        for _ = 1, n do step() end
-        return now() - t0
-      end
-    end,
-  },
+  moons_row("moons_step", "Moons training step, MLP(2,{16,16,1}), 100 points",
+            "moons", "moons_step"),
+  -- the same step with the points as one array Element: one matmul per
+  -- layer instead of one node per neuron and point
+  moons_row("moons_step_batched", "Moons training step, batched (one 100×2 array)",
+            "batched", "moons_step_batched"),
 }
