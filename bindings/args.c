@@ -38,9 +38,12 @@ int tlb_checkopts(lua_State *L, int arg, const char *fname,
 
 /* Pushes field 'key' of the options at 'arg' and returns its type; pushes
 ** nil when there are no options. */
+/* Options are read raw: no metamethod runs in the middle of a binding, and
+** a string option stays anchored in the options table while it is used. */
 static int getopt(lua_State *L, int arg, const char *key) {
   if (lua_type(L, arg) != LUA_TTABLE) { lua_pushnil(L); return LUA_TNIL; }
-  return lua_getfield(L, arg, key);
+  lua_pushstring(L, key);
+  return lua_rawget(L, arg);
 }
 
 double tlb_optnumber(lua_State *L, int arg, const char *fname, const char *key,
@@ -95,5 +98,5 @@ size_t tlb_checklist(lua_State *L, int arg, const char *fname,
                      const char *what) {
   if (lua_type(L, arg) != LUA_TTABLE)
     return (size_t)tlb_typeerror(L, arg, fname, what);
-  return (size_t)lua_rawlen(L, arg);
+  return tlb_rawlen(L, arg, arg, fname);
 }

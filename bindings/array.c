@@ -44,8 +44,9 @@ static size_t probe_shape(lua_State *L, int idx, const char *fname, int arg,
 }
 
 /* Copies the nested table at the top into 'out' (row-major), checking that
-** every level has the probed length and every leaf is a number.  'path'
-** collects the 1-based position for messages. */
+** every level has the probed length and every leaf is a number; with 'out'
+** NULL it only checks.  'path' collects the 1-based position for
+** messages. */
 static void fill_values(lua_State *L, const char *fname, int arg,
                         const size_t *shape, size_t ndim, double *out) {
   size_t path[TL_MAX_DIMS] = {0};
@@ -76,7 +77,8 @@ static void fill_values(lua_State *L, const char *fname, int arg,
                      "number expected)", arg, fname, where, (int)i,
                      luaL_typename(L, -1));
         }
-        out[written++] = lua_tonumber(L, -1);
+        if (out != NULL) out[written] = lua_tonumber(L, -1);
+        written++;
         lua_pop(L, 1);
       }
       /* climb to the next sibling */
@@ -100,11 +102,16 @@ tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg)
   size_t ndim = probe_shape(L, idx, fname, arg, shape);
   if (ndim == 0)
     luaL_error(L, "bad argument #%d to '%s' (table of numbers expected)", arg, fname);
-  tlb_element *h = tlb_newhandle(L);   /* fill may raise: the handle owns n */
+  /* check the whole table before allocating: a sparse table can claim a
+  ** huge length with a handful of entries */
+  lua_pushvalue(L, idx);
+  fill_values(L, fname, arg, shape, ndim, NULL);
+  tlb_element *h = tlb_newhandle(L);
   tlb_sethandle(L, h, tl_array(tlb_ctx(L), ndim, shape, NULL));
   lua_pushvalue(L, idx);
   fill_values(L, fname, arg, shape, ndim, tl_values(h->node));
   lua_pop(L, 1);
+  lua_remove(L, -2);                    /* the table pushed for checking */
   return h->node;
 }
 

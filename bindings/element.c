@@ -15,8 +15,42 @@
 ** Handles
 ** ======================================================================= */
 
-tl_ctx *tlb_ctx(lua_State *L) {
+tl_ctx *tlb_ctx_or_null(lua_State *L) {
   return ((tlb_state *)lua_touserdata(L, lua_upvalueindex(1)))->ctx;
+}
+
+/* At lua_close the context goes after every object made after it, but a
+** finalizer of an object made before `require "torchlet"` may still call
+** in: it gets an error, not a freed context. */
+tl_ctx *tlb_ctx(lua_State *L) {
+  tl_ctx *ctx = tlb_ctx_or_null(L);
+  if (ctx == NULL) luaL_error(L, "torchlet: the Lua state is closing");
+  return ctx;
+}
+
+size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname) {
+  lua_Unsigned len = lua_rawlen(L, idx);
+  if (len > TLB_MAX_LEN)
+    luaL_error(L, "bad argument #%d to '%s' (a table of %I entries; at most "
+               "%I are taken)", arg, fname, (lua_Integer)len,
+               (lua_Integer)TLB_MAX_LEN);
+  return (size_t)len;
+}
+
+void tlb_protect_metatable(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (strcmp(k, "__gc") != 0 && strcmp(k, "__metatable") != 0) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    } else
+      lua_pop(L, 1);
+  }
+  lua_setfield(L, idx, "__metatable");
 }
 
 void tlb_setfuncs(lua_State *L, const luaL_Reg *l) {
@@ -176,12 +210,12 @@ static int element_newindex(lua_State *L) {
   return 0;
 }
 
+/* With the context gone (lua_close) its pool went with it: nothing to do. */
 static int element_gc(lua_State *L) {
   tlb_element *h = tohandle(L, 1);
-  if (h != NULL && h->node != NULL) {
-    tl_release(tlb_ctx(L), h->node);
-    h->node = NULL;
-  }
+  tl_ctx *ctx = tlb_ctx_or_null(L);
+  if (h != NULL && h->node != NULL && ctx != NULL) tl_release(ctx, h->node);
+  if (h != NULL) h->node = NULL;
   return 0;
 }
 
@@ -432,7 +466,9 @@ void tlb_open_element(lua_State *L) {
   lua_pushvalue(L, -3);                        /* methods as upvalue 3 */
   lua_pushcclosure(L, element_index, 3);
   lua_setfield(L, -3, "__index");
-  lua_pop(L, 2);                               /* methods, metatable */
+  lua_pop(L, 1);                               /* methods */
+  tlb_protect_metatable(L, -1);
+  lua_pop(L, 1);                               /* metatable */
 }
 
 /* }====================================================================== */

@@ -55,11 +55,11 @@ static samples readsamples(lua_State *L, const char *fname) {
   int table = lua_type(L, 1) == LUA_TTABLE;
   if (!table && lua_type(L, 1) != LUA_TNUMBER && tlb_toelement(L, 1) == NULL)
     tlb_typeerror(L, 1, fname, "table of scores, Element or number");
-  sm.n = table ? lua_rawlen(L, 1) : 1;
+  sm.n = table ? tlb_rawlen(L, 1, 1, fname) : 1;
   if (sm.n == 0) tlb_argerror(L, 1, fname, "no scores given");
   if (table) {
     if (lua_type(L, 2) != LUA_TTABLE) tlb_typeerror(L, 2, fname, "table of targets");
-    size_t ny = lua_rawlen(L, 2);
+    size_t ny = tlb_rawlen(L, 2, 2, fname);
     if (ny != sm.n)
       tlb_argerror(L, 2, fname, "%d targets for %d scores (lengths must match)",
                    (int)ny, (int)sm.n);
@@ -194,7 +194,7 @@ static int loss_cross_entropy(lua_State *L) {
   if (n == 0) return tlb_argerror(L, 1, fname, "no logits given");
   lua_rawgeti(L, 1, 1);
   int batch = lua_type(L, -1) == LUA_TTABLE;
-  size_t k = batch ? lua_rawlen(L, -1) : n;
+  size_t k = batch ? tlb_rawlen(L, -1, 1, fname) : n;
   lua_pop(L, 1);
   if (!batch) n = 1;
   if (k == 0) return tlb_argerror(L, 1, fname, "no classes in row 1");

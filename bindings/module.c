@@ -67,9 +67,12 @@ static int module_check_numerics(lua_State *L) {
   return 1;
 }
 
-/* manual_seed(n): n an integer (floats with an integral value accepted). */
+/* manual_seed(n): n an integer (floats with an integral value accepted;
+** strings are not, as everywhere in Torchlet). */
 static int module_manual_seed(lua_State *L) {
-  lua_Integer seed = luaL_checkinteger(L, 1);
+  int isint = 0;
+  lua_Integer seed = lua_type(L, 1) == LUA_TNUMBER ? lua_tointegerx(L, 1, &isint) : 0;
+  if (!isint) return tlb_typeerror(L, 1, "manual_seed", "integer");
   tl_rng_seed(tlb_ctx(L), (uint64_t)seed);
   return 0;
 }

@@ -214,7 +214,7 @@ static void readinputs(lua_State *L, tlb_model *mo) {
     lua_pop(L, 1);
     return;
   }
-  size_t len = lua_rawlen(L, 2);
+  size_t len = tlb_rawlen(L, 2, 2, fname);
   if (len != nin)
     tlb_argerror(L, 1, fname, "input of length %d expected, got %d", (int)nin,
                  (int)len);
@@ -355,7 +355,7 @@ static int model_tostring(lua_State *L) {
 static int model_gc(lua_State *L) {
   tlb_model *mo = luaL_testudata(L, 1, TLB_MODULE);
   if (mo == NULL) return 0;
-  tl_ctx *ctx = tlb_ctx(L);
+  tl_ctx *ctx = tlb_ctx_or_null(L);
   if (ctx != NULL) tl_mlp_free(ctx, mo->m);
   free(mo->x);
   free(mo->out);
@@ -384,6 +384,7 @@ void tlb_open_nn(lua_State *L) {
   lua_newtable(L);
   tlb_setfuncs(L, methods);
   lua_setfield(L, -2, "__index");
+  tlb_protect_metatable(L, -1);
   lua_pop(L, 1);
   lua_newtable(L);
   tlb_setfuncs(L, funcs);

@@ -148,7 +148,7 @@ static int optim_tostring(lua_State *L) {
 static int optim_gc(lua_State *L) {
   tlb_optim *h = luaL_testudata(L, 1, TLB_OPTIMIZER);
   if (h == NULL) return 0;
-  tl_ctx *ctx = tlb_ctx(L);
+  tl_ctx *ctx = tlb_ctx_or_null(L);
   if (ctx != NULL) tl_optim_free(ctx, h->o);   /* see model_gc in nn.c */
   h->o = NULL;
   return 0;
@@ -171,7 +171,9 @@ void tlb_open_optim(lua_State *L) {
   lua_pushvalue(L, -3);                        /* methods as upvalue 3 */
   lua_pushcclosure(L, optim_index, 3);
   lua_setfield(L, -3, "__index");
-  lua_pop(L, 2);                               /* methods, metatable */
+  lua_pop(L, 1);                               /* methods */
+  tlb_protect_metatable(L, -1);
+  lua_pop(L, 1);                               /* metatable */
   lua_createtable(L, 0, TL_OPTIM_COUNT);
   for (int k = 0; k < TL_OPTIM_COUNT; k++) {
     lua_pushvalue(L, lua_upvalueindex(1));

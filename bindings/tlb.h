@@ -29,8 +29,24 @@ typedef struct tlb_element {
   tl_node *node;
 } tlb_element;
 
-/* The context of this lua_State (from upvalue 1). */
+/* The context of this lua_State (from upvalue 1); raises an error once
+** the state is closing and the context is gone.  Finalizers use
+** tlb_ctx_or_null, which returns NULL then. */
 tl_ctx *tlb_ctx(lua_State *L);
+tl_ctx *tlb_ctx_or_null(lua_State *L);
+
+/* Table lengths taken from Lua are capped, so that sizes computed from
+** them (n * sizeof x) cannot wrap: a sparse table such as {[2^60] = 1}
+** has a huge raw length and almost no entries. */
+#define TLB_MAX_LEN ((lua_Unsigned)1 << 31)
+/* lua_rawlen of the table at 'idx', or an error naming argument 'arg' of
+** 'fname' past TLB_MAX_LEN. */
+size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname);
+
+/* Sets the metatable at 'idx' a __metatable field: a copy of it without
+** __gc, so that getmetatable(x) still shows the metamethods but no script
+** can call __gc by hand and free what a running C function is using. */
+void tlb_protect_metatable(lua_State *L, int idx);
 
 /* Sets the functions of 'l' into the table at the top of the stack, each
 ** with the module's two upvalues. */

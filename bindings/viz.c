@@ -63,7 +63,7 @@ static void opt_params(lua_State *L, int i, tl_viz_opts *o) {
   if (t != LUA_TTABLE)
     luaL_argerror(L, i, "field 'params': table of Elements expected");
   int list = lua_gettop(L);
-  size_t n = (size_t)luaL_len(L, list);
+  size_t n = tlb_rawlen(L, list, i, "visualize");
   tl_node **params = lua_newuserdatauv(L, (n ? n : 1) * sizeof *params, 0);
   for (size_t k = 0; k < n; k++) {
     lua_geti(L, list, (lua_Integer)k + 1);
@@ -215,7 +215,7 @@ static double *new_doubles(lua_State *L, size_t n) {
 ** argument 'arg'.  Leaves the array's userdata on the stack. */
 static double *read_numbers(lua_State *L, int list, int arg, const char *what,
                             size_t *n) {
-  *n = (size_t)luaL_len(L, list);
+  *n = tlb_rawlen(L, list, arg, "plot");
   double *v = new_doubles(L, *n);
   for (size_t k = 0; k < *n; k++) {
     int ok;
@@ -252,7 +252,7 @@ static void read_plot_opts(lua_State *L, int i, tl_plot_opts *o) {
 static void read_points(lua_State *L, int arg, tl_plot_points *p) {
   luaL_checktype(L, arg, LUA_TTABLE);
   luaL_checkstack(L, 8, NULL);
-  size_t n = (size_t)luaL_len(L, arg);
+  size_t n = tlb_rawlen(L, arg, arg, "plot");
   double *x = new_doubles(L, n), *y = new_doubles(L, n), *c = new_doubles(L, n);
   int classes = 0;
   for (size_t k = 0; k < n; k++) {
@@ -288,7 +288,7 @@ static int plot_line(lua_State *L) {
   lua_geti(L, 1, 1);
   int single = lua_type(L, -1) != LUA_TTABLE;   /* numbers (or Elements) */
   lua_pop(L, 1);
-  size_t ns = single ? 1 : (size_t)luaL_len(L, 1);
+  size_t ns = single ? 1 : tlb_rawlen(L, 1, 1, "plot.line");
   if (ns == 0) luaL_argerror(L, 1, "no series to plot");
   tl_plot_series *s = lua_newuserdatauv(L, ns * sizeof *s, 0);
   if (single) {

@@ -20,6 +20,11 @@ static tl_node *result(tl_ctx *ctx, size_t ndim, const size_t *shape) {
 
 static tl_node *finish(tl_ctx *ctx, tl_node *n, tl_op op, tl_node *a,
                        tl_node *b, double k) {
+  tl_node *in[2] = {a, b};
+  if (ctx->check_numerics && !tl__numerics_ok(ctx, op, n, b ? 2 : 1, in)) {
+    tl_release(ctx, n);
+    return NULL;
+  }
   if (ctx->grad_enabled) tl__link(n, op, a, b, k);
   return n;
 }

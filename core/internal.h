@@ -121,6 +121,12 @@ void tl__free_extras(tl_node *n);
 ** that its 'val' can be reused as a list link while it is being freed. */
 void tl__free_value(tl_node *n);
 
+/* With numerics checking on, fails (TL_ENUMERIC, naming the op) when 'n'
+** holds a nan or inf while none of its inputs does: the op produced it
+** rather than inherited it.  1 when all is well (ops.c). */
+int tl__numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
+                    tl_node *const *in);
+
 /* Propagates gradients from order[count-1] down to order[0] (ops.c). */
 void tl__backward_sweep(tl_node *const *order, size_t count);
 

@@ -76,6 +76,36 @@ tl_node *tl_loss_bce_logits_array(tl_ctx *ctx, tl_node *s, size_t n,
   return mean(ctx, h);
 }
 
+/* The (n) logits of the target classes, logits[i][cls[i]], picked by
+** indexing (a one-hot product would turn a -inf logit of another class
+** into -inf * 0 = nan). */
+static tl_node *picked_logits(tl_ctx *ctx, tl_node *logits, size_t n, size_t k,
+                              const size_t *cls) {
+  for (size_t i = 0; i < n; i++)
+    if (cls[i] >= k) {
+      tl_ctx_fail(ctx, TL_EARG, "cross_entropy: class %zu of sample %zu is "
+                  "out of range 1..%zu", cls[i] + 1, i + 1, k);
+      return NULL;
+    }
+  tl_node **pick = calloc(n, sizeof *pick);
+  if (pick == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "cross_entropy: out of memory");
+    return NULL;
+  }
+  tl_node *r = NULL;
+  size_t i = 0;
+  for (; i < n; i++) {
+    tl_node *row = tl_index(ctx, logits, i);
+    pick[i] = row ? tl_index(ctx, row, cls[i]) : NULL;
+    tl_release(ctx, row);
+    if (pick[i] == NULL) break;
+  }
+  if (i == n) r = tl_stack(ctx, n, pick, 1, &n);
+  for (size_t j = 0; j < n; j++) tl_release(ctx, pick[j]);
+  free(pick);
+  return r;
+}
+
 /* mean_i(logsumexp(row i) - row i [cls_i]); the row maximum is subtracted
 ** as a constant (detached) so exp never overflows; it does not change the
 ** gradient, which is softmax - onehot either way. */
@@ -88,21 +118,8 @@ tl_node *tl_loss_cross_entropy_array(tl_ctx *ctx, tl_node *logits,
     return NULL;
   }
   size_t n = tl_dim(logits, 0), k = tl_dim(logits, 1);
-  tl_node *onehot = tl_array(ctx, 2, (size_t[]){n, k}, NULL);
-  if (onehot == NULL) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (cls[i] >= k) {
-      tl_release(ctx, onehot);
-      tl_ctx_fail(ctx, TL_EARG, "cross_entropy: class %zu of sample %zu is "
-                  "out of range 1..%zu", cls[i] + 1, i + 1, k);
-      return NULL;
-    }
-    tl_values(onehot)[i * k + cls[i]] = 1;
-  }
-  tl_node *picked = tl_mul(ctx, logits, onehot);
-  tl_release(ctx, onehot);
-  if (picked == NULL || !then(ctx, &picked, tl_reduce(ctx, TL_OP_REDUCE_SUM, picked, 1)))
-    return NULL;
+  tl_node *picked = picked_logits(ctx, logits, n, k, cls);
+  if (picked == NULL) return NULL;
   tl_node *m = tl_reduce(ctx, TL_OP_REDUCE_MAX, logits, 1);
   tl_node *mc = m ? tl_detach(ctx, m) : NULL;           /* a constant */
   tl_release(ctx, m);

@@ -265,8 +265,8 @@ static int all_finite(size_t n, tl_node *const *xs) {
 
 /* With numerics checking on, fails when 'n' holds a nan or inf while none
 ** of its inputs does: the op produced it rather than inherited it. */
-static int numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
-                       tl_node *const *in) {
+int tl__numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
+                    tl_node *const *in) {
   if (!ctx->check_numerics || all_finite(1, &n) || !all_finite(nin, in))
     return 1;
   int has_nan = 0;
@@ -299,7 +299,7 @@ static tl_node *elementwise(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b,
     if (n == NULL) return NULL;
   }
   tl_node *in[2] = {a, b};
-  if (ctx->check_numerics && !numerics_ok(ctx, op, n, b ? 2 : 1, in)) {
+  if (ctx->check_numerics && !tl__numerics_ok(ctx, op, n, b ? 2 : 1, in)) {
     tl_release(ctx, n);
     return NULL;
   }

@@ -234,15 +234,19 @@ static tl_mlp *decode(tl_ctx *ctx, const char *path, const unsigned char *b,
   double *params = NULL;
   tl_mlp *m = NULL;
   if (sizes == NULL || acts == NULL) goto nomem;
+  /* Widths are checked before any product: with them at most
+  ** TL_MLP_MAX_WIDTH, np stays far below 2^64 and 8 * np cannot wrap. */
   size_t np = 0, fan_in = nin;
-  for (size_t l = 0; l < nl; l++) {
+  int widths_ok = nin > 0 && nin <= TL_MLP_MAX_WIDTH;
+  for (size_t l = 0; l < nl && widths_ok; l++) {
     sizes[l] = get_u32(b + HEADER_LEN + 8 * l);
     acts[l] = (tl_act)get_u32(b + HEADER_LEN + 8 * l + 4);
-    np += sizes[l] * (fan_in + 1);    /* u32 * u32 fits in 64 bits */
+    widths_ok = sizes[l] > 0 && sizes[l] <= TL_MLP_MAX_WIDTH;
+    np += sizes[l] * (fan_in + 1);
     fan_in = sizes[l];
-    if (np > n) break;                /* cannot match; avoids overflow */
   }
-  if (kind >= TL_KIND_COUNT || HEADER_LEN + 8 * (size_t)nl + 8 * np + 8 != n) {
+  size_t room = n - HEADER_LEN - 8 * (size_t)nl - 8;   /* n >= these: checked */
+  if (!widths_ok || kind >= TL_KIND_COUNT || room % 8 != 0 || np != room / 8) {
     tl_ctx_fail(ctx, TL_EFORMAT, "load '%s': invalid model (architecture does "
                 "not match the file length)", path);
     goto done;

@@ -18,13 +18,14 @@
 
 #include "viz_internal.h"
 
-/* Record labels give '{', '}', '|', '<', '>' and '"' a meaning and labels
-** in general read '\' escapes ("\n", "\N"): all get a backslash, so a
-** node's label is drawn exactly as written. */
+/* Record labels give '{', '}', '|' and '<', '>' a meaning and labels in
+** general read '\' escapes ("\n", "\N"): all get a backslash, so a node's
+** label is drawn exactly as written.  '"' needs none here: the value is
+** set in memory, and graphviz's own writer escapes it in DOT text. */
 static void record_escape(char *dst, size_t size, const char *src) {
   size_t j = 0;
   for (; *src && j + 2 < size; src++) {
-    if (strchr("{}|<>\"\\", *src)) dst[j++] = '\\';
+    if (strchr("{}|<>\\", *src)) dst[j++] = '\\';
     dst[j++] = *src;
   }
   dst[j] = '\0';

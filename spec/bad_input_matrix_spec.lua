@@ -53,13 +53,11 @@ local function callables()
     add("array " .. k, emeta[k], array)
     add(k, emeta[k], nil)
   end
-  add("Element __gc", emeta.__gc, nil, 1)
   local model = function() return torchlet.nn.MLP(2, {3, 1}) end
   local mmeta = getmetatable(model())
   for k, v in pairs(mmeta.__index) do add("model:" .. k, v, model) end
   add("model __call", mmeta.__call, model)
   add("model __tostring", mmeta.__tostring, nil)
-  add("model __gc", mmeta.__gc, nil, 1)
   local opt = function() return torchlet.optim.Adam({E(1), E({1, 2})}) end
   local o = opt()
   local ometa = getmetatable(o)
@@ -68,7 +66,6 @@ local function callables()
   add("optimizer __index", ometa.__index, opt)
   add("optimizer __newindex", ometa.__newindex, opt)
   add("optimizer __tostring", ometa.__tostring, nil)
-  add("optimizer __gc", ometa.__gc, nil, 1)
   table.sort(list, function(a, b) return a[1] < b[1] end)
   return list
 end

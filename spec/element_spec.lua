@@ -345,13 +345,53 @@ describe("memory under the garbage collector", function()
   end)
 
   it("reports a use after __gc instead of crashing", function()
-    local a = Element(1)
-    local gc = getmetatable(a).__gc
-    gc(a)
-    gc(a)   -- a second collection is harmless
-    assert.has_error(function() return a + 1 end)
-    assert.has_error(function() return a.data end)
-    assert.has_error(function() a:backward() end)
+    -- a finalizer runs after the Element it holds was finalized (Lua
+    -- finalizes in reverse order of creation) and uses it: resurrection
+    local results = {}
+    do
+      local holder = setmetatable({}, {__gc = function(t)
+        results[1] = {pcall(function() return t.e + 1 end)}
+        results[2] = {pcall(function() return t.e.data end)}
+        results[3] = {pcall(function() t.e:backward() end)}
+      end})
+      holder.e = Element(1)
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(3, #results)
+    for _, r in ipairs(results) do
+      assert.is_false(r[1])
+      assert.matches("Element used after it was collected", r[2])
+    end
+  end)
+
+  it("keeps __gc out of reach of scripts", function()
+    local mt = getmetatable(Element(1))
+    assert.is_nil(mt.__gc)
+    assert.are.equal("torchlet.Element", mt.__name)
+    assert.is_function(mt.__add)
+    assert.is_nil(getmetatable(torchlet.nn.MLP(1, {1})).__gc)
+    assert.is_nil(getmetatable(torchlet.optim.SGD({Element(1)})).__gc)
+  end)
+
+  it("raises instead of crashing when a finalizer calls in while the state closes", function()
+    -- an object made before require "torchlet" is finalized after the
+    -- context; its finalizer gets an error (a warning at lua_close)
+    local script = [[
+      local keep = setmetatable({}, {__gc = function()
+        local t = require "torchlet"
+        local e = t.Element(1) + 1
+      end})
+      local t = require "torchlet"
+      local x = t.Element(2) * 3
+    ]]
+    local lua = "lua" .. _VERSION:match("%d+%.%d+")   -- the VM running the specs
+    local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q 2>&1"):format(
+      package.path, package.cpath, lua, script)
+    local p = io.popen(cmd)
+    p:read("a")
+    local ok, how, code = p:close()
+    assert.is_true(ok, ("exit %s %s"):format(tostring(how), tostring(code)))
   end)
 
   it("frees every node when all handles are gone", function()
@@ -407,6 +447,17 @@ describe("bad input", function()
      "bad argument #1 to '[%w._]*no_grad' %(function expected, got number%)"},
     {"manual_seed('x')", function() torchlet.manual_seed("x") end,
      "bad argument #1 to '[%w._]*manual_seed'"},
+    {"manual_seed('5')", function() torchlet.manual_seed("5") end,
+     "bad argument #1 to 'manual_seed' %(integer expected, got string%)"},
+    {"a sparse table of huge length", function()
+       -- a constructor with keys 1, 2, 4, ..., 2^40 only: Lua's length
+       -- operator finds a border near 2^40 in the hash part
+       local keys = {}
+       for k = 0, 40 do keys[#keys + 1] = ("[%d] = 1"):format(1 << k) end
+       local t = load("return {" .. table.concat(keys, ", ") .. "}")()
+       assert(rawlen(t) > 2 ^ 31)
+       return torchlet.loss.mse(t, t)
+     end, "bad argument #1 to 'mse' %(a table of %d+ entries; at most 2147483648 are taken%)"},
   }
   for _, case in ipairs(cases) do
     it("rejects " .. case[1] .. " with a message naming function and argument", function()

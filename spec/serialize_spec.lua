@@ -182,3 +182,24 @@ describe("save/load", function()
     end)
   end)
 end)
+
+describe("save/load architecture limits", function()
+  it("rejects widths whose parameter count would overflow, even with a valid checksum", function()
+    -- nin = 2^32 - 1 and one layer of 2^29: 2^61 parameters, 8 * 2^61
+    -- wraps to 0 in 64 bits, so the file length alone cannot catch it
+    local function u32(v) return string.pack("<I4", v) end
+    local function u64(v) return string.pack("<i8", v) end
+    local body = "TLNN\r\n\x1a\n" .. u32(1) .. u32(2) .. u64(48)
+              .. u32(0xFFFFFFFF) .. u32(1) .. u32(1 << 29) .. u32(0)
+    local h = 0xcbf29ce484222325
+    for i = 1, #body do h = (h ~ body:byte(i)) * 0x100000001b3 end
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(body .. u64(h))
+    f:close()
+    local ok, err = pcall(torchlet.nn.load, path)
+    os.remove(path)
+    assert.is_false(ok)
+    assert.matches("invalid model", err)
+  end)
+end)
