@@ -210,9 +210,12 @@ static int element_newindex(lua_State *L) {
   return 0;
 }
 
-/* With the context gone (lua_close) its pool went with it: nothing to do. */
+/* Only Lua calls this, on an Element: the metatable's __metatable hides
+** __gc from scripts (tlb_protect_metatable), so no type check is needed on
+** this path taken once per handle.  With the context gone (lua_close) its
+** pool went with it: nothing to release. */
 static int element_gc(lua_State *L) {
-  tlb_element *h = tohandle(L, 1);
+  tlb_element *h = lua_touserdata(L, 1);
   tl_ctx *ctx = tlb_ctx_or_null(L);
   if (h != NULL && h->node != NULL && ctx != NULL) tl_release(ctx, h->node);
   if (h != NULL) h->node = NULL;
