@@ -18,11 +18,7 @@ local awkward = {
 -- were there before.
 local maybe_written = {"1", "graph.png", "Digraph.gv.png", "plot.png"}
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists = require("spec.helpers").exists
 
 -- The callables: {name, function, receiver maker or nil, positions}.
 local function callables()

@@ -39,4 +39,24 @@ function M.fails(pattern, fn, ...)
          "expected '" .. pattern .. "' in: " .. tostring(err))
 end
 
+-- Files: the whole content, a whole write, and whether a path exists.
+function M.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.write_file(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+function M.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
 return M

@@ -1,24 +1,8 @@
 local torchlet = require "torchlet"
+local helpers = require "spec.helpers"
 local nn = torchlet.nn
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local read, write, exists = helpers.read_file, helpers.write_file, helpers.exists
 
 -- The format's checksum (64-bit FNV-1a; Lua integers wrap like uint64_t),
 -- to forge files that pass it and reach the checks behind it.
@@ -187,16 +171,10 @@ describe("save/load architecture limits", function()
   it("rejects widths whose parameter count would overflow, even with a valid checksum", function()
     -- nin = 2^32 - 1 and one layer of 2^29: 2^61 parameters, 8 * 2^61
     -- wraps to 0 in 64 bits, so the file length alone cannot catch it
-    local function u32(v) return string.pack("<I4", v) end
-    local function u64(v) return string.pack("<i8", v) end
-    local body = "TLNN\r\n\x1a\n" .. u32(1) .. u32(2) .. u64(48)
-              .. u32(0xFFFFFFFF) .. u32(1) .. u32(1 << 29) .. u32(0)
-    local h = 0xcbf29ce484222325
-    for i = 1, #body do h = (h ~ body:byte(i)) * 0x100000001b3 end
+    local body = "TLNN\r\n\x1a\n" .. string.pack("<I4I4I8I4I4I4I4", 1, 2, 48,
+                                                   0xFFFFFFFF, 1, 1 << 29, 0)
     local path = os.tmpname()
-    local f = assert(io.open(path, "wb"))
-    f:write(body .. u64(h))
-    f:close()
+    write(path, with_checksum(body))
     local ok, err = pcall(torchlet.nn.load, path)
     os.remove(path)
     assert.is_false(ok)

@@ -1,5 +1,6 @@
 -- viz_spec.lua -- the graph views and plots, checked on the files they write.
 local torchlet = require "torchlet"
+local helpers = require "spec.helpers"
 local Element = torchlet.Element
 
 -- {====================================================================
@@ -20,18 +21,7 @@ local function cleanup()
   made = {}
 end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local slurp, exists = helpers.read_file, helpers.exists
 
 -- Width and height from a PNG's IHDR chunk (fails if not a PNG).
 local function png_size(path)
