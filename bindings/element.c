@@ -37,6 +37,11 @@ size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname) {
   return (size_t)len;
 }
 
+void *tlb_testudata(lua_State *L, int i, const char *tname, size_t size) {
+  void *p = luaL_testudata(L, i, tname);
+  return p != NULL && lua_rawlen(L, i) == size ? p : NULL;
+}
+
 void tlb_protect_metatable(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
   lua_newtable(L);
@@ -62,20 +67,27 @@ void tlb_setfuncs(lua_State *L, const luaL_Reg *l) {
   }
 }
 
-/* The handle at 'i' if it is an Element (even a freed one), else NULL. */
+/* The handle at 'i' if it is an Element (even a freed one), else NULL.
+** The size check is for scripts with the debug library, which can give
+** another library's userdata (a file handle, say) the Element metatable:
+** its memory is then not a handle, and its size tells. */
 static tlb_element *tohandle(lua_State *L, int i) {
   tlb_element *h = lua_touserdata(L, i);
   if (h == NULL || !lua_getmetatable(L, i)) return NULL;
   int same = lua_rawequal(L, -1, lua_upvalueindex(2));
   lua_pop(L, 1);
-  return same ? h : NULL;
+  return same && lua_rawlen(L, i) == sizeof *h ? h : NULL;
 }
 
+/* The context is checked before the node is read: once the state's
+** finalizer has run (at lua_close, or called by hand through the debug
+** library) the nodes went with the context's pool. */
 tl_node *tlb_toelement(lua_State *L, int i) {
   tlb_element *h = tohandle(L, i);
   if (h == NULL) return NULL;
   if (h->node == NULL)
     luaL_argerror(L, i, "Element used after it was collected");
+  tlb_ctx(L);
   return h->node;
 }
 
@@ -210,12 +222,12 @@ static int element_newindex(lua_State *L) {
   return 0;
 }
 
-/* Only Lua calls this, on an Element: the metatable's __metatable hides
-** __gc from scripts (tlb_protect_metatable), so no type check is needed on
-** this path taken once per handle.  With the context gone (lua_close) its
-** pool went with it: nothing to release. */
+/* The metatable's __metatable hides __gc from plain scripts
+** (tlb_protect_metatable), but the debug library reaches it, so the
+** argument is checked like any other.  With the context gone (lua_close)
+** its pool went with it: nothing to release. */
 static int element_gc(lua_State *L) {
-  tlb_element *h = lua_touserdata(L, 1);
+  tlb_element *h = tohandle(L, 1);
   tl_ctx *ctx = tlb_ctx_or_null(L);
   if (h != NULL && h->node != NULL && ctx != NULL) tl_release(ctx, h->node);
   if (h != NULL) h->node = NULL;

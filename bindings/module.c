@@ -4,10 +4,19 @@
 */
 #include "tlb.h"
 
-#define TLB_STATE_KEY "torchlet.state"
+/* The state's metatable is registered under its __name; the state itself
+** under another key. */
+#define TLB_STATE_META "torchlet.state"
+#define TLB_STATE_KEY "torchlet.state.object"
 
+/* Lua calls this at lua_close, after every Element's; a script with the
+** debug library can call it any time, on anything.  Once it has run, every
+** binding raises "the Lua state is closing" (tlb_ctx) before it touches a
+** node, model or optimizer, so a call by hand ends Torchlet in this state
+** but reads nothing freed. */
 static int state_gc(lua_State *L) {
-  tlb_state *s = lua_touserdata(L, 1);
+  tlb_state *s = tlb_testudata(L, 1, TLB_STATE_META, sizeof *s);
+  if (s == NULL) return 0;
   tl_ctx_free(s->ctx);
   s->ctx = NULL;
   return 0;
@@ -23,11 +32,9 @@ static void push_state(lua_State *L) {
   lua_pop(L, 1);
   tlb_state *s = lua_newuserdatauv(L, sizeof *s, 0);
   s->ctx = NULL;
-  lua_createtable(L, 0, 2);
+  luaL_newmetatable(L, TLB_STATE_META);          /* sets __name */
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");
-  lua_pushliteral(L, "torchlet.state");
-  lua_setfield(L, -2, "__name");
   lua_setmetatable(L, -2);
   s->ctx = tl_ctx_new();
   if (s->ctx == NULL) luaL_error(L, "torchlet: out of memory creating a context");

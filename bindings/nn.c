@@ -31,9 +31,10 @@ typedef struct tlb_model {
 static const char *const kind_names[TL_KIND_COUNT] = {"Neuron", "Layer", "MLP"};
 
 static tlb_model *tomodel(lua_State *L, int i, const char *fname) {
-  tlb_model *mo = luaL_testudata(L, i, TLB_MODULE);
+  tlb_model *mo = tlb_testudata(L, i, TLB_MODULE, sizeof *mo);
   if (mo == NULL) tlb_typeerror(L, i, fname, "Module");
   else if (mo->m == NULL) luaL_error(L, "%s: Module used after it was collected", fname);
+  tlb_ctx(L);                          /* its nodes live in the context */
   return mo;
 }
 
@@ -353,7 +354,7 @@ static int model_tostring(lua_State *L) {
 /* Frees the model.  At lua_close the context is finalized after every
 ** handle made later; should it already be gone, its pool took the nodes. */
 static int model_gc(lua_State *L) {
-  tlb_model *mo = luaL_testudata(L, 1, TLB_MODULE);
+  tlb_model *mo = tlb_testudata(L, 1, TLB_MODULE, sizeof *mo);
   if (mo == NULL) return 0;
   tl_ctx *ctx = tlb_ctx_or_null(L);
   if (ctx != NULL) tl_mlp_free(ctx, mo->m);

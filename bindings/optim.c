@@ -24,9 +24,10 @@ typedef struct tlb_optim {
 } tlb_optim;
 
 static tl_optim *tooptim(lua_State *L, const char *fname) {
-  tlb_optim *h = luaL_testudata(L, 1, TLB_OPTIMIZER);
+  tlb_optim *h = tlb_testudata(L, 1, TLB_OPTIMIZER, sizeof *h);
   if (h == NULL) tlb_typeerror(L, 1, fname, "Optimizer");
   else if (h->o == NULL) luaL_error(L, "%s: Optimizer used after it was collected", fname);
+  tlb_ctx(L);                          /* its parameters live in the context */
   return h->o;
 }
 
@@ -146,7 +147,7 @@ static int optim_tostring(lua_State *L) {
 }
 
 static int optim_gc(lua_State *L) {
-  tlb_optim *h = luaL_testudata(L, 1, TLB_OPTIMIZER);
+  tlb_optim *h = tlb_testudata(L, 1, TLB_OPTIMIZER, sizeof *h);
   if (h == NULL) return 0;
   tl_ctx *ctx = tlb_ctx_or_null(L);
   if (ctx != NULL) tl_optim_free(ctx, h->o);   /* see model_gc in nn.c */

@@ -43,6 +43,11 @@ tl_ctx *tlb_ctx_or_null(lua_State *L);
 ** 'fname' past TLB_MAX_LEN. */
 size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname);
 
+/* The userdata at 'i' if its metatable is registry[tname] and its size is
+** 'size', else NULL.  The size matters only to scripts using the debug
+** library, which can give any userdata any metatable. */
+void *tlb_testudata(lua_State *L, int i, const char *tname, size_t size);
+
 /* Sets the metatable at 'idx' a __metatable field: a copy of it without
 ** __gc, so that getmetatable(x) still shows the metamethods but no script
 ** can call __gc by hand and free what a running C function is using. */

@@ -124,10 +124,16 @@ static void read_opts(lua_State *L, int i, tl_viz_opts *o, tl_viz_format *fmt,
 ** registry, freed by its __gc at lua_close (see tl_gv in tl_viz.h).
 ** ======================================================================= */
 
-#define TLB_GV_KEY "torchlet.gvsession"
+#define TLB_GV_META "torchlet.gvsession"           /* its metatable */
+#define TLB_GV_KEY "torchlet.gvsession.object"     /* the session */
 
+/* Checks its argument: the debug library can call it on anything, or on
+** the session while it is kept.  A session is not made again after that:
+** graphviz keeps state across sessions in one process, and a second one
+** writes a stray default node into its DOT. */
 static int gv_gc(lua_State *L) {
-  tl_gv **gv = lua_touserdata(L, 1);
+  tl_gv **gv = tlb_testudata(L, 1, TLB_GV_META, sizeof *gv);
+  if (gv == NULL) return 0;
   tl_gv_free(*gv);
   *gv = NULL;
   return 0;
@@ -135,14 +141,17 @@ static int gv_gc(lua_State *L) {
 
 static tl_gv *gv_session(lua_State *L) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, TLB_GV_KEY) == LUA_TUSERDATA) {
-    tl_gv *gv = *(tl_gv **)lua_touserdata(L, -1);
+    tl_gv **box = tlb_testudata(L, -1, TLB_GV_META, sizeof *box);
+    if (box == NULL || *box == NULL)
+      luaL_error(L, "graphviz: the session of this Lua state was finalized "
+                 "(by the debug library)");
     lua_pop(L, 1);
-    return gv;
+    return *box;
   }
   lua_pop(L, 1);
   tl_gv **box = lua_newuserdatauv(L, sizeof *box, 0);  /* born empty */
   *box = NULL;
-  luaL_newmetatable(L, TLB_GV_KEY);
+  luaL_newmetatable(L, TLB_GV_META);
   lua_pushcfunction(L, gv_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
