@@ -100,3 +100,16 @@ size_t tlb_checklist(lua_State *L, int arg, const char *fname,
     return (size_t)tlb_typeerror(L, arg, fname, what);
   return tlb_rawlen(L, arg, arg, fname);
 }
+
+const char *tlb_tofilename(lua_State *L, int idx, int arg, const char *fname,
+                           const char *what) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  if (strlen(s) != len) {
+    if (fname == NULL)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s contains a NUL byte",
+                                            what));
+    tlb_argerror(L, arg, fname, "%s contains a NUL byte", what);
+  }
+  return s;
+}

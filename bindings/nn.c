@@ -161,10 +161,10 @@ static int nn_mlp(lua_State *L) {
 }
 
 /* A path at 'arg': a string, never a number turned into one (a number
-** here is a mistake, not a file name). */
+** here is a mistake, not a file name), without NUL bytes. */
 static const char *checkpath(lua_State *L, int arg, const char *fname) {
   if (lua_type(L, arg) != LUA_TSTRING) tlb_typeerror(L, arg, fname, "string");
-  return lua_tostring(L, arg);
+  return tlb_tofilename(L, arg, arg, fname, "path");
 }
 
 static int nn_load(lua_State *L) {

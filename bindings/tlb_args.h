@@ -39,4 +39,13 @@ lua_Integer tlb_topositive(lua_State *L, int idx, int arg, const char *fname,
 size_t tlb_checklist(lua_State *L, int arg, const char *fname,
                      const char *what);
 
+/* The file name at stack index 'idx' (a string: the caller checked), or
+** an error when it holds a NUL byte: C's file functions would stop there
+** and write another file ("m.tl\0.bak" would replace "m.tl").  The error
+** names argument 'arg' of 'fname' and calls the value 'what' ("path",
+** "field 'file'"); with 'fname' NULL the function's name and the argument
+** numbering come from the call, as luaL_argerror gives them. */
+const char *tlb_tofilename(lua_State *L, int idx, int arg, const char *fname,
+                           const char *what);
+
 #endif

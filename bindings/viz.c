@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "tlb.h"
+#include "tlb_args.h"
 #include "../core/tl_plot.h"
 #include "../core/tl_viz.h"
 
@@ -89,6 +90,7 @@ static void read_output(lua_State *L, int i, tl_viz_format *fmt,
   int t = lua_type(L, i);
   if (t == LUA_TTABLE) {
     file = opt_string(L, i, "file");
+    if (file != NULL) tlb_tofilename(L, -1, i, NULL, "field 'file'");
     format = opt_string(L, i, "format");
   } else if (t != LUA_TNIL && t != LUA_TNONE)
     luaL_typeerror(L, i, "table or nil");

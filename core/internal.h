@@ -5,6 +5,8 @@
 #ifndef TORCHLET_INTERNAL_H
 #define TORCHLET_INTERNAL_H
 
+#include <stdio.h>
+
 #include "torchlet.h"
 
 /* Node flags. */
@@ -156,5 +158,35 @@ void tl__stack_b(tl_node *n);
 /* Wires inputs a (and b) into the fresh node 'n' with op and constant,
 ** taking a reference on each (ops.c). */
 void tl__link(tl_node *n, tl_op op, tl_node *a, tl_node *b, double k);
+
+/* {======================================================================
+** Files written whole or not at all (atomic_file.c): under a fresh
+** temporary name beside the target (O_EXCL, 0600), flushed to disk and
+** renamed over it; symbolic links at the target are followed and the file
+** they point to is replaced.  Every error names the caller's 'path'.
+** ======================================================================= */
+
+typedef struct tl__out {
+  FILE *f;               /* the temporary file (fwrite to it) */
+  const char *path;      /* the caller's path, named in errors (borrowed) */
+  char *target;          /* the file replaced: 'path', links followed */
+  char *tmp;             /* the temporary file's name */
+  unsigned mode;         /* the permission bits the file gets */
+  int failed;            /* a write failed (stream callbacks set it) */
+} tl__out;
+
+/* Creates the temporary file; TL_EIO (TL_ENOMEM) naming 'path' if it
+** cannot.  On failure nothing is left to abort. */
+tl_status tl__out_open(tl_ctx *ctx, tl__out *out, const char *path);
+/* fwrite with an error naming the path; the failure sticks. */
+tl_status tl__out_write(tl_ctx *ctx, tl__out *out, const void *p, size_t n);
+/* Flushes, fsyncs, renames into place; on any failure removes the
+** temporary file and returns TL_EIO naming 'path'.  'out' is closed
+** either way. */
+tl_status tl__out_commit(tl_ctx *ctx, tl__out *out);
+/* Closes and removes the temporary file (safe on a closed 'out'). */
+void tl__out_abort(tl__out *out);
+
+/* }====================================================================== */
 
 #endif

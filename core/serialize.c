@@ -24,14 +24,16 @@
 ** bytes), checksum (any single changed byte changes FNV-1a: each step is a
 ** bijection of the state), then the architecture itself.
 **
-** Saving writes "<path>.tmp" and renames it over 'path' (atomic on POSIX
-** file systems), so an existing model is replaced whole or not at all.
+** Saving goes through tl__out (atomic_file.c): a fresh temporary file
+** beside the target, renamed over it once complete and on disk, so a
+** reader sees the old model or the new one, never a part.
 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "tl_nn.h"
 
 #define MAGIC "TLNN\r\n\x1a\n"
@@ -93,38 +95,13 @@ static double double_of(uint64_t u) {
 ** Saving
 ** ======================================================================= */
 
-/* Writes 'n' bytes to 'path' and closes it; TL_EIO with a message on any
-** failure (the partial file is removed). */
-static tl_status write_file(tl_ctx *ctx, const char *path,
-                            const unsigned char *buf, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (f == NULL)
-    return tl_ctx_fail(ctx, TL_EIO, "cannot open '%s' for writing: %s", path,
-                       strerror(errno));
-  int ok = fwrite(buf, 1, n, f) == n;
-  int err = errno;
-  if (fclose(f) != 0 && ok) { ok = 0; err = errno; }
-  if (!ok) {
-    remove(path);
-    return tl_ctx_fail(ctx, TL_EIO, "cannot write '%s': %s", path,
-                       strerror(err));
-  }
-  return TL_OK;
-}
-
 tl_status tl_mlp_save(tl_ctx *ctx, const tl_mlp *m, const char *path) {
   if (m == NULL || path == NULL)
     return tl_ctx_fail(ctx, TL_EARG, "save: NULL model or path");
   size_t nl = tl_mlp_nlayers(m), np = tl_mlp_nparams(m);
   size_t len = HEADER_LEN + 8 * nl + 8 * np + 8;
-  size_t plen = strlen(path);
   unsigned char *buf = malloc(len);
-  char *tmp = malloc(plen + sizeof ".tmp");
-  if (buf == NULL || tmp == NULL) {
-    free(buf);
-    free(tmp);
-    return tl_ctx_fail(ctx, TL_ENOMEM, "save: out of memory");
-  }
+  if (buf == NULL) return tl_ctx_fail(ctx, TL_ENOMEM, "save: out of memory");
   memcpy(buf, MAGIC, MAGIC_LEN);
   put_u32(buf + 8, VERSION);
   put_u32(buf + 12, (uint32_t)tl_mlp_kind_of(m));
@@ -139,16 +116,12 @@ tl_status tl_mlp_save(tl_ctx *ctx, const tl_mlp *m, const char *path) {
   tl_node *const *params = tl_mlp_params(m);
   for (size_t i = 0; i < np; i++, p += 8) put_u64(p, bits_of(tl_data(params[i])));
   put_u64(p, fnv1a(buf, len - 8));
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", sizeof ".tmp");
-  tl_status st = write_file(ctx, tmp, buf, len);
-  if (st == TL_OK && rename(tmp, path) != 0) {
-    st = tl_ctx_fail(ctx, TL_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
-                     strerror(errno));
-    remove(tmp);
-  }
+  tl__out out;
+  tl_status st = tl__out_open(ctx, &out, path);
+  if (st == TL_OK) st = tl__out_write(ctx, &out, buf, len);
+  if (st == TL_OK) st = tl__out_commit(ctx, &out);
+  else tl__out_abort(&out);
   free(buf);
-  free(tmp);
   return st;
 }
 

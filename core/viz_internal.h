@@ -1,7 +1,8 @@
 /*
-** viz_internal.h -- what the drawing files of core/ share: safe output
-** files, cairo surfaces for a format, and a snapshot of the graph with its
-** edges.  Private: tl__ prefix, not installed with the public headers.
+** viz_internal.h -- what the drawing files of core/ share: cairo surfaces
+** for a format, and a snapshot of the graph with its edges.  (Output
+** files are tl__out, internal.h.)  Private: tl__ prefix, not installed
+** with the public headers.
 */
 #ifndef TL_VIZ_INTERNAL_H
 #define TL_VIZ_INTERNAL_H
@@ -10,30 +11,8 @@
 
 #include <cairo.h>
 
+#include "internal.h"   /* tl__out: files written whole or not at all */
 #include "tl_viz.h"
-
-/* {======================================================================
-** Output files: written under a temporary name beside the target, renamed
-** into place by tl__out_commit, removed by tl__out_abort.
-** ======================================================================= */
-
-typedef struct tl__out {
-  FILE *f;
-  const char *path;      /* the target (borrowed) */
-  char *tmp;             /* the temporary file's name (owned) */
-  int failed;            /* a write failed (the stream callbacks set it) */
-} tl__out;
-
-/* Creates the temporary file; TL_EIO naming 'path' if it cannot. */
-tl_status tl__out_open(tl_ctx *ctx, tl__out *out, const char *path);
-tl_status tl__out_write(tl_ctx *ctx, tl__out *out, const void *p, size_t n);
-/* Closes and renames into place; on any failure removes the temporary
-** file and returns TL_EIO naming 'path'.  'out' is closed either way. */
-tl_status tl__out_commit(tl_ctx *ctx, tl__out *out);
-/* Closes and removes the temporary file (safe on a closed 'out'). */
-void tl__out_abort(tl__out *out);
-
-/* }====================================================================== */
 
 /* {======================================================================
 ** Cairo surfaces.  A PNG is drawn on an image surface 'scale' times the

@@ -1,11 +1,11 @@
 /*
-** viz_output.c -- safe output files and cairo surfaces shared by the graph
-** views and the plots.
+** viz_output.c -- cairo surfaces and text shared by the graph views and
+** the plots.
 **
-** A picture is written under a temporary name beside its target and only
-** renamed over it once every byte is out, so an error (a full disk, a bad
-** format, a failed layout) never leaves a half-written file behind and
-** never clobbers the previous picture.
+** A picture is written through a tl__out (atomic_file.c): under a
+** temporary name, renamed over its target once every byte is out, so an
+** error (a full disk, a bad format, a failed layout) never leaves a
+** half-written file behind and never clobbers the previous picture.
 */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,75 +15,6 @@
 #include <cairo-svg.h>
 
 #include "viz_internal.h"
-
-/* {======================================================================
-** Output files
-** ======================================================================= */
-
-/* How many temporary names are tried before giving up: each is opened
-** exclusively ("wbx"), so a stale one from a crash is skipped, never
-** overwritten. */
-#define TMP_TRIES 64
-
-tl_status tl__out_open(tl_ctx *ctx, tl__out *out, const char *path) {
-  out->f = NULL;
-  out->path = path;
-  out->failed = 0;
-  size_t len = strlen(path) + 16;
-  out->tmp = malloc(len);
-  if (out->tmp == NULL)
-    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory writing '%s'", path);
-  int err = 0;
-  for (int i = 0; i < TMP_TRIES && out->f == NULL; i++) {
-    snprintf(out->tmp, len, "%s.tmp%d", path, i);
-    errno = 0;
-    out->f = fopen(out->tmp, "wbx");
-    err = errno;
-    if (out->f == NULL && err != EEXIST) break;   /* a real failure */
-  }
-  if (out->f == NULL) {
-    free(out->tmp);
-    out->tmp = NULL;
-    return tl_ctx_fail(ctx, TL_EIO, "cannot write '%s': %s", path,
-                       err ? strerror(err) : "cannot create a temporary file");
-  }
-  return TL_OK;
-}
-
-tl_status tl__out_write(tl_ctx *ctx, tl__out *out, const void *p, size_t n) {
-  if (n > 0 && fwrite(p, 1, n, out->f) != n) {
-    out->failed = 1;
-    return tl_ctx_fail(ctx, TL_EIO, "cannot write '%s': %s", out->path,
-                       strerror(errno));
-  }
-  return TL_OK;
-}
-
-void tl__out_abort(tl__out *out) {
-  if (out->f != NULL) fclose(out->f);
-  out->f = NULL;
-  if (out->tmp != NULL) remove(out->tmp);
-  free(out->tmp);
-  out->tmp = NULL;
-}
-
-tl_status tl__out_commit(tl_ctx *ctx, tl__out *out) {
-  int bad = out->failed || ferror(out->f);
-  bad |= fclose(out->f) != 0;
-  out->f = NULL;
-  errno = 0;
-  if (bad || rename(out->tmp, out->path) != 0) {
-    int err = errno;
-    tl__out_abort(out);
-    return tl_ctx_fail(ctx, TL_EIO, "cannot write '%s': %s", out->path,
-                       err ? strerror(err) : "write error");
-  }
-  free(out->tmp);
-  out->tmp = NULL;
-  return TL_OK;
-}
-
-/* }====================================================================== */
 
 /* {======================================================================
 ** Cairo surfaces

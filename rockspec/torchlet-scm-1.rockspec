@@ -35,7 +35,7 @@ build = {
   modules = {
     ["torchlet.core"] = {
       sources = {
-        "core/array.c", "core/array_ops.c", "core/ctx.c",
+        "core/array.c", "core/array_ops.c", "core/atomic_file.c", "core/ctx.c",
         "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
         "core/loss_array.c", "core/nn.c", "core/node.c", "core/ops.c",
         "core/optim.c", "core/plot.c", "core/serialize.c", "core/viz_cairo.c",

@@ -59,4 +59,19 @@ function M.exists(path)
   return f ~= nil
 end
 
+-- The temporary files a write of 'path' could leave beside it: names in
+-- its directory that start with its own name followed by ".tmp" (the
+-- writer's are "<name>.tmp-" and 16 hex digits).  Sorted.
+function M.temporaries(path)
+  local dir, name = path:match("^(.*)/([^/]*)$")
+  if not dir then dir, name = ".", path end
+  local found, p = {}, assert(io.popen("ls -A '" .. dir .. "'"))
+  for line in p:lines() do
+    if line:sub(1, #name + 4) == name .. ".tmp" then found[#found + 1] = line end
+  end
+  p:close()
+  table.sort(found)
+  return found
+end
+
 return M

@@ -58,6 +58,10 @@ function M.decision_boundary(model, X, y, opts)
     argerror(4, fname, "table or nil expected, got " .. type(opts))
   end
   opts = opts or {}
+  -- checked before the model runs res^2 times; the C side says the same
+  if type(opts.file) == "string" and opts.file:find("\0", 1, true) then
+    argerror(4, fname, "field 'file' contains a NUL byte")
+  end
   if #X == 0 then argerror(2, fname, "no points") end
   if #y ~= #X then
     argerror(3, fname, ("%d classes for %d points"):format(#y, #X))
