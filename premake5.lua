@@ -244,3 +244,7 @@ solution "torchlet"
 
   -- spec/c: N threads, each with its own lua_State, train one model.
   lua_host("threads_test", { "spec/c/threads_test.c" }, "/tests", { "pthread" })
+
+  -- spec/c: every growing Lua allocation made to fail in turn, and malloc
+  -- failing under an address-space limit, over the calls that hold memory.
+  lua_host("alloc_fail_test", { "spec/c/alloc_fail_test.c" }, "/tests")

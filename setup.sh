@@ -125,6 +125,7 @@ run_c_tests() {
     run_check "examples/c ($cfg)" "$dir/examples/xor"
     run_check "examples/embed ($cfg)" "$dir/examples/embed"
     run_check "threads test, 4 threads ($cfg)" "$dir/tests/threads_test" 4 500
+    run_check "allocation failures ($cfg)" "$dir/tests/alloc_fail_test"
   done
   run_check "threads test, 4 threads (ThreadSanitizer)" tsan_threads_test
   run_check "install into a temporary PREFIX" spec/install_test.sh

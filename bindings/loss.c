@@ -13,44 +13,83 @@
 ** (then the target is a single number).  Each returns one Element: the mean
 ** over the samples, built in C (core/loss.c).
 */
+#include "../core/size.h"
 #include "../core/tl_loss.h"
 #include "tlb_args.h"
 
 /* {======================================================================
 ** Reading scores and targets
+**
+** Node references are taken last, after every check and every Lua
+** allocation, into scratch that a handle already on the stack is waiting
+** for: a Lua error (a memory error included) never finds a reference
+** that nothing owns.
 ** ======================================================================= */
 
 /* Scratch for n samples, owned by Lua (freed by the collector even if an
-** error follows): nodes then numbers. */
+** error follows): score nodes, targets, and the scores given as numbers. */
 typedef struct samples {
   size_t n;
   tl_node **s;
-  double *y;
+  double *y, *num;
 } samples;
 
-/* Checks that the value on top is a score (an Element or a number). */
-static void checkscore(lua_State *L, const char *fname, int arg, size_t i) {
-  if (lua_type(L, -1) != LUA_TNUMBER && tlb_toelement(L, -1) == NULL)
-    tlb_argerror(L, arg, fname, "score %d must be an Element or a number, "
-                 "got %s", (int)i, luaL_typename(L, -1));
+/* The Element's node for the score on top (borrowed), or NULL for a
+** number, which goes to *num; anything else raises about score i. */
+static tl_node *checkscore(lua_State *L, const char *fname, size_t i,
+                           double *num) {
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    *num = lua_tonumber(L, -1);
+    return NULL;
+  }
+  tl_node *n = tlb_toelement(L, -1);
+  if (n == NULL) {
+    const char *got = luaL_typename(L, -1);
+    tlb_argerror(L, 1, fname, "score %s must be an Element or a number, "
+                 "got %s", tlb_pushsize(L, i), got);
+  }
+  return n;
 }
 
-/* The node for the score on top, one reference: an Element's node, or a
-** new leaf for a number (NULL when the pool is exhausted). */
-static tl_node *scorenode(lua_State *L, tl_ctx *ctx) {
-  tl_node *n = tlb_toelement(L, -1);
-  if (n == NULL) return tl_leaf(ctx, lua_tonumber(L, -1));
-  tl_retain(n);
-  return n;
+/* Turns the n recorded scores s[i] (borrowed nodes, or NULL for the number
+** num[i]) into references: a retained node or a new leaf.  Makes no Lua
+** call, so nothing can raise or collect between the recording and this.
+** 0 when the pool is exhausted, with the references taken so far
+** released. */
+static int retain_scores(tl_ctx *ctx, size_t n, tl_node **s, const double *num) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != NULL) tl_retain(s[i]);
+    else if ((s[i] = tl_leaf(ctx, num[i])) == NULL) {
+      while (i > 0) tl_release(ctx, s[--i]);
+      return 0;
+    }
+  }
+  return 1;
 }
 
 static void release_scores(tl_ctx *ctx, size_t n, tl_node **s) {
   for (size_t i = 0; i < n; i++) tl_release(ctx, s[i]);
 }
 
+/* Raises "ny targets for ns scores" about argument 2. */
+static int lengths_differ(lua_State *L, const char *fname, size_t ny,
+                          const char *what, size_t ns, const char *of) {
+  return tlb_argerror(L, 2, fname, "%s %s for %s %s (lengths must match)",
+                      tlb_pushsize(L, ny), what, tlb_pushsize(L, ns), of);
+}
+
+/* Checks the n targets y against what loss 'fname' takes. */
+static void checktargets(lua_State *L, const char *fname, tl_targets kind,
+                         size_t n, const double *y) {
+  tl_ctx *ctx = tlb_ctx(L);
+  if (tl_loss_check_targets(ctx, NULL, kind, n, y) != TL_OK)
+    tlb_argerror(L, 2, fname, "%s", tl_ctx_error(ctx));
+}
+
 /* Reads scores (argument 1) and numeric targets (argument 2); every score
-** node holds one reference (release_scores). */
-static samples readsamples(lua_State *L, const char *fname) {
+** node holds one reference (release_scores).  Call with the result's
+** handle already pushed. */
+static samples readsamples(lua_State *L, const char *fname, tl_targets kind) {
   samples sm;
   int table = lua_type(L, 1) == LUA_TTABLE;
   if (!table && lua_type(L, 1) != LUA_TNUMBER && tlb_toelement(L, 1) == NULL)
@@ -60,33 +99,37 @@ static samples readsamples(lua_State *L, const char *fname) {
   if (table) {
     if (lua_type(L, 2) != LUA_TTABLE) tlb_typeerror(L, 2, fname, "table of targets");
     size_t ny = tlb_rawlen(L, 2, 2, fname);
-    if (ny != sm.n)
-      tlb_argerror(L, 2, fname, "%d targets for %d scores (lengths must match)",
-                   (int)ny, (int)sm.n);
+    if (ny != sm.n) lengths_differ(L, fname, ny, "targets", sm.n, "scores");
   } else if (lua_type(L, 2) != LUA_TNUMBER)
     tlb_typeerror(L, 2, fname, "number");
-  sm.s = lua_newuserdatauv(L, sm.n * (sizeof(tl_node *) + sizeof(double)), 0);
-  sm.y = (double *)(sm.s + sm.n);
-  for (size_t i = 0; i < sm.n; i++) {   /* check everything first */
-    if (table) lua_rawgeti(L, 1, (lua_Integer)i + 1); else lua_pushvalue(L, 1);
-    checkscore(L, fname, 1, i + 1);
-    if (table) lua_rawgeti(L, 2, (lua_Integer)i + 1); else lua_pushvalue(L, 2);
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      tlb_argerror(L, 2, fname, "target %d must be a number, got %s",
-                   (int)i + 1, luaL_typename(L, -1));
-    sm.y[i] = lua_tonumber(L, -1);
-    lua_pop(L, 2);
-  }
-  tl_ctx *ctx = tlb_ctx(L);
-  for (size_t i = 0; i < sm.n; i++) {
-    if (table) lua_rawgeti(L, 1, (lua_Integer)i + 1); else lua_pushvalue(L, 1);
-    sm.s[i] = scorenode(L, ctx);
-    lua_pop(L, 1);
-    if (sm.s[i] == NULL) {
-      release_scores(ctx, i, sm.s);
-      tlb_error(L);
+  /* Two passes: check, then allocate and record (a sparse table claiming
+  ** 2^31 entries fails the first without allocating anything).  The
+  ** second checks again: the allocation can run finalizers. */
+  sm.s = NULL;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      sm.s = tlb_newscratch(L, sm.n, sizeof(tl_node *) + 2 * sizeof(double),
+                            1, fname);
+      sm.y = (double *)(sm.s + sm.n);
+      sm.num = sm.y + sm.n;
+    }
+    for (size_t i = 0; i < sm.n; i++) {
+      double num = 0, y;
+      if (table) lua_rawgeti(L, 1, (lua_Integer)i + 1); else lua_pushvalue(L, 1);
+      tl_node *n = checkscore(L, fname, i + 1, &num);
+      if (table) lua_rawgeti(L, 2, (lua_Integer)i + 1); else lua_pushvalue(L, 2);
+      if (lua_type(L, -1) != LUA_TNUMBER) {
+        const char *got = luaL_typename(L, -1);
+        tlb_argerror(L, 2, fname, "target %s must be a number, got %s",
+                     tlb_pushsize(L, i + 1), got);
+      }
+      y = lua_tonumber(L, -1);
+      lua_pop(L, 2);
+      if (sm.s != NULL) { sm.s[i] = n; sm.num[i] = num; sm.y[i] = y; }
     }
   }
+  checktargets(L, fname, kind, sm.n, sm.y);
+  if (!retain_scores(tlb_ctx(L), sm.n, sm.s, sm.num)) tlb_error(L);
   return sm;
 }
 
@@ -98,69 +141,87 @@ typedef tl_node *(*array_loss_fn)(tl_ctx *ctx, tl_node *s, size_t n,
 /* Batched form: argument 1 an array Element of n scores, argument 2 a
 ** table of n numbers or an Element holding n values. */
 static int array_loss(lua_State *L, const char *fname, tl_node *s,
-                      array_loss_fn f) {
+                      array_loss_fn f, tl_targets kind) {
   size_t n = tl_dim(s, 0);
   tl_node *yn = tlb_toelement(L, 2);
   const double *y;
   if (yn != NULL) {
-    if (tl_size(yn) != n)
-      return tlb_argerror(L, 2, fname, "%d targets for %d scores (lengths "
-                          "must match)", (int)tl_size(yn), (int)n);
+    if (tl_size(yn) != n) return lengths_differ(L, fname, tl_size(yn), "targets", n, "scores");
     y = tl_values(yn);
   } else {
     if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of targets");
-    if (lua_rawlen(L, 2) != n)
-      return tlb_argerror(L, 2, fname, "%d targets for %d scores (lengths "
-                          "must match)", (int)lua_rawlen(L, 2), (int)n);
-    double *buf = lua_newuserdatauv(L, n * sizeof *buf, 0);
+    size_t ny = tlb_rawlen(L, 2, 2, fname);
+    if (ny != n) return lengths_differ(L, fname, ny, "targets", n, "scores");
     for (size_t i = 0; i < n; i++) {
-      if (lua_rawgeti(L, 2, (lua_Integer)i + 1) != LUA_TNUMBER)
-        return tlb_argerror(L, 2, fname, "target %d must be a number, got %s",
-                            (int)i + 1, luaL_typename(L, -1));
+      if (lua_rawgeti(L, 2, (lua_Integer)i + 1) != LUA_TNUMBER) {
+        const char *got = luaL_typename(L, -1);
+        return tlb_argerror(L, 2, fname, "target %s must be a number, got %s",
+                            tlb_pushsize(L, i + 1), got);
+      }
+      lua_pop(L, 1);
+    }
+    double *buf = tlb_newscratch(L, n, sizeof *buf, 2, fname);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, 2, (lua_Integer)i + 1);
       buf[i] = lua_tonumber(L, -1);
       lua_pop(L, 1);
     }
     y = buf;
   }
+  checktargets(L, fname, kind, n, y);
   tlb_element *h = tlb_newhandle(L);
   tlb_sethandle(L, h, f(tlb_ctx(L), s, n, y));
   return 1;
 }
 
 static int elementwise(lua_State *L, const char *fname, loss_fn f,
-                       array_loss_fn fa) {
+                       array_loss_fn fa, tl_targets kind) {
+  lua_settop(L, 2);                     /* the handle goes to index 3 */
   tl_node *batch = tlb_toelement(L, 1);
-  if (batch != NULL && tl_is_array(batch)) return array_loss(L, fname, batch, fa);
-  samples sm = readsamples(L, fname);
+  if (batch != NULL && tl_is_array(batch)) return array_loss(L, fname, batch, fa, kind);
+  tlb_element *h = tlb_newhandle(L);     /* before any reference is taken */
+  samples sm = readsamples(L, fname, kind);
   tl_ctx *ctx = tlb_ctx(L);
-  tlb_element *h = tlb_newhandle(L);
   tl_node *r = f(ctx, sm.n, sm.s, sm.y);
   release_scores(ctx, sm.n, sm.s);    /* the result holds what it needs */
   tlb_sethandle(L, h, r);
+  lua_settop(L, 3);
   return 1;
 }
 
 /* }====================================================================== */
 
 static int loss_mse(lua_State *L) {
-  return elementwise(L, "mse", tl_loss_mse, tl_loss_mse_array);
+  return elementwise(L, "mse", tl_loss_mse, tl_loss_mse_array, TL_TARGETS_ANY);
 }
 static int loss_hinge(lua_State *L) {
-  return elementwise(L, "hinge", tl_loss_hinge, tl_loss_hinge_array);
+  return elementwise(L, "hinge", tl_loss_hinge, tl_loss_hinge_array,
+                     TL_TARGETS_SIGN);
 }
 static int loss_bce(lua_State *L) {
-  return elementwise(L, "bce", tl_loss_bce_logits, tl_loss_bce_logits_array);
+  return elementwise(L, "bce", tl_loss_bce_logits, tl_loss_bce_logits_array,
+                     TL_TARGETS_UNIT);
 }
 
 /* A class index at the top of the stack, in 1..k, as 0-based. */
 static size_t checkclass(lua_State *L, size_t k, size_t sample) {
   int isint = 0;
   lua_Integer c = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
-  if (!isint || c < 1 || (lua_Unsigned)c > k)
-    tlb_argerror(L, 2, "cross_entropy", "class of sample %d must be an "
-                 "integer in 1..%d, got %s", (int)sample, (int)k,
-                 luaL_tolstring(L, -1, NULL));
+  if (!isint || c < 1 || (lua_Unsigned)c > k) {
+    const char *got = luaL_tolstring(L, -1, NULL);
+    tlb_argerror(L, 2, "cross_entropy", "class of sample %s must be an "
+                 "integer in 1..%s, got %s", tlb_pushsize(L, sample),
+                 tlb_pushsize(L, k), got);
+  }
   return (size_t)(c - 1);
+}
+
+/* Checks that the table at argument 2 holds n classes. */
+static void checkclasses(lua_State *L, size_t n) {
+  if (lua_type(L, 2) != LUA_TTABLE)
+    tlb_typeerror(L, 2, "cross_entropy", "table of classes");
+  size_t nc = tlb_rawlen(L, 2, 2, "cross_entropy");
+  if (nc != n) lengths_differ(L, "cross_entropy", nc, "classes", n, "rows of logits");
 }
 
 /* cross_entropy(logits, classes) with logits an (n x k) array Element */
@@ -169,11 +230,8 @@ static int array_cross_entropy(lua_State *L, tl_node *logits) {
   if (tl_ndim(logits) != 2)
     return tlb_argerror(L, 1, fname, "logits of shape (N, K) expected");
   size_t n = tl_dim(logits, 0), k = tl_dim(logits, 1);
-  if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of classes");
-  if (lua_rawlen(L, 2) != n)
-    return tlb_argerror(L, 2, fname, "%d classes for %d rows of logits "
-                        "(lengths must match)", (int)lua_rawlen(L, 2), (int)n);
-  size_t *cls = lua_newuserdatauv(L, n * sizeof *cls, 0);
+  checkclasses(L, n);
+  size_t *cls = tlb_newscratch(L, n, sizeof *cls, 2, fname);
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, 2, (lua_Integer)i + 1);
     cls[i] = checkclass(L, k, i + 1);
@@ -188,6 +246,7 @@ static int array_cross_entropy(lua_State *L, tl_node *logits) {
 ** array Element of logits with a table of n classes. */
 static int loss_cross_entropy(lua_State *L) {
   const char *fname = "cross_entropy";
+  lua_settop(L, 2);
   tl_node *arr = tlb_toelement(L, 1);
   if (arr != NULL && tl_is_array(arr)) return array_cross_entropy(L, arr);
   size_t n = tlb_checklist(L, 1, fname, "table of logits");
@@ -198,52 +257,58 @@ static int loss_cross_entropy(lua_State *L) {
   lua_pop(L, 1);
   if (!batch) n = 1;
   if (k == 0) return tlb_argerror(L, 1, fname, "no classes in row 1");
-  if (batch) {
-    if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of classes");
-    if (lua_rawlen(L, 2) != n)
-      return tlb_argerror(L, 2, fname, "%d classes for %d rows of logits "
-                          "(lengths must match)", (int)lua_rawlen(L, 2), (int)n);
-  }
-  tl_node **s = lua_newuserdatauv(L, n * k * sizeof *s + n * sizeof(size_t), 0);
-  size_t *cls = (size_t *)(s + n * k);
-  int rows = lua_gettop(L) + 1;           /* where each row is pushed */
-  for (size_t i = 0; i < n; i++) {        /* check everything first */
-    if (batch) {
-      if (lua_rawgeti(L, 1, (lua_Integer)i + 1) != LUA_TTABLE || lua_rawlen(L, -1) != k)
-        return tlb_argerror(L, 1, fname, "row %d must be a table of %d logits",
-                            (int)i + 1, (int)k);
-      lua_rawgeti(L, 2, (lua_Integer)i + 1);
-    } else {
-      lua_pushvalue(L, 1);
-      lua_pushvalue(L, 2);
+  if (batch) checkclasses(L, n);
+  else if (lua_type(L, 2) != LUA_TNUMBER) return tlb_typeerror(L, 2, fname, "number");
+  /* Sparse tables can claim 2^31 rows of 2^31 logits: the size is checked
+  ** before anything else is (it used to wrap to a tiny block). */
+  size_t cells, bytes;
+  if (!tl__size_mul(n, k, &cells) || !tl__size_mul(cells, sizeof(tl_node *), &bytes))
+    return tlb_argerror(L, 1, fname, "%s rows of %s logits do not fit in memory",
+                        tlb_pushsize(L, n), tlb_pushsize(L, k));
+  /* Two passes, as readsamples: check, then allocate and record. */
+  tlb_element *h = NULL;
+  int hidx = 0;
+  tl_node **s = NULL;
+  double *num = NULL;
+  size_t *cls = NULL;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      h = tlb_newhandle(L);             /* before any reference is taken */
+      hidx = lua_gettop(L);
+      s = tlb_newscratch(L, cells, sizeof *s, 1, fname);
+      num = tlb_newscratch(L, cells, sizeof *num, 1, fname);
+      cls = tlb_newscratch(L, n, sizeof *cls, 2, fname);
     }
-    cls[i] = checkclass(L, k, i + 1);
-    lua_pop(L, 1);
-    for (size_t j = 0; j < k; j++) {
-      lua_rawgeti(L, rows, (lua_Integer)j + 1);
-      checkscore(L, fname, 1, j + 1);
+    int rows = lua_gettop(L) + 1;         /* where each row is pushed */
+    for (size_t i = 0; i < n; i++) {
+      if (batch) {
+        if (lua_rawgeti(L, 1, (lua_Integer)i + 1) != LUA_TTABLE || lua_rawlen(L, -1) != k)
+          return tlb_argerror(L, 1, fname, "row %s must be a table of %s logits",
+                              tlb_pushsize(L, i + 1), tlb_pushsize(L, k));
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+      } else {
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 2);
+      }
+      size_t c = checkclass(L, k, i + 1);
+      lua_pop(L, 1);
+      if (cls != NULL) cls[i] = c;
+      for (size_t j = 0; j < k; j++) {
+        double v = 0;
+        lua_rawgeti(L, rows, (lua_Integer)j + 1);
+        tl_node *x = checkscore(L, fname, j + 1, &v);
+        lua_pop(L, 1);
+        if (s != NULL) { s[i * k + j] = x; num[i * k + j] = v; }
+      }
       lua_pop(L, 1);
     }
-    lua_pop(L, 1);
   }
   tl_ctx *ctx = tlb_ctx(L);
-  for (size_t i = 0; i < n; i++) {
-    if (batch) lua_rawgeti(L, 1, (lua_Integer)i + 1); else lua_pushvalue(L, 1);
-    for (size_t j = 0; j < k; j++) {
-      lua_rawgeti(L, rows, (lua_Integer)j + 1);
-      s[i * k + j] = scorenode(L, ctx);
-      lua_pop(L, 1);
-      if (s[i * k + j] == NULL) {
-        release_scores(ctx, i * k + j, s);
-        return tlb_error(L);
-      }
-    }
-    lua_pop(L, 1);
-  }
-  tlb_element *h = tlb_newhandle(L);
+  if (!retain_scores(ctx, cells, s, num)) return tlb_error(L);
   tl_node *r = tl_loss_cross_entropy(ctx, n, k, s, cls);
-  release_scores(ctx, n * k, s);
+  release_scores(ctx, cells, s);
   tlb_sethandle(L, h, r);
+  lua_settop(L, hidx);
   return 1;
 }
 

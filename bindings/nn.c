@@ -139,8 +139,7 @@ static int nn_mlp(lua_State *L) {
   tl_act output = checkact(L, 3, "MLP", tlb_optstring(L, 3, "MLP", "output", "linear"),
                            "activation");
   for (size_t l = 0; l < nl; l++) acts[l] = l + 1 < nl ? hidden : output;
-  if (lua_type(L, 3) == LUA_TTABLE &&
-      lua_getfield(L, 3, "activations") != LUA_TNIL) {
+  if (tlb_getopt(L, 3, "activations") != LUA_TNIL) {   /* read raw */
     if (!lua_istable(L, -1) || lua_rawlen(L, -1) != nl)
       return tlb_argerror(L, 3, "MLP", "option 'activations' must be a table "
                           "with one name per layer (%d)", (int)nl);

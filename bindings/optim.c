@@ -57,7 +57,7 @@ static void readopts(lua_State *L, tl_optim_kind kind, const char *fname,
   c->nesterov = tlb_optboolean(L, 2, fname, "nesterov", c->nesterov);
   c->centered = tlb_optboolean(L, 2, fname, "centered", c->centered);
   c->amsgrad = tlb_optboolean(L, 2, fname, "amsgrad", c->amsgrad);
-  if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "betas") != LUA_TNIL) {
+  if (tlb_getopt(L, 2, "betas") != LUA_TNIL) {
     if (!lua_istable(L, -1) || lua_rawlen(L, -1) != 2 ||
         lua_rawgeti(L, -1, 1) != LUA_TNUMBER || lua_rawgeti(L, -2, 2) != LUA_TNUMBER)
       tlb_argerror(L, 2, fname, "option 'betas' must be a table of two numbers");
@@ -65,7 +65,7 @@ static void readopts(lua_State *L, tl_optim_kind kind, const char *fname,
     c->beta2 = lua_tonumber(L, -1);
     lua_pop(L, 2);
   }
-  lua_pop(L, lua_type(L, 2) == LUA_TTABLE ? 1 : 0);   /* 'betas' or nil */
+  lua_pop(L, 1);                               /* 'betas' or nil */
 }
 
 /* optim.KIND(params [, opts]): upvalue 3 is the kind. */
@@ -77,18 +77,29 @@ static int optim_new(lua_State *L) {
   tl_optim_config cfg;
   readopts(L, kind, fname, &cfg);
   /* scratch owned by Lua: nothing to free if an error follows */
-  tl_node **params = lua_newuserdatauv(L, n * sizeof *params, 0);
-  lua_createtable(L, 0, (int)n);        /* node -> index, to find repeats */
+  tl_node **params = tlb_newscratch(L, n, sizeof *params, 1, fname);
+  lua_createtable(L, 0, n < 1024 ? (int)n : 1024);  /* node -> index, to find repeats */
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i + 1);
-    if ((params[i] = tlb_toelement(L, -1)) == NULL)
-      return tlb_argerror(L, 1, fname, "parameter %d must be an Element, got %s",
-                          (int)i + 1, luaL_typename(L, -1));
+    if ((params[i] = tlb_toelement(L, -1)) == NULL) {
+      const char *got = luaL_typename(L, -1);
+      return tlb_argerror(L, 1, fname, "parameter %s must be an Element, got %s",
+                          tlb_pushsize(L, i + 1), got);
+    }
+    /* PyTorch: "can't optimize a non-leaf Tensor"; updating a value an op
+    ** made would leave its graph inconsistent */
+    if (tl_op_of(params[i]) != TL_OP_LEAF)
+      return tlb_argerror(L, 1, fname, "parameter %s is not a leaf (it was "
+                          "made by '%s'): optimize the leaves it is computed "
+                          "from", tlb_pushsize(L, i + 1),
+                          tl_op_name(tl_op_of(params[i])));
     lua_pop(L, 1);
-    if (lua_rawgetp(L, -1, params[i]) != LUA_TNIL)
-      return tlb_argerror(L, 1, fname, "parameter %d is parameter %d again "
-                          "(it would be updated twice per step)", (int)i + 1,
-                          (int)lua_tointeger(L, -1));
+    if (lua_rawgetp(L, -1, params[i]) != LUA_TNIL) {
+      size_t first = (size_t)lua_tointeger(L, -1);
+      return tlb_argerror(L, 1, fname, "parameter %s is parameter %s again "
+                          "(it would be updated twice per step)",
+                          tlb_pushsize(L, i + 1), tlb_pushsize(L, first));
+    }
     lua_pop(L, 1);
     lua_pushinteger(L, (lua_Integer)i + 1);
     lua_rawsetp(L, -2, params[i]);
@@ -97,10 +108,14 @@ static int optim_new(lua_State *L) {
   tlb_optim *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->o = NULL;
   luaL_setmetatable(L, TLB_OPTIMIZER);
-  h->o = tl_optim_new(tlb_ctx(L), kind, &cfg, n, params);
-  if (h->o == NULL)
-    return tlb_argerror(L, 2, fname, "%s", tl_ctx_error(tlb_ctx(L)));
-  return 1;
+  tl_ctx *ctx = tlb_ctx(L);
+  switch (tl_optim_create(ctx, kind, &cfg, n, params, &h->o)) {
+    case TL_OK: return 1;
+    case TL_EARG:   /* what the core checks beyond the loop above: options */
+      return tlb_argerror(L, 2, fname, "%s", tl_ctx_error(ctx));
+    default:        /* out of memory: not the caller's argument */
+      return luaL_error(L, "%s: %s", fname, tl_ctx_error(ctx));
+  }
 }
 
 static int optim_step(lua_State *L) {

@@ -20,58 +20,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tlb.h"
 #include "tlb_args.h"
 #include "../core/tl_plot.h"
 #include "../core/tl_viz.h"
 
-/* A string field of the opts table at 'i', or NULL if absent.  The string
-** is left on the stack (an __index could have made it: only the stack
-** keeps it alive). */
-static const char *opt_string(lua_State *L, int i, const char *key) {
-  luaL_checkstack(L, 4, NULL);
-  int t = lua_getfield(L, i, key);
-  const char *s = NULL;
-  if (t == LUA_TSTRING) s = lua_tostring(L, -1);
-  else if (t != LUA_TNIL) {
-    lua_pushfstring(L, "field '%s': string expected, got %s", key,
-                    luaL_typename(L, -1));
-    luaL_argerror(L, i, lua_tostring(L, -1));
-  }
-  return s;
-}
+/* Options each function takes (tlb_checkopts: any other key is an error,
+** so that a misspelt option is not silently ignored). */
+static const char *const visualize_opts[] = {"file", "format", "max_nodes",
+                                             "params", NULL};
+static const char *const to_dot_opts[] = {NULL};
+static const char *const plot_opts[] = {"title", "xlabel", "ylabel", "width",
+                                        "height", "file", "format", NULL};
 
-/* max_nodes: a positive integer, or 0 when absent. */
-static size_t opt_max_nodes(lua_State *L, int i) {
-  int t = lua_getfield(L, i, "max_nodes");
-  size_t n = 0;
-  if (t != LUA_TNIL) {
-    int isint;
-    lua_Integer v = lua_tointegerx(L, -1, &isint);
-    if (t != LUA_TNUMBER || !isint || v < 1)
-      luaL_argerror(L, i, "field 'max_nodes': positive integer expected");
-    n = (size_t)v;
-  }
-  lua_pop(L, 1);
-  return n;
+/* Checks the options at 'i': nil, none, or a table with only 'allowed'
+** keys.  Options are read raw (tlb_opt*), each string anchored in the
+** table, an argument of the running function. */
+static void check_opts(lua_State *L, int i, const char *fname,
+                       const char *const *allowed) {
+  int t = lua_type(L, i);
+  if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TTABLE)
+    luaL_typeerror(L, i, "table or nil");
+  tlb_checkopts(L, i, fname, allowed);
 }
 
 /* opts.params: fills o->params with a Lua-owned array (a userdata left on
 ** the stack, so an error on the way frees it). */
 static void opt_params(lua_State *L, int i, tl_viz_opts *o) {
-  int t = lua_getfield(L, i, "params");
+  const char *fname = "visualize";
+  int t = tlb_getopt(L, i, "params");
   if (t == LUA_TNIL) { lua_pop(L, 1); return; }
   if (t != LUA_TTABLE)
-    luaL_argerror(L, i, "field 'params': table of Elements expected");
+    tlb_argerror(L, i, fname, "option 'params' must be a table of Elements, "
+                 "got %s", luaL_typename(L, -1));
   int list = lua_gettop(L);
-  size_t n = tlb_rawlen(L, list, i, "visualize");
-  tl_node **params = lua_newuserdatauv(L, (n ? n : 1) * sizeof *params, 0);
+  size_t n = tlb_rawlen(L, list, i, fname);
+  tl_node **params = tlb_newscratch(L, n, sizeof *params, i, fname);
   for (size_t k = 0; k < n; k++) {
-    lua_geti(L, list, (lua_Integer)k + 1);
+    lua_rawgeti(L, list, (lua_Integer)k + 1);
     params[k] = tlb_toelement(L, -1);
     if (params[k] == NULL)
-      luaL_argerror(L, i, lua_pushfstring(L, "field 'params': Element "
-                    "expected at index %d", (int)k + 1));
+      tlb_argerror(L, i, fname, "option 'params': Element expected at index "
+                   "%s", tlb_pushsize(L, k + 1));
     lua_pop(L, 1);
   }
   o->params = params;
@@ -79,33 +68,25 @@ static void opt_params(lua_State *L, int i, tl_viz_opts *o) {
 }
 
 /* Reads opts.file and opts.format of the options at 'i' (a table, or nil
-** or none) into *fmt and pushes the path: opts.file, or 'base' with the
-** format's extension.  The format is opts.format, else the file's
-** extension, else png. */
+** or none, already checked) into *fmt and pushes the path: opts.file, or
+** 'base' with the format's extension.  The format is opts.format, else the
+** file's extension, else png. */
 /* allow_dot: 1 yes, -1 no (cairo view), 0 no (plots). */
-static void read_output(lua_State *L, int i, tl_viz_format *fmt,
-                        const char *base, int allow_dot) {
+static void read_output(lua_State *L, int i, const char *fname,
+                        tl_viz_format *fmt, const char *base, int allow_dot) {
   tl_ctx *ctx = tlb_ctx(L);
-  const char *file = NULL, *format = NULL;
-  int t = lua_type(L, i);
-  if (t == LUA_TTABLE) {
-    file = opt_string(L, i, "file");
-    if (file != NULL) tlb_tofilename(L, -1, i, NULL, "field 'file'");
-    format = opt_string(L, i, "format");
-  } else if (t != LUA_TNIL && t != LUA_TNONE)
-    luaL_typeerror(L, i, "table or nil");
+  const char *file = tlb_optstring(L, i, fname, "file", NULL);
+  const char *format = tlb_optstring(L, i, fname, "format", NULL);
   *fmt = TL_VIZ_PNG;
   if (format != NULL) {
     if (tl_viz_format_parse(ctx, format, fmt) != TL_OK)
-      luaL_argerror(L, i, lua_pushfstring(L, "field 'format': %s",
-                                          tl_ctx_error(ctx)));
+      tlb_argerror(L, i, fname, "option 'format': %s", tl_ctx_error(ctx));
   } else if (file != NULL && tl_viz_format_of_path(ctx, file, fmt) != TL_OK)
-    luaL_argerror(L, i, lua_pushfstring(L, "field 'file': %s",
-                                        tl_ctx_error(ctx)));
+    tlb_argerror(L, i, fname, "option 'file': %s", tl_ctx_error(ctx));
   if (allow_dot <= 0 && *fmt == TL_VIZ_DOT)
-    luaL_argerror(L, i, allow_dot < 0 ? "format 'dot' is for the graphviz "
-                  "method (cairo draws png, svg or pdf)"
-                  : "format 'dot' is not a plot format (png, svg or pdf)");
+    tlb_argerror(L, i, fname, "%s", allow_dot < 0 ? "format 'dot' is for the "
+                 "graphviz method (cairo draws png, svg or pdf)"
+                 : "format 'dot' is not a plot format (png, svg or pdf)");
   if (file != NULL) lua_pushstring(L, file);
   else lua_pushfstring(L, "%s.%s", base, tl_viz_format_name(*fmt));
 }
@@ -114,11 +95,10 @@ static void read_output(lua_State *L, int i, tl_viz_format *fmt,
 static void read_opts(lua_State *L, int i, tl_viz_opts *o, tl_viz_format *fmt,
                       const char *base, int graphviz) {
   memset(o, 0, sizeof *o);
-  if (lua_type(L, i) == LUA_TTABLE) {
-    o->max_nodes = opt_max_nodes(L, i);
-    opt_params(L, i, o);
-  }
-  read_output(L, i, fmt, base, graphviz ? 1 : -1);
+  check_opts(L, i, "visualize", visualize_opts);
+  o->max_nodes = tlb_optcount(L, i, "visualize", "max_nodes", 0);
+  opt_params(L, i, o);
+  read_output(L, i, "visualize", fmt, base, graphviz ? 1 : -1);
 }
 
 /* {======================================================================
@@ -187,15 +167,20 @@ static int viz_visualize(lua_State *L) {
   return 1;
 }
 
+/* e:to_dot([opts]): the text is held in a box while Lua copies it, so a
+** memory error raised by the copy frees it too. */
 static int viz_to_dot(lua_State *L) {
   tl_node *root = tlb_checkelement(L, 1);
+  check_opts(L, 2, "to_dot", to_dot_opts);
+  void **box = tlb_newbox(L);
   char *text;
   size_t len;
   if (tl_viz_dot(tlb_ctx(L), root, NULL, &text, &len) != TL_OK)
     return tlb_error(L);
-  /* (only a memory error raised by lua_pushlstring could leak 'text') */
+  *box = text;
   lua_pushlstring(L, text, len);
   free(text);
+  *box = NULL;
   return 1;
 }
 
@@ -217,116 +202,121 @@ static double tonum(lua_State *L, int i, int *ok) {
   return 0;
 }
 
-/* A Lua-owned array of 'n' doubles (a userdata left on the stack). */
-static double *new_doubles(lua_State *L, size_t n) {
-  return lua_newuserdatauv(L, (n ? n : 1) * sizeof(double), 0);
-}
-
-/* The list at index 'list' as doubles; 'what' names it in errors about
-** argument 'arg'.  Leaves the array's userdata on the stack. */
-static double *read_numbers(lua_State *L, int list, int arg, const char *what,
-                            size_t *n) {
-  *n = tlb_rawlen(L, list, arg, "plot");
-  double *v = new_doubles(L, *n);
+/* The list at index 'list' as doubles (a Lua-owned array left on the
+** stack); 'what' names it in errors about argument 'arg' of 'fname'. */
+static double *read_numbers(lua_State *L, int list, int arg, const char *fname,
+                            const char *what, size_t *n) {
+  *n = tlb_rawlen(L, list, arg, fname);
+  double *v = tlb_newscratch(L, *n, sizeof *v, arg, fname);
   for (size_t k = 0; k < *n; k++) {
     int ok;
-    lua_geti(L, list, (lua_Integer)k + 1);
+    lua_rawgeti(L, list, (lua_Integer)k + 1);
     v[k] = tonum(L, -1, &ok);
-    if (!ok)
-      luaL_argerror(L, arg, lua_pushfstring(L, "%s: number expected at index "
-                    "%d, got %s", what, (int)k + 1, luaL_typename(L, -1)));
+    if (!ok) {
+      const char *got = luaL_typename(L, -1);
+      tlb_argerror(L, arg, fname, "%s: number expected at index %s, got %s",
+                   what, tlb_pushsize(L, k + 1), got);
+    }
     lua_pop(L, 1);
   }
   return v;
 }
 
-static void read_plot_opts(lua_State *L, int i, tl_plot_opts *o) {
+/* The common plot options at 'i' (checked first: title, xlabel, ylabel,
+** width, height, file, format). */
+static void read_plot_opts(lua_State *L, int i, const char *fname,
+                           tl_plot_opts *o) {
   memset(o, 0, sizeof *o);
-  if (lua_type(L, i) != LUA_TTABLE) return;   /* read_output checks it */
-  o->title = opt_string(L, i, "title");
-  o->xlabel = opt_string(L, i, "xlabel");
-  o->ylabel = opt_string(L, i, "ylabel");
-  const char *keys[2] = {"width", "height"};
-  double *dst[2] = {&o->width, &o->height};
-  for (int k = 0; k < 2; k++) {
-    int t = lua_getfield(L, i, keys[k]);
-    if (t == LUA_TNUMBER) *dst[k] = lua_tonumber(L, -1);
-    else if (t != LUA_TNIL)
-      luaL_argerror(L, i, lua_pushfstring(L, "field '%s': number expected, "
-                    "got %s", keys[k], luaL_typename(L, -1)));
-    lua_pop(L, 1);
-  }
+  check_opts(L, i, fname, plot_opts);
+  o->title = tlb_optstring(L, i, fname, "title", NULL);
+  o->xlabel = tlb_optstring(L, i, fname, "xlabel", NULL);
+  o->ylabel = tlb_optstring(L, i, fname, "ylabel", NULL);
+  o->width = tlb_optnumber(L, i, fname, "width", 0);
+  o->height = tlb_optnumber(L, i, fname, "height", 0);
 }
 
 /* Reads points {{x, y [, class]}, ...} at 'arg' into 'p' (arrays owned by
 ** userdata left on the stack). */
-static void read_points(lua_State *L, int arg, tl_plot_points *p) {
+static void read_points(lua_State *L, int arg, const char *fname,
+                        tl_plot_points *p) {
   luaL_checktype(L, arg, LUA_TTABLE);
   luaL_checkstack(L, 8, NULL);
-  size_t n = tlb_rawlen(L, arg, arg, "plot");
-  double *x = new_doubles(L, n), *y = new_doubles(L, n), *c = new_doubles(L, n);
+  size_t n = tlb_rawlen(L, arg, arg, fname);
+  double *x = tlb_newscratch(L, n, sizeof(double), arg, fname);
+  double *y = tlb_newscratch(L, n, sizeof(double), arg, fname);
+  double *c = tlb_newscratch(L, n, sizeof(double), arg, fname);
   int classes = 0;
   for (size_t k = 0; k < n; k++) {
     int ok[3] = {1, 1, 1};
-    if (lua_geti(L, arg, (lua_Integer)k + 1) != LUA_TTABLE)
-      luaL_argerror(L, arg, lua_pushfstring(L, "point %d: table {x, y [, class]} "
-                    "expected, got %s", (int)k + 1, luaL_typename(L, -1)));
-    lua_geti(L, -1, 1);
-    lua_geti(L, -2, 2);
+    if (lua_rawgeti(L, arg, (lua_Integer)k + 1) != LUA_TTABLE) {
+      const char *got = luaL_typename(L, -1);
+      tlb_argerror(L, arg, fname, "point %s: table {x, y [, class]} expected, "
+                   "got %s", tlb_pushsize(L, k + 1), got);
+    }
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
     x[k] = tonum(L, -2, &ok[0]);
     y[k] = tonum(L, -1, &ok[1]);
-    if (lua_geti(L, -3, 3) != LUA_TNIL) { c[k] = tonum(L, -1, &ok[2]); classes++; }
+    if (lua_rawgeti(L, -3, 3) != LUA_TNIL) { c[k] = tonum(L, -1, &ok[2]); classes++; }
     else c[k] = 0;
     if (!ok[0] || !ok[1] || !ok[2])
-      luaL_argerror(L, arg, lua_pushfstring(L, "point %d: numbers expected",
-                    (int)k + 1));
+      tlb_argerror(L, arg, fname, "point %s: numbers expected",
+                   tlb_pushsize(L, k + 1));
     lua_pop(L, 4);
   }
   if (classes != 0 && (size_t)classes != n)
-    luaL_argerror(L, arg, "give a class to every point or to none");
+    tlb_argerror(L, arg, fname, "give a class to every point or to none");
   *p = (tl_plot_points){x, y, classes ? c : NULL, n};
 }
 
 /* plot_line(series, opts): 'series' is a list of numbers (one series), or
-** a list of series {y = {...} [, x = {...}] [, name = "..."]}. */
+** a list of series {y = {...} [, x = {...}] [, name = "..."]}, read raw. */
 static int plot_line(lua_State *L) {
+  const char *fname = "line";
   luaL_checktype(L, 1, LUA_TTABLE);
   tl_plot_opts o;
-  read_plot_opts(L, 2, &o);
+  read_plot_opts(L, 2, fname, &o);
   tl_viz_format fmt;
-  read_output(L, 2, &fmt, "plot", 0);
+  read_output(L, 2, fname, &fmt, "plot", 0);
   int path = lua_gettop(L);
-  lua_geti(L, 1, 1);
+  lua_rawgeti(L, 1, 1);
   int single = lua_type(L, -1) != LUA_TTABLE;   /* numbers (or Elements) */
   lua_pop(L, 1);
-  size_t ns = single ? 1 : tlb_rawlen(L, 1, 1, "plot.line");
-  if (ns == 0) luaL_argerror(L, 1, "no series to plot");
-  tl_plot_series *s = lua_newuserdatauv(L, ns * sizeof *s, 0);
+  size_t ns = single ? 1 : tlb_rawlen(L, 1, 1, fname);
+  if (ns == 0) tlb_argerror(L, 1, fname, "no series to plot");
+  tl_plot_series *s = tlb_newscratch(L, ns, sizeof *s, 1, fname);
   if (single) {
     s[0] = (tl_plot_series){NULL, NULL, NULL, 0};
-    s[0].y = read_numbers(L, 1, 1, "series", &s[0].n);
+    s[0].y = read_numbers(L, 1, 1, fname, "series", &s[0].n);
   } else
     for (size_t k = 0; k < ns; k++) {
       luaL_checkstack(L, 8, "too many series");   /* 5 slots per series */
-      if (lua_geti(L, 1, (lua_Integer)k + 1) != LUA_TTABLE)
-        luaL_argerror(L, 1, lua_pushfstring(L, "series %d: table expected, "
-                      "got %s", (int)k + 1, luaL_typename(L, -1)));
+      if (lua_rawgeti(L, 1, (lua_Integer)k + 1) != LUA_TTABLE) {
+        const char *got = luaL_typename(L, -1);
+        tlb_argerror(L, 1, fname, "series %s: table expected, got %s",
+                     tlb_pushsize(L, k + 1), got);
+      }
       int t = lua_gettop(L);
       s[k] = (tl_plot_series){NULL, NULL, NULL, 0};
-      s[k].name = opt_string(L, t, "name");
-      if (lua_getfield(L, t, "y") != LUA_TTABLE)
-        luaL_argerror(L, 1, lua_pushfstring(L, "series %d: field 'y' (a list "
-                      "of numbers) expected", (int)k + 1));
-      s[k].y = read_numbers(L, lua_gettop(L), 1, "y", &s[k].n);
-      if (lua_getfield(L, t, "x") == LUA_TTABLE) {
+      int nt = tlb_getopt(L, t, "name");          /* stays on the stack */
+      if (nt == LUA_TSTRING) s[k].name = lua_tostring(L, -1);
+      else if (nt != LUA_TNIL)
+        tlb_argerror(L, 1, fname, "series %s: field 'name' must be a string",
+                     tlb_pushsize(L, k + 1));
+      if (tlb_getopt(L, t, "y") != LUA_TTABLE)
+        tlb_argerror(L, 1, fname, "series %s: field 'y' (a list of numbers) "
+                     "expected", tlb_pushsize(L, k + 1));
+      s[k].y = read_numbers(L, lua_gettop(L), 1, fname, "y", &s[k].n);
+      if (tlb_getopt(L, t, "x") == LUA_TTABLE) {
         size_t nx;
-        s[k].x = read_numbers(L, lua_gettop(L), 1, "x", &nx);
+        s[k].x = read_numbers(L, lua_gettop(L), 1, fname, "x", &nx);
         if (nx != s[k].n)
-          luaL_argerror(L, 1, lua_pushfstring(L, "series %d: %d x values for "
-                        "%d y values", (int)k + 1, (int)nx, (int)s[k].n));
+          tlb_argerror(L, 1, fname, "series %s: %s x values for %s y values",
+                       tlb_pushsize(L, k + 1), tlb_pushsize(L, nx),
+                       tlb_pushsize(L, s[k].n));
       } else if (!lua_isnil(L, -1))
-        luaL_argerror(L, 1, lua_pushfstring(L, "series %d: field 'x' must be "
-                      "a list of numbers", (int)k + 1));
+        tlb_argerror(L, 1, fname, "series %s: field 'x' must be a list of "
+                     "numbers", tlb_pushsize(L, k + 1));
       /* the arrays stay referenced from the stack until we return */
     }
   if (tl_plot_line(tlb_ctx(L), s, ns, &o, fmt, lua_tostring(L, path)) != TL_OK)
@@ -337,49 +327,51 @@ static int plot_line(lua_State *L) {
 
 /* plot_scatter(points, opts): points {{x, y [, class]}, ...} */
 static int plot_scatter(lua_State *L) {
+  const char *fname = "scatter";
   tl_plot_points p;
-  read_points(L, 1, &p);
+  read_points(L, 1, fname, &p);
   tl_plot_opts o;
-  read_plot_opts(L, 2, &o);
+  read_plot_opts(L, 2, fname, &o);
   tl_viz_format fmt;
-  read_output(L, 2, &fmt, "scatter", 0);
+  read_output(L, 2, fname, &fmt, "scatter", 0);
   if (tl_plot_scatter(tlb_ctx(L), &p, &o, fmt, lua_tostring(L, -1)) != TL_OK)
     return tlb_error(L);
   return 1;
 }
 
 /* plot_boundary(grid, points, opts): grid {nx=, ny=, x0=, x1=, y0=, y1=,
-** z = {row-major scores, row 1 at y0}} (see tl_plot_grid). */
+** z = {row-major scores, row 1 at y0}} (see tl_plot_grid), read raw;
+** plot.decision_boundary calls it with options it has checked. */
 static int plot_boundary(lua_State *L) {
+  const char *fname = "plot_boundary";
   luaL_checktype(L, 1, LUA_TTABLE);
   tl_plot_grid g;
   const char *keys[6] = {"nx", "ny", "x0", "x1", "y0", "y1"};
   double v[6];
   for (int k = 0; k < 6; k++) {
-    if (lua_getfield(L, 1, keys[k]) != LUA_TNUMBER)
-      luaL_argerror(L, 1, lua_pushfstring(L, "field '%s': number expected",
-                    keys[k]));
+    if (tlb_getopt(L, 1, keys[k]) != LUA_TNUMBER)
+      tlb_argerror(L, 1, fname, "field '%s': number expected", keys[k]);
     v[k] = lua_tonumber(L, -1);
     lua_pop(L, 1);
   }
   if (!(v[0] >= 2 && v[0] <= 4096 && v[1] >= 2 && v[1] <= 4096))
-    luaL_argerror(L, 1, "grid of 2x2 to 4096x4096 expected");
+    tlb_argerror(L, 1, fname, "grid of 2x2 to 4096x4096 expected");
   g.nx = (size_t)v[0];
   g.ny = (size_t)v[1];
   g.x0 = v[2]; g.x1 = v[3]; g.y0 = v[4]; g.y1 = v[5];
-  if (lua_getfield(L, 1, "z") != LUA_TTABLE)
-    luaL_argerror(L, 1, "field 'z': list of scores expected");
+  if (tlb_getopt(L, 1, "z") != LUA_TTABLE)
+    tlb_argerror(L, 1, fname, "field 'z': list of scores expected");
   size_t nz;
-  g.z = read_numbers(L, lua_gettop(L), 1, "z", &nz);
-  if (nz != g.nx * g.ny)
-    luaL_argerror(L, 1, lua_pushfstring(L, "field 'z': %d scores for a %dx%d "
-                  "grid", (int)nz, (int)g.nx, (int)g.ny));
+  g.z = read_numbers(L, lua_gettop(L), 1, fname, "z", &nz);
+  if (nz != g.nx * g.ny)   /* at most 4096^2: no overflow */
+    tlb_argerror(L, 1, fname, "field 'z': %s scores for a %dx%d grid",
+                 tlb_pushsize(L, nz), (int)g.nx, (int)g.ny);
   tl_plot_points p;
-  read_points(L, 2, &p);
+  read_points(L, 2, fname, &p);
   tl_plot_opts o;
-  read_plot_opts(L, 3, &o);
+  read_plot_opts(L, 3, fname, &o);
   tl_viz_format fmt;
-  read_output(L, 3, &fmt, "decision_boundary", 0);
+  read_output(L, 3, fname, &fmt, "decision_boundary", 0);
   if (tl_plot_boundary(tlb_ctx(L), &g, &p, &o, fmt, lua_tostring(L, -1)) != TL_OK)
     return tlb_error(L);
   return 1;

@@ -2,8 +2,11 @@
 ** loss.c -- mse, hinge, binary and softmax cross-entropy (tl_loss.h), made
 ** of existing ops so that each is checked by the ops' own gradient tests.
 */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "size.h"
 #include "tl_loss.h"
 
 /* {======================================================================
@@ -24,8 +27,27 @@ static int check_args(tl_ctx *ctx, const char *fn, size_t n,
   return 1;
 }
 
+tl_status tl_loss_check_targets(tl_ctx *ctx, const char *fn, tl_targets kind,
+                                size_t n, const double *y) {
+  for (size_t i = 0; i < n; i++) {
+    double v = y[i];
+    const char *want = NULL;
+    if (kind == TL_TARGETS_SIGN && v != -1 && v != 1) want = "-1 or 1";
+    else if (kind == TL_TARGETS_UNIT && !(v >= 0 && v <= 1)) want = "in [0, 1]";
+    if (want != NULL) {
+      char got[32];   /* printf may spell nan "-nan" */
+      if (isnan(v)) snprintf(got, sizeof got, "nan");
+      else snprintf(got, sizeof got, "%.17g", v);
+      return tl_ctx_fail(ctx, TL_EARG, "%s%starget %zu must be %s, got %s",
+                         fn ? fn : "", fn ? ": " : "", i + 1, want, got);
+    }
+  }
+  return TL_OK;
+}
+
 static tl_node **alloc_terms(tl_ctx *ctx, const char *fn, size_t n) {
-  tl_node **t = malloc(n * sizeof *t);
+  size_t bytes;
+  tl_node **t = tl__size_mul(n, sizeof *t, &bytes) ? malloc(bytes) : NULL;
   if (t == NULL) tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory", fn);
   return t;
 }
@@ -69,7 +91,9 @@ tl_node *tl_loss_mse(tl_ctx *ctx, size_t n, tl_node *const *s,
 
 tl_node *tl_loss_hinge(tl_ctx *ctx, size_t n, tl_node *const *s,
                        const double *y) {
-  if (!check_args(ctx, "hinge", n, s, y)) return NULL;
+  if (!check_args(ctx, "hinge", n, s, y) ||
+      tl_loss_check_targets(ctx, "hinge", TL_TARGETS_SIGN, n, y) != TL_OK)
+    return NULL;
   tl_node **t = alloc_terms(ctx, "hinge", n);
   if (t == NULL) return NULL;
   for (size_t i = 0; i < n; i++) {
@@ -87,7 +111,9 @@ tl_node *tl_loss_hinge(tl_ctx *ctx, size_t n, tl_node *const *s,
 
 tl_node *tl_loss_bce_logits(tl_ctx *ctx, size_t n, tl_node *const *s,
                             const double *y) {
-  if (!check_args(ctx, "bce", n, s, y)) return NULL;
+  if (!check_args(ctx, "bce", n, s, y) ||
+      tl_loss_check_targets(ctx, "bce", TL_TARGETS_UNIT, n, y) != TL_OK)
+    return NULL;
   tl_node **t = alloc_terms(ctx, "bce", n);
   tl_node *zero = t ? tl_leaf(ctx, 0.0) : NULL;   /* the 0 of logsumexp(0, s) */
   if (zero == NULL) { free(t); return NULL; }

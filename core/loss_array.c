@@ -53,6 +53,8 @@ tl_node *tl_loss_mse_array(tl_ctx *ctx, tl_node *s, size_t n, const double *y) {
 }
 
 tl_node *tl_loss_hinge_array(tl_ctx *ctx, tl_node *s, size_t n, const double *y) {
+  if (y != NULL && tl_loss_check_targets(ctx, "hinge", TL_TARGETS_SIGN, n, y) != TL_OK)
+    return NULL;
   tl_node *t = targets_like(ctx, "hinge", s, n, y);
   if (t == NULL) return NULL;
   tl_node *h = tl_mul(ctx, s, t);
@@ -65,6 +67,8 @@ tl_node *tl_loss_hinge_array(tl_ctx *ctx, tl_node *s, size_t n, const double *y)
 
 tl_node *tl_loss_bce_logits_array(tl_ctx *ctx, tl_node *s, size_t n,
                                   const double *y) {
+  if (y != NULL && tl_loss_check_targets(ctx, "bce", TL_TARGETS_UNIT, n, y) != TL_OK)
+    return NULL;
   tl_node *t = targets_like(ctx, "bce", s, n, y);
   if (t == NULL) return NULL;
   tl_node *ys = tl_mul(ctx, s, t);

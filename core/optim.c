@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "size.h"
 #include "tl_optim.h"
 
 struct tl_optim {
@@ -55,21 +56,21 @@ static int cmp_address(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* 1 if no node appears twice in params[0..n): a repeated parameter would
-** be updated twice per step, silently.  Sorts a copy: O(n log n). */
-static int all_distinct(tl_ctx *ctx, size_t n, tl_node *const *params) {
-  tl_node **copy = malloc(n * sizeof *copy);
-  if (copy == NULL) {
-    tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
-    return 0;
-  }
-  memcpy(copy, params, n * sizeof *copy);
+/* TL_OK if no node appears twice in params[0..n): a repeated parameter
+** would be updated twice per step, silently.  Sorts a copy: O(n log n). */
+static tl_status all_distinct(tl_ctx *ctx, size_t n, tl_node *const *params) {
+  size_t bytes;
+  tl_node **copy = tl__size_mul(n, sizeof *copy, &bytes) ? malloc(bytes) : NULL;
+  if (copy == NULL)
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
+  memcpy(copy, params, bytes);
   qsort(copy, n, sizeof *copy, cmp_address);
   int ok = 1;
   for (size_t i = 1; i < n && ok; i++) ok = copy[i] != copy[i - 1];
   free(copy);
-  if (!ok) tl_ctx_fail(ctx, TL_EARG, "a parameter appears more than once in the list");
-  return ok;
+  if (!ok)
+    return tl_ctx_fail(ctx, TL_EARG, "a parameter appears more than once in the list");
+  return TL_OK;
 }
 
 /* 1 if 'v' is a number >= 0 (nan fails), else fails with its name. */
@@ -107,45 +108,47 @@ static int check_config(tl_ctx *ctx, tl_optim_kind kind,
   return 1;
 }
 
-tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
-                       const tl_optim_config *cfg, size_t n,
-                       tl_node *const *params) {
-  if ((unsigned)kind >= TL_OPTIM_COUNT || cfg == NULL) {
-    tl_ctx_fail(ctx, TL_EARG, "unknown optimizer %d", (int)kind);
-    return NULL;
+tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
+                          const tl_optim_config *cfg, size_t n,
+                          tl_node *const *params, tl_optim **out) {
+  *out = NULL;
+  if ((unsigned)kind >= TL_OPTIM_COUNT || cfg == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "unknown optimizer %d", (int)kind);
+  if (n == 0 || params == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "optimizer got an empty parameter list");
+  for (size_t i = 0; i < n; i++) {
+    if (params[i] == NULL)
+      return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i + 1);
+    if (params[i]->op != TL_OP_LEAF)
+      return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is not a leaf (it was "
+                         "made by '%s'): optimize the leaves it is computed "
+                         "from", i + 1, tl_op_name((tl_op)params[i]->op));
   }
-  if (n == 0 || params == NULL) {
-    tl_ctx_fail(ctx, TL_EARG, "optimizer got an empty parameter list");
-    return NULL;
-  }
+  if (!check_config(ctx, kind, cfg)) return TL_EARG;
+  tl_status st = all_distinct(ctx, n, params);
+  if (st != TL_OK) return st;
+  /* state slots: one per value, arrays counting each (the sizes of
+  ** distinct live arrays, so the sum cannot wrap; checked all the same) */
+  size_t nslots = 0;
   for (size_t i = 0; i < n; i++)
-    if (params[i] == NULL) {
-      tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i + 1);
-      return NULL;
-    }
-  if (!check_config(ctx, kind, cfg) || !all_distinct(ctx, n, params))
-    return NULL;
+    if (!tl__size_add(nslots, tl__size(params[i]), &nslots)) goto nomem;
   tl_optim *o = calloc(1, sizeof *o);
   if (o == NULL) goto nomem;
   o->kind = kind;
   o->cfg = *cfg;
-  o->params = malloc(n * sizeof *o->params);
+  o->params = calloc(n, sizeof *o->params);
   o->steps = calloc(n, sizeof *o->steps);
-  o->offset = malloc(n * sizeof *o->offset);
-  if (!o->params || !o->steps || !o->offset) {
+  o->offset = calloc(n, sizeof *o->offset);
+  o->s1 = calloc(nslots, sizeof *o->s1);
+  o->s2 = calloc(nslots, sizeof *o->s2);
+  o->s3 = calloc(nslots, sizeof *o->s3);
+  if (!o->params || !o->steps || !o->offset || !o->s1 || !o->s2 || !o->s3) {
     tl_optim_free(ctx, o);
     goto nomem;
   }
   for (size_t i = 0; i < n; i++) {
     o->offset[i] = o->nslots;
     o->nslots += tl__size(params[i]);
-  }
-  o->s1 = calloc(o->nslots, sizeof *o->s1);
-  o->s2 = calloc(o->nslots, sizeof *o->s2);
-  o->s3 = calloc(o->nslots, sizeof *o->s3);
-  if (!o->s1 || !o->s2 || !o->s3) {
-    tl_optim_free(ctx, o);
-    goto nomem;
   }
   o->n = n;
   for (size_t i = 0; i < n; i++) {
@@ -154,10 +157,18 @@ tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
   }
   if (kind == TL_OPTIM_ADAGRAD)
     for (size_t j = 0; j < o->nslots; j++) o->s1[j] = cfg->initial_accumulator_value;
-  return o;
+  *out = o;
+  return TL_OK;
 nomem:
-  tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
-  return NULL;
+  return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory creating an optimizer");
+}
+
+tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
+                       const tl_optim_config *cfg, size_t n,
+                       tl_node *const *params) {
+  tl_optim *o;
+  tl_optim_create(ctx, kind, cfg, n, params, &o);
+  return o;
 }
 
 void tl_optim_free(tl_ctx *ctx, tl_optim *o) {

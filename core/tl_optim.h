@@ -74,10 +74,18 @@ const char *tl_optim_name(tl_optim_kind kind);
 /* A new optimizer over params[0..n) (each retained: the optimizer holds one
 ** reference per parameter until tl_optim_free).  NULL with a message on a
 ** bad argument (no parameters, a negative learning rate, betas outside
-** [0, 1), nesterov without momentum, a parameter listed twice ...) or when memory is short. */
+** [0, 1), nesterov without momentum, a parameter listed twice, a parameter
+** that is not a leaf ...) or when memory is short.  A node made by an op
+** is refused, as PyTorch refuses "a non-leaf Tensor": updating it in place
+** would leave its graph holding a value its inputs do not give. */
 tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,
                        const tl_optim_config *cfg, size_t n,
                        tl_node *const *params);
+/* The same, returning the status (TL_EARG for a bad argument, TL_ENOMEM
+** when memory is short) and the optimizer in *out (NULL on failure). */
+tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
+                          const tl_optim_config *cfg, size_t n,
+                          tl_node *const *params, tl_optim **out);
 void tl_optim_free(tl_ctx *ctx, tl_optim *o);
 
 /* One update of every parameter that has a gradient. */

@@ -148,5 +148,25 @@ describe("data", function()
       fails("option 'centers' must be a positive integer", data.make_blobs, 10, {centers = 0})
       fails("options table expected, got string", data.make_blobs, 10, "x")
     end)
+
+    -- issue 12: 1e12 centres used to be drawn one by one until memory ran out
+    it("refuses more centres than samples", function()
+      fails("bad argument #2 to 'make_blobs' (option 'centers' must be at most the "
+            .. "number of samples (10), got 1000000000000", data.make_blobs, 10, {centers = 1e12})
+      fails("must be at most the number of samples (10), got 11", data.make_blobs, 10,
+            {centers = 11})
+      local _, y = data.make_blobs(10, {centers = 10, shuffle = false})
+      for i = 1, 10 do assert.are.equal(i, y[i]) end
+    end)
+
+    it("reads options raw, as the C functions do", function()
+      -- an __index is not an option: noise stays 0, so the points are exact
+      local opts = setmetatable({}, {__index = {noise = "x", centers = 1e12}})
+      local X = data.make_moons(4, opts)
+      assert.are.same(data.make_moons(4), X)
+      local _, y = data.make_blobs(6, opts)           -- 3 centres, not 1e12
+      table.sort(y)
+      assert.are.same({1, 1, 2, 2, 3, 3}, y)
+    end)
   end)
 end)

@@ -14,6 +14,23 @@ end
 
 local function sigmoid(x) return 1 / (1 + math.exp(-x)) end
 
+-- A table whose raw length (#) is 'len' while it holds only about
+-- 2 log2(len) entries, all 'v': the keys Lua's border search visits when
+-- everything is in the hash part (doubling from 1, then bisecting), which a
+-- constructor with explicit keys puts there.
+local function sparse(len, v)
+  local keys, i, j = {}, 0, 1
+  while j <= len do keys[#keys + 1] = j; i = j; j = j * 2 end
+  while j - i > 1 do
+    local m = (i + j) // 2
+    if m <= len then keys[#keys + 1] = m; i = m else j = m end
+  end
+  for k = 1, #keys do keys[k] = ("[%d] = v"):format(keys[k]) end
+  local t = load("local v = ...; return {" .. table.concat(keys, ", ") .. "}")(v)
+  assert(rawlen(t) == len)
+  return t
+end
+
 describe("loss", function()
   it("mse is mean((s - y)^2) with gradient 2(s - y)/n", function()
     local s = elements{1, 2.5, -1}
@@ -131,6 +148,54 @@ describe("loss", function()
       fails("class of sample 2 must be an integer in 1..2, got 0", loss.cross_entropy,
             {{1, 2}, {3, 4}}, {1, 0})
       fails("must be an integer in 1..3, got 1.5", loss.cross_entropy, {1, 2, 3}, 1.5)
+    end)
+
+    -- issue 11: the two most common label mix-ups
+    it("rejects hinge targets other than -1 and 1, in every form", function()
+      local want = "bad argument #2 to 'hinge' (target 2 must be -1 or 1, got 0)"
+      fails(want, loss.hinge, {1, 2}, {1, 0})
+      fails(want, loss.hinge, elements({1, 2}), {1, 0})
+      fails(want, loss.hinge, Element({1, 2}), {1, 0})            -- batched
+      fails(want, loss.hinge, Element({1, 2}), Element({1, 0}))
+      fails("bad argument #2 to 'hinge' (target 1 must be -1 or 1, got 0.5)",
+            loss.hinge, Element(1), 0.5)
+      fails("target 1 must be -1 or 1, got nan", loss.hinge, {1}, {0 / 0})
+      fails("target 3 must be -1 or 1, got 2", loss.hinge, Element({{1}, {2}, {3}}), {1, -1, 2})
+      assert.are.equal(1, loss.hinge({Element(0), 0}, {-1, 1}).data)
+      assert.are.equal(1, loss.hinge(Element({0, 0}), {-1, 1}).data)
+    end)
+
+    it("rejects bce targets outside [0, 1], in every form", function()
+      local want = "bad argument #2 to 'bce' (target 1 must be in [0, 1], got -1)"
+      fails(want, loss.bce, {1, 2}, {-1, 1})
+      fails(want, loss.bce, Element({1, 2}), {-1, 1})
+      fails(want, loss.bce, Element({1, 2}), Element({-1, 1}))
+      fails("bad argument #2 to 'bce' (target 1 must be in [0, 1], got 1.5)",
+            loss.bce, Element(0), 1.5)
+      fails("target 2 must be in [0, 1], got nan", loss.bce, {1, 2}, {0, 0 / 0})
+      fails("target 1 must be in [0, 1], got inf", loss.bce, {Element(1)}, {1 / 0})
+      -- soft labels are targets too: log 2 - 0.25 * 0 at s = 0
+      assert.is_true(close(math.log(2), loss.bce({0}, {0.25}).data))
+      assert.is_true(close(math.log(2), loss.bce(Element({0, 0}), {0, 1}).data))
+    end)
+
+    -- issue 12 finding 1: 2^31 rows of 2^30 - 1 logits made the scratch size
+    -- n*k*8 + n*8 wrap to 0, and the classes were written far outside it
+    it("refuses sparse tables whose sizes would overflow, without writing", function()
+      local row = sparse((1 << 30) - 1, 1)
+      local ok, err = pcall(loss.cross_entropy, sparse(1 << 31, row), sparse(1 << 31, 1))
+      assert.is_false(ok)
+      assert.matches("^bad argument #1 to 'cross_entropy' %(", err)
+      -- n*k*8 itself wraps with 2^30 logits a row: refused before any read
+      fails("bad argument #1 to 'cross_entropy' (2147483648 rows of 1073741824 "
+            .. "logits do not fit in memory)", loss.cross_entropy,
+            sparse(1 << 31, sparse(1 << 30, 1)), sparse(1 << 31, 1))
+      -- and the other losses, whose scratch is n*16 bytes
+      local scores = sparse(1 << 31, 1)
+      for _, f in ipairs({"mse", "hinge", "bce"}) do
+        fails("bad argument #1 to '" .. f .. "' (score 3 must be an Element or a number, got nil)",
+              loss[f], scores, sparse(1 << 31, 1))
+      end
     end)
   end)
 end)

@@ -254,6 +254,9 @@ describe("nn", function()
 
     it("rejects unknown options and activations", function()
       fails("unknown option 'activaton'", nn.MLP, 2, {1}, {activaton = "tanh"})
+      -- options are read raw: an __index is not an option
+      local m = nn.MLP(2, {1}, setmetatable({}, {__index = {activations = 5}}))
+      assert.are.equal(3, #m:parameters())
       fails("unknown activation 'softmax'", nn.MLP, 2, {1}, {output = "softmax"})
       fails("option 'activations' must be a table with one name per layer (2)",
             nn.MLP, 2, {3, 1}, {activations = {"tanh"}})

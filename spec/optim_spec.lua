@@ -167,6 +167,28 @@ describe("optim", function()
             {momentum = 0.9, nesterov = 1})
     end)
 
+    -- issue 11: PyTorch refuses "a non-leaf Tensor"; updating a value an op
+    -- made would leave its graph holding a value its inputs do not give
+    it("refuses an Element made by an op, for every optimizer", function()
+      for _, kind in ipairs({"SGD", "RMSprop", "Adagrad", "Adam", "AdamW"}) do
+        local a, b = Element(2), Element(3)
+        local c = a * b
+        fails("bad argument #1 to '" .. kind .. "' (parameter 2 is not a leaf (it was "
+              .. "made by 'mul'): optimize the leaves it is computed from)",
+              optim[kind], {a, c})
+        local w = Element({1, 2})
+        fails("bad argument #1 to '" .. kind .. "' (parameter 1 is not a leaf (it was "
+              .. "made by 'add')", optim[kind], {w + 1})
+        fails("parameter 1 is not a leaf (it was made by 'sum')", optim[kind], {w:sum()})
+        assert.are.equal(6, c.data)
+        -- leaves are taken: made by Element, by arrays, by detach, under no_grad
+        local d = c:detach()
+        local e = torchlet.no_grad(function() return a * b end)
+        local opt = optim[kind]({a, w, d, e, torchlet.zeros(2)})
+        assert.are.equal(5, tonumber(tostring(opt):match("%((%d+) parameters")))
+      end
+    end)
+
     it("rejects methods called on something else", function()
       local opt = optim.SGD({Element(1)})
       fails("Optimizer expected, got table", opt.step, {})

@@ -244,16 +244,16 @@ describe("paths with NUL bytes", function()
     fails("bad argument #2 to 'save' (path contains a NUL byte)", m.save, m, bad)
     fails("bad argument #1 to 'load' (path contains a NUL byte)", nn.load, bad)
     for _, method in ipairs({"cairo", "graphviz"}) do
-      fails("bad argument #2 to 'visualize' (field 'file' contains a NUL byte)",
+      fails("bad argument #2 to 'visualize' (option 'file' contains a NUL byte)",
             function() e:visualize(method, {file = d .. "/g.png\0x"}) end)
     end
-    fails("bad argument #3 to 'visualize' (field 'file' contains a NUL byte)",
+    fails("bad argument #3 to 'visualize' (option 'file' contains a NUL byte)",
           function() torchlet.visualize(e, "cairo", {file = d .. "/g.png\0x"}) end)
-    fails("bad argument #2 to 'line' (field 'file' contains a NUL byte)",
+    fails("bad argument #2 to 'line' (option 'file' contains a NUL byte)",
           function() plot.line({1, 2}, {file = d .. "/p.png\0x"}) end)
-    fails("bad argument #2 to 'scatter' (field 'file' contains a NUL byte)",
+    fails("bad argument #2 to 'scatter' (option 'file' contains a NUL byte)",
           function() plot.scatter({{1, 2}}, {file = d .. "/p.png\0x"}) end)
-    fails("bad argument #4 to 'decision_boundary' (field 'file' contains a NUL byte)",
+    fails("bad argument #4 to 'decision_boundary' (option 'file' contains a NUL byte)",
           function()
             plot.decision_boundary(function() return 1 end, {{0, 0}, {1, 1}}, {1, -1},
                                    {file = d .. "/p.png\0x"})

@@ -187,7 +187,7 @@ describe("cairo view", function()
     assert.truthy(svg:find("w | param | data 0.5000", 1, true))
     assert.truthy(svg:find("x | input | data 2.0000", 1, true))
     assert.has_error(function() y:visualize("cairo", {params = {w, 3}}) end,
-      "bad argument #2 to 'visualize' (field 'params': Element expected at index 2)")
+      "bad argument #2 to 'visualize' (option 'params': Element expected at index 2)")
   end)
 
   it("draws labels that are not UTF-8 with '?', and cuts long ones", function()
@@ -284,10 +284,10 @@ describe("bad input", function()
       local d = abcd()
       local p = tmppath(".bmp")
       assert.has_error(function() d:visualize(method, {file = p}) end,
-        "bad argument #2 to 'visualize' (field 'file': cannot tell the format of '"
+        "bad argument #2 to 'visualize' (option 'file': cannot tell the format of '"
         .. p .. "' from its extension (.png, .svg, .pdf or .dot expected; or give a format))")
       assert.has_error(function() d:visualize(method, {format = "gif"}) end,
-        "bad argument #2 to 'visualize' (field 'format': unknown format 'gif' "
+        "bad argument #2 to 'visualize' (option 'format': unknown format 'gif' "
         .. "(png, svg, pdf or dot expected))")
       assert.is_false(exists(p))
     end)
@@ -302,6 +302,39 @@ describe("bad input", function()
       "bad argument #1 to 'visualize' (string or nil expected, got table)")
     assert.has_error(function() d:visualize("cairo", 42) end,
       "bad argument #2 to 'visualize' (table or nil expected, got number)")
+  end)
+
+  -- issue 11: {fiel = "a.png"} used to write graph.png without a word
+  it("rejects unknown options, naming the known ones", function()
+    local d = abcd()
+    for _, method in ipairs({"cairo", "graphviz"}) do
+      assert.has_error(function() d:visualize(method, {fiel = "a.png"}) end,
+        "bad argument #2 to 'visualize' (unknown option 'fiel'; known: file, format, "
+        .. "max_nodes, params)")
+    end
+    assert.has_error(function() torchlet.visualize(d, "cairo", {maxnodes = 5}) end,
+      "bad argument #3 to 'visualize' (unknown option 'maxnodes'; known: file, format, "
+      .. "max_nodes, params)")
+    assert.has_error(function() d:to_dot({file = "d.dot"}) end,
+      "bad argument #1 to 'to_dot' (unknown option 'file'; it takes none)")
+    assert.has_error(function() torchlet.to_dot(d, 5) end,
+      "bad argument #2 to 'to_dot' (table or nil expected, got number)")
+    assert.are.equal(d:to_dot(), d:to_dot({}))
+    assert.has_error(function() d:visualize("cairo", {[1] = "a.png"}) end,
+      "bad argument #2 to 'visualize' (option names must be strings, got a number)")
+    assert.has_error(function() d:visualize("cairo", {max_nodes = 0}) end,
+      "bad argument #2 to 'visualize' (option 'max_nodes' must be a positive integer, got 0)")
+    assert.has_error(function() d:visualize("cairo", {file = "a\0.png"}) end,
+      "bad argument #2 to 'visualize' (option 'file' contains a NUL byte)")
+  end)
+
+  it("reads options raw: an __index is not an option", function()
+    local d = abcd()
+    local p = tmppath(".svg")
+    -- before, lua_getfield saw format = "gif" through __index and refused it
+    local opts = setmetatable({file = p}, {__index = {format = "gif"}})
+    assert.are.equal(p, d:visualize("cairo", opts))
+    assert.truthy(slurp(p):find("<svg", 1, true))
   end)
 
   it("rejects a non-Element", function()
@@ -394,7 +427,7 @@ describe("plots", function()
       plot.decision_boundary(function() return "x" end, X, y, {resolution = 2})
     end, "decision_boundary: the model returned string, not an Element or a number")
     assert.has_error(function() plot.line({1, 2}, {format = "gif"}) end,
-      "bad argument #2 to 'line' (field 'format': unknown format 'gif' "
+      "bad argument #2 to 'line' (option 'format': unknown format 'gif' "
       .. "(png, svg, pdf or dot expected))")
     assert.has_error(function() plot.line({1, 2}, {format = "dot"}) end,
       "bad argument #2 to 'line' (format 'dot' is not a plot format (png, svg or pdf))")
@@ -421,6 +454,30 @@ describe("plots", function()
       "bad argument #1 to 'scatter' (point 2: numbers expected)")
     assert.has_error(function() plot.scatter({{1, 2, 1}, {3, 4}}) end,
       "bad argument #1 to 'scatter' (give a class to every point or to none)")
+  end)
+
+  -- issue 11: unknown options of every plot function are errors
+  it("rejects unknown options of every plot function", function()
+    local X, y = moons(10)
+    local known = "known: title, xlabel, ylabel, width, height, file, format"
+    assert.has_error(function() plot.line({1, 2}, {fiel = "a.png"}) end,
+      "bad argument #2 to 'line' (unknown option 'fiel'; " .. known .. ")")
+    assert.has_error(function() plot.scatter({{1, 2}}, {tittle = "x"}) end,
+      "bad argument #2 to 'scatter' (unknown option 'tittle'; " .. known .. ")")
+    assert.has_error(function()
+      plot.decision_boundary(function() return 1 end, X, y, {resolutoin = 10})
+    end, "bad argument #4 to 'decision_boundary' (unknown option 'resolutoin'; "
+      .. known .. ", resolution, margin)")
+    assert.has_error(function() plot.line({1, 2}, {title = 5}) end,
+      "bad argument #2 to 'line' (option 'title' must be a string, got number)")
+    assert.has_error(function() plot.line({1, 2}, {width = "wide"}) end,
+      "bad argument #2 to 'line' (option 'width' must be a number, got string)")
+    -- read raw: neither the model's options nor the C part see an __index
+    local q = tmppath(".svg")
+    local opts = setmetatable({file = q, resolution = 4},
+                              {__index = {format = "gif", margin = -1}})
+    assert.are.equal(q, plot.decision_boundary(function() return 1 end, X, y, opts))
+    assert.truthy(slurp(q):find("<svg", 1, true))
   end)
 end)
 

@@ -15,7 +15,7 @@ Every set is deterministic for its seed: the generator is this file's own
 data never disturbs the stream that initialises models (manual_seed).
 ]]
 local math = math
-local type, error, tostring, pairs = type, error, tostring, pairs
+local type, error, tostring, next, rawget = type, error, tostring, next, rawget
 local math_type = math.type
 
 local M = {}
@@ -93,12 +93,15 @@ local function check_n(fname, n, min)
   return math.tointeger(n)
 end
 
+-- Checks the options and returns a plain copy of them: read raw (no
+-- __index or __pairs runs), as the C functions read theirs.
 local function check_opts(fname, opts, allowed)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(("bad argument #2 to '%s' (options table expected, got %s)"):format(fname, type(opts)), 3)
   end
-  for k, v in pairs(opts) do
+  local copy = {}
+  for k, v in next, opts do
     local want = allowed[k]
     if want == nil then
       error(("bad argument #2 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
@@ -107,8 +110,9 @@ local function check_opts(fname, opts, allowed)
       error(("bad argument #2 to '%s' (option '%s' must be a %s, got %s)")
         :format(fname, k, want, type(v)), 3)
     end
+    copy[k] = v
   end
-  return opts
+  return copy
 end
 
 local function check_seed(fname, opts)
@@ -229,9 +233,17 @@ function M.make_blobs(n, opts)
     error(("bad argument #2 to 'make_blobs' (option 'centers' must be a positive integer, got %s)")
       :format(tostring(k)), 2)
   end
+  -- Every centre is drawn, but only the first n get a sample: more centres
+  -- than samples is a mistake (1e12 of them would run until memory is
+  -- exhausted), so it is refused.
+  if k > n then
+    error(("bad argument #2 to 'make_blobs' (option 'centers' must be at most the "
+           .. "number of samples (%d), got %s)"):format(n, tostring(k)), 2)
+  end
   k = math.tointeger(k)
   local std = check_nonneg("make_blobs", opts, "cluster_std", 1)
   local box = opts.box or {-10, 10}
+  box = {rawget(box, 1), rawget(box, 2)}
   if type(box[1]) ~= "number" or type(box[2]) ~= "number" or not (box[1] < box[2]) then
     error("bad argument #2 to 'make_blobs' (option 'box' must be {lo, hi} with lo < hi)", 2)
   end

@@ -25,6 +25,32 @@ local function argerror(i, fname, msg)
   error(("bad argument #%d to '%s' (%s)"):format(i, fname, msg), 3)
 end
 
+-- What decision_boundary takes: the common options (checked again by the
+-- C part) and its own two, which it takes out before calling it.
+local boundary_opts = {"title", "xlabel", "ylabel", "width", "height", "file",
+                       "format", "resolution", "margin"}
+local own_opts = {resolution = true, margin = true}
+
+-- A copy of the options without decision_boundary's own, after checking
+-- every key, reading raw (no __index or __pairs runs), as the C part does;
+-- or nil and what is wrong.
+local function common_opts(opts)
+  local known = {}
+  for _, k in ipairs(boundary_opts) do known[k] = true end
+  local copy = {}
+  for k, v in next, opts do
+    if type(k) ~= "string" then
+      return nil, "option names must be strings, got a " .. type(k)
+    end
+    if not known[k] then
+      return nil, ("unknown option '%s'; known: %s")
+        :format(k, table.concat(boundary_opts, ", "))
+    end
+    if not own_opts[k] then copy[k] = v end
+  end
+  return copy
+end
+
 local function value(v)
   if type(v) == "number" then return v end
   if core.is_element(v) then return v.data end
@@ -58,15 +84,18 @@ function M.decision_boundary(model, X, y, opts)
     argerror(4, fname, "table or nil expected, got " .. type(opts))
   end
   opts = opts or {}
+  local common, why = common_opts(opts)
+  if not common then argerror(4, fname, why) end
   -- checked before the model runs res^2 times; the C side says the same
-  if type(opts.file) == "string" and opts.file:find("\0", 1, true) then
-    argerror(4, fname, "field 'file' contains a NUL byte")
+  local file = rawget(opts, "file")
+  if type(file) == "string" and file:find("\0", 1, true) then
+    argerror(4, fname, "option 'file' contains a NUL byte")
   end
   if #X == 0 then argerror(2, fname, "no points") end
   if #y ~= #X then
     argerror(3, fname, ("%d classes for %d points"):format(#y, #X))
   end
-  local res = opts.resolution or 60
+  local res = rawget(opts, "resolution") or 60
   if math.type(res) ~= "integer" or res < 2 or res > 400 then
     argerror(4, fname, "field 'resolution': integer from 2 to 400 expected")
   end
@@ -83,8 +112,9 @@ function M.decision_boundary(model, X, y, opts)
     x0, x1 = math.min(x0, a), math.max(x1, a)
     y0, y1 = math.min(y0, b), math.max(y1, b)
   end
-  local mx = opts.margin or math.max((x1 - x0) * 0.1, 1e-3)
-  local my = opts.margin or math.max((y1 - y0) * 0.1, 1e-3)
+  local margin = rawget(opts, "margin")
+  local mx = margin or math.max((x1 - x0) * 0.1, 1e-3)
+  local my = margin or math.max((y1 - y0) * 0.1, 1e-3)
   if type(mx) ~= "number" or mx < 0 then
     argerror(4, fname, "field 'margin': non-negative number expected")
   end
@@ -107,7 +137,7 @@ function M.decision_boundary(model, X, y, opts)
     end
   end)
   local grid = {nx = res, ny = res, x0 = x0, x1 = x1, y0 = y0, y1 = y1, z = z}
-  return core.plot_boundary(grid, points, opts)
+  return core.plot_boundary(grid, points, common)
 end
 
 return M
