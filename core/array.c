@@ -170,8 +170,8 @@ const char *tl_summary(const tl_node *n, char *buf, size_t size) {
   double lo = arr->data[0], hi = arr->data[0], sum = 0;
   for (size_t i = 0; i < arr->size; i++) {
     double v = arr->data[i];
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
+    if (v < lo || isnan(v)) lo = v;     /* a nan shows, as in x:max() */
+    if (v > hi || isnan(v)) hi = v;
     sum += v;
   }
   char shape[64];

@@ -462,8 +462,13 @@ tl_node *tl_sumsq(tl_ctx *ctx, size_t n, tl_node *const *xs) {
 tl_node *tl_logsumexp(tl_ctx *ctx, size_t n, tl_node *const *xs) {
   if (!check_many(ctx, "logsumexp", n, xs)) return NULL;
   double m = -INFINITY, s = 0;
-  for (size_t i = 0; i < n; i++) if (xs[i]->val.v > m) m = xs[i]->val.v;
-  if (isfinite(m)) {
+  int has_nan = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (xs[i]->val.v > m) m = xs[i]->val.v;
+    has_nan |= isnan(xs[i]->val.v);
+  }
+  if (has_nan) m = NAN;                 /* as torch.logsumexp, even beside inf */
+  else if (isfinite(m)) {
     for (size_t i = 0; i < n; i++) s += exp(xs[i]->val.v - m);
     m += log(s);
   }

@@ -349,6 +349,8 @@ describe("the five disagreements of issue 11, pinned", function()
       local e = E(1 / 0); e.grad = -1 / 0; return e end)()))
     assert.are.equal("Element(shape=(2), min=-inf, mean=nan, max=inf)",
                      tostring(E({-1 / 0, 1 / 0})))
+    assert.are.equal("Element(shape=(3), min=nan, mean=nan, max=nan)",
+                     tostring(E({1, 0 / 0, 2})))
     assert.are.equal("[nan, inf, -inf]", (tostring(E({0 / 0, 1 / 0, -1 / 0}).data):gsub("\n", "")))
     assert.are.equal("nan", torchlet.format_number(0 / 0))
     assert.are.equal("nan", torchlet.format_number(-(0 / 0)))
