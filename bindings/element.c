@@ -7,6 +7,7 @@
 ** numbers, even "1": Element("1") and a + "1" are errors, because silently
 ** turning text into data hides bugs in data loading.
 */
+#include <stdio.h>
 #include <string.h>
 
 #include "tlb.h"
@@ -135,17 +136,49 @@ void tlb_pushnode(lua_State *L, tl_node *n) {
 ** Construction and fields
 ** ======================================================================= */
 
-static const char *optlabel(lua_State *L, int i) {
+/* The label at 'i' (a string or nil) of argument 'arg' to 'fname'.  A
+** label is a C string: one with a NUL byte inside would be cut there
+** without a word, so it is refused. */
+static const char *checklabel(lua_State *L, int i, int arg, const char *fname,
+                              const char *field) {
   int t = lua_type(L, i);
   if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TSTRING)
-    luaL_typeerror(L, i, "string or nil");
-  return lua_tostring(L, i);
+    luaL_error(L, "bad argument #%d to '%s' (string or nil expected%s, got "
+               "%s)", arg, fname, field, luaL_typename(L, i));
+  size_t len;
+  const char *label = lua_tolstring(L, i, &len);
+  if (label != NULL && strlen(label) != len)
+    luaL_error(L, "bad argument #%d to '%s' (label contains a NUL byte at "
+               "position %I)", arg, fname, (lua_Integer)strlen(label) + 1);
+  return label;
+}
+
+/* Pushes n's label (or nil).  The label belongs to the node and a
+** finalizer may replace it, freeing the old one, whenever Lua allocates;
+** Lua 5.1 and LuaJIT collect before lua_pushstring copies, so the text is
+** first copied into a block of our own, with the pointer read again after
+** that block's allocation (which may run such a finalizer). */
+static void push_label(lua_State *L, tl_node *n) {
+  for (;;) {
+    const char *label = tl_label(n);
+    if (label == NULL) { lua_pushnil(L); return; }
+    size_t len = strlen(label);
+    char *copy = lua_newuserdatauv(L, len + 1, 0);   /* may collect */
+    label = tl_label(n);
+    if (label != NULL && strlen(label) == len) {
+      memcpy(copy, label, len);                  /* no allocation in between */
+      lua_pushlstring(L, copy, len);
+      lua_remove(L, -2);
+      return;
+    }
+    lua_pop(L, 1);                    /* the label changed: start again */
+  }
 }
 
 /* Element(data [, label]): data a number, or a nested table of numbers
 ** for an array ({{1, 2}, {3, 4}} is 2x2). */
 static int element_new(lua_State *L) {
-  const char *label = optlabel(L, 2);
+  const char *label = checklabel(L, 2, 2, "Element", "");
   tl_ctx *ctx = tlb_ctx(L);
   tl_node *n;
   if (lua_type(L, 1) == LUA_TTABLE) n = tlb_push_table_array(L, 1, "Element", 1);
@@ -158,6 +191,25 @@ static int element_new(lua_State *L) {
   }
   if (label != NULL && tl_set_label(ctx, n, label) != TL_OK)
     return tlb_error(L);
+  return 1;
+}
+
+/* format_number(x [, digits]): "%.<digits>g" (14 by default), with nan,
+** inf and -inf spelled the same on every platform. */
+static int element_format_number(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TNUMBER)
+    return tlb_typeerror(L, 1, "format_number", "number");
+  lua_Integer digits = 14;
+  if (!lua_isnoneornil(L, 2)) {
+    int isint;
+    digits = lua_tointegerx(L, 2, &isint);
+    if (lua_type(L, 2) != LUA_TNUMBER || !isint || digits < 1 || digits > 17)
+      return luaL_error(L, "bad argument #2 to 'format_number' (an integer "
+                        "from 1 to 17 expected)");
+  }
+  char buf[64];
+  lua_pushstring(L, tl_format_number(buf, sizeof buf, lua_tonumber(L, 1), 'g',
+                                     (int)digits));
   return 1;
 }
 
@@ -175,11 +227,7 @@ static int element_index(lua_State *L) {
     if (strcmp(key, "data") == 0) { tlb_push_values(L, n, 0); return 1; }
     if (strcmp(key, "grad") == 0) { tlb_push_values(L, n, 1); return 1; }
     if (strcmp(key, "shape") == 0) { tlb_push_shape(L, n); return 1; }
-    if (strcmp(key, "label") == 0) {
-      const char *label = tl_label(n);
-      if (label) lua_pushstring(L, label); else lua_pushnil(L);
-      return 1;
-    }
+    if (strcmp(key, "label") == 0) { push_label(L, n); return 1; }
     if (strcmp(key, "op") == 0) {
       lua_pushstring(L, tl_op_name(tl_op_of(n)));
       return 1;
@@ -209,11 +257,8 @@ static int element_newindex(lua_State *L) {
   else if (is_data) tl_set_data(n, checkfield_number(L, key));
   else if (strcmp(key, "grad") == 0) tl_set_grad(n, checkfield_number(L, key));
   else if (strcmp(key, "label") == 0) {
-    int t = lua_type(L, 3);
-    if (t != LUA_TNIL && t != LUA_TSTRING)
-      return luaL_error(L, "bad argument #3 to '__newindex' (string or nil "
-                        "expected for field 'label', got %s)", luaL_typename(L, 3));
-    if (tl_set_label(tlb_ctx(L), n, lua_tostring(L, 3)) != TL_OK)
+    if (lua_isnone(L, 3)) lua_pushnil(L);
+    if (tl_set_label(tlb_ctx(L), n, checklabel(L, 3, 3, "__newindex", " for field 'label'")) != TL_OK)
       return tlb_error(L);
   } else
     return luaL_error(L, "bad argument #2 to '__newindex' (Element has no "
@@ -234,36 +279,41 @@ static int element_gc(lua_State *L) {
   return 0;
 }
 
-/* Element(data=8.0, grad=1.0[, label="d"]): numbers as Lua prints them. */
+/* 'v' as Lua 5.3+ prints a float ("%.14g", with ".0" when that looks like
+** an integer), but nan, inf and -inf the same on every platform. */
+static void format_float(char *buf, size_t size, double v) {
+  tl_format_number(buf, size, v, 'g', 14);
+  size_t len = strlen(buf);
+  if (buf[strspn(buf, "-0123456789")] == '\0' && len + 2 < size)
+    memcpy(buf + len, ".0", 3);
+}
+
+/* Element(data=8.0, grad=1.0[, label="d"]).  No luaL_Buffer: the numbers
+** are formatted in C and the label is copied by push_label, so no pointer
+** into the node is held while Lua allocates (and may run finalizers). */
 static int element_tostring(lua_State *L) {
   tl_node *n = tlb_toelement(L, 1);
   if (n == NULL) return tlb_typeerror(L, 1, "__tostring", "Element");
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  if (tl_is_array(n)) {
-    char summary[200];
-    tl_summary(n, summary, sizeof summary);
-    luaL_addstring(&b, "Element(");
-    luaL_addstring(&b, summary);
-  } else {
-    luaL_addstring(&b, "Element(data=");
-    lua_pushnumber(L, tl_data(n));
-    luaL_tolstring(L, -1, NULL);
-    luaL_addvalue(&b);
-    lua_pop(L, 1);
-    luaL_addstring(&b, ", grad=");
-    lua_pushnumber(L, tl_grad(n));
-    luaL_tolstring(L, -1, NULL);
-    luaL_addvalue(&b);
-    lua_pop(L, 1);
+  char text[200];
+  if (tl_is_array(n)) tl_summary(n, text, sizeof text);
+  else {
+    char data[48], grad[48];
+    format_float(data, sizeof data, tl_data(n));
+    format_float(grad, sizeof grad, tl_grad(n));
+    snprintf(text, sizeof text, "data=%s, grad=%s", data, grad);
   }
-  if (tl_label(n) != NULL) {
-    luaL_addstring(&b, ", label=\"");
-    luaL_addstring(&b, tl_label(n));
-    luaL_addchar(&b, '"');
+  lua_pushfstring(L, "Element(%s", text);
+  push_label(L, n);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, ")");
+    lua_concat(L, 2);
+    return 1;
   }
-  luaL_addchar(&b, ')');
-  luaL_pushresult(&b);
+  lua_pushliteral(L, ", label=\"");
+  lua_insert(L, -2);
+  lua_pushliteral(L, "\")");
+  lua_concat(L, 4);
   return 1;
 }
 
@@ -456,7 +506,8 @@ static const tl_op unary_methods[] = {
 ** the pure-Lua part adds methods of its own. */
 void tlb_open_element(lua_State *L) {
   static const luaL_Reg module_funcs[] = {
-    {"Element", element_new}, {"is_element", element_is}, {NULL, NULL}
+    {"Element", element_new}, {"is_element", element_is},
+    {"format_number", element_format_number}, {NULL, NULL}
   };
   tlb_setfuncs(L, module_funcs);
   lua_pushvalue(L, lua_upvalueindex(2));       /* the metatable */

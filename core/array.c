@@ -101,6 +101,11 @@ double *tl__grads(tl_node *n) {
   return arr->grad;
 }
 
+double *tl__grads_once(tl_node *n, int *assign) {
+  *assign = !(n->flags & TL_F_HAS_GRAD);
+  return tl__grads(n);
+}
+
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size) {
   if (!tl__is_array(n)) {
     snprintf(buf, size, "scalar");
@@ -143,28 +148,44 @@ tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g) {
   return TL_OK;
 }
 
+const char *tl_format_number(char *buf, size_t size, double v, char style,
+                             int digits) {
+  if (size == 0) return buf;
+  if (isnan(v)) snprintf(buf, size, "nan");
+  else if (isinf(v)) snprintf(buf, size, v > 0 ? "inf" : "-inf");
+  else if (style == 'f') snprintf(buf, size, "%.*f", digits, v);
+  else snprintf(buf, size, "%.*g", digits, v);
+  return buf;
+}
+
 const char *tl_summary(const tl_node *n, char *buf, size_t size) {
+  char x[4][32];
   if (!tl__is_array(n)) {
-    snprintf(buf, size, "data=%.4g, grad=%.4g", n->val.v, tl_grad(n));
+    snprintf(buf, size, "data=%s, grad=%s",
+             tl_format_number(x[0], sizeof x[0], n->val.v, 'g', 4),
+             tl_format_number(x[1], sizeof x[1], tl_grad(n), 'g', 4));
     return buf;
   }
   const tl__array *arr = n->val.arr;
   double lo = arr->data[0], hi = arr->data[0], sum = 0;
   for (size_t i = 0; i < arr->size; i++) {
     double v = arr->data[i];
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
+    if (v < lo || isnan(v)) lo = v;     /* a nan shows, as in x:max() */
+    if (v > hi || isnan(v)) hi = v;
     sum += v;
   }
   char shape[64];
-  int used = snprintf(buf, size, "shape=%s, min=%.4g, mean=%.4g, max=%.4g",
-                      tl__shape_str(n, shape, sizeof shape), lo,
-                      sum / (double)arr->size, hi);
+  int used = snprintf(buf, size, "shape=%s, min=%s, mean=%s, max=%s",
+                      tl__shape_str(n, shape, sizeof shape),
+                      tl_format_number(x[0], sizeof x[0], lo, 'g', 4),
+                      tl_format_number(x[1], sizeof x[1], sum / (double)arr->size, 'g', 4),
+                      tl_format_number(x[2], sizeof x[2], hi, 'g', 4));
   const double *g = tl_grads(n);
   if (g != NULL && used > 0 && (size_t)used < size) {
     double sq = 0;
     for (size_t i = 0; i < arr->size; i++) sq += g[i] * g[i];
-    snprintf(buf + used, size - (size_t)used, ", |grad|=%.4g", sqrt(sq));
+    snprintf(buf + used, size - (size_t)used, ", |grad|=%s",
+             tl_format_number(x[3], sizeof x[3], sqrt(sq), 'g', 4));
   }
   return buf;
 }

@@ -86,27 +86,47 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   return finish(ctx, n, op, a, NULL, axis);
 }
 
-/* max sends the gradient to the first position holding the maximum */
+/* Whether x[j] is where max's value 'out' came from: equal to it, or nan
+** when the max is nan (nan counts as the largest value). */
+static int is_max_at(double x, double out) {
+  return x == out || (isnan(out) && isnan(x));
+}
+
+/* max follows torch.max: over everything, the gradient is split evenly
+** among all positions holding the maximum (torch.max(x)); along an axis it
+** goes to the first of them, the index torch.max(x, dim) returns.  Other
+** positions receive nothing, so an inf or nan gradient does not reach
+** them (PyTorch fills by mask there too). */
 void tl__reduce_b(tl_node *n) {
   tl_node *a = A(n);
   span s = span_of(a, (int)n->k);
   const double *x = tl__vals(a), *out = tl__vals(n), *g = tl__grads(n);
-  double *ga = tl__grads(a);
+  int set;                              /* each position gets one value */
+  double *ga = tl__grads_once(a, &set);
+#define GIVE(j, v) (set ? (ga[j] = (v)) : (ga[j] += (v)))
+  if (n->op == TL_OP_REDUCE_MAX && n->k < 0) {
+    size_t ties = 0, len = tl__size(a);
+    for (size_t j = 0; j < len; j++) ties += (size_t)is_max_at(x[j], out[0]);
+    double share = g[0] / (double)ties;
+    for (size_t j = 0; j < len; j++)
+      if (is_max_at(x[j], out[0])) GIVE(j, share);
+    return;
+  }
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
       size_t base = o * s.len * s.inner + i, at = o * s.inner + i;
       if (n->op == TL_OP_REDUCE_MAX) {
         for (size_t j = 0; j < s.len; j++)
-          if (x[base + j * s.inner] == out[at] ||
-              (isnan(out[at]) && isnan(x[base + j * s.inner]))) {
-            ga[base + j * s.inner] += g[at];
+          if (is_max_at(x[base + j * s.inner], out[at])) {
+            GIVE(base + j * s.inner, g[at]);
             break;
           }
       } else {
         double gi = n->op == TL_OP_REDUCE_MEAN ? g[at] / (double)s.len : g[at];
-        for (size_t j = 0; j < s.len; j++) ga[base + j * s.inner] += gi;
+        for (size_t j = 0; j < s.len; j++) GIVE(base + j * s.inner, gi);
       }
     }
+#undef GIVE
 }
 
 /* }====================================================================== */
@@ -156,14 +176,29 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   return finish(ctx, n, TL_OP_MATMUL, a, b, 0);
 }
 
-/* dA += G B^T and dB += A^T G */
+/* grads[i][j] (+)= u[i] * v[j]: the outer product PyTorch uses when the
+** other operand is a vector (torch.ger), each position one product. */
+static void outer_b(tl_node *dst, size_t rows, size_t cols, const double *u,
+                    const double *v) {
+  int set;
+  double *c = tl__grads_once(dst, &set);
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      c[i * cols + j] = set ? u[i] * v[j] : c[i * cols + j] + u[i] * v[j];
+}
+
+/* dA += G B^T and dB += A^T G; where the other operand is a vector these
+** are outer products, computed as such (the sign of a zero product then
+** survives, as in PyTorch's mv and dot backward). */
 void tl__matmul_b(tl_node *n) {
   tl_node *a = A(n), *b = B(n);
   mm d = {0, 0, 0};
   mm_dims(NULL, a, b, &d);              /* checked on the way in */
   const double *g = tl__grads(n);
-  tl__gemm(d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
-  tl__gemm(d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
+  if (tl__ndim(b) == 1) outer_b(a, d.n, d.k, g, tl__vals(b));
+  else tl__gemm(d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
+  if (tl__ndim(a) == 1) outer_b(b, d.k, d.m, tl__vals(a), g);
+  else tl__gemm(d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
 }
 
 /* }====================================================================== */
@@ -195,9 +230,11 @@ void tl__transpose_b(tl_node *n) {
   tl_node *a = A(n);
   size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
   const double *g = tl__grads(n);
-  double *ga = tl__grads(a);
+  int set;
+  double *ga = tl__grads_once(a, &set);
   for (size_t i = 0; i < r; i++)
-    for (size_t j = 0; j < c; j++) ga[i * c + j] += g[j * r + i];
+    for (size_t j = 0; j < c; j++)
+      ga[i * c + j] = set ? g[j * r + i] : ga[i * c + j] + g[j * r + i];
 }
 
 tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
@@ -218,8 +255,10 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
 
 void tl__reshape_b(tl_node *n) {
   const double *g = tl__grads(n);
-  double *ga = tl__grads(A(n));
-  for (size_t i = 0, size = tl__size(n); i < size; i++) ga[i] += g[i];
+  int set;
+  double *ga = tl__grads_once(A(n), &set);
+  for (size_t i = 0, size = tl__size(n); i < size; i++)
+    ga[i] = set ? g[i] : ga[i] + g[i];
 }
 
 tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
@@ -241,8 +280,9 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
 void tl__index_b(tl_node *n) {
   size_t inner = tl__size(n);
   const double *g = tl__grads(n);
-  double *ga = tl__grads(A(n)) + (size_t)n->k * inner;
-  for (size_t j = 0; j < inner; j++) ga[j] += g[j];
+  int set;
+  double *ga = tl__grads_once(A(n), &set) + (size_t)n->k * inner;
+  for (size_t j = 0; j < inner; j++) ga[j] = set ? g[j] : ga[j] + g[j];
 }
 
 tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,

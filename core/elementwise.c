@@ -88,18 +88,32 @@ tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
   return n;
 }
 
-void tl__elementwise_b(tl_node *n, double (*da)(double, double, double),
-                       double (*db)(double, double, double)) {
+void tl__elementwise_b(tl_node *n,
+                       double (*da)(double, double, double, double),
+                       double (*db)(double, double, double, double)) {
   tl_node *a = n->src.in[0], *b = n->src.in[1];
   bcast v;
   broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
   const double *out = n->val.arr->data, *g = tl__grads(n);
   const double *x = tl__vals(a), *y = b ? tl__vals(b) : &n->k;
-  double *ga = tl__grads(a), *gb = b ? tl__grads(b) : NULL;
+  /* an input of the output's own shape gets one value per position, which
+  ** is stored on its first gradient of the pass (see tl__grads_once); a
+  ** broadcast one sums its values, from +0 as PyTorch's sum does */
+  int set_a, set_b = 0;
+  double *ga = tl__grads_once(a, &set_a), *gb = NULL;
+  set_a = set_a && tl__ndim(a) == v.ndim && tl__size(a) == v.size;
+  if (b != NULL) {
+    gb = tl__grads_once(b, &set_b);   /* b == a: a is marked, so b adds */
+    set_b = set_b && tl__ndim(b) == v.ndim && tl__size(b) == v.size;
+  }
   size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
   for (size_t i = 0; i < v.size; i++) {
-    ga[ia] += da(x[ia], y[ib], out[i]) * g[i];
-    if (gb) gb[ib] += db(x[ia], y[ib], out[i]) * g[i];
+    double ca = da(x[ia], y[ib], out[i], g[i]);
+    if (set_a) ga[ia] = ca; else ga[ia] += ca;
+    if (gb) {
+      double cb = db(x[ia], y[ib], out[i], g[i]);
+      if (set_b) gb[ib] = cb; else gb[ib] += cb;
+    }
     advance(&v, idx, &ia, &ib);
   }
 }

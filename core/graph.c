@@ -104,8 +104,10 @@ static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
   if (order == NULL) return TL_ENOMEM;
   if (seed == NULL) tl__grad_add(root, 1.0);
   else {
-    double *g = tl__grads(root);
-    for (size_t i = 0, size = tl__size(root); i < size; i++) g[i] += seed[i];
+    int assign;
+    double *g = tl__grads_once(root, &assign);
+    for (size_t i = 0, size = tl__size(root); i < size; i++)
+      g[i] = assign ? seed[i] : g[i] + seed[i];
   }
   tl__backward_sweep(order, count);
   return TL_OK;

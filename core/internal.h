@@ -110,6 +110,13 @@ static inline const size_t *tl__shape(const tl_node *n) {
 /* The gradient buffer of 'n' ready for +=: zeroed on first touch in this
 ** pass.  An array's buffer must exist already (walks allocate it). */
 double *tl__grads(tl_node *n);
+/* The gradient buffer of 'n' for a backward rule that gives each position
+** at most one value.  When 'n' has no gradient yet in this pass, the buffer
+** is zeroed and *assign is set: the rule stores its values (=) instead of
+** adding them to 0, so that a gradient of -0 stays -0, as PyTorch takes a
+** first gradient as it is (0 + -0 would be +0).  Otherwise *assign is 0
+** and the rule adds (+=). */
+double *tl__grads_once(tl_node *n, int *assign);
 /* Makes sure an array node has a gradient buffer; 0 when memory is short. */
 int tl__alloc_grad(tl_ctx *ctx, tl_node *n);
 
@@ -135,11 +142,12 @@ void tl__backward_sweep(tl_node *const *order, size_t count);
 /* Elementwise ops over arrays with NumPy broadcasting (elementwise.c):
 ** the value node of f(a, b) (b NULL: f(a, k)), not yet linked, or NULL
 ** with the context's error naming 'name' and both shapes; and the backward
-** rule given the op's derivatives. */
+** rule given what each input receives from the gradient g (ops.c). */
 tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
                          tl_node *a, tl_node *b, double k, const char *name);
-void tl__elementwise_b(tl_node *n, double (*da)(double, double, double),
-                       double (*db)(double, double, double));
+void tl__elementwise_b(tl_node *n,
+                       double (*da)(double, double, double, double),
+                       double (*db)(double, double, double, double));
 /* Writes "(2, 3)" (or "scalar") into buf. */
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
 

@@ -3,11 +3,13 @@
 ** by side, and the n-ary scalar ops.
 **
 ** An elementwise op is three functions of doubles: the value f(a, b), and
-** the derivatives d/da and d/db given a, b and the value.  'b' is the second
-** input's value, or the op constant k for _K ops (a + 2), unused for unary
-** ops.  One generic backward adds (+=) g * derivative into each input, so a
-** node used twice receives both contributions; the same three functions
-** serve scalars and arrays (with NumPy broadcasting, see elementwise.c).
+** what each input receives given a, b, the value and the incoming gradient
+** g (g times the derivative, or an exact 0 where PyTorch masks).  'b' is
+** the second input's value, or the op constant k for _K ops (a + 2),
+** unused for unary ops.  One generic backward adds (+=) that into each
+** input, so a node used twice receives both contributions; the same three
+** functions serve scalars and arrays (with NumPy broadcasting, see
+** elementwise.c).
 */
 #include <math.h>
 #include <stdio.h>
@@ -17,47 +19,78 @@
 
 /* {======================================================================
 ** Elementwise math
+**
+** Each backward function returns what an input receives: the incoming
+** gradient 'g' times the local derivative, written as PyTorch 1.13 writes
+** it (tools/autograd/derivatives.yaml), because that decides what an inf
+** or nan 'g' becomes where the derivative is 0.  Where PyTorch selects
+** with `where` or returns zeros (relu below 0, x^0, max's unselected
+** positions) the result is 0 whatever 'g' is; everywhere else it
+** multiplies, so 0 * inf gives nan (|x| at 0, x^2 at 0, the exponent of
+** 0^0, exp at -inf ...).  The order of operations is PyTorch's too (g / b,
+** not (1 / b) * g), so results agree to the last bit.
 ** ======================================================================= */
 
 #define UNUSED (void)
 
-static double one(double a, double b, double out) { UNUSED a; UNUSED b; UNUSED out; return 1; }
-static double minus_one(double a, double b, double out) { UNUSED a; UNUSED b; UNUSED out; return -1; }
+static double pass(double a, double b, double out, double g) { UNUSED a; UNUSED b; UNUSED out; return g; }
+static double negated(double a, double b, double out, double g) { UNUSED a; UNUSED b; UNUSED out; return -g; }
 
 static double add_f(double a, double b) { return a + b; }
 static double sub_f(double a, double b) { return a - b; }
 
 static double mul_f(double a, double b) { return a * b; }
-static double mul_da(double a, double b, double out) { UNUSED a; UNUSED out; return b; }
-static double mul_db(double a, double b, double out) { UNUSED b; UNUSED out; return a; }
+static double mul_ga(double a, double b, double out, double g) { UNUSED a; UNUSED out; return g * b; }
+static double mul_gb(double a, double b, double out, double g) { UNUSED b; UNUSED out; return g * a; }
 
+/* d(a/b)/db = -g * ((a / b) / b), and a / b is the value */
 static double div_f(double a, double b) { return a / b; }
-static double div_da(double a, double b, double out) { UNUSED a; UNUSED out; return 1 / b; }
-static double div_db(double a, double b, double out) { UNUSED a; return -out / b; }
+static double div_ga(double a, double b, double out, double g) { UNUSED a; UNUSED out; return g / b; }
+static double div_gb(double a, double b, double out, double g) { UNUSED a; return -g * (out / b); }
 
-/* d(a^b)/da = b a^(b-1), taken as 0 when b = 0 (not 0 * 0^-1 = nan);
-** d(a^b)/db = a^b log a, taken as 0 where a^b = 0, as PyTorch does. */
+/* x ^ k for a number k, as PyTorch computes `x ** k`: it swaps in exact
+** kernels for some exponents, which differ from pow at the edges (sqrt(-0)
+** is -0, sqrt(-inf) is nan, where pow gives 0 and inf) and in rounding
+** (x*x*x against pow(x, 3)).  A node exponent always goes through pow. */
+static double pow_num(double a, double k) {
+  if (k == 0) return 1;
+  if (k == 1) return a;
+  if (k == 2) return a * a;
+  if (k == 3) return a * a * a;
+  if (k == 0.5) return sqrt(a);
+  if (k == -0.5) return 1 / sqrt(a);
+  if (k == -1) return 1 / a;
+  if (k == -2) return 1 / (a * a);
+  return pow(a, k);
+}
+
+/* d(a^b)/da = b a^(b-1), exactly 0 when b = 0 (whatever g is);
+** d(a^b)/db = a^b log a, and g * 0 when a = 0 and b >= 0 (PyTorch's
+** rule: 0^b is flat there, even at 0^0 where log 0 = -inf). */
 static double pow_f(double a, double b) { return pow(a, b); }
-static double pow_da(double a, double b, double out) { UNUSED out; return b == 0 ? 0 : b * pow(a, b - 1); }
-static double pow_db(double a, double b, double out) { UNUSED b; return out == 0 ? 0 : out * log(a); }
+static double pow_ga(double a, double b, double out, double g) { UNUSED out; return b == 0 ? 0 : g * (b * pow(a, b - 1)); }
+static double pow_gb(double a, double b, double out, double g) { return g * (a == 0 && b >= 0 ? 0 : out * log(a)); }
+static double powk_f(double a, double k) { return pow_num(a, k); }
+static double powk_ga(double a, double k, double out, double g) { UNUSED out; return k == 0 ? 0 : g * (k * pow_num(a, k - 1)); }
 
-/* k - a, k / a, k ^ a: the Element is the exponent or divisor */
+/* k - a, k / a, k ^ a: the Element is the exponent or divisor.  k / a is a
+** true division (PyTorch multiplies by the reciprocal, see README). */
 static double rsub_f(double a, double k) { return k - a; }
 static double rdiv_f(double a, double k) { return k / a; }
-static double rdiv_da(double a, double k, double out) { UNUSED k; return -out / a; }
+static double rdiv_ga(double a, double k, double out, double g) { UNUSED k; return -g * (out / a); }
 static double rpow_f(double a, double k) { return pow(k, a); }
-static double rpow_da(double a, double k, double out) { UNUSED a; return out == 0 ? 0 : out * log(k); }
+static double rpow_ga(double a, double k, double out, double g) { return g * (k == 0 && a >= 0 ? 0 : out * log(k)); }
 
 static double neg_f(double a, double u) { UNUSED u; return -a; }
 
 static double exp_f(double a, double u) { UNUSED u; return exp(a); }
-static double exp_da(double a, double u, double out) { UNUSED a; UNUSED u; return out; }
+static double exp_ga(double a, double u, double out, double g) { UNUSED a; UNUSED u; return g * out; }
 
 static double log_f(double a, double u) { UNUSED u; return log(a); }
-static double log_da(double a, double u, double out) { UNUSED u; UNUSED out; return 1 / a; }
+static double log_ga(double a, double u, double out, double g) { UNUSED u; UNUSED out; return g / a; }
 
 static double tanh_f(double a, double u) { UNUSED u; return tanh(a); }
-static double tanh_da(double a, double u, double out) { UNUSED a; UNUSED u; return 1 - out * out; }
+static double tanh_ga(double a, double u, double out, double g) { UNUSED a; UNUSED u; return g * (1 - out * out); }
 
 /* Written so that exp never overflows: exp of a non-positive number. */
 static double sigmoid_f(double a, double u) {
@@ -66,28 +99,31 @@ static double sigmoid_f(double a, double u) {
   double e = exp(a);
   return e / (1 + e);
 }
-static double sigmoid_da(double a, double u, double out) { UNUSED a; UNUSED u; return out * (1 - out); }
+static double sigmoid_ga(double a, double u, double out, double g) { UNUSED a; UNUSED u; return g * (1 - out) * out; }
 
-static double relu_f(double a, double u) { UNUSED u; return a > 0 ? a : 0; }
-static double relu_da(double a, double u, double out) { UNUSED a; UNUSED u; return out > 0; }
+/* max(a, 0) as PyTorch's clamp_min: nan stays nan, -0 stays -0; the
+** gradient is exactly 0 where the value is <= 0 (g passes at nan). */
+static double relu_f(double a, double u) { UNUSED u; return a < 0 ? 0 : a; }
+static double relu_ga(double a, double u, double out, double g) { UNUSED a; UNUSED u; return out <= 0 ? 0 : g; }
 
 static double sqrt_f(double a, double u) { UNUSED u; return sqrt(a); }
-static double sqrt_da(double a, double u, double out) { UNUSED a; UNUSED u; return 1 / (2 * out); }
+static double sqrt_ga(double a, double u, double out, double g) { UNUSED a; UNUSED u; return g / (2 * out); }
 
-/* The derivative of |a| at 0 is taken as 0, as in PyTorch. */
+/* The derivative of |a| is sign(a): 0 at 0 and at nan, as in PyTorch. */
 static double abs_f(double a, double u) { UNUSED u; return fabs(a); }
-static double abs_da(double a, double u, double out) { UNUSED u; UNUSED out; return (a > 0) - (a < 0); }
+static double abs_ga(double a, double u, double out, double g) { UNUSED u; UNUSED out; return g * ((a > 0) - (a < 0)); }
 
 static double sin_f(double a, double u) { UNUSED u; return sin(a); }
-static double sin_da(double a, double u, double out) { UNUSED u; UNUSED out; return cos(a); }
+static double sin_ga(double a, double u, double out, double g) { UNUSED u; UNUSED out; return g * cos(a); }
 
 static double cos_f(double a, double u) { UNUSED u; return cos(a); }
-static double cos_da(double a, double u, double out) { UNUSED u; UNUSED out; return -sin(a); }
+static double cos_ga(double a, double u, double out, double g) { UNUSED u; UNUSED out; return g * -sin(a); }
 
-/* log(1 + e^a) = max(a, 0) + log1p(e^-|a|): exp never overflows; the
+/* log(1 + e^a) = max(a, 0) + log1p(e^-|a|): exp never overflows, and
+** unlike PyTorch there is no switch to a itself above 20 (see README); the
 ** derivative is the sigmoid. */
 static double softplus_f(double a, double u) { UNUSED u; return (a > 0 ? a : 0) + log1p(exp(-fabs(a))); }
-static double softplus_da(double a, double u, double out) { UNUSED out; return sigmoid_f(a, u); }
+static double softplus_ga(double a, double u, double out, double g) { UNUSED out; return g * sigmoid_f(a, u); }
 
 /* }====================================================================== */
 
@@ -141,10 +177,10 @@ typedef struct op_info {
   const char *name;     /* for errors and Lua's e.op */
   const char *symbol;   /* for drawing */
   int arity;            /* inputs that are nodes; NARY for n-ary ops */
-  /* elementwise ops */
+  /* elementwise ops: the value, and what each input receives from g */
   double (*f)(double a, double b);
-  double (*da)(double a, double b, double out);
-  double (*db)(double a, double b, double out);
+  double (*da)(double a, double b, double out, double g);
+  double (*db)(double a, double b, double out, double g);
   /* other ops */
   void (*backward)(tl_node *n);
 } op_info;
@@ -155,30 +191,30 @@ typedef struct op_info {
 
 static const op_info ops[] = {
   [TL_OP_LEAF]        = {"", "", 0, NULL, NULL, NULL, NULL},
-  [TL_OP_ADD]         = EW2("add", "+", add_f, one, one),
-  [TL_OP_SUB]         = EW2("sub", "-", sub_f, one, minus_one),
-  [TL_OP_MUL]         = EW2("mul", "*", mul_f, mul_da, mul_db),
-  [TL_OP_DIV]         = EW2("div", "/", div_f, div_da, div_db),
-  [TL_OP_POW]         = EW2("pow", "^", pow_f, pow_da, pow_db),
-  [TL_OP_ADD_K]       = EW1("add", "+", add_f, one),
-  [TL_OP_SUB_K]       = EW1("sub", "-", sub_f, one),
-  [TL_OP_MUL_K]       = EW1("mul", "*", mul_f, mul_da),
-  [TL_OP_DIV_K]       = EW1("div", "/", div_f, div_da),
-  [TL_OP_RSUB_K]      = EW1("sub", "-", rsub_f, minus_one),
-  [TL_OP_RDIV_K]      = EW1("div", "/", rdiv_f, rdiv_da),
-  [TL_OP_POW_K]       = EW1("pow", "^", pow_f, pow_da),
-  [TL_OP_RPOW_K]      = EW1("pow", "^", rpow_f, rpow_da),
-  [TL_OP_NEG]         = EW1("neg", "neg", neg_f, minus_one),
-  [TL_OP_EXP]         = EW1("exp", "exp", exp_f, exp_da),
-  [TL_OP_LOG]         = EW1("log", "log", log_f, log_da),
-  [TL_OP_TANH]        = EW1("tanh", "tanh", tanh_f, tanh_da),
-  [TL_OP_SIGMOID]     = EW1("sigmoid", "sigmoid", sigmoid_f, sigmoid_da),
-  [TL_OP_RELU]        = EW1("relu", "ReLU", relu_f, relu_da),
-  [TL_OP_SQRT]        = EW1("sqrt", "sqrt", sqrt_f, sqrt_da),
-  [TL_OP_ABS]         = EW1("abs", "abs", abs_f, abs_da),
-  [TL_OP_SIN]         = EW1("sin", "sin", sin_f, sin_da),
-  [TL_OP_COS]         = EW1("cos", "cos", cos_f, cos_da),
-  [TL_OP_SOFTPLUS]    = EW1("softplus", "softplus", softplus_f, softplus_da),
+  [TL_OP_ADD]         = EW2("add", "+", add_f, pass, pass),
+  [TL_OP_SUB]         = EW2("sub", "-", sub_f, pass, negated),
+  [TL_OP_MUL]         = EW2("mul", "*", mul_f, mul_ga, mul_gb),
+  [TL_OP_DIV]         = EW2("div", "/", div_f, div_ga, div_gb),
+  [TL_OP_POW]         = EW2("pow", "^", pow_f, pow_ga, pow_gb),
+  [TL_OP_ADD_K]       = EW1("add", "+", add_f, pass),
+  [TL_OP_SUB_K]       = EW1("sub", "-", sub_f, pass),
+  [TL_OP_MUL_K]       = EW1("mul", "*", mul_f, mul_ga),
+  [TL_OP_DIV_K]       = EW1("div", "/", div_f, div_ga),
+  [TL_OP_RSUB_K]      = EW1("sub", "-", rsub_f, negated),
+  [TL_OP_RDIV_K]      = EW1("div", "/", rdiv_f, rdiv_ga),
+  [TL_OP_POW_K]       = EW1("pow", "^", powk_f, powk_ga),
+  [TL_OP_RPOW_K]      = EW1("pow", "^", rpow_f, rpow_ga),
+  [TL_OP_NEG]         = EW1("neg", "neg", neg_f, negated),
+  [TL_OP_EXP]         = EW1("exp", "exp", exp_f, exp_ga),
+  [TL_OP_LOG]         = EW1("log", "log", log_f, log_ga),
+  [TL_OP_TANH]        = EW1("tanh", "tanh", tanh_f, tanh_ga),
+  [TL_OP_SIGMOID]     = EW1("sigmoid", "sigmoid", sigmoid_f, sigmoid_ga),
+  [TL_OP_RELU]        = EW1("relu", "ReLU", relu_f, relu_ga),
+  [TL_OP_SQRT]        = EW1("sqrt", "sqrt", sqrt_f, sqrt_ga),
+  [TL_OP_ABS]         = EW1("abs", "abs", abs_f, abs_ga),
+  [TL_OP_SIN]         = EW1("sin", "sin", sin_f, sin_ga),
+  [TL_OP_COS]         = EW1("cos", "cos", cos_f, cos_ga),
+  [TL_OP_SOFTPLUS]    = EW1("softplus", "softplus", softplus_f, softplus_ga),
   [TL_OP_SUM]         = OTHER("sum", "sum", NARY, sum_b),
   [TL_OP_SUMSQ]       = OTHER("sumsq", "sum sq", NARY, sumsq_b),
   [TL_OP_NEURON]      = OTHER("neuron", "w.x+b", NARY, neuron_b),
@@ -204,10 +240,12 @@ static int is_right_const(tl_op op) { return op >= TL_OP_RSUB_K && op <= TL_OP_R
 const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
   tl_op op = (tl_op)n->op;
   const char *sym = ops[op].symbol;
+  char k[32];
+  tl_format_number(k, sizeof k, n->k, 'g', 4);
   if (op == TL_OP_RPOW_K || is_right_const(op))
-    snprintf(buf, size, "%.4g %s", n->k, sym);       /* "2 -": 2 - a */
+    snprintf(buf, size, "%s %s", k, sym);            /* "2 -": 2 - a */
   else if (is_const_op(op))
-    snprintf(buf, size, "%s %.4g", sym, n->k);       /* "+ 2": a + 2 */
+    snprintf(buf, size, "%s %s", sym, k);            /* "+ 2": a + 2 */
   else if (op == TL_OP_INDEX)
     snprintf(buf, size, "[%.0f]", n->k + 1);         /* 1-based, as in Lua */
   else if ((op >= TL_OP_REDUCE_SUM && op <= TL_OP_REDUCE_MAX) && n->k >= 0)
@@ -235,8 +273,8 @@ static void scalar_backward(const op_info *o, tl_node *n) {
     default: break;
   }
   double bv = b ? b->val.v : n->k;
-  tl__grad_add(a, o->da(a->val.v, bv, n->val.v) * g);
-  if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v) * g);
+  tl__grad_add(a, o->da(a->val.v, bv, n->val.v, g));
+  if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
 void tl__backward_sweep(tl_node *const *order, size_t count) {
@@ -424,8 +462,13 @@ tl_node *tl_sumsq(tl_ctx *ctx, size_t n, tl_node *const *xs) {
 tl_node *tl_logsumexp(tl_ctx *ctx, size_t n, tl_node *const *xs) {
   if (!check_many(ctx, "logsumexp", n, xs)) return NULL;
   double m = -INFINITY, s = 0;
-  for (size_t i = 0; i < n; i++) if (xs[i]->val.v > m) m = xs[i]->val.v;
-  if (isfinite(m)) {
+  int has_nan = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (xs[i]->val.v > m) m = xs[i]->val.v;
+    has_nan |= isnan(xs[i]->val.v);
+  }
+  if (has_nan) m = NAN;                 /* as torch.logsumexp, even beside inf */
+  else if (isfinite(m)) {
     for (size_t i = 0; i < n; i++) s += exp(xs[i]->val.v - m);
     m += log(s);
   }

@@ -170,6 +170,14 @@ tl_node *tl_input(const tl_node *n, size_t i);
 const char *tl_op_name(tl_op op);
 const char *tl_op_label(const tl_node *n, char *buf, size_t size);
 
+/* Writes 'v' into buf (at most 'size' bytes, always terminated) as
+** printf's "%.*g" (style 'g') or "%.*f" (style 'f') with 'digits', except
+** that nan, inf and -inf are written "nan", "inf" and "-inf" on every
+** platform (printf may write "-nan" or "-nan(ind)").  Every number that
+** Torchlet prints goes through it.  Returns buf. */
+const char *tl_format_number(char *buf, size_t size, double v, char style,
+                             int digits);
+
 /* ---- ops ---------------------------------------------------------------- */
 /* Each returns a new node (one reference for the caller) or NULL. */
 
@@ -222,7 +230,9 @@ tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g);
 
 /* Sum, mean or max (op TL_OP_REDUCE_*) over all values (axis -1: the
 ** result is a scalar) or along 'axis' (0-based; that dimension is
-** dropped).  max sends the gradient to the first maximal value. */
+** dropped).  max follows torch.max: over everything the gradient is
+** split evenly among the positions holding the maximum, along an axis it
+** goes to the first of them; nan counts as the maximum. */
 tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis);
 /* Matrix product (n x k)(k x m); a vector on the left is a row and on the
 ** right a column, and that dimension is dropped, as in NumPy. */

@@ -130,14 +130,19 @@ static void shape_text(const tl_node *n, char *buf, size_t size) {
 }
 
 void tl__vtext_data(tl_node *n, char *buf, size_t size) {
-  if (!tl_is_array(n)) { snprintf(buf, size, "data %.4f", tl_data(n)); return; }
+  char x[32];
+  if (!tl_is_array(n)) {
+    snprintf(buf, size, "data %s", tl_format_number(x, sizeof x, tl_data(n), 'f', 4));
+    return;
+  }
   const double *v = tl_values(n);
   double sum = 0;
   size_t count = tl_size(n);
   for (size_t i = 0; i < count; i++) sum += v[i];
   char shape[64];
   shape_text(n, shape, sizeof shape);
-  snprintf(buf, size, "data %s mean %.4g", shape, count ? sum / (double)count : 0.0);
+  snprintf(buf, size, "data %s mean %s", shape,
+           tl_format_number(x, sizeof x, count ? sum / (double)count : 0.0, 'g', 4));
 }
 
 double tl__vgrad_mag(tl_node *n) {
@@ -150,9 +155,11 @@ double tl__vgrad_mag(tl_node *n) {
 }
 
 void tl__vtext_grad(tl_node *n, char *buf, size_t size) {
-  if (!tl_is_array(n)) snprintf(buf, size, "grad %.4f", tl_grad(n));
+  char x[32];
+  if (!tl_is_array(n))
+    snprintf(buf, size, "grad %s", tl_format_number(x, sizeof x, tl_grad(n), 'f', 4));
   else if (tl_grads(n) == NULL) snprintf(buf, size, "grad none");
-  else snprintf(buf, size, "grad |g| %.4g", tl__vgrad_mag(n));
+  else snprintf(buf, size, "grad |g| %s", tl_format_number(x, sizeof x, tl__vgrad_mag(n), 'g', 4));
 }
 
 /* }====================================================================== */

@@ -516,3 +516,58 @@ describe("numerics", function()
     assert.matches("exp produced inf", exp_err)
   end)
 end)
+
+describe("labels and finalizers (issue 12)", function()
+  -- A finalizer that sets e.label frees the label being copied if it runs
+  -- while tostring(e) or e.label holds a pointer to it.  Many pending
+  -- finalizers, a collector with no pause and a small step, and a label
+  -- longer than a luaL_Buffer's first block make one run inside the call;
+  -- under ASan the old tostring failed here with heap-use-after-free.
+  local function with_eager_collector(fn)
+    local mode = _VERSION == "Lua 5.4" and collectgarbage("incremental")
+    collectgarbage("collect")
+    local pause = collectgarbage("setpause", 0)
+    local stepmul = collectgarbage("setstepmul", 1)
+    local ok, err = pcall(fn)
+    collectgarbage("setpause", pause)
+    collectgarbage("setstepmul", stepmul)
+    if mode then collectgarbage(mode) end
+    assert(ok, err)
+  end
+
+  for _, case in ipairs{{"an array", {1, 2}}, {"a scalar", 1}} do
+    it("tostring and e.label of " .. case[1] .. " survive finalizers that replace the label", function()
+      local fills = {string.rep("a", 3000), string.rep("b", 3001)}
+      local e = Element(case[2], fills[1])
+      local ran, bad = 0, nil
+      with_eager_collector(function()
+        local mt = {__gc = function(o) e.label = fills[o[1]]; ran = ran + 1 end}
+        for i = 1, 2000 do setmetatable({i % 2 + 1}, mt) end
+        for _ = 1, 4000 do
+          local label = tostring(e):match('label="(.*)"%)$')
+          local field = e.label
+          if label ~= fills[1] and label ~= fills[2] or
+             field ~= fills[1] and field ~= fills[2] then
+            bad = label
+            break
+          end
+        end
+      end)
+      assert.is_nil(bad)
+      assert.is_true(ran > 100)       -- the finalizers did run during the calls
+    end)
+  end
+
+  it("refuses labels with a NUL byte instead of cutting them", function()
+    helpers.fails("bad argument #2 to 'Element' (label contains a NUL byte at position 2)",
+                  Element, 1, "a\0b")
+    local e = Element(1, "kept")
+    helpers.fails("bad argument #3 to '__newindex' (label contains a NUL byte at position 1)",
+                  function() e.label = "\0" end)
+    assert.are.equal("kept", e.label)
+    e.label = nil
+    assert.is_nil(e.label)
+    e.label = "é, ü and \1 are fine"
+    assert.are.equal("é, ü and \1 are fine", e.label)
+  end)
+end)

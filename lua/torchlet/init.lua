@@ -13,7 +13,7 @@ what is easier to write in Lua.  It sets no globals.
     torchlet.data    make_moons, make_circles, make_blobs (lua/torchlet/data.lua)
 ]]
 local core = require "torchlet.core"
-local format, concat, type = string.format, table.concat, type
+local concat, type = table.concat, type
 
 local M = {}
 for k, v in pairs(core) do M[k] = v end
@@ -28,7 +28,7 @@ local function format_values(t, depth)
   for i = 1, #t do
     local v = t[i]
     parts[i] = type(v) == "table" and format_values(v, depth + 1)
-               or format("%.4g", v)
+               or core.format_number(v, 4)
   end
   return "[" .. concat(parts, depth == 0 and ",\n " or ", ") .. "]"
 end
