@@ -301,17 +301,36 @@ static int all_finite(size_t n, tl_node *const *xs) {
   return 1;
 }
 
-/* With numerics checking on, fails when 'n' holds a nan or inf while none
-** of its inputs does: the op produced it rather than inherited it. */
+/* Where the non-finite values among inputs xs[0..n) come from: 0 none,
+** 1 data (leaves only), 2 another op's result. */
+static int nonfinite_source(size_t n, tl_node *const *xs) {
+  int src = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!all_finite(1, &xs[i])) {
+      if (xs[i]->op != TL_OP_LEAF) return 2;
+      src = 1;
+    }
+  return src;
+}
+
+/* The numerics verdict on a non-finite result of 'op' whose inputs' worst
+** source is 'src': a nan or inf is reported where it first appears, made
+** by the op from finite inputs or taken from data (a nan in the training
+** set would otherwise pass through a whole model unreported); one
+** inherited from an op's result was reported at that op. */
+static int numerics_verdict(tl_ctx *ctx, tl_op op, int has_nan, int src) {
+  if (src == 2) return 1;
+  tl_ctx_fail(ctx, TL_ENUMERIC, "%s produced %s%s", ops[op].name,
+              has_nan ? "nan" : "inf", src ? " from a non-finite input" : "");
+  return 0;
+}
+
 int tl__numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
                     tl_node *const *in) {
-  if (!ctx->check_numerics || all_finite(1, &n) || !all_finite(nin, in))
-    return 1;
+  if (!ctx->check_numerics || all_finite(1, &n)) return 1;
   int has_nan = 0;
   for (size_t j = 0; j < tl__size(n); j++) has_nan |= isnan(tl__vals(n)[j]);
-  tl_ctx_fail(ctx, TL_ENUMERIC, "%s produced %s", ops[op].name,
-              has_nan ? "nan" : "inf");
-  return 0;
+  return numerics_verdict(ctx, op, has_nan, nonfinite_source(nin, in));
 }
 
 void tl__link(tl_node *n, tl_op op, tl_node *a, tl_node *b, double k) {
@@ -388,11 +407,12 @@ static tl_node *make_many(tl_ctx *ctx, tl_op op, double v, size_t n1,
                           tl_node *const *xs1, size_t n2,
                           tl_node *const *xs2, tl_node *last) {
   size_t count = n1 + n2 + (last != NULL);
-  if (ctx->check_numerics && !isfinite(v) && all_finite(n1, xs1) &&
-      all_finite(n2, xs2) && (last == NULL || all_finite(1, &last))) {
-    tl_ctx_fail(ctx, TL_ENUMERIC, "%s produced %s", ops[op].name,
-                isnan(v) ? "nan" : "inf");
-    return NULL;
+  if (ctx->check_numerics && !isfinite(v)) {
+    int src = nonfinite_source(n1, xs1), s2 = nonfinite_source(n2, xs2);
+    int s3 = last != NULL ? nonfinite_source(1, &last) : 0;
+    if (s2 > src) src = s2;
+    if (s3 > src) src = s3;
+    if (!numerics_verdict(ctx, op, isnan(v), src)) return NULL;
   }
   tl_node **in = NULL;
   if (ctx->grad_enabled) {
