@@ -32,6 +32,8 @@ static void push_state(lua_State *L) {
   lua_pop(L, 1);
   tlb_state *s = lua_newuserdatauv(L, sizeof *s, 0);
   s->ctx = NULL;
+  s->seen = s->live_after = 0;
+  s->pace = 1;
   luaL_newmetatable(L, TLB_STATE_META);          /* sets __name */
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");
@@ -84,16 +86,33 @@ static int module_manual_seed(lua_State *L) {
   return 0;
 }
 
+/* pace_collector(flag) -> previous flag: whether core allocations are
+** told to Lua's collector (tlb_pace); on by default.  Off is for hosts
+** that run the collector on their own schedule (a game between frames),
+** and for benchmarks that compare. */
+static int module_pace_collector(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  tlb_state *s = lua_touserdata(L, lua_upvalueindex(1));
+  tlb_ctx(L);
+  lua_pushboolean(L, s->pace);
+  s->pace = lua_toboolean(L, 1);
+  return 1;
+}
+
 /* Counters of the node pool, for tests and benchmarks. */
 static int module_memory(lua_State *L) {
   tl_ctx *ctx = tlb_ctx(L);
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 5);
   lua_pushinteger(L, (lua_Integer)tl_ctx_live_nodes(ctx));
   lua_setfield(L, -2, "live_nodes");
   lua_pushinteger(L, (lua_Integer)tl_ctx_pool_bytes(ctx));
   lua_setfield(L, -2, "pool_bytes");
   lua_pushinteger(L, (lua_Integer)tl_node_size());
   lua_setfield(L, -2, "node_size");
+  lua_pushinteger(L, (lua_Integer)tl_ctx_array_bytes(ctx));
+  lua_setfield(L, -2, "array_bytes");
+  lua_pushinteger(L, (lua_Integer)tl_ctx_allocated_bytes(ctx));
+  lua_setfield(L, -2, "allocated_bytes");
   return 1;
 }
 
@@ -106,6 +125,7 @@ static int open_module(lua_State *L) {
     {"check_numerics", module_check_numerics},
     {"manual_seed", module_manual_seed},
     {"memory", module_memory},
+    {"pace_collector", module_pace_collector},
     {NULL, NULL}
   };
   lua_newtable(L);

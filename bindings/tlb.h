@@ -22,6 +22,9 @@
 
 typedef struct tlb_state {
   tl_ctx *ctx;
+  size_t seen;          /* tl_ctx_allocated_bytes at the last look */
+  size_t live_after;    /* tl_ctx_live_bytes after the last collection */
+  int pace;             /* collect for the core at all (pace_collector) */
 } tlb_state;
 
 /* An Element handle: one reference on 'node', or NULL once collected. */
@@ -68,8 +71,13 @@ tl_node *tlb_checkelement(lua_State *L, int i);
 ** the empty handle is collected harmlessly. */
 tlb_element *tlb_newhandle(lua_State *L);
 /* Stores 'n' (whose reference the handle takes over) in the handle 'h';
-** if 'n' is NULL, raises the context's error message instead. */
+** if 'n' is NULL, raises the context's error message instead.  Then paces
+** the collector (tlb_pace): callers hold no pointer that a finalizer could
+** free across it, as across any Lua allocation. */
 void tlb_sethandle(lua_State *L, tlb_element *h, tl_node *n);
+/* Collects garbage for the core when it holds twice its working set
+** (element.c says how); finalizers may run. */
+void tlb_pace(lua_State *L);
 /* Pushes a new handle holding one new reference to 'n'. */
 void tlb_pushnode(lua_State *L, tl_node *n);
 

@@ -12,16 +12,23 @@
 
 #include "internal.h"
 
-void tl__free_value(tl_node *n) {
+/* Bytes of an array's value block and of its gradient buffer. */
+static size_t value_bytes(size_t size) { return sizeof(tl__array) + size * sizeof(double); }
+static size_t grad_bytes(size_t size) { return size * sizeof(double); }
+
+void tl__free_value(tl_ctx *ctx, tl_node *n) {
   if (n->flags & TL_F_ARRAY) {
+    size_t size = n->val.arr->size;
+    ctx->array_bytes -= value_bytes(size);
+    if (n->val.arr->grad != NULL) ctx->array_bytes -= grad_bytes(size);
     free(n->val.arr->grad);
     free(n->val.arr);
     n->flags &= (uint8_t)~TL_F_ARRAY;
   }
 }
 
-void tl__free_extras(tl_node *n) {
-  tl__free_value(n);
+void tl__free_extras(tl_ctx *ctx, tl_node *n) {
+  tl__free_value(ctx, n);
   if (n->label != NULL) free(n->label);   /* most nodes have none: no call */
   if (n->flags & TL_F_MANY) free(n->src.many.v);
 }
@@ -46,7 +53,7 @@ tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
     }
     size *= shape[d];
   }
-  tl__array *arr = malloc(sizeof *arr + size * sizeof(double));
+  tl__array *arr = malloc(value_bytes(size));
   if (arr == NULL) {
     tl_ctx_fail(ctx, TL_ENOMEM, "out of memory for an array of %zu values", size);
     return NULL;
@@ -59,6 +66,8 @@ tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
   if (n == NULL) { free(arr); return NULL; }
   n->flags |= TL_F_ARRAY;
   n->val.arr = arr;
+  ctx->array_bytes += value_bytes(size);
+  ctx->allocated += value_bytes(size);
   return n;
 }
 
@@ -85,6 +94,8 @@ int tl__alloc_grad(tl_ctx *ctx, tl_node *n) {
     return 0;
   }
   n->flags &= (uint8_t)~TL_F_HAS_GRAD;   /* the new buffer holds garbage */
+  ctx->array_bytes += grad_bytes(n->val.arr->size);
+  ctx->allocated += grad_bytes(n->val.arr->size);
   return 1;
 }
 

@@ -41,7 +41,7 @@ void tl_ctx_free(tl_ctx *ctx) {
   while (b != NULL) {
     tl__block *prev = b->prev;
     for (size_t i = 0; i < b->count; i++)
-      if (b->nodes[i].refs != 0) tl__free_extras(&b->nodes[i]);
+      if (b->nodes[i].refs != 0) tl__free_extras(ctx, &b->nodes[i]);
     free(b);
     b = prev;
   }
@@ -66,6 +66,11 @@ size_t tl_ctx_pool_bytes(const tl_ctx *ctx) {
   for (const tl__block *b = ctx->blocks; b != NULL; b = b->prev)
     bytes += sizeof *b + b->count * sizeof(tl_node);
   return bytes;
+}
+size_t tl_ctx_array_bytes(const tl_ctx *ctx) { return ctx->array_bytes; }
+size_t tl_ctx_allocated_bytes(const tl_ctx *ctx) { return ctx->allocated; }
+size_t tl_ctx_live_bytes(const tl_ctx *ctx) {
+  return ctx->live * sizeof(tl_node) + ctx->array_bytes;
 }
 size_t tl_node_size(void) { return sizeof(tl_node); }
 
@@ -118,6 +123,7 @@ tl_node *tl__node_alloc(tl_ctx *ctx) {
   n->src.in[0] = n->src.in[1] = NULL;
   n->k = 0;
   ctx->live++;
+  ctx->allocated += sizeof *n;
   return n;
 }
 
@@ -125,7 +131,7 @@ tl_node *tl__node_alloc(tl_ctx *ctx) {
 ** reaches zero with it.  The worklist is threaded through the dead nodes'
 ** own val.next, so freeing never allocates and never recurses. */
 static void free_chain(tl_ctx *ctx, tl_node *n) {
-  tl__free_value(n);
+  tl__free_value(ctx, n);
   n->val.next = NULL;
   tl_node *work = n;
   while (work != NULL) {
@@ -136,12 +142,12 @@ static void free_chain(tl_ctx *ctx, tl_node *n) {
     for (size_t i = 0; i < nin; i++) {
       tl_node *x = in[i];
       if (--x->refs == 0) {
-        tl__free_value(x);              /* val is about to become the link */
+        tl__free_value(ctx, x);         /* val is about to become the link */
         x->val.next = work;
         work = x;
       }
     }
-    tl__free_extras(dead);
+    tl__free_extras(ctx, dead);
     dead->flags = 0;
     dead->val.next = ctx->free_list;
     ctx->free_list = dead;

@@ -57,6 +57,8 @@ struct tl_ctx {
   tl_node *free_list;         /* free nodes, linked through val.next */
   tl__block *blocks;          /* every block of nodes ever allocated */
   size_t live;                /* nodes handed out and not yet freed */
+  size_t array_bytes;         /* held now by array values and gradients */
+  size_t allocated;           /* bytes handed out so far (nodes, arrays) */
   size_t nblocks;
   uint32_t epoch;             /* visit mark of the current walk */
   int grad_enabled;
@@ -125,10 +127,10 @@ int tl__alloc_grad(tl_ctx *ctx, tl_node *n);
 ** short. */
 tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape);
 /* Frees what a node owns outside the pool (array, label, input list). */
-void tl__free_extras(tl_node *n);
+void tl__free_extras(tl_ctx *ctx, tl_node *n);
 /* Frees only an array node's buffers, leaving a scalar-looking node, so
 ** that its 'val' can be reused as a list link while it is being freed. */
-void tl__free_value(tl_node *n);
+void tl__free_value(tl_ctx *ctx, tl_node *n);
 
 /* With numerics checking on, fails (TL_ENUMERIC, naming the op) when 'n'
 ** holds a nan or inf while none of its inputs does: the op produced it

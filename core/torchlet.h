@@ -112,6 +112,14 @@ tl_status tl_ctx_fail(tl_ctx *ctx, tl_status status, const char *fmt, ...)
 /* Live nodes and bytes held by the node pool (for benchmarks and tests). */
 size_t tl_ctx_live_nodes(const tl_ctx *ctx);
 size_t tl_ctx_pool_bytes(const tl_ctx *ctx);
+/* Bytes held now by array values and their gradient buffers. */
+size_t tl_ctx_array_bytes(const tl_ctx *ctx);
+/* Bytes handed out since the context was made (nodes and arrays; never
+** decreases), and bytes held now by live nodes and their arrays: what a
+** host with a garbage collector watches, so that dead handles do not hold
+** core memory its collector cannot see (the Lua binding does: tlb_pace). */
+size_t tl_ctx_allocated_bytes(const tl_ctx *ctx);
+size_t tl_ctx_live_bytes(const tl_ctx *ctx);
 /* sizeof(struct tl_node): the core memory of one scalar node. */
 size_t tl_node_size(void);
 
