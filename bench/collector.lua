@@ -29,15 +29,7 @@ package.cpath = package.cpath .. (";%s/build/?.so"):format(root)
 local clock_ok, clock = pcall(require, "bench.clock")
 local now = clock_ok and function() return clock.now() * 1e-9 end or os.clock
 
-local function rss_kb()
-  local f = assert(io.open("/proc/self/status"))
-  for line in f:lines() do
-    local kb = line:match("^VmRSS:%s*(%d+)")
-    if kb then f:close() return tonumber(kb) end
-  end
-  f:close()
-  error("no VmRSS in /proc/self/status")
-end
+local rss_kb = require("bench.rss").kb
 
 local function quantile(xs, q)
   local s = {}
@@ -47,6 +39,21 @@ local function quantile(xs, q)
 end
 
 -- {== the loops, run in a child: "child mnist|moons STEPS on|off" =======
+
+-- Runs step(i) 'steps' times; returns the times of each, the resident
+-- memory after step 10 and the peak.
+local function measure(steps, step)
+  local times, rss10, peak = {}, nil, 0
+  for i = 1, steps do
+    local t0 = now()
+    step(i)
+    times[i] = now() - t0
+    local r = rss_kb()
+    if r > peak then peak = r end
+    if i == 10 then rss10 = r end
+  end
+  return times, rss10, peak
+end
 
 local function mnist(steps)
   local torchlet = require "torchlet"
@@ -60,20 +67,13 @@ local function mnist(steps)
     for i = 1, 64 do classes[i] = (i * 7 + b) % 10 + 1 end
     batches[b] = {torchlet.rand(64, 784), classes}
   end
-  local times, rss10, peak = {}, nil, 0
-  for step = 1, steps do
-    local X, y = batches[(step - 1) % #batches + 1][1], batches[(step - 1) % #batches + 1][2]
-    local t0 = now()
-    local l = loss.cross_entropy(model(X), y)
+  return measure(steps, function(step)
+    local batch = batches[(step - 1) % #batches + 1]
+    local l = loss.cross_entropy(model(batch[1]), batch[2])
     opt:zero_grad()
     l:backward()
     opt:step()
-    times[step] = now() - t0
-    local r = rss_kb()
-    if r > peak then peak = r end
-    if step == 10 then rss10 = r end
-  end
-  return times, rss10, peak
+  end)
 end
 
 local function moons_loop(steps)
@@ -83,21 +83,14 @@ local function moons_loop(steps)
   local X, y = data.make_moons(100, {noise = 0.1, seed = 1})
   local model = nn.MLP(2, {16, 16, 1})
   local opt = optim.SGD(model:parameters(), {lr = 0.05})
-  local times, rss10, peak = {}, nil, 0
-  for step = 1, steps do
-    local t0 = now()
+  return measure(steps, function()
     local scores = {}
     for i = 1, #X do scores[i] = model(X[i]) end
     local l = loss.hinge(scores, y) + 1e-4 * model:l2()
     opt:zero_grad()
     l:backward()
     opt:step()
-    times[step] = now() - t0
-    local r = rss_kb()
-    if r > peak then peak = r end
-    if step == 10 then rss10 = r end
-  end
-  return times, rss10, peak
+  end)
 end
 
 if arg[1] == "child" then

@@ -18,16 +18,7 @@ local steps = math.tointeger(tonumber(arg[1] or "100000"))
 local warmup = math.tointeger(tonumber(arg[2] or "1000"))
 assert(steps and warmup and warmup < steps, "usage: rss_growth.lua [STEPS] [WARMUP]")
 
--- Resident set size in kB, from /proc (Linux).
-local function rss_kb()
-  local f = assert(io.open("/proc/self/status"))
-  for line in f:lines() do
-    local kb = line:match("^VmRSS:%s*(%d+)")
-    if kb then f:close() return tonumber(kb) end
-  end
-  f:close()
-  error("no VmRSS in /proc/self/status")
-end
+local rss_kb = require("bench.rss").kb
 
 torchlet.manual_seed(1)
 local X, y = data.make_moons(16, {noise = 0.1, seed = 1})
