@@ -38,7 +38,7 @@ describe("batched models", function()
 
   it("send the scalar path's gradients to the same parameters", function()
     local model = nn.MLP(2, {8, 8, 1})
-    local params = model:parameters()
+    local params = model:parameters({scalar = true})
     local scores = {}
     for i = 1, #X do scores[i] = model(X[i]) end
     local l = loss.hinge(scores, y) + 1e-4 * model:l2()

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (m == NULL) {
     if (tl_ctx_error(ctx)[0] == '\0') __builtin_trap();   /* must say why */
   } else if (tl_mlp_nin(m) <= 64 && tl_mlp_nout(m) <= 64 &&
-             tl_mlp_nparams(m) <= 100000) {
+             tl_mlp_nscalars(m) <= 100000) {
     tl_node *x[64], *out[64];
     for (size_t i = 0; i < tl_mlp_nin(m); i++) x[i] = tl_leaf(ctx, 0.5);
     if (tl_mlp_forward(ctx, m, x, out) == TL_OK) {
