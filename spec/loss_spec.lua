@@ -108,6 +108,34 @@ describe("loss", function()
     assert.are.equal(2, loss.hinge(-1, 1).data)
   end)
 
+  -- issue 13: one form of each loss, over arrays; a list comes in through
+  -- one stacking node, and cross-entropy is one node whatever the batch
+  it("builds a handful of nodes, not several per sample", function()
+    local function count(e, seen)
+      seen = seen or {}
+      local n = 0
+      for _, c in ipairs(e:children()) do
+        if not seen[c] then seen[c] = true; n = n + 1 + count(c, seen) end
+      end
+      return n
+    end
+    local s = {}
+    for i = 1, 50 do s[i] = Element(i / 10) end
+    local y = {}
+    for i = 1, 50 do y[i] = i % 2 == 0 and 1 or -1 end
+    -- 50 scores, the stack, the targets, mul, 1 - ., relu (the mean is the root)
+    assert.are.equal(50 + 5, count(loss.hinge(s, y)))
+    local logits, classes = torchlet.randn(1000, 10), {}
+    for i = 1, 1000 do classes[i] = i % 10 + 1 end
+    local ce = loss.cross_entropy(logits, classes)
+    assert.are.equal("cross_entropy", ce.op)
+    assert.are.equal(1, count(ce))                     -- the logits alone
+    local rows = {elements{1, 2}, elements{3, 4}}
+    local l = loss.cross_entropy(rows, {1, 2})
+    assert.are.equal("stack", l:children()[1].op)      -- 4 logits, one stack
+    assert.are.equal(5, count(l))
+  end)
+
   it("frees its graph when the result is collected", function()
     collectgarbage("collect")
     local before = torchlet.memory().live_nodes

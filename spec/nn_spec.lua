@@ -76,6 +76,17 @@ describe("nn", function()
                        tostring(nn.MLP(1, {1, 1}, {activations = {"linear", "relu"}})))
     end)
 
+    -- issue 13: no scalar node per parameter
+    it("keeps its parameters in two arrays per layer, about 8 bytes each", function()
+      collectgarbage("collect")
+      local before = torchlet.memory().live_nodes
+      local m = nn.MLP(784, {128, 10})
+      assert.are.equal(before + 4, torchlet.memory().live_nodes)
+      local n = #m:parameters({scalar = true})
+      assert.are.equal(784 * 128 + 128 + 128 * 10 + 10, n)
+      assert.is_true(m:memory() / n < 8.1, "bytes per parameter: " .. m:memory() / n)
+    end)
+
     it("has a metatable with __name", function()
       local mt = getmetatable(nn.Neuron(1))
       assert.are.equal("torchlet.Module", mt.__name)
@@ -316,6 +327,26 @@ describe("nn", function()
       fails("table of 2 inputs expected, got number", m, 1)
       fails("input 1 must be a number or an Element, got boolean", nn.Neuron(1), true)
       fails("Module expected, got table", getmetatable(m).__call, {}, {1, 2})
+    end)
+
+    it("rejects bad options and fields of the scalar view", function()
+      local m = nn.MLP(2, {3, 1})
+      fails("bad argument #2 to 'parameters' (unknown option 'scalars'; known: scalar)", m.parameters, m,
+            {scalars = true})
+      fails("option 'scalar' must be a boolean, got number", m.parameters, m, {scalar = 1})
+      local p = m:parameters({scalar = true})[1]
+      fails("bad argument #2 to '__newindex' (Parameter has no settable field 'value'",
+            function() p.value = 1 end)
+      fails("bad argument #3 to '__newindex' (number expected, got string)",
+            function() p.data = "1" end)
+      fails("Parameter expected, got table", getmetatable(p).__index, {}, "data")
+      assert.is_nil(p.value)
+      assert.are.equal("torchlet.Parameter", getmetatable(p).__name)
+      -- a view keeps its array alive after the model is gone
+      m = nil
+      collectgarbage("collect")
+      p.data = 5
+      assert.are.equal(5, p.data)
     end)
 
     it("leaves no nodes behind after a rejected input", function()

@@ -67,6 +67,42 @@ describe("save/load", function()
     assert.are.equal(with_checksum(body), s)
   end)
 
+  it("writes W row-major, then b, layer by layer (version 2)", function()
+    local m = nn.Layer(2, 2, {nonlin = false})
+    local W, b = table.unpack(m:parameters())
+    W.data, b.data = {{1, 2}, {4, 5}}, {3, 6}
+    m:save(path)
+    local body = "TLNN\r\n\26\n" .. string.pack("<I4I4I8I4I4", 2, 1, 96, 2, 1)
+                 .. string.pack("<I4I4", 2, 0)
+                 .. bits(1) .. bits(2) .. bits(4) .. bits(5) .. bits(3) .. bits(6)
+    assert.are.equal(with_checksum(body), read(path))
+  end)
+
+  -- issue 13: files written before layers owned matrices
+  it("loads version 1 files, whose parameters are neuron by neuron", function()
+    local body = "TLNN\r\n\26\n" .. string.pack("<I4I4I8I4I4", 1, 2, 128, 2, 2)
+                 .. string.pack("<I4I4I4I4", 2, 1, 1, 0)
+                 -- layer 1: neuron 1 (w 1 2, b 3), neuron 2 (w 4 5, b 6); layer 2: w 7 8, b 9
+                 .. bits(1) .. bits(2) .. bits(3) .. bits(4) .. bits(5) .. bits(6)
+                 .. bits(7) .. bits(8) .. bits(9)
+    write(path, with_checksum(body))
+    local m = nn.load(path)
+    assert.are.equal("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], "
+                     .. "Layer of [LinearNeuron(2)]]", tostring(m))
+    local W1, b1, W2, b2 = table.unpack(m:parameters())
+    assert.are.same({{1, 2}, {4, 5}}, W1.data)
+    assert.are.same({3, 6}, b1.data)
+    assert.are.same({{7, 8}}, W2.data)
+    assert.are.same({9}, b2.data)
+    local s = {}
+    for i, p in ipairs(m:parameters({scalar = true})) do s[i] = p.data end
+    assert.are.same({1, 2, 3, 4, 5, 6, 7, 8, 9}, s)          -- micrograd's order
+    -- and it is saved again as version 2, same values
+    m:save(path)
+    assert.are.equal(2, string.unpack("<I4", read(path), 9))
+    assert.are.same({{1, 2}, {4, 5}}, nn.load(path):parameters()[1].data)
+  end)
+
   it("replaces an existing file whole and leaves no temporary file", function()
     write(path, string.rep("old contents ", 100))
     local m = nn.MLP(2, {3, 1})
