@@ -118,11 +118,11 @@ tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
     return tl_ctx_fail(ctx, TL_EARG, "optimizer got an empty parameter list");
   for (size_t i = 0; i < n; i++) {
     if (params[i] == NULL)
-      return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i + 1);
+      return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i);
     if (params[i]->op != TL_OP_LEAF)
       return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is not a leaf (it was "
                          "made by '%s'): optimize the leaves it is computed "
-                         "from", i + 1, tl_op_name((tl_op)params[i]->op));
+                         "from", i, tl_op_name((tl_op)params[i]->op));
   }
   if (!check_config(ctx, kind, cfg)) return TL_EARG;
   tl_status st = all_distinct(ctx, n, params);
