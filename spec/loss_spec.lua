@@ -31,7 +31,44 @@ local function sparse(len, v)
   return t
 end
 
+-- The directory of this file, so the reference loads from any working dir.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+-- Values and gradients printed by PyTorch 1.13 (float64) from
+-- spec/reference/loss_torch.py, which states each case.
+local reference = dofile(here .. "reference/loss_torch.lua")
+
 describe("loss", function()
+  describe("matches PyTorch's values and gradients", function()
+    for _, case in ipairs(reference) do
+      local name, scores, targets, value, grad = table.unpack(case)
+      for _, form in ipairs({"list", "array"}) do
+        it(name .. " (" .. form .. ")", function()
+          local s, got_grad
+          if form == "array" then
+            s = Element(scores)
+          elseif name == "cross_entropy" then
+            s = {}
+            for i, row in ipairs(scores) do s[i] = elements(row) end
+          else
+            s = elements(scores)
+          end
+          local l = loss[name](s, targets)
+          assert.is_true(close(value, l.data), ("value %.17g, PyTorch %.17g"):format(l.data, value))
+          l:backward()
+          for i, g in ipairs(grad) do
+            for j, gj in ipairs(type(g) == "table" and g or {g}) do
+              local got
+              if form == "array" then got = type(g) == "table" and s.grad[i][j] or s.grad[i]
+              elseif type(g) == "table" then got = s[i][j].grad
+              else got = s[i].grad end
+              assert.is_true(close(gj, got), ("grad %d,%d: %.17g, PyTorch %.17g"):format(i, j, got, gj))
+            end
+          end
+        end)
+      end
+    end
+  end)
+
   it("mse is mean((s - y)^2) with gradient 2(s - y)/n", function()
     local s = elements{1, 2.5, -1}
     local y = {0, 2, 1}
