@@ -152,6 +152,28 @@ describe("nn", function()
       for i = 1, 3 do assert.is_true(torchlet.is_element(many[i])) end
     end)
 
+    -- issue 13: graphs still draw neuron by neuron, as in micrograd
+    it("builds one neuron node per neuron, reading its row of W", function()
+      local m = nn.MLP(2, {3, 1})
+      local x1, x2 = Element(0.5), Element(-1)
+      local out = m({x1, x2})
+      assert.are.equal("neuron", out.op)              -- linear output: no activation
+      local ins = out:children()
+      assert.are.equal(2 + 3, #ins)                   -- W2, b2 and the three hidden units
+      local W2, b2 = table.unpack(m:parameters(), 3, 4)
+      assert.are.same(W2.shape, ins[1].shape)
+      assert.are.same(b2.shape, ins[2].shape)
+      for k = 3, 5 do
+        assert.are.equal("relu", ins[k].op)
+        local neuron = ins[k]:children()[1]
+        assert.are.equal("neuron", neuron.op)
+        local hin = neuron:children()
+        assert.are.equal(4, #hin)                     -- W1, b1, x1, x2
+        assert.are.equal(0.5, hin[3].data)
+        assert.are.equal(-1, hin[4].data)
+      end
+    end)
+
     it("takes numbers and Elements as inputs", function()
       local m = nn.MLP(2, {3, 1})
       local a = m({0.5, -1}).data
