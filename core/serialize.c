@@ -249,6 +249,16 @@ static tl_mlp *decode(tl_ctx *ctx, const char *path, const unsigned char *b,
                 "not match the file length)", path);
     goto done;
   }
+  /* activation codes are checked here, named by their byte offset in the
+  ** file (a place in the file reads the same in C and in Lua, where a
+  ** layer number would not) */
+  for (size_t l = 0; l < nl; l++)
+    if ((unsigned)acts[l] >= TL_ACT_COUNT) {
+      tl_ctx_fail(ctx, TL_EFORMAT, "load '%s': invalid model (unknown "
+                  "activation %u at byte %zu)", path, (unsigned)acts[l],
+                  HEADER_LEN + 8 * l + 4);
+      goto done;
+    }
   params = malloc((np ? np : 1) * sizeof *params);
   if (params == NULL) goto nomem;
   const unsigned char *p = b + HEADER_LEN + 8 * (size_t)nl;

@@ -186,7 +186,7 @@ describe("save/load", function()
       -- activation 9 does not exist
       local body = good:sub(1, 36) .. string.pack("<I4", 9) .. good:sub(41, -9)
       write(path, with_checksum(body))
-      assert.is_truthy(load_error(path):find("invalid model (unknown activation 9 in layer 0)", 1, true))
+      assert.is_truthy(load_error(path):find("invalid model (unknown activation 9 at byte 36)", 1, true))
       -- layer size 4 instead of 3 does not match the file length
       body = good:sub(1, 32) .. string.pack("<I4", 4) .. good:sub(37, -9)
       write(path, with_checksum(body))
