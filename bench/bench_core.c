@@ -275,7 +275,9 @@ static void moons_free(tl_ctx *ctx, moons *s) {
 static void moons_step(tl_ctx *ctx, moons *s) {
   tl_node *scores[MOONS];
   for (int i = 0; i < MOONS; i++) scores[i] = mlp_forward(ctx, s->model, s->x[i]);
-  tl_node *hinge = must(ctx, tl_loss_hinge(ctx, MOONS, scores, s->y));
+  tl_node *stacked = must(ctx, tl_loss_stack(ctx, MOONS, scores));
+  tl_node *hinge = must(ctx, tl_loss_hinge(ctx, stacked, MOONS, s->y));
+  tl_release(ctx, stacked);
   tl_node *sq = must(ctx, tl_mlp_l2(ctx, s->model));
   tl_node *reg = must(ctx, tl_with_const(ctx, TL_OP_MUL_K, sq, 1e-4));
   tl_node *loss = must(ctx, tl_add(ctx, hinge, reg));

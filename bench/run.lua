@@ -20,6 +20,10 @@ the original's table and writes the result as JSON.
     --quick        3 samples per row: checks that everything runs, measures
                    nothing worth keeping (refused with --update)
 
+After the tables it runs bench/model_batched.lua (issue 13's model
+targets: model(X) against the same network by hand, bytes per parameter)
+and prints its verdicts.
+
 Rows that need torchlet.nn read "n/a (torchlet.nn not built)" until it is.
 ]]
 -- The tree this file is in, found from its own path, so the command works
@@ -221,6 +225,18 @@ local function main(argv)
                                            blas_gflops = tonumber(blas)}
     end
   end
+  -- issue 13's model targets (bench/model_batched.lua), in a process of
+  -- their own: the memory target wants a node pool nothing else has used
+  local lua = arg and arg[-1] or "lua5.4"
+  p = io.popen(quote(lua) .. " " .. quote(root .. "/bench/model_batched.lua")
+               .. (opts.quick and " --quick" or "") .. " 2>&1")
+  result.model_targets = {}
+  print()
+  for line in p:read("a"):gmatch("[^\n]+") do
+    print(line)
+    result.model_targets[#result.model_targets + 1] = line
+  end
+  p:close()
   print()
   print("Absolute numbers vary by machine; compare ratios measured in one run.")
 

@@ -10,8 +10,10 @@
 **                                      table of rows and a table of classes
 **
 ** Scores are Elements or numbers, either a Lua array or a single value
-** (then the target is a single number).  Each returns one Element: the mean
-** over the samples, built in C (core/loss.c).
+** (then the target is a single number), or an array Element (batched).
+** Each returns one Element: the mean over the samples, built in C
+** (core/loss.c).  A Lua array of scores enters the core's one array form
+** of each loss through one stacking node.
 */
 #include "../core/size.h"
 #include "../core/tl_loss.h"
@@ -78,12 +80,17 @@ static int lengths_differ(lua_State *L, const char *fname, size_t ny,
                       tlb_pushsize(L, ny), what, tlb_pushsize(L, ns), of);
 }
 
-/* Checks the n targets y against what loss 'fname' takes. */
+/* Checks the n targets y against what loss 'fname' takes (1-based). */
 static void checktargets(lua_State *L, const char *fname, tl_targets kind,
                          size_t n, const double *y) {
-  tl_ctx *ctx = tlb_ctx(L);
-  if (tl_loss_check_targets(ctx, NULL, kind, n, y) != TL_OK)
-    tlb_argerror(L, 2, fname, "%s", tl_ctx_error(ctx));
+  const char *want;
+  size_t i = tl_loss_bad_target(kind, n, y, &want);
+  if (i < n) {
+    char got[32];
+    tl_format_number(got, sizeof got, y[i], 'g', 17);
+    tlb_argerror(L, 2, fname, "target %s must be %s, got %s",
+                 tlb_pushsize(L, i + 1), want, got);
+  }
 }
 
 /* Reads scores (argument 1) and numeric targets (argument 2); every score
@@ -133,15 +140,13 @@ static samples readsamples(lua_State *L, const char *fname, tl_targets kind) {
   return sm;
 }
 
-typedef tl_node *(*loss_fn)(tl_ctx *ctx, size_t n, tl_node *const *s,
+typedef tl_node *(*loss_fn)(tl_ctx *ctx, tl_node *s, size_t n,
                             const double *y);
-typedef tl_node *(*array_loss_fn)(tl_ctx *ctx, tl_node *s, size_t n,
-                                  const double *y);
 
 /* Batched form: argument 1 an array Element of n scores, argument 2 a
 ** table of n numbers or an Element holding n values. */
 static int array_loss(lua_State *L, const char *fname, tl_node *s,
-                      array_loss_fn f, tl_targets kind) {
+                      loss_fn f, tl_targets kind) {
   size_t n = tl_dim(s, 0);
   tl_node *yn = tlb_toelement(L, 2);
   const double *y;
@@ -174,16 +179,20 @@ static int array_loss(lua_State *L, const char *fname, tl_node *s,
   return 1;
 }
 
+/* A loss over a Lua array of scores (or one score): the scores are
+** stacked into one vector node, and the loss is taken of it. */
 static int elementwise(lua_State *L, const char *fname, loss_fn f,
-                       array_loss_fn fa, tl_targets kind) {
+                       tl_targets kind) {
   lua_settop(L, 2);                     /* the handle goes to index 3 */
   tl_node *batch = tlb_toelement(L, 1);
-  if (batch != NULL && tl_is_array(batch)) return array_loss(L, fname, batch, fa, kind);
+  if (batch != NULL && tl_is_array(batch)) return array_loss(L, fname, batch, f, kind);
   tlb_element *h = tlb_newhandle(L);     /* before any reference is taken */
   samples sm = readsamples(L, fname, kind);
   tl_ctx *ctx = tlb_ctx(L);
-  tl_node *r = f(ctx, sm.n, sm.s, sm.y);
-  release_scores(ctx, sm.n, sm.s);    /* the result holds what it needs */
+  tl_node *s = tl_loss_stack(ctx, sm.n, sm.s);
+  release_scores(ctx, sm.n, sm.s);    /* the stack holds what it needs */
+  tl_node *r = s ? f(ctx, s, sm.n, sm.y) : NULL;
+  tl_release(ctx, s);                 /* and the result the stack */
   tlb_sethandle(L, h, r);
   lua_settop(L, 3);
   return 1;
@@ -192,15 +201,13 @@ static int elementwise(lua_State *L, const char *fname, loss_fn f,
 /* }====================================================================== */
 
 static int loss_mse(lua_State *L) {
-  return elementwise(L, "mse", tl_loss_mse, tl_loss_mse_array, TL_TARGETS_ANY);
+  return elementwise(L, "mse", tl_loss_mse, TL_TARGETS_ANY);
 }
 static int loss_hinge(lua_State *L) {
-  return elementwise(L, "hinge", tl_loss_hinge, tl_loss_hinge_array,
-                     TL_TARGETS_SIGN);
+  return elementwise(L, "hinge", tl_loss_hinge, TL_TARGETS_SIGN);
 }
 static int loss_bce(lua_State *L) {
-  return elementwise(L, "bce", tl_loss_bce_logits, tl_loss_bce_logits_array,
-                     TL_TARGETS_UNIT);
+  return elementwise(L, "bce", tl_loss_bce_logits, TL_TARGETS_UNIT);
 }
 
 /* A class index at the top of the stack, in 1..k, as 0-based. */
@@ -238,7 +245,7 @@ static int array_cross_entropy(lua_State *L, tl_node *logits) {
     lua_pop(L, 1);
   }
   tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, tl_loss_cross_entropy_array(tlb_ctx(L), logits, cls));
+  tlb_sethandle(L, h, tl_loss_cross_entropy(tlb_ctx(L), logits, cls));
   return 1;
 }
 
@@ -305,8 +312,11 @@ static int loss_cross_entropy(lua_State *L) {
   }
   tl_ctx *ctx = tlb_ctx(L);
   if (!retain_scores(ctx, cells, s, num)) return tlb_error(L);
-  tl_node *r = tl_loss_cross_entropy(ctx, n, k, s, cls);
+  size_t shape[2] = {n, k};
+  tl_node *logits = tl_stack(ctx, cells, s, 2, shape);   /* one node */
   release_scores(ctx, cells, s);
+  tl_node *r = logits ? tl_loss_cross_entropy(ctx, logits, cls) : NULL;
+  tl_release(ctx, logits);
   tlb_sethandle(L, h, r);
   lua_settop(L, hidx);
   return 1;

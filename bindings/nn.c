@@ -6,11 +6,14 @@
 **   nn.MLP(nin, sizes [, opts])      opts: activation ("relu", hidden layers),
 **                                    output ("linear"), activations, init
 **   nn.load(path)
-**   model(x)  model:parameters()  model:zero_grad()  model:l2()
-**   model:save(path)  tostring(model)
+**   model(x)  model:parameters([{scalar = true}])  model:zero_grad()
+**   model:l2()  model:memory()  model:save(path)  tostring(model)
 **
 ** A forward pass reads the inputs, calls core once and pushes only the
-** outputs: no Lua object per intermediate node.
+** outputs: no Lua object per intermediate node.  parameters() gives the
+** weight and bias arrays; parameters{scalar = true} gives micrograd's
+** view, one torchlet.Parameter per value, whose .data and .grad read and
+** write the arrays' values.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "tlb_args.h"
 
 #define TLB_MODULE "torchlet.Module"
+#define TLB_PARAMETER "torchlet.Parameter"
 
 /* A model handle: born empty (m == NULL) so that an error while it is
 ** being made leaves a harmless husk for __gc. */
@@ -60,6 +64,16 @@ static void setmodel(lua_State *L, tlb_model *mo, tl_mlp *m, const char *fname) 
   mo->out = malloc(tl_mlp_nout(m) * sizeof *mo->out);
   if (mo->x == NULL || mo->out == NULL)
     luaL_error(L, "out of memory creating a model");
+}
+
+/* The core checks widths too, but names layers from 0: this says it the
+** Lua way first. */
+static void checkwidth(lua_State *L, int arg, const char *fname,
+                       const char *what, size_t n) {
+  if (n > TL_MLP_MAX_WIDTH)
+    luaL_error(L, "%s: %s must be in 1..%d, got %s", fname, what,
+               (int)TL_MLP_MAX_WIDTH, tlb_pushsize(L, n));
+  (void)arg;
 }
 
 static tl_act checkact(lua_State *L, int arg, const char *fname,
@@ -106,6 +120,7 @@ static int nn_neuron(lua_State *L) {
 static int nn_layer(lua_State *L) {
   size_t nin = (size_t)tlb_topositive(L, 1, 1, "Layer", "number of inputs");
   size_t nout = (size_t)tlb_topositive(L, 2, 2, "Layer", "number of outputs");
+  checkwidth(L, 2, "Layer", "size of layer 1", nout);
   tl_act act = single_act(L, 3, "Layer");
   tl_init init = checkinit(L, 3, "Layer");
   tlb_model *mo = newmodel(L);
@@ -133,6 +148,7 @@ static int nn_mlp(lua_State *L) {
     snprintf(what, sizeof what, "layer size %d", (int)l + 1);
     sizes[l] = (size_t)tlb_topositive(L, -1, 2, "MLP", what);
     lua_pop(L, 1);
+    checkwidth(L, 2, "MLP", what, sizes[l]);
   }
   tl_act hidden = checkact(L, 3, "MLP", tlb_optstring(L, 3, "MLP", "activation", "relu"),
                            "activation");
@@ -278,19 +294,109 @@ static int model_call(lua_State *L) {
 ** Methods
 ** ======================================================================= */
 
-/* parameters(): handles aliasing the model's own leaves, in micrograd's
-** order (layer by layer, neuron by neuron, weights then bias). */
+/* {======================================================================
+** Parameters: the arrays, or micrograd's per-scalar view of them
+** ======================================================================= */
+
+/* One scalar of a parameter array: holds a reference on the array. */
+typedef struct tlb_param {
+  tl_node *arr;         /* NULL after __gc */
+  size_t pos;
+} tlb_param;
+
+static tlb_param *toparam(lua_State *L, int i, const char *fname) {
+  tlb_param *p = tlb_testudata(L, i, TLB_PARAMETER, sizeof *p);
+  if (p == NULL) tlb_typeerror(L, i, fname, "Parameter");
+  else if (p->arr == NULL) luaL_error(L, "%s: Parameter used after it was collected", fname);
+  tlb_ctx(L);                          /* its array lives in the context */
+  return p;
+}
+
+static double param_grad(const tlb_param *p) {
+  const double *g = tl_grads(p->arr);
+  return g != NULL ? g[p->pos] : 0.0;  /* absent reads as 0 */
+}
+
+/* p.data, p.grad */
+static int param_index(lua_State *L) {
+  tlb_param *p = toparam(L, 1, "__index");
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+  if (strcmp(k, "data") == 0) lua_pushnumber(L, tl_values(p->arr)[p->pos]);
+  else if (strcmp(k, "grad") == 0) lua_pushnumber(L, param_grad(p));
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* p.data = x, p.grad = x */
+static int param_newindex(lua_State *L) {
+  tlb_param *p = toparam(L, 1, "__newindex");
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+  int data = strcmp(k, "data") == 0;
+  if (!data && strcmp(k, "grad") != 0)
+    return tlb_argerror(L, 2, "__newindex", "Parameter has no settable field "
+                        "'%s'; data and grad are", luaL_tolstring(L, 2, NULL));
+  if (lua_type(L, 3) != LUA_TNUMBER) return tlb_typeerror(L, 3, "__newindex", "number");
+  double v = lua_tonumber(L, 3);
+  if (data) tl_values(p->arr)[p->pos] = v;
+  else if (tl_mlp_set_grad_at(tlb_ctx(L), p->arr, p->pos, v) != TL_OK)
+    return tlb_error(L);
+  return 0;
+}
+
+static int param_tostring(lua_State *L) {
+  tlb_param *p = toparam(L, 1, "__tostring");
+  char d[32], g[32];
+  lua_pushfstring(L, "Parameter(data=%s, grad=%s)",
+                  tl_format_number(d, sizeof d, tl_values(p->arr)[p->pos], 'g', 4),
+                  tl_format_number(g, sizeof g, param_grad(p), 'g', 4));
+  return 1;
+}
+
+static int param_gc(lua_State *L) {
+  tlb_param *p = tlb_testudata(L, 1, TLB_PARAMETER, sizeof *p);
+  if (p == NULL) return 0;
+  tl_ctx *ctx = tlb_ctx_or_null(L);
+  if (ctx != NULL) tl_release(ctx, p->arr);    /* see model_gc */
+  p->arr = NULL;
+  return 0;
+}
+
+/* parameters(): the arrays in PyTorch's order (W1, b1, W2, b2, ...), as
+** Elements aliasing the model's own.  parameters{scalar = true}: one
+** Parameter per value in micrograd's order (layer by layer, neuron by
+** neuron, weights then bias). */
 static int model_parameters(lua_State *L) {
+  static const char *const allowed[] = {"scalar", NULL};
   tlb_model *mo = tomodel(L, 1, "parameters");
-  size_t n = tl_mlp_nparams(mo->m);
-  tl_node *const *p = tl_mlp_params(mo->m);
+  tlb_checkopts(L, 2, "parameters", allowed);
+  int scalar = tlb_optboolean(L, 2, "parameters", "scalar", 0);
+  tl_mlp *m = mo->m;
+  if (!scalar) {
+    size_t n = tl_mlp_nparams(m);
+    tl_node *const *p = tl_mlp_params(m);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+      tlb_pushnode(L, p[i]);
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+  }
+  size_t n = tl_mlp_nscalars(m);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    tlb_pushnode(L, p[i]);
+    tlb_param *p = lua_newuserdatauv(L, sizeof *p, 0);
+    p->arr = NULL;                     /* born empty, for __gc */
+    luaL_setmetatable(L, TLB_PARAMETER);
+    tl_node *arr;
+    tl_mlp_scalar(m, i, &arr, &p->pos);
+    tl_retain(arr);
+    p->arr = arr;
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
 }
+
+/* }====================================================================== */
 
 static int model_zero_grad(lua_State *L) {
   tl_mlp_zero_grad(tomodel(L, 1, "zero_grad")->m);
@@ -301,6 +407,14 @@ static int model_l2(lua_State *L) {
   tlb_model *mo = tomodel(L, 1, "l2");
   tlb_element *h = tlb_newhandle(L);
   tlb_sethandle(L, h, tl_mlp_l2(tlb_ctx(L), mo->m));
+  return 1;
+}
+
+/* model:memory(): bytes the model holds in the core outside the node pool
+** (parameter arrays, their gradients once made, and its own lists). */
+static int model_memory(lua_State *L) {
+  tlb_model *mo = tomodel(L, 1, "memory");
+  lua_pushinteger(L, (lua_Integer)tl_mlp_bytes(mo->m));
   return 1;
 }
 
@@ -373,7 +487,12 @@ void tlb_open_nn(lua_State *L) {
   };
   static const luaL_Reg methods[] = {
     {"parameters", model_parameters}, {"zero_grad", model_zero_grad},
-    {"l2", model_l2}, {"save", model_save}, {NULL, NULL}
+    {"l2", model_l2}, {"memory", model_memory}, {"save", model_save},
+    {NULL, NULL}
+  };
+  static const luaL_Reg param_meta[] = {
+    {"__index", param_index}, {"__newindex", param_newindex},
+    {"__tostring", param_tostring}, {"__gc", param_gc}, {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {
     {"Neuron", nn_neuron}, {"Layer", nn_layer}, {"MLP", nn_mlp},
@@ -384,6 +503,10 @@ void tlb_open_nn(lua_State *L) {
   lua_newtable(L);
   tlb_setfuncs(L, methods);
   lua_setfield(L, -2, "__index");
+  tlb_protect_metatable(L, -1);
+  lua_pop(L, 1);
+  luaL_newmetatable(L, TLB_PARAMETER);
+  tlb_setfuncs(L, param_meta);
   tlb_protect_metatable(L, -1);
   lua_pop(L, 1);
   lua_newtable(L);

@@ -123,17 +123,14 @@ tl_status tl_backward_with(tl_ctx *ctx, tl_node *root, const double *grad) {
   return backward(ctx, root, grad);
 }
 
+/* Marks every gradient absent (PyTorch's set_to_none), as tl_mlp_zero_grad
+** and tl_optim_zero_grad do: it reads as 0, and an optimizer skips the
+** parameter until a backward pass reaches it again. */
 tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root) {
   size_t count;
   tl_node *const *order = tl_topo(ctx, root, &count);
   if (order == NULL) return root ? TL_ENOMEM : TL_EARG;
-  for (size_t i = 0; i < count; i++) {
-    tl_node *n = order[i];
-    if (!tl__is_array(n)) tl_set_grad(n, 0.0);
-    else if (n->val.arr->grad != NULL) {   /* no buffer already reads as 0 */
-      n->flags &= (uint8_t)~TL_F_HAS_GRAD;
-      tl__grads(n);
-    }
-  }
+  for (size_t i = 0; i < count; i++)
+    order[i]->flags &= (uint8_t)~TL_F_HAS_GRAD;
   return TL_OK;
 }

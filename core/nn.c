@@ -1,6 +1,7 @@
 /*
 ** nn.c -- Neuron, Layer and MLP (tl_nn.h): construction, initialisation,
-** the forward pass and parameter helpers.
+** the forward passes and parameter helpers.  The fused ops they build
+** (neuron row, linear) are in nn_ops.c.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -11,11 +12,12 @@
 
 struct tl_mlp {
   tl_mlp_kind kind;
-  size_t nin, nlayers, nparams;
+  size_t nin, nlayers, nscalars;
   size_t *sizes;        /* neurons per layer */
   tl_act *acts;         /* activation per layer */
-  tl_node **params;     /* nparams leaves, one reference each */
-  tl_node **row[2];     /* forward scratch: the widest layer, twice */
+  tl_node **params;     /* 2 * nlayers array leaves, W then b per layer,
+                        ** one reference each */
+  tl_node **row[2];     /* scalar forward scratch: the widest layer, twice */
 };
 
 /* {======================================================================
@@ -52,10 +54,10 @@ tl_act tl_act_from_name(const char *name) {
 ** Construction
 ** ======================================================================= */
 
-/* Checks an architecture and counts its parameters into *nparams. */
+/* Checks an architecture and counts its scalar parameters into *nscalars. */
 static int check_arch(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
                       size_t nlayers, const size_t *sizes, const tl_act *act,
-                      size_t *nparams) {
+                      size_t *nscalars) {
   if ((unsigned)kind >= TL_KIND_COUNT)
     return tl_ctx_fail(ctx, TL_EARG, "unknown model kind %d", (int)kind), 0;
   if (nin == 0 || nin > TL_MLP_MAX_WIDTH)
@@ -75,10 +77,10 @@ static int check_arch(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
   for (size_t l = 0; l < nlayers; l++) {
     if (sizes[l] == 0 || sizes[l] > TL_MLP_MAX_WIDTH)
       return tl_ctx_fail(ctx, TL_EARG, "size of layer %zu must be in 1..%u, "
-                         "got %zu", l + 1, TL_MLP_MAX_WIDTH, sizes[l]), 0;
+                         "got %zu", l, TL_MLP_MAX_WIDTH, sizes[l]), 0;
     if ((unsigned)act[l] >= TL_ACT_COUNT)
       return tl_ctx_fail(ctx, TL_EARG, "unknown activation %d in layer %zu",
-                         (int)act[l], l + 1), 0;
+                         (int)act[l], l), 0;
     /* both factors <= 10^6 + 1, so the product fits before the check */
     total += sizes[l] * (fan_in + 1);
     if (total > TL_MLP_MAX_PARAMS)
@@ -86,14 +88,14 @@ static int check_arch(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
                          "parameters", TL_MLP_MAX_PARAMS), 0;
     fan_in = sizes[l];
   }
-  *nparams = total;
+  *nscalars = total;
   return 1;
 }
 
-/* Allocates a model and its arrays, without parameters (all NULL). */
+/* Allocates a model and its lists, without parameters (all NULL). */
 static tl_mlp *alloc_mlp(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
                          size_t nlayers, const size_t *sizes,
-                         const tl_act *act, size_t nparams) {
+                         const tl_act *act, size_t nscalars) {
   size_t widest = 0;
   for (size_t l = 0; l < nlayers; l++)
     if (sizes[l] > widest) widest = sizes[l];
@@ -102,10 +104,10 @@ static tl_mlp *alloc_mlp(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
   m->kind = kind;
   m->nin = nin;
   m->nlayers = nlayers;
-  m->nparams = nparams;
+  m->nscalars = nscalars;
   m->sizes = malloc(nlayers * sizeof *m->sizes);
   m->acts = malloc(nlayers * sizeof *m->acts);
-  m->params = calloc(nparams, sizeof *m->params);
+  m->params = calloc(2 * nlayers, sizeof *m->params);
   m->row[0] = malloc(widest * sizeof(tl_node *));
   m->row[1] = malloc(widest * sizeof(tl_node *));
   if (!m->sizes || !m->acts || !m->params || !m->row[0] || !m->row[1]) {
@@ -120,28 +122,40 @@ nomem:
   return NULL;
 }
 
-/* Makes parameter i a leaf holding 'v'; 0 when the pool is exhausted. */
-static int set_param(tl_ctx *ctx, tl_mlp *m, size_t i, double v) {
-  m->params[i] = tl_leaf(ctx, v);
-  return m->params[i] != NULL;
+/* Makes every layer's W (size x fan_in) and b (size), values not yet set;
+** 0 (and the model freed) when memory is short. */
+static int alloc_params(tl_ctx *ctx, tl_mlp *m) {
+  size_t fan_in = m->nin;
+  for (size_t l = 0; l < m->nlayers; l++) {
+    size_t shape[2] = {m->sizes[l], fan_in};
+    m->params[2 * l] = tl__array_node(ctx, 2, shape);
+    if (m->params[2 * l] != NULL)
+      m->params[2 * l + 1] = tl__array_node(ctx, 1, shape);
+    if (m->params[2 * l + 1] == NULL) {
+      tl_mlp_free(ctx, m);
+      return 0;
+    }
+    fan_in = m->sizes[l];
+  }
+  return 1;
 }
 
 tl_mlp *tl_mlp_new(tl_ctx *ctx, tl_mlp_kind kind, size_t nin, size_t nlayers,
                    const size_t *sizes, const tl_act *act, tl_init init) {
-  size_t nparams;
-  if (!check_arch(ctx, kind, nin, nlayers, sizes, act, &nparams)) return NULL;
-  tl_mlp *m = alloc_mlp(ctx, kind, nin, nlayers, sizes, act, nparams);
-  if (m == NULL) return NULL;
-  size_t i = 0, fan_in = nin;
+  size_t nscalars;
+  if (!check_arch(ctx, kind, nin, nlayers, sizes, act, &nscalars)) return NULL;
+  tl_mlp *m = alloc_mlp(ctx, kind, nin, nlayers, sizes, act, nscalars);
+  if (m == NULL || !alloc_params(ctx, m)) return NULL;
+  size_t fan_in = nin;
   for (size_t l = 0; l < nlayers; l++) {
     double bound = init == TL_INIT_UNIFORM ? 1.0 : 1.0 / sqrt((double)fan_in);
-    for (size_t j = 0; j < sizes[l] * (fan_in + 1); j++, i++) {
-      double u = tl_rng_uniform(ctx);           /* [0, 1) */
-      if (!set_param(ctx, m, i, bound * (2 * u - 1))) {
-        tl_mlp_free(ctx, m);
-        return NULL;
+    double *w = tl_values(m->params[2 * l]), *b = tl_values(m->params[2 * l + 1]);
+    /* micrograd's neuron order: row j of W, then b[j] */
+    for (size_t j = 0; j < sizes[l]; j++)
+      for (size_t i = 0; i <= fan_in; i++) {
+        double u = tl_rng_uniform(ctx);           /* [0, 1) */
+        *(i < fan_in ? &w[j * fan_in + i] : &b[j]) = bound * (2 * u - 1);
       }
-    }
     fan_in = sizes[l];
   }
   return m;
@@ -150,22 +164,22 @@ tl_mlp *tl_mlp_new(tl_ctx *ctx, tl_mlp_kind kind, size_t nin, size_t nlayers,
 tl_mlp *tl__mlp_with_params(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
                             size_t nlayers, const size_t *sizes,
                             const tl_act *act, const double *params) {
-  size_t nparams;
-  if (!check_arch(ctx, kind, nin, nlayers, sizes, act, &nparams)) return NULL;
-  tl_mlp *m = alloc_mlp(ctx, kind, nin, nlayers, sizes, act, nparams);
-  if (m == NULL) return NULL;
-  for (size_t i = 0; i < nparams; i++)
-    if (!set_param(ctx, m, i, params[i])) {
-      tl_mlp_free(ctx, m);
-      return NULL;
-    }
+  size_t nscalars;
+  if (!check_arch(ctx, kind, nin, nlayers, sizes, act, &nscalars)) return NULL;
+  tl_mlp *m = alloc_mlp(ctx, kind, nin, nlayers, sizes, act, nscalars);
+  if (m == NULL || !alloc_params(ctx, m)) return NULL;
+  for (size_t i = 0; i < 2 * nlayers; i++) {
+    size_t size = tl_size(m->params[i]);
+    memcpy(tl_values(m->params[i]), params, size * sizeof *params);
+    params += size;
+  }
   return m;
 }
 
 void tl_mlp_free(tl_ctx *ctx, tl_mlp *m) {
   if (m == NULL) return;
   if (m->params != NULL)
-    for (size_t i = 0; i < m->nparams; i++) tl_release(ctx, m->params[i]);
+    for (size_t i = 0; i < 2 * m->nlayers; i++) tl_release(ctx, m->params[i]);
   free(m->params);
   free(m->sizes);
   free(m->acts);
@@ -190,13 +204,53 @@ size_t tl_mlp_layer_size(const tl_mlp *m, size_t l) {
 tl_act tl_mlp_layer_act(const tl_mlp *m, size_t l) {
   return l < m->nlayers ? m->acts[l] : TL_ACT_COUNT;
 }
-size_t tl_mlp_nparams(const tl_mlp *m) { return m->nparams; }
+size_t tl_mlp_nparams(const tl_mlp *m) { return 2 * m->nlayers; }
 tl_node *const *tl_mlp_params(const tl_mlp *m) { return m->params; }
+size_t tl_mlp_nscalars(const tl_mlp *m) { return m->nscalars; }
+
+/* Layer l holds size * (fan_in + 1) scalars: neuron j's fan_in weights
+** (row j of W), then its bias b[j]. */
+int tl_mlp_scalar(const tl_mlp *m, size_t i, tl_node **array, size_t *pos) {
+  size_t fan_in = m->nin;
+  for (size_t l = 0; l < m->nlayers; l++) {
+    size_t span = m->sizes[l] * (fan_in + 1);
+    if (i < span) {
+      size_t j = i / (fan_in + 1), c = i % (fan_in + 1);
+      *array = m->params[2 * l + (c == fan_in)];
+      *pos = c == fan_in ? j : j * fan_in + c;
+      return 1;
+    }
+    i -= span;
+    fan_in = m->sizes[l];
+  }
+  return 0;
+}
+
+tl_status tl_mlp_set_grad_at(tl_ctx *ctx, tl_node *arr, size_t pos, double g) {
+  if (!(arr->flags & TL_F_HAS_GRAD) && tl_set_grads(ctx, arr, NULL) != TL_OK)
+    return TL_ENOMEM;
+  tl__grads(arr)[pos] = g;
+  return TL_OK;
+}
+
+size_t tl_mlp_bytes(const tl_mlp *m) {
+  size_t widest = 0, bytes = sizeof *m;
+  for (size_t l = 0; l < m->nlayers; l++)
+    if (m->sizes[l] > widest) widest = m->sizes[l];
+  bytes += m->nlayers * (sizeof *m->sizes + sizeof *m->acts + 2 * sizeof *m->params);
+  bytes += 2 * widest * sizeof(tl_node *);
+  for (size_t i = 0; i < 2 * m->nlayers; i++) {
+    const tl__array *arr = m->params[i]->val.arr;
+    bytes += sizeof *arr + arr->size * sizeof(double);
+    if (arr->grad != NULL) bytes += arr->size * sizeof(double);
+  }
+  return bytes;
+}
 
 /* }====================================================================== */
 
 /* {======================================================================
-** Forward pass and parameter helpers
+** Forward passes and parameter helpers
 ** ======================================================================= */
 
 static void release_all(tl_ctx *ctx, size_t n, tl_node **xs) {
@@ -208,17 +262,18 @@ tl_status tl_mlp_forward(tl_ctx *ctx, tl_mlp *m, tl_node *const *x,
   if (x == NULL || out == NULL)
     return tl_ctx_fail(ctx, TL_EARG, "forward: NULL input or output array");
   for (size_t i = 0; i < m->nin; i++)
-    if (x[i] == NULL)
-      return tl_ctx_fail(ctx, TL_EARG, "forward: input %zu is NULL", i + 1);
+    if (x[i] == NULL || tl__is_array(x[i]))
+      return tl_ctx_fail(ctx, TL_EARG, "forward: input %zu is not a scalar "
+                         "node", i);
   tl_node *const *in = x;       /* this layer's inputs */
   tl_node **prev = NULL;        /* ... when they are ours to release */
   size_t fan_in = m->nin;
-  tl_node *const *p = m->params;
   for (size_t l = 0; l < m->nlayers; l++) {
     tl_node **dst = m->row[l & 1];
+    tl_node *w = m->params[2 * l], *b = m->params[2 * l + 1];
     tl_op op = acts[m->acts[l]].op;
-    for (size_t j = 0; j < m->sizes[l]; j++, p += fan_in + 1) {
-      tl_node *z = tl_neuron(ctx, fan_in, p, in, p[fan_in]);
+    for (size_t j = 0; j < m->sizes[l]; j++) {
+      tl_node *z = tl_neuron_row(ctx, w, b, j, in);
       tl_node *a = z;
       if (z != NULL && op != TL_OP_LEAF) {
         a = tl_unary(ctx, op, z);
@@ -243,39 +298,12 @@ tl_status tl_mlp_forward(tl_ctx *ctx, tl_mlp *m, tl_node *const *x,
   return TL_OK;
 }
 
-/* {======================================================================
-** Batched forward: one matmul per layer instead of one node per neuron
-** ======================================================================= */
-
 /* Replaces *h by r, a node made from it, dropping the old reference; 0 when
 ** r is NULL (the op failed and left its message). */
 static int then(tl_ctx *ctx, tl_node **h, tl_node *r) {
   tl_release(ctx, *h);
   *h = r;
   return r != NULL;
-}
-
-/* Layer l's weights as an (fan_in x size) array node and its biases as a
-** (size) one, gathered from the model's scalar parameters with tl_stack,
-** so that gradients flow back into the same leaves the scalar path uses. */
-static int layer_arrays(tl_ctx *ctx, tl_node *const *p, size_t fan_in,
-                        size_t size, tl_node **w, tl_node **b) {
-  tl_node **gather = malloc((fan_in * size + size) * sizeof *gather);
-  if (gather == NULL) {
-    tl_ctx_fail(ctx, TL_ENOMEM, "forward: out of memory");
-    return 0;
-  }
-  tl_node **bias = gather + fan_in * size;
-  for (size_t j = 0; j < size; j++) {       /* neuron j: w[0..fan_in), b */
-    for (size_t i = 0; i < fan_in; i++) gather[i * size + j] = p[j * (fan_in + 1) + i];
-    bias[j] = p[j * (fan_in + 1) + fan_in];
-  }
-  size_t wshape[2] = {fan_in, size};
-  *w = tl_stack(ctx, fan_in * size, gather, 2, wshape);
-  *b = *w ? tl_stack(ctx, size, bias, 1, &size) : NULL;
-  free(gather);
-  if (*b == NULL) { tl_release(ctx, *w); *w = NULL; return 0; }
-  return 1;
 }
 
 tl_node *tl_mlp_forward_batch(tl_ctx *ctx, tl_mlp *m, tl_node *x) {
@@ -292,33 +320,37 @@ tl_node *tl_mlp_forward_batch(tl_ctx *ctx, tl_mlp *m, tl_node *x) {
   }
   tl_node *h = x;
   tl_retain(h);
-  size_t fan_in = m->nin;
-  tl_node *const *p = m->params;
   for (size_t l = 0; l < m->nlayers; l++) {
-    size_t size = m->sizes[l];
-    tl_node *w, *b;
-    if (!layer_arrays(ctx, p, fan_in, size, &w, &b)) { tl_release(ctx, h); return NULL; }
-    int ok = then(ctx, &h, tl_matmul(ctx, h, w)) && then(ctx, &h, tl_add(ctx, h, b));
-    tl_release(ctx, w);
-    tl_release(ctx, b);
     tl_op op = acts[m->acts[l]].op;
-    if (ok && op != TL_OP_LEAF) ok = then(ctx, &h, tl_unary(ctx, op, h));
-    if (!ok) return NULL;
-    p += size * (fan_in + 1);
-    fan_in = size;
+    if (!then(ctx, &h, tl_linear(ctx, h, m->params[2 * l], m->params[2 * l + 1])) ||
+        (op != TL_OP_LEAF && !then(ctx, &h, tl_unary(ctx, op, h))))
+      return NULL;
   }
   return h;
 }
 
-/* }====================================================================== */
-
 void tl_mlp_zero_grad(tl_mlp *m) {
-  for (size_t i = 0; i < m->nparams; i++)
+  for (size_t i = 0; i < 2 * m->nlayers; i++)
     m->params[i]->flags &= (uint8_t)~TL_F_HAS_GRAD;
 }
 
+/* The sum over the parameter arrays, in PyTorch's order, of (p^2).sum(). */
 tl_node *tl_mlp_l2(tl_ctx *ctx, tl_mlp *m) {
-  return tl_sumsq(ctx, m->nparams, m->params);
+  tl_node *total = NULL;
+  for (size_t i = 0; i < 2 * m->nlayers; i++) {
+    tl_node *sq = tl_with_const(ctx, TL_OP_POW_K, m->params[i], 2);
+    if (sq == NULL || !then(ctx, &sq, tl_reduce(ctx, TL_OP_REDUCE_SUM, sq, -1))) {
+      tl_release(ctx, total);
+      return NULL;
+    }
+    if (total != NULL && !then(ctx, &sq, tl_add(ctx, total, sq))) {
+      tl_release(ctx, total);
+      return NULL;
+    }
+    tl_release(ctx, total);     /* sq holds it now */
+    total = sq;
+  }
+  return total;
 }
 
 /* }====================================================================== */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "nn_ops.h"
 
 /* {======================================================================
 ** Elementwise math
@@ -227,6 +228,9 @@ static const op_info ops[] = {
   [TL_OP_RESHAPE]     = OTHER("reshape", "reshape", 1, tl__reshape_b),
   [TL_OP_INDEX]       = OTHER("index", "[]", 1, tl__index_b),
   [TL_OP_STACK]       = OTHER("stack", "stack", NARY, tl__stack_b),
+  [TL_OP_NEURON_ROW]  = OTHER("neuron", "w.x+b", NARY, tl__neuron_row_b),
+  [TL_OP_LINEAR]      = OTHER("linear", "xW'+b", NARY, tl__linear_b),
+  [TL_OP_CROSS_ENTROPY] = OTHER("cross_entropy", "cross-entropy", NARY, tl__cross_entropy_b),
 };
 _Static_assert(sizeof ops / sizeof ops[0] == TL_OP_COUNT, "one row per op");
 

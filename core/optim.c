@@ -22,7 +22,8 @@ struct tl_optim {
   uint64_t *steps;      /* per parameter: updates done so far */
   size_t *offset;       /* per parameter: its first value's state slot */
   size_t nslots;        /* values of all parameters (arrays count each) */
-  double *s1, *s2, *s3; /* per-kind state, one slot per value */
+  double *s1, *s2, *s3; /* per-kind state, one slot per value, or NULL
+                        ** where the kind and its options need none */
 };
 
 static const char *const names[TL_OPTIM_COUNT] = {
@@ -118,11 +119,11 @@ tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
     return tl_ctx_fail(ctx, TL_EARG, "optimizer got an empty parameter list");
   for (size_t i = 0; i < n; i++) {
     if (params[i] == NULL)
-      return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i + 1);
+      return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is NULL", i);
     if (params[i]->op != TL_OP_LEAF)
       return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is not a leaf (it was "
                          "made by '%s'): optimize the leaves it is computed "
-                         "from", i + 1, tl_op_name((tl_op)params[i]->op));
+                         "from", i, tl_op_name((tl_op)params[i]->op));
   }
   if (!check_config(ctx, kind, cfg)) return TL_EARG;
   tl_status st = all_distinct(ctx, n, params);
@@ -139,10 +140,18 @@ tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
   o->params = calloc(n, sizeof *o->params);
   o->steps = calloc(n, sizeof *o->steps);
   o->offset = calloc(n, sizeof *o->offset);
-  o->s1 = calloc(nslots, sizeof *o->s1);
-  o->s2 = calloc(nslots, sizeof *o->s2);
-  o->s3 = calloc(nslots, sizeof *o->s3);
-  if (!o->params || !o->steps || !o->offset || !o->s1 || !o->s2 || !o->s3) {
+  /* only the state this kind and configuration use: 8 bytes a value for
+  ** SGD with momentum, not 24 */
+  int adam = kind == TL_OPTIM_ADAM || kind == TL_OPTIM_ADAMW;
+  int rms = kind == TL_OPTIM_RMSPROP;
+  int need1 = kind != TL_OPTIM_SGD || cfg->momentum != 0;
+  int need2 = adam || (rms && cfg->momentum > 0);
+  int need3 = (adam && cfg->amsgrad) || (rms && cfg->centered);
+  if (need1) o->s1 = calloc(nslots, sizeof *o->s1);
+  if (need2) o->s2 = calloc(nslots, sizeof *o->s2);
+  if (need3) o->s3 = calloc(nslots, sizeof *o->s3);
+  if (!o->params || !o->steps || !o->offset || (need1 && !o->s1) ||
+      (need2 && !o->s2) || (need3 && !o->s3)) {
     tl_optim_free(ctx, o);
     goto nomem;
   }

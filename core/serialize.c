@@ -1,22 +1,27 @@
 /*
 ** serialize.c -- saving and loading models (tl_mlp_save, tl_mlp_load).
 **
-** File format, version 1.  Every integer is unsigned little-endian; every
+** File format, version 2.  Every integer is unsigned little-endian; every
 ** parameter is the IEEE 754 binary64 bit pattern of its value, little-
 ** endian, so a round trip is bit-exact (nan payloads and -0 included).
 **
 **   offset        size  field
 **   0             8     magic "TLNN\r\n\x1a\n" (the \r\n and \x1a catch
 **                       text-mode and line-ending mangling, as PNG's does)
-**   8             4     format version: 1
+**   8             4     format version: 2
 **   12            4     model kind: 0 Neuron, 1 Layer, 2 MLP
 **   16            8     total file length in bytes, checksum included
 **   24            4     nin, the number of inputs
 **   28            4     nlayers
 **   32            8*L   per layer: u32 size (neurons), u32 activation
 **                       (0 linear, 1 relu, 2 tanh, 3 sigmoid)
-**   32+8L         8*P   the P parameters in micrograd's order (tl_nn.h)
+**   32+8L         8*P   per layer: W (size x fan_in) row-major, as
+**                       torch.nn.Linear.weight, then b (size)
 **   end-8         8     checksum: 64-bit FNV-1a of every byte before it
+**
+** Version 1 is the same but for the parameters' order: micrograd's, layer
+** by layer, neuron by neuron, the neuron's weights then its bias.  Version
+** 1 files still load (converted on the way in); saves write version 2.
 **
 ** P follows from the architecture: the sum over layers of size*(fan_in+1).
 ** Reading checks, in this order: magic, version (a later version may lay
@@ -38,7 +43,8 @@
 
 #define MAGIC "TLNN\r\n\x1a\n"
 #define MAGIC_LEN 8
-#define VERSION 1u
+#define VERSION 2u
+#define OLDEST_VERSION 1u
 #define HEADER_LEN 32
 /* The largest file a valid model can need (tl_nn.h limits), read no more. */
 #define MAX_FILE_LEN (HEADER_LEN + 8 * (size_t)TL_MLP_MAX_LAYERS + \
@@ -98,7 +104,7 @@ static double double_of(uint64_t u) {
 tl_status tl_mlp_save(tl_ctx *ctx, const tl_mlp *m, const char *path) {
   if (m == NULL || path == NULL)
     return tl_ctx_fail(ctx, TL_EARG, "save: NULL model or path");
-  size_t nl = tl_mlp_nlayers(m), np = tl_mlp_nparams(m);
+  size_t nl = tl_mlp_nlayers(m), np = tl_mlp_nscalars(m);
   size_t len = HEADER_LEN + 8 * nl + 8 * np + 8;
   unsigned char *buf = malloc(len);
   if (buf == NULL) return tl_ctx_fail(ctx, TL_ENOMEM, "save: out of memory");
@@ -114,7 +120,11 @@ tl_status tl_mlp_save(tl_ctx *ctx, const tl_mlp *m, const char *path) {
     put_u32(p + 4, (uint32_t)tl_mlp_layer_act(m, l));
   }
   tl_node *const *params = tl_mlp_params(m);
-  for (size_t i = 0; i < np; i++, p += 8) put_u64(p, bits_of(tl_data(params[i])));
+  for (size_t a = 0; a < tl_mlp_nparams(m); a++) {
+    const double *v = tl_values(params[a]);
+    for (size_t i = 0, size = tl_size(params[a]); i < size; i++, p += 8)
+      put_u64(p, bits_of(v[i]));
+  }
   put_u64(p, fnv1a(buf, len - 8));
   tl__out out;
   tl_status st = tl__out_open(ctx, &out, path);
@@ -172,10 +182,10 @@ static tl_status check_envelope(tl_ctx *ctx, const char *path,
     return tl_ctx_fail(ctx, TL_EFORMAT, "load '%s': file is truncated (%zu "
                        "bytes, shorter than the header)", path, n);
   uint32_t version = get_u32(b + 8);
-  if (version != VERSION)
+  if (version < OLDEST_VERSION || version > VERSION)
     return tl_ctx_fail(ctx, TL_EFORMAT, "load '%s': unsupported format "
-                       "version %lu (this build reads version %u)", path,
-                       (unsigned long)version, VERSION);
+                       "version %lu (this build reads versions %u to %u)", path,
+                       (unsigned long)version, OLDEST_VERSION, VERSION);
   if (n < HEADER_LEN + 8)
     return tl_ctx_fail(ctx, TL_EFORMAT, "load '%s': file is truncated (%zu "
                        "bytes, shorter than the header)", path, n);
@@ -191,6 +201,21 @@ static tl_status check_envelope(tl_ctx *ctx, const char *path,
     return tl_ctx_fail(ctx, TL_EFORMAT, "load '%s': file is corrupted "
                        "(checksum mismatch)", path);
   return TL_OK;
+}
+
+/* Reads version 1's parameters at 'p' (per neuron: weights, then bias)
+** into version 2's order in 'out' (per layer: W row-major, then b). */
+static void v1_to_v2(const unsigned char *p, size_t nin, size_t nl,
+                     const size_t *sizes, double *out) {
+  size_t fan_in = nin;
+  for (size_t l = 0; l < nl; l++) {
+    double *w = out, *bias = out + sizes[l] * fan_in;
+    for (size_t j = 0; j < sizes[l]; j++)
+      for (size_t i = 0; i <= fan_in; i++, p += 8)
+        *(i < fan_in ? &w[j * fan_in + i] : &bias[j]) = double_of(get_u64(p));
+    out += sizes[l] * (fan_in + 1);
+    fan_in = sizes[l];
+  }
 }
 
 /* Decodes a file that passed check_envelope. */
@@ -224,10 +249,21 @@ static tl_mlp *decode(tl_ctx *ctx, const char *path, const unsigned char *b,
                 "not match the file length)", path);
     goto done;
   }
+  /* activation codes are checked here, named by their byte offset in the
+  ** file (a place in the file reads the same in C and in Lua, where a
+  ** layer number would not) */
+  for (size_t l = 0; l < nl; l++)
+    if ((unsigned)acts[l] >= TL_ACT_COUNT) {
+      tl_ctx_fail(ctx, TL_EFORMAT, "load '%s': invalid model (unknown "
+                  "activation %u at byte %zu)", path, (unsigned)acts[l],
+                  HEADER_LEN + 8 * l + 4);
+      goto done;
+    }
   params = malloc((np ? np : 1) * sizeof *params);
   if (params == NULL) goto nomem;
   const unsigned char *p = b + HEADER_LEN + 8 * (size_t)nl;
-  for (size_t i = 0; i < np; i++) params[i] = double_of(get_u64(p + 8 * i));
+  if (get_u32(b + 8) == 1) v1_to_v2(p, nin, nl, sizes, params);
+  else for (size_t i = 0; i < np; i++) params[i] = double_of(get_u64(p + 8 * i));
   m = tl__mlp_with_params(ctx, (tl_mlp_kind)kind, nin, nl, sizes, acts, params);
   if (m == NULL) {
     char why[200];

@@ -1,28 +1,36 @@
 /*
-** tl_nn.h -- multilayer perceptrons whose forward pass builds its nodes in C.
+** tl_nn.h -- multilayer perceptrons whose layers own weight matrices.
 **
 ** A tl_mlp is micrograd's Neuron, Layer and MLP in one type: a stack of
 ** fully connected layers, each with its own activation.  A Neuron is a
 ** model with one layer of one neuron, a Layer a model with one layer; the
 ** 'kind' only decides how the model prints and what a caller expects.
 **
-** Parameters are ordinary leaf nodes of the context, each holding one
-** reference owned by the model, stored in micrograd's order: layer by layer,
-** neuron by neuron, the neuron's weights then its bias.  The weights and
-** bias of one neuron are contiguous, which is what tl_neuron wants.
+** Each layer owns two array leaves of the context: its weights W, of shape
+** (nout x nin) (the layout of torch.nn.Linear.weight: row j holds neuron
+** j's weights), and its bias b, of shape (nout).  tl_mlp_params lists them
+** in PyTorch's order, W1, b1, W2, b2, ...  The model holds one reference
+** on each.  Micrograd's per-scalar order (layer by layer, neuron by
+** neuron, the neuron's weights then its bias) remains as an index over the
+** same values: tl_mlp_scalar.
 **
-** Initialisation (documented because runs must be reproducible): every
-** parameter of a neuron with 'nin' inputs is drawn from the context's
-** generator as uniform(-1/sqrt(nin), 1/sqrt(nin)), in parameter order.
-** That is PyTorch's default for nn.Linear (Kaiming-uniform with a = sqrt(5)
-** for weights, the same bound for biases); it keeps pre-activations of order
-** one whatever the width, where micrograd's uniform(-1, 1) grows with it.
-** TL_INIT_UNIFORM gives micrograd's uniform(-1, 1) for comparison.
+** Initialisation (documented because runs must be reproducible): layer by
+** layer, for each row j, W[j][0], ..., W[j][nin-1] and then b[j] are drawn
+** from the context's generator, each uniform(-1/sqrt(nin), 1/sqrt(nin)):
+** micrograd's neuron order, so a seed gives the models it gave when every
+** parameter was a node of its own.  That is PyTorch's default for
+** nn.Linear (Kaiming-uniform with a = sqrt(5) for weights, the same bound
+** for biases); it keeps pre-activations of order one whatever the width,
+** where micrograd's uniform(-1, 1) grows with it.  TL_INIT_UNIFORM gives
+** micrograd's uniform(-1, 1) for comparison.
 **
-** Forward: tl_mlp_forward builds, per neuron, one fused tl_neuron node
-** (w.x + b) and one activation node (none for a linear layer).  Nothing
-** else is allocated per call beyond those nodes: the model keeps two
-** scratch rows for the activations between layers.
+** Forward: tl_mlp_forward (scalar inputs) builds, per neuron, one fused
+** neuron-row node (W[j].x + b[j], tl_neuron_row) and one activation node
+** (none for a linear layer), so graphs draw neuron by neuron as in
+** micrograd.  tl_mlp_forward_batch (an array of inputs) builds per layer
+** one linear node (X W^T + b, tl_linear) and one activation node.
+**
+** Positions in this API and its messages are 0-based (layers, rows).
 */
 #ifndef TORCHLET_NN_H
 #define TORCHLET_NN_H
@@ -53,8 +61,9 @@ typedef struct tl_mlp tl_mlp;
 
 /* Largest layer width and input count accepted (keeps sizes, products and
 ** the file format's 32-bit fields far from overflow), and the most
-** parameters per model: 2^22 nodes are 256 MiB of pool, so a typo in a
-** layer size fails with a message instead of exhausting memory. */
+** parameters per model (2^22 values, 32 MiB and as much again for their
+** gradients), so a typo in a layer size fails with a message instead of
+** exhausting memory. */
 #define TL_MLP_MAX_WIDTH 1000000u
 #define TL_MLP_MAX_LAYERS 4096u
 #define TL_MLP_MAX_PARAMS (1u << 22)
@@ -76,33 +85,56 @@ size_t tl_mlp_nlayers(const tl_mlp *m);
 size_t tl_mlp_layer_size(const tl_mlp *m, size_t layer);
 tl_act tl_mlp_layer_act(const tl_mlp *m, size_t layer);
 
-/* The parameters in micrograd's order, borrowed (the model keeps its
-** references); tl_mlp_nparams of them. */
+/* The parameter arrays in PyTorch's order, W1, b1, W2, b2, ... (2 per
+** layer), borrowed (the model keeps its references); tl_mlp_nparams of
+** them.  tl_mlp_nscalars counts their values. */
 size_t tl_mlp_nparams(const tl_mlp *m);
 tl_node *const *tl_mlp_params(const tl_mlp *m);
+size_t tl_mlp_nscalars(const tl_mlp *m);
+/* Where scalar parameter i (0-based, < tl_mlp_nscalars) of micrograd's
+** order lives: its array (borrowed) and the position of its value in it.
+** 0 when i is out of range. */
+int tl_mlp_scalar(const tl_mlp *m, size_t i, tl_node **array, size_t *pos);
+/* Sets the gradient of value 'pos' of the array 'arr' to g (for the
+** per-scalar view); an absent gradient becomes zeros first.  TL_ENOMEM
+** when the buffer cannot be made. */
+tl_status tl_mlp_set_grad_at(tl_ctx *ctx, tl_node *arr, size_t pos, double g);
+/* Bytes the model holds outside the node pool: its own struct and lists,
+** the parameter arrays and, once a backward pass made them, their
+** gradient buffers (for memory accounting). */
+size_t tl_mlp_bytes(const tl_mlp *m);
 
-/* One forward pass: 'x' holds nin nodes (borrowed); out[0..nout) receives
-** the outputs, one new reference each for the caller.  On failure nothing
-** is stored in 'out' and every node built so far is released. */
+/* One forward pass: 'x' holds nin scalar nodes (borrowed); out[0..nout)
+** receives the outputs, one new reference each for the caller.  On failure
+** nothing is stored in 'out' and every node built so far is released. */
 tl_status tl_mlp_forward(tl_ctx *ctx, tl_mlp *m, tl_node *const *x,
                          tl_node **out);
 
 /* The batched forward pass: 'x' is an (N x nin) array (or a vector of nin
 ** values) and the result an (N x nout) array (or a vector), one new
-** reference for the caller.  Each layer is act(x W + b): one matmul, one
-** broadcast add and one activation node, with W and b gathered from the
-** model's own scalar parameters (tl_stack), so gradients reach the same
-** leaves as the scalar path and any optimizer over parameters() works.
-** NULL with a message on a wrong shape or when memory is short. */
+** reference for the caller.  Each layer is act(x W^T + b): one linear node
+** reading the layer's own W and b, and one activation node.  NULL with a
+** message on a wrong shape or when memory is short. */
 tl_node *tl_mlp_forward_batch(tl_ctx *ctx, tl_mlp *m, tl_node *x);
 
-/* Clears the gradient of every parameter (it reads as 0 again and an
-** optimizer skips it until a backward pass reaches it, like PyTorch's
-** zero_grad(set_to_none=True)). */
+/* Marks the gradient of every parameter absent: it reads as 0 and an
+** optimizer skips the parameter until a backward pass reaches it again,
+** as PyTorch's zero_grad(set_to_none=True).  tl_zero_grad and
+** tl_optim_zero_grad do the same. */
 void tl_mlp_zero_grad(tl_mlp *m);
 
-/* The sum of squares of every parameter, one node (tl_sumsq). */
+/* The sum of squares of every parameter, one node. */
 tl_node *tl_mlp_l2(tl_ctx *ctx, tl_mlp *m);
+
+/* The fused ops (nn_ops.c).  tl_neuron_row: W[row] . x + b[row] for the
+** nin scalar nodes x (borrowed), W of shape (nout x nin), b (nout), the
+** sum taken as micrograd does (b, then each product in order); gradients
+** reach row 'row' of W, b[row] and each x.  tl_linear: x W^T + b for x of
+** shape (N x nin) (result N x nout) or (nin) (result nout); gradients
+** reach x, W and b.  NULL with a message on bad shapes or short memory. */
+tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
+                       tl_node *const *x);
+tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b);
 
 /* Names: "linear", "relu", "tanh", "sigmoid"; and for printing neurons
 ** "Linear", "ReLU", "Tanh", "Sigmoid".  tl_act_from_name returns
@@ -123,7 +155,8 @@ tl_status tl_mlp_save(tl_ctx *ctx, const tl_mlp *m, const char *path);
 tl_mlp *tl_mlp_load(tl_ctx *ctx, const char *path);
 
 /* Private to core: a model with the given architecture whose parameters
-** are leaves holding 'params' (tl_mlp_nparams of them), not drawn. */
+** hold 'params' (tl_mlp_nscalars of them), layer by layer W row-major
+** then b (the order of model files, version 2), not drawn. */
 tl_mlp *tl__mlp_with_params(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
                             size_t nlayers, const size_t *sizes,
                             const tl_act *acts, const double *params);

@@ -75,7 +75,8 @@ const char *tl_optim_name(tl_optim_kind kind);
 ** reference per parameter until tl_optim_free).  NULL with a message on a
 ** bad argument (no parameters, a negative learning rate, betas outside
 ** [0, 1), nesterov without momentum, a parameter listed twice, a parameter
-** that is not a leaf ...) or when memory is short.  A node made by an op
+** that is not a leaf ...; messages name parameters 0-based) or when
+** memory is short.  A node made by an op
 ** is refused, as PyTorch refuses "a non-leaf Tensor": updating it in place
 ** would leave its graph holding a value its inputs do not give. */
 tl_optim *tl_optim_new(tl_ctx *ctx, tl_optim_kind kind,

@@ -89,6 +89,10 @@ typedef enum tl_op {
   TL_OP_MATMUL, TL_OP_TRANSPOSE, TL_OP_RESHAPE,
   TL_OP_INDEX,     /* a[k]: a row of a matrix, an element of a vector */
   TL_OP_STACK,     /* n-ary: scalars gathered into an array */
+  /* fused model and loss ops (nn_ops.c); k holds the row of NEURON_ROW */
+  TL_OP_NEURON_ROW,    /* n-ary: W[k].x + b[k], inputs W, b, x... */
+  TL_OP_LINEAR,        /* n-ary: X W^T + b, inputs X, W, b */
+  TL_OP_CROSS_ENTROPY, /* mean softmax cross-entropy of (N x K) logits */
   TL_OP_COUNT
 } tl_op;
 
@@ -266,7 +270,9 @@ tl_status tl_backward(tl_ctx *ctx, tl_node *root);
 /* The same from a root of any shape, seeded with 'grad' (tl_size(root)
 ** values) instead of 1.  tl_backward on an array root fails (TL_EARG). */
 tl_status tl_backward_with(tl_ctx *ctx, tl_node *root, const double *grad);
-/* Sets to 0 the gradient of 'root' and of every node it reaches. */
+/* Marks absent the gradient of 'root' and of every node it reaches (it
+** reads as 0; optimizers skip a parameter without one), as PyTorch's
+** zero_grad(set_to_none=True). */
 tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root);
 /* The nodes reachable from 'root', inputs before the nodes that use them
 ** (root last).  The array lives in the context's scratch space and is valid

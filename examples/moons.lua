@@ -104,7 +104,7 @@ local correct = torchlet.no_grad(function()
   return c
 end)
 print(("%s: %d parameters, %s path"):format("MLP(2, {16, 16, 1})",
-  #model:parameters(), batched and "batched" or "scalar"))
+  #model:parameters({scalar = true}), batched and "batched" or "scalar"))
 print(("final training accuracy %.1f%%, %.3f ms per training step")
   :format(100 * correct / #X, elapsed / steps * 1e3))
 

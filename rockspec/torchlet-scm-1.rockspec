@@ -37,7 +37,7 @@ build = {
       sources = {
         "core/array.c", "core/array_ops.c", "core/atomic_file.c", "core/ctx.c",
         "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
-        "core/loss_array.c", "core/nn.c", "core/node.c", "core/ops.c",
+        "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c",
         "core/optim.c", "core/plot.c", "core/serialize.c", "core/viz_cairo.c",
         "core/viz_format.c", "core/viz_graph.c", "core/viz_graphviz.c",
         "core/viz_layout.c", "core/viz_output.c", "bindings/args.c",

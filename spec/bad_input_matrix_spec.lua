@@ -54,6 +54,10 @@ local function callables()
   for k, v in pairs(mmeta.__index) do add("model:" .. k, v, model) end
   add("model __call", mmeta.__call, model)
   add("model __tostring", mmeta.__tostring, nil)
+  local param = function() return torchlet.nn.MLP(2, {3, 1}):parameters({scalar = true})[2] end
+  local pmeta = getmetatable(param())
+  for _, k in ipairs({"__index", "__newindex", "__tostring"}) do add("parameter " .. k, pmeta[k], param) end
+  add("parameter __tostring", pmeta.__tostring, nil)
   local opt = function() return torchlet.optim.Adam({E(1), E({1, 2})}) end
   local o = opt()
   local ometa = getmetatable(o)

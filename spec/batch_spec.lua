@@ -38,7 +38,7 @@ describe("batched models", function()
 
   it("send the scalar path's gradients to the same parameters", function()
     local model = nn.MLP(2, {8, 8, 1})
-    local params = model:parameters()
+    local params = model:parameters({scalar = true})
     local scores = {}
     for i = 1, #X do scores[i] = model(X[i]) end
     local l = loss.hinge(scores, y) + 1e-4 * model:l2()
@@ -50,6 +50,41 @@ describe("batched models", function()
     lb:backward()
     near(l.data, lb.data, 1e-12)
     for i, g in ipairs(grads_of(params)) do near(scalar_grads[i], g, 1e-10, "param " .. i) end
+  end)
+
+  -- issue 13: one linear node per layer, X W^T + b, with its own backward
+  it("are one linear and one activation node per layer, with gradients like central differences", function()
+    torchlet.manual_seed(8)
+    local model = nn.MLP(3, {4, 2}, {activation = "tanh"})
+    local Xb = E({{0.3, -0.7, 1.1}, {0.5, 0.2, -0.4}})
+    local out = model(Xb)
+    assert.are.equal("linear", out.op)                -- the output layer is linear
+    local hidden = out:children()[1]
+    assert.are.equal("tanh", hidden.op)
+    assert.are.equal("linear", hidden:children()[1].op)
+    local c = E({{1, -2}, {0.5, 3}})
+    local function f() return (model(Xb) * c):sum() end
+    f():backward()
+    local function check(arr, what)
+      local flat = arr:reshape(arr:numel())
+      local g = arr.grad
+      for i = 1, arr:numel() do
+        local v = flat.data[i]
+        local function at(x)
+          local t = arr.data
+          if arr.shape[2] then t[(i - 1) // arr.shape[2] + 1][(i - 1) % arr.shape[2] + 1] = x
+          else t[i] = x end
+          arr.data = t
+          return torchlet.no_grad(function() return f().data end)
+        end
+        local numeric = (at(v + 1e-6) - at(v - 1e-6)) / 2e-6
+        at(v)
+        local analytic = arr.shape[2] and g[(i - 1) // arr.shape[2] + 1][(i - 1) % arr.shape[2] + 1] or g[i]
+        near(numeric, analytic, 1e-6, what .. " " .. i)
+      end
+    end
+    check(Xb, "input")
+    for k, p in ipairs(model:parameters()) do check(p, "parameter " .. k) end
   end)
 
   it("reject inputs of the wrong width", function()

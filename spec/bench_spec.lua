@@ -207,6 +207,19 @@ describe("bench/run.lua", function()
     assert.are.equal(64, r.rows[#r.rows].results.c_core.min)
   end)
 
+  it("bench/model_batched.lua runs and gives a verdict for each target", function()
+    local p = io.popen("lua5.4 bench/model_batched.lua --quick 2>&1")
+    local out = p:read("a")
+    p:close()                            -- a missed target is a verdict, not an error here
+    local verdicts = 0
+    for line in out:gmatch("[^\n]+") do
+      if line:find(": [%d.]+x %(target <= 1.1x%) ") or line:find("target <= 8.5%) ") then
+        verdicts = verdicts + 1
+      end
+    end
+    assert.are.equal(4, verdicts, out)
+  end)
+
   it("rejects unknown options", function()
     local p = io.popen("lua5.4 bench/run.lua --bogus 2>&1")
     local out = p:read("a")

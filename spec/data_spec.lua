@@ -43,10 +43,10 @@ describe("data", function()
 
     it("does not disturb the model generator", function()
       torchlet.manual_seed(4)
-      local a = torchlet.nn.Neuron(2):parameters()[1].data
+      local a = torchlet.nn.Neuron(2):parameters({scalar = true})[1].data
       torchlet.manual_seed(4)
       data.make_moons(10, {noise = 0.2, seed = 9})
-      assert.are.equal(a, torchlet.nn.Neuron(2):parameters()[1].data)
+      assert.are.equal(a, torchlet.nn.Neuron(2):parameters({scalar = true})[1].data)
     end)
 
     it("adds Gaussian noise of the given deviation", function()

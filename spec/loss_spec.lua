@@ -31,7 +31,44 @@ local function sparse(len, v)
   return t
 end
 
+-- The directory of this file, so the reference loads from any working dir.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+-- Values and gradients printed by PyTorch 1.13 (float64) from
+-- spec/reference/loss_torch.py, which states each case.
+local reference = dofile(here .. "reference/loss_torch.lua")
+
 describe("loss", function()
+  describe("matches PyTorch's values and gradients", function()
+    for _, case in ipairs(reference) do
+      local name, scores, targets, value, grad = table.unpack(case)
+      for _, form in ipairs({"list", "array"}) do
+        it(name .. " (" .. form .. ")", function()
+          local s, got_grad
+          if form == "array" then
+            s = Element(scores)
+          elseif name == "cross_entropy" then
+            s = {}
+            for i, row in ipairs(scores) do s[i] = elements(row) end
+          else
+            s = elements(scores)
+          end
+          local l = loss[name](s, targets)
+          assert.is_true(close(value, l.data), ("value %.17g, PyTorch %.17g"):format(l.data, value))
+          l:backward()
+          for i, g in ipairs(grad) do
+            for j, gj in ipairs(type(g) == "table" and g or {g}) do
+              local got
+              if form == "array" then got = type(g) == "table" and s.grad[i][j] or s.grad[i]
+              elseif type(g) == "table" then got = s[i][j].grad
+              else got = s[i].grad end
+              assert.is_true(close(gj, got), ("grad %d,%d: %.17g, PyTorch %.17g"):format(i, j, got, gj))
+            end
+          end
+        end)
+      end
+    end
+  end)
+
   it("mse is mean((s - y)^2) with gradient 2(s - y)/n", function()
     local s = elements{1, 2.5, -1}
     local y = {0, 2, 1}
@@ -106,6 +143,34 @@ describe("loss", function()
     assert.are.equal(2, a.grad)
     assert.are.equal(0.25, loss.mse(Element(1.5), 1).data)
     assert.are.equal(2, loss.hinge(-1, 1).data)
+  end)
+
+  -- issue 13: one form of each loss, over arrays; a list comes in through
+  -- one stacking node, and cross-entropy is one node whatever the batch
+  it("builds a handful of nodes, not several per sample", function()
+    local function count(e, seen)
+      seen = seen or {}
+      local n = 0
+      for _, c in ipairs(e:children()) do
+        if not seen[c] then seen[c] = true; n = n + 1 + count(c, seen) end
+      end
+      return n
+    end
+    local s = {}
+    for i = 1, 50 do s[i] = Element(i / 10) end
+    local y = {}
+    for i = 1, 50 do y[i] = i % 2 == 0 and 1 or -1 end
+    -- 50 scores, the stack, the targets, mul, 1 - ., relu (the mean is the root)
+    assert.are.equal(50 + 5, count(loss.hinge(s, y)))
+    local logits, classes = torchlet.randn(1000, 10), {}
+    for i = 1, 1000 do classes[i] = i % 10 + 1 end
+    local ce = loss.cross_entropy(logits, classes)
+    assert.are.equal("cross_entropy", ce.op)
+    assert.are.equal(1, count(ce))                     -- the logits alone
+    local rows = {elements{1, 2}, elements{3, 4}}
+    local l = loss.cross_entropy(rows, {1, 2})
+    assert.are.equal("stack", l:children()[1].op)      -- 4 logits, one stack
+    assert.are.equal(5, count(l))
   end)
 
   it("frees its graph when the result is collected", function()

@@ -4,7 +4,7 @@ local nn, Element = torchlet.nn, torchlet.Element
 
 -- Sets every parameter of 'model' from the array 'values'.
 local function set_params(model, values)
-  local ps = model:parameters()
+  local ps = model:parameters({scalar = true})
   assert(#ps == #values, "wrong number of values")
   for i, p in ipairs(ps) do p.data = values[i] end
 end
@@ -16,9 +16,51 @@ end
 describe("nn", function()
   describe("construction", function()
     it("counts micrograd's 337 parameters for MLP(2, {16, 16, 1})", function()
-      assert.are.equal(337, #nn.MLP(2, {16, 16, 1}):parameters())
-      assert.are.equal(3, #nn.Neuron(2):parameters())
-      assert.are.equal(3 * 5, #nn.Layer(4, 3):parameters())
+      assert.are.equal(337, #nn.MLP(2, {16, 16, 1}):parameters({scalar = true}))
+      assert.are.equal(3, #nn.Neuron(2):parameters({scalar = true}))
+      assert.are.equal(3 * 5, #nn.Layer(4, 3):parameters({scalar = true}))
+    end)
+
+    it("holds W (nout x nin) and b (nout) per layer, listed as PyTorch lists them", function()
+      local ps = nn.MLP(2, {16, 16, 1}):parameters()
+      assert.are.equal(6, #ps)
+      local shapes = {}
+      for i, p in ipairs(ps) do shapes[i] = p.shape end
+      assert.are.same({{16, 2}, {16}, {16, 16}, {16}, {1, 16}, {1}}, shapes)
+      -- the scalar view reads the same values: neuron j's weights are row j of W
+      local m = nn.MLP(3, {2, 1})
+      local W1, b1, W2, b2 = table.unpack(m:parameters())
+      local s = m:parameters({scalar = true})
+      local want = {W1.data[1][1], W1.data[1][2], W1.data[1][3], b1.data[1],
+                    W1.data[2][1], W1.data[2][2], W1.data[2][3], b1.data[2],
+                    W2.data[1][1], W2.data[1][2], b2.data[1]}
+      assert.are.equal(#want, #s)
+      for i = 1, #want do assert.are.equal(want[i], s[i].data, "scalar " .. i) end
+      s[5].data = 42                                  -- and writes them
+      assert.are.equal(42, W1.data[2][1])
+      s[11].grad = 3
+      assert.are.same({3}, b2.grad)
+      assert.matches("^Parameter%(data=42, grad=0%)$", tostring(s[5]))
+    end)
+
+    it("trains through the scalar view as micrograd does", function()
+      torchlet.manual_seed(4)
+      local m = nn.MLP(2, {4, 1})
+      local ps = m:parameters({scalar = true})
+      local function loss()
+        local l = 0
+        for _, pt in ipairs({{0, 1, 1}, {1, 0, -1}, {1, 1, 1}}) do
+          l = l + (m({pt[1], pt[2]}) - pt[3]) ^ 2
+        end
+        return l
+      end
+      local first = loss().data
+      for _ = 1, 50 do
+        m:zero_grad()
+        loss():backward()
+        for _, p in ipairs(ps) do p.data = p.data - 0.05 * p.grad end
+      end
+      assert.is_true(loss().data < 0.5 * first)
     end)
 
     it("prints like micrograd", function()
@@ -34,6 +76,17 @@ describe("nn", function()
                        tostring(nn.MLP(1, {1, 1}, {activations = {"linear", "relu"}})))
     end)
 
+    -- issue 13: no scalar node per parameter
+    it("keeps its parameters in two arrays per layer, about 8 bytes each", function()
+      collectgarbage("collect")
+      local before = torchlet.memory().live_nodes
+      local m = nn.MLP(784, {128, 10})
+      assert.are.equal(before + 4, torchlet.memory().live_nodes)
+      local n = #m:parameters({scalar = true})
+      assert.are.equal(784 * 128 + 128 + 128 * 10 + 10, n)
+      assert.is_true(m:memory() / n < 8.1, "bytes per parameter: " .. m:memory() / n)
+    end)
+
     it("has a metatable with __name", function()
       local mt = getmetatable(nn.Neuron(1))
       assert.are.equal("torchlet.Module", mt.__name)
@@ -43,7 +96,7 @@ describe("nn", function()
       local function values(seed)
         torchlet.manual_seed(seed)
         local out = {}
-        for i, p in ipairs(nn.MLP(3, {4, 2}):parameters()) do out[i] = p.data end
+        for i, p in ipairs(nn.MLP(3, {4, 2}):parameters({scalar = true})) do out[i] = p.data end
         return out
       end
       local a, b, c = values(7), values(7), values(8)
@@ -53,12 +106,12 @@ describe("nn", function()
 
     it("draws uniform(-1/sqrt(nin), 1/sqrt(nin)) by default, (-1, 1) with init='uniform'", function()
       torchlet.manual_seed(3)
-      local ps = nn.Layer(16, 50):parameters()       -- 850 draws, bound 0.25
+      local ps = nn.Layer(16, 50):parameters({scalar = true})       -- 850 draws, bound 0.25
       local lo, hi = math.huge, -math.huge
       for _, p in ipairs(ps) do lo, hi = math.min(lo, p.data), math.max(hi, p.data) end
       assert.is_true(lo >= -0.25 and hi < 0.25)
       assert.is_true(lo < -0.2 and hi > 0.2)         -- the whole range is used
-      ps = nn.Layer(16, 50, {init = "uniform"}):parameters()
+      ps = nn.Layer(16, 50, {init = "uniform"}):parameters({scalar = true})
       lo, hi = math.huge, -math.huge
       for _, p in ipairs(ps) do lo, hi = math.min(lo, p.data), math.max(hi, p.data) end
       assert.is_true(lo >= -1 and hi < 1)
@@ -99,6 +152,28 @@ describe("nn", function()
       for i = 1, 3 do assert.is_true(torchlet.is_element(many[i])) end
     end)
 
+    -- issue 13: graphs still draw neuron by neuron, as in micrograd
+    it("builds one neuron node per neuron, reading its row of W", function()
+      local m = nn.MLP(2, {3, 1})
+      local x1, x2 = Element(0.5), Element(-1)
+      local out = m({x1, x2})
+      assert.are.equal("neuron", out.op)              -- linear output: no activation
+      local ins = out:children()
+      assert.are.equal(2 + 3, #ins)                   -- W2, b2 and the three hidden units
+      local W2, b2 = table.unpack(m:parameters(), 3, 4)
+      assert.are.same(W2.shape, ins[1].shape)
+      assert.are.same(b2.shape, ins[2].shape)
+      for k = 3, 5 do
+        assert.are.equal("relu", ins[k].op)
+        local neuron = ins[k]:children()[1]
+        assert.are.equal("neuron", neuron.op)
+        local hin = neuron:children()
+        assert.are.equal(4, #hin)                     -- W1, b1, x1, x2
+        assert.are.equal(0.5, hin[3].data)
+        assert.are.equal(-1, hin[4].data)
+      end
+    end)
+
     it("takes numbers and Elements as inputs", function()
       local m = nn.MLP(2, {3, 1})
       local a = m({0.5, -1}).data
@@ -108,10 +183,10 @@ describe("nn", function()
 
     it("has parameters that alias the model's own", function()
       local n = nn.Neuron(2, {nonlin = false})
-      local ps = n:parameters()
+      local ps = n:parameters({scalar = true})
       ps[1].data, ps[2].data, ps[3].data = 1, 2, 3
       assert.are.equal(4 + 10 + 3, n({4, 5}).data)
-      local again = n:parameters()
+      local again = n:parameters({scalar = true})
       assert.are.equal(2, again[2].data)
       again[3].data = -3                                -- visible through ps too
       assert.are.equal(-3, ps[3].data)
@@ -169,7 +244,7 @@ describe("nn", function()
           ("%s: numeric %.10g, backward %.10g"):format(what, numeric, e.grad))
         checked = checked + 1
       end
-      for i, p in ipairs(model:parameters()) do check(p, "parameter " .. i) end
+      for i, p in ipairs(model:parameters({scalar = true})) do check(p, "parameter " .. i) end
       for i, e in ipairs(xs) do check(e, "input " .. i) end
       return checked
     end
@@ -186,7 +261,7 @@ describe("nn", function()
       -- relu has a kink at 0: no pre-activation may sit within h of it
       local ok = torchlet.no_grad(function()
         local l1 = nn.Layer(2, 6, {nonlin = false})
-        local ps, lp = m:parameters(), l1:parameters()
+        local ps, lp = m:parameters({scalar = true}), l1:parameters({scalar = true})
         for i = 1, #lp do lp[i].data = ps[i].data end
         for _, z in ipairs(l1({0.4, -0.9})) do
           if math.abs(z.data) < 1e-3 then return false end
@@ -210,7 +285,7 @@ describe("nn", function()
     it("are cleared by zero_grad", function()
       local m = nn.MLP(2, {3, 1})
       m({1, 2}):backward()
-      local ps = m:parameters()
+      local ps = m:parameters({scalar = true})
       local any = false
       for _, p in ipairs(ps) do any = any or p.grad ~= 0 end
       assert.is_true(any)
@@ -221,12 +296,12 @@ describe("nn", function()
     it("l2 is the sum of squared parameters, gradient 2p", function()
       local m = nn.MLP(2, {3, 1})
       local want = 0
-      for _, p in ipairs(m:parameters()) do want = want + p.data * p.data end
+      for _, p in ipairs(m:parameters({scalar = true})) do want = want + p.data * p.data end
       local l2 = m:l2()
       assert.is_true(close(want, l2.data, 1e-15))
       m:zero_grad()
       l2:backward()
-      for _, p in ipairs(m:parameters()) do assert.are.equal(2 * p.data, p.grad) end
+      for _, p in ipairs(m:parameters({scalar = true})) do assert.are.equal(2 * p.data, p.grad) end
     end)
   end)
 
@@ -256,7 +331,7 @@ describe("nn", function()
       fails("unknown option 'activaton'", nn.MLP, 2, {1}, {activaton = "tanh"})
       -- options are read raw: an __index is not an option
       local m = nn.MLP(2, {1}, setmetatable({}, {__index = {activations = 5}}))
-      assert.are.equal(3, #m:parameters())
+      assert.are.equal(3, #m:parameters({scalar = true}))
       fails("unknown activation 'softmax'", nn.MLP, 2, {1}, {output = "softmax"})
       fails("option 'activations' must be a table with one name per layer (2)",
             nn.MLP, 2, {3, 1}, {activations = {"tanh"}})
@@ -274,6 +349,26 @@ describe("nn", function()
       fails("table of 2 inputs expected, got number", m, 1)
       fails("input 1 must be a number or an Element, got boolean", nn.Neuron(1), true)
       fails("Module expected, got table", getmetatable(m).__call, {}, {1, 2})
+    end)
+
+    it("rejects bad options and fields of the scalar view", function()
+      local m = nn.MLP(2, {3, 1})
+      fails("bad argument #2 to 'parameters' (unknown option 'scalars'; known: scalar)", m.parameters, m,
+            {scalars = true})
+      fails("option 'scalar' must be a boolean, got number", m.parameters, m, {scalar = 1})
+      local p = m:parameters({scalar = true})[1]
+      fails("bad argument #2 to '__newindex' (Parameter has no settable field 'value'",
+            function() p.value = 1 end)
+      fails("bad argument #3 to '__newindex' (number expected, got string)",
+            function() p.data = "1" end)
+      fails("Parameter expected, got table", getmetatable(p).__index, {}, "data")
+      assert.is_nil(p.value)
+      assert.are.equal("torchlet.Parameter", getmetatable(p).__name)
+      -- a view keeps its array alive after the model is gone
+      m = nil
+      collectgarbage("collect")
+      p.data = 5
+      assert.are.equal(5, p.data)
     end)
 
     it("leaves no nodes behind after a rejected input", function()

@@ -7,6 +7,10 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 -- Parameters after each of three steps, printed by PyTorch 1.13 (float64)
 -- from spec/reference/optim_torch.py, which states the problem.
 local reference = dofile(here .. "reference/optim_torch.lua")
+-- A Linear(2, 3), ReLU, Linear(3, 1) network trained three steps by each
+-- optimizer, parameters flat in parameters() order (W1, b1, W2, b2), from
+-- spec/reference/model_optim_torch.py.
+local model_reference = dofile(here .. "reference/model_optim_torch.lua")
 
 -- The reference problem: f(a, b) = (a*b - 1)^2 + 0.5*a^2 + sin(b).
 local function f(a, b) return (a * b - 1) ^ 2 + 0.5 * a * a + b:sin() end
@@ -49,6 +53,77 @@ describe("optim", function()
         end
       end)
     end
+  end)
+
+  describe("over a model's parameters() matches PyTorch's nn.Linear layers", function()
+    local W1, B1 = {{0.1, -0.2}, {0.3, 0.4}, {-0.5, 0.6}}, {0.01, -0.02, 0.03}
+    local W2, B2 = {{0.7, -0.8, 0.9}}, {-0.1}
+    local X = {{0.5, -1.0}, {1.5, 0.25}, {-0.75, 0.8}, {0.2, 0.3}}
+    local Y = {1.0, -1.0, 0.5, 0.0}
+    local function flat(ps)
+      local out = {}
+      for _, p in ipairs(ps) do
+        for _, v in ipairs(p:reshape(p:numel()).data) do out[#out + 1] = v end
+      end
+      return out
+    end
+    for _, case in ipairs(model_reference) do
+      local kind, opts, want = case[1], case[2], case[3]
+      for _, path in ipairs({"batched", "scalar"}) do
+        it(kind .. " " .. describe_opts(opts) .. " (" .. path .. ")", function()
+          local m = nn.MLP(2, {3, 1})
+          local ps = m:parameters()
+          ps[1].data, ps[2].data, ps[3].data, ps[4].data = W1, B1, W2, B2
+          local opt = optim[kind](ps, opts)
+          local batch = Element(X)
+          for _ = 1, 3 do
+            opt:zero_grad()
+            local scores = {}
+            if path == "batched" then scores = m(batch)
+            else for i = 1, #X do scores[i] = m(X[i]) end end
+            torchlet.loss.mse(scores, Y):backward()
+            opt:step()
+          end
+          local got = flat(ps)
+          assert.are.equal(#want, #got)
+          for i = 1, #want do
+            assert.is_true(math.abs(got[i] - want[i]) <= 1e-12,
+              ("value %d: got %.17g, PyTorch %.17g"):format(i, got[i], want[i]))
+          end
+        end)
+      end
+    end
+  end)
+
+  -- issue 13: e:zero_grad() used to write zeros where model:zero_grad()
+  -- and opt:zero_grad() marked gradients absent, so a step after the first
+  -- applied weight decay to parameters it should have skipped
+  it("behaves the same after e:zero_grad(), model:zero_grad() and opt:zero_grad()", function()
+    local results = {}
+    for k, how in ipairs({"element", "model", "optimizer"}) do
+      torchlet.manual_seed(6)
+      local m = nn.MLP(2, {3, 1})
+      local opt = optim.Adam(m:parameters(), {lr = 0.1, weight_decay = 0.1})
+      local l = (m({0.5, -1}) - 1) ^ 2
+      l:backward()
+      opt:step()
+      if how == "element" then l:zero_grad()
+      elseif how == "model" then m:zero_grad()
+      else opt:zero_grad() end
+      local after_one = {}
+      for i, p in ipairs(m:parameters({scalar = true})) do
+        after_one[i] = p.data
+        assert.are.equal(0, p.grad)                    -- absent reads as 0
+      end
+      opt:step()                                       -- nothing has a gradient
+      results[k] = {}
+      for i, p in ipairs(m:parameters({scalar = true})) do
+        results[k][i] = p.data
+        assert.are.equal(after_one[i], p.data, how .. ": parameter " .. i .. " moved")
+      end
+    end
+    assert.are.same(results[1], results[2])
+    assert.are.same(results[1], results[3])
   end)
 
   it("takes the first SGD step derived by hand", function()

@@ -55,11 +55,11 @@ end
 -- A model whose every parameter is 'v', so a file mixing two saves shows.
 local function model_of(v)
   local m = nn.MLP(3, {4, 1})
-  for _, p in ipairs(m:parameters()) do p.data = v end
+  for _, p in ipairs(m:parameters({scalar = true})) do p.data = v end
   return m
 end
 local function value_of(path)
-  local ps = nn.load(path):parameters()
+  local ps = nn.load(path):parameters({scalar = true})
   for i = 2, #ps do assert.are.equal(ps[1].data, ps[i].data) end
   return ps[1].data
 end
@@ -272,7 +272,7 @@ describe("two savers and a reader on one path", function()
       local nn = require "torchlet".nn
       local id, path = tonumber(arg[1]), arg[2]
       local m = nn.MLP(8, {32, 32, 1})       -- 1,409 parameters, 11 kB
-      local ps = m:parameters()
+      local ps = m:parameters({scalar = true})
       local failed, first = 0, nil
       for k = 1, 200 do
         for _, p in ipairs(ps) do p.data = id * 1000 + k end
@@ -291,7 +291,7 @@ describe("two savers and a reader on one path", function()
         local ok, m = pcall(nn.load, path)
         if ok then
           seen, reads = true, reads + 1
-          local ps = m:parameters()
+          local ps = m:parameters({scalar = true})
           for i = 2, #ps do
             if ps[i].data ~= ps[1].data then bad = bad or "a file mixing two saves" end
           end

@@ -29,7 +29,7 @@ describe("save/load", function()
   it("round-trips architecture and parameters bit-exactly", function()
     torchlet.manual_seed(9)
     local m = nn.MLP(3, {5, 4, 2}, {activations = {"tanh", "sigmoid", "linear"}})
-    local ps = m:parameters()
+    local ps = m:parameters({scalar = true})
     -- values a decimal format would get wrong, and special ones
     ps[1].data, ps[2].data, ps[3].data = 0.1, -0.0, 1 / 3
     ps[4].data, ps[5].data, ps[6].data = 5e-324, math.huge, -math.huge
@@ -37,7 +37,7 @@ describe("save/load", function()
     m:save(path)
     local m2 = nn.load(path)
     assert.are.equal(tostring(m), tostring(m2))
-    local qs = m2:parameters()
+    local qs = m2:parameters({scalar = true})
     assert.are.equal(#ps, #qs)
     for i = 1, #ps do
       assert.are.equal(bits(ps[i].data), bits(qs[i].data), "parameter " .. i)
@@ -58,13 +58,49 @@ describe("save/load", function()
 
   it("writes the documented layout", function()
     local m = nn.Neuron(2)
-    local ps = m:parameters()
+    local ps = m:parameters({scalar = true})
     ps[1].data, ps[2].data, ps[3].data = 1, 2, 3
     m:save(path)
     local s = read(path)
-    local body = "TLNN\r\n\26\n" .. string.pack("<I4I4I8I4I4", 1, 0, 72, 2, 1)
+    local body = "TLNN\r\n\26\n" .. string.pack("<I4I4I8I4I4", 2, 0, 72, 2, 1)
                  .. string.pack("<I4I4", 1, 1) .. bits(1) .. bits(2) .. bits(3)
     assert.are.equal(with_checksum(body), s)
+  end)
+
+  it("writes W row-major, then b, layer by layer (version 2)", function()
+    local m = nn.Layer(2, 2, {nonlin = false})
+    local W, b = table.unpack(m:parameters())
+    W.data, b.data = {{1, 2}, {4, 5}}, {3, 6}
+    m:save(path)
+    local body = "TLNN\r\n\26\n" .. string.pack("<I4I4I8I4I4", 2, 1, 96, 2, 1)
+                 .. string.pack("<I4I4", 2, 0)
+                 .. bits(1) .. bits(2) .. bits(4) .. bits(5) .. bits(3) .. bits(6)
+    assert.are.equal(with_checksum(body), read(path))
+  end)
+
+  -- issue 13: files written before layers owned matrices
+  it("loads version 1 files, whose parameters are neuron by neuron", function()
+    local body = "TLNN\r\n\26\n" .. string.pack("<I4I4I8I4I4", 1, 2, 128, 2, 2)
+                 .. string.pack("<I4I4I4I4", 2, 1, 1, 0)
+                 -- layer 1: neuron 1 (w 1 2, b 3), neuron 2 (w 4 5, b 6); layer 2: w 7 8, b 9
+                 .. bits(1) .. bits(2) .. bits(3) .. bits(4) .. bits(5) .. bits(6)
+                 .. bits(7) .. bits(8) .. bits(9)
+    write(path, with_checksum(body))
+    local m = nn.load(path)
+    assert.are.equal("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], "
+                     .. "Layer of [LinearNeuron(2)]]", tostring(m))
+    local W1, b1, W2, b2 = table.unpack(m:parameters())
+    assert.are.same({{1, 2}, {4, 5}}, W1.data)
+    assert.are.same({3, 6}, b1.data)
+    assert.are.same({{7, 8}}, W2.data)
+    assert.are.same({9}, b2.data)
+    local s = {}
+    for i, p in ipairs(m:parameters({scalar = true})) do s[i] = p.data end
+    assert.are.same({1, 2, 3, 4, 5, 6, 7, 8, 9}, s)          -- micrograd's order
+    -- and it is saved again as version 2, same values
+    m:save(path)
+    assert.are.equal(2, string.unpack("<I4", read(path), 9))
+    assert.are.same({{1, 2}, {4, 5}}, nn.load(path):parameters()[1].data)
   end)
 
   it("replaces an existing file whole and leaves no temporary file", function()
@@ -138,16 +174,19 @@ describe("save/load", function()
     end)
 
     it("with a version from the future, even with a valid checksum", function()
-      local body = good:sub(1, 8) .. string.pack("<I4", 2) .. good:sub(13, -9)
+      local body = good:sub(1, 8) .. string.pack("<I4", 3) .. good:sub(13, -9)
       write(path, with_checksum(body))
-      assert.is_truthy(load_error(path):find("unsupported format version 2 (this build reads version 1)", 1, true))
+      assert.is_truthy(load_error(path):find("unsupported format version 3 (this build reads versions 1 to 2)", 1, true))
+      body = good:sub(1, 8) .. string.pack("<I4", 0) .. good:sub(13, -9)
+      write(path, with_checksum(body))
+      assert.is_truthy(load_error(path):find("unsupported format version 0", 1, true))
     end)
 
     it("with a valid checksum over an impossible architecture", function()
       -- activation 9 does not exist
       local body = good:sub(1, 36) .. string.pack("<I4", 9) .. good:sub(41, -9)
       write(path, with_checksum(body))
-      assert.is_truthy(load_error(path):find("invalid model (unknown activation 9 in layer 1)", 1, true))
+      assert.is_truthy(load_error(path):find("invalid model (unknown activation 9 at byte 36)", 1, true))
       -- layer size 4 instead of 3 does not match the file length
       body = good:sub(1, 32) .. string.pack("<I4", 4) .. good:sub(37, -9)
       write(path, with_checksum(body))

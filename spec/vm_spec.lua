@@ -117,7 +117,8 @@ describe("torchlet.core on " .. (jit and jit.version or _VERSION), function()
       opt:step()
     end
     assert.is_true(last < 0.01 and last < first, "loss " .. first .. " -> " .. last)
-    assert.are.equal(17, #model:parameters())
+    assert.are.equal(4, #model:parameters())
+    assert.are.equal(17, #model:parameters({scalar = true}))
     assert.truthy(tostring(model):find("MLP of [", 1, true))
   end)
 

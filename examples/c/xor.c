@@ -40,7 +40,9 @@ static double step(tl_ctx *ctx, tl_mlp *m, tl_optim *opt) {
   double value = -1;
   int ok = 1;
   for (int i = 0; i < 4 && ok; i++) ok = (y[i] = predict(ctx, m, inputs[i])) != NULL;
-  tl_node *loss = ok ? tl_loss_mse(ctx, 4, y, targets) : NULL;
+  tl_node *s = ok ? tl_loss_stack(ctx, 4, y) : NULL;   /* the 4 scores, one vector */
+  tl_node *loss = s ? tl_loss_mse(ctx, s, 4, targets) : NULL;
+  tl_release(ctx, s);          /* the loss holds it */
   if (loss != NULL) {
     tl_optim_zero_grad(opt);
     if (tl_backward(ctx, loss) == TL_OK) {
@@ -81,7 +83,7 @@ static int train(tl_ctx *ctx, tl_mlp **model, tl_optim **optimizer) {
     learnt = learnt && tl_data(y) * targets[i] > 0;
     tl_release(ctx, y);
   }
-  printf("xor: final loss %.6f, %zu live nodes (the %zu parameters)\n", loss,
+  printf("xor: final loss %.6f, %zu live nodes (the %zu parameter arrays)\n", loss,
          tl_ctx_live_nodes(ctx), tl_mlp_nparams(m));
   return learnt && tl_ctx_live_nodes(ctx) == tl_mlp_nparams(m);
 }

@@ -4,8 +4,8 @@
 ** The input's first byte is a switch: when odd, the harness rewrites the
 ** last 8 bytes with the correct checksum of the rest, so that mutations
 ** reach the architecture checks behind it instead of stopping at the
-** checksum.  The rest is written to a file and loaded; a model that loads
-** must run a forward pass.  A bad file must fail with a message, never
+** checksum.  The rest is written to a file and loaded (versions 1 and 2);
+** a model that loads must run a forward pass, scalar and batched.  A bad file must fail with a message, never
 ** crash, leak or load a model that does not work.
 */
 #include <stdint.h>
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (m == NULL) {
     if (tl_ctx_error(ctx)[0] == '\0') __builtin_trap();   /* must say why */
   } else if (tl_mlp_nin(m) <= 64 && tl_mlp_nout(m) <= 64 &&
-             tl_mlp_nparams(m) <= 100000) {
+             tl_mlp_nscalars(m) <= 100000) {
     tl_node *x[64], *out[64];
     for (size_t i = 0; i < tl_mlp_nin(m); i++) x[i] = tl_leaf(ctx, 0.5);
     if (tl_mlp_forward(ctx, m, x, out) == TL_OK) {
@@ -57,6 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (size_t j = 0; j < tl_mlp_nout(m); j++) tl_release(ctx, out[j]);
     }
     for (size_t i = 0; i < tl_mlp_nin(m); i++) tl_release(ctx, x[i]);
+    size_t shape[2] = {2, tl_mlp_nin(m)};
+    tl_node *batch = tl_array(ctx, 2, shape, NULL);
+    tl_node *y = batch ? tl_mlp_forward_batch(ctx, m, batch) : NULL;
+    if (batch != NULL && y == NULL) __builtin_trap();   /* shapes fit */
+    tl_node *s = y ? tl_reduce(ctx, TL_OP_REDUCE_SUM, y, -1) : NULL;
+    if (s != NULL) tl_backward(ctx, s);
+    tl_release(ctx, s);
+    tl_release(ctx, y);
+    tl_release(ctx, batch);
   }
   tl_mlp_free(ctx, m);
   if (tl_ctx_live_nodes(ctx) != 0) __builtin_trap();

@@ -1,0 +1,270 @@
+/*
+** nn_ops.c -- the three fused ops of models and losses, each constructor
+** (value) beside its backward rule:
+**
+**   neuron row      W[j].x + b[j] for scalar inputs x: one node per neuron,
+**                   so a scalar forward pass draws neuron by neuron
+**   linear          X W^T + b for an (N x nin) array X: a whole layer
+**   cross-entropy   mean_i(logsumexp(row i) - row i [c_i]), backward
+**                   softmax - onehot, the classes kept with the node
+**
+** W is (nout x nin), the layout of torch.nn.Linear.weight; b is (nout).
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_ops.h"
+#include "size.h"
+#include "tl_loss.h"
+#include "tl_nn.h"
+
+/* {======================================================================
+** Shared steps
+** ======================================================================= */
+
+/* Finishes the n-ary node 'n' of 'op' over in[0..count), where 'in' is a
+** malloc'd block (the list, perhaps followed by the op's own data, freed
+** with the node): checks numerics, then links the inputs unless in
+** no-grad.  Takes 'in' in every case; NULL when numerics fail. */
+static tl_node *finish_many(tl_ctx *ctx, tl_node *n, tl_op op, double k,
+                            size_t count, tl_node **in) {
+  if (ctx->check_numerics && !tl__numerics_ok(ctx, op, n, count, in)) {
+    free(in);
+    tl_release(ctx, n);
+    return NULL;
+  }
+  if (!ctx->grad_enabled) {
+    free(in);
+    return n;
+  }
+  for (size_t i = 0; i < count; i++) in[i]->refs++;
+  n->op = (uint8_t)op;
+  n->k = k;
+  n->flags |= TL_F_MANY;
+  n->src.many.v = in;
+  n->src.many.n = count;
+  return n;
+}
+
+/* A block of 'count' input pointers followed by 'extra' bytes. */
+static tl_node **alloc_inputs(tl_ctx *ctx, const char *fn, size_t count,
+                              size_t extra) {
+  size_t bytes;
+  tl_node **in = NULL;
+  if (tl__size_mul(count, sizeof *in, &bytes) &&
+      tl__size_add(bytes, extra, &bytes))
+    in = malloc(bytes);
+  if (in == NULL) tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory", fn);
+  return in;
+}
+
+/* 1 when w is an (nout x nin) matrix and b an (nout) vector. */
+static int check_wb(tl_ctx *ctx, const char *fn, const tl_node *w,
+                    const tl_node *b) {
+  char sw[64], sb[64];
+  if (w == NULL || b == NULL) {
+    tl_ctx_fail(ctx, TL_EARG, "%s: weight and bias expected, got NULL", fn);
+    return 0;
+  }
+  if (tl__ndim(w) != 2 || tl__ndim(b) != 1 ||
+      b->val.arr->shape[0] != w->val.arr->shape[0]) {
+    tl_ctx_fail(ctx, TL_EARG, "%s: weight of shape %s and bias of shape %s; "
+                "(nout, nin) and (nout) expected", fn,
+                tl__shape_str(w, sw, sizeof sw), tl__shape_str(b, sb, sizeof sb));
+    return 0;
+  }
+  return 1;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Neuron row: inputs W, b, x[0..nin); k = the row j (0-based)
+** ======================================================================= */
+
+tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
+                       tl_node *const *x) {
+  if (!check_wb(ctx, "neuron", w, b)) return NULL;
+  size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
+  if (row >= nout) {
+    tl_ctx_fail(ctx, TL_EARG, "neuron: row %zu out of range for %zu rows",
+                row, nout);
+    return NULL;
+  }
+  if (x == NULL) {
+    tl_ctx_fail(ctx, TL_EARG, "neuron: inputs expected, got NULL");
+    return NULL;
+  }
+  for (size_t i = 0; i < nin; i++)
+    if (x[i] == NULL || tl__is_array(x[i])) {
+      tl_ctx_fail(ctx, TL_EARG, "neuron: input %zu is not a scalar node", i);
+      return NULL;
+    }
+  tl_node **in = alloc_inputs(ctx, "neuron", nin + 2, 0);
+  if (in == NULL) return NULL;
+  /* b first, then each product: the order of micrograd's sum */
+  const double *wr = w->val.arr->data + row * nin;
+  double s = b->val.arr->data[row];
+  in[0] = w;
+  in[1] = b;
+  for (size_t i = 0; i < nin; i++) {
+    s += wr[i] * x[i]->val.v;
+    in[2 + i] = x[i];
+  }
+  tl_node *n = tl__node_alloc(ctx);
+  if (n == NULL) { free(in); return NULL; }
+  n->val.v = s;
+  return finish_many(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
+}
+
+/* Row j of W's gradient receives x g, b's gradient j receives g, each x
+** receives W[j][i] g. */
+void tl__neuron_row_b(tl_node *n) {
+  tl_node *const *in = n->src.many.v;
+  size_t nin = n->src.many.n - 2, j = (size_t)n->k;
+  double g = n->grad;
+  const double *wr = in[0]->val.arr->data + j * nin;
+  double *gw = tl__grads(in[0]) + j * nin;
+  tl__grads(in[1])[j] += g;
+  for (size_t i = 0; i < nin; i++) {
+    tl_node *x = in[2 + i];
+    gw[i] += x->val.v * g;
+    tl__grad_add(x, wr[i] * g);
+  }
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Linear: inputs X, W, b; X (N x nin) gives (N x nout), X (nin) (nout)
+** ======================================================================= */
+
+tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
+  if (!check_wb(ctx, "linear", w, b)) return NULL;
+  size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
+  size_t nd = x ? tl__ndim(x) : 0;
+  if (x == NULL || (nd != 1 && nd != 2) || x->val.arr->shape[nd - 1] != nin) {
+    char s[64] = "NULL";
+    if (x != NULL) tl__shape_str(x, s, sizeof s);
+    tl_ctx_fail(ctx, TL_EARG, "linear: input of shape %s, (N, %zu) or (%zu) "
+                "expected", s, nin, nin);
+    return NULL;
+  }
+  size_t rows = nd == 2 ? x->val.arr->shape[0] : 1;
+  size_t shape[2] = {rows, nout};
+  tl_node **in = alloc_inputs(ctx, "linear", 3, 0);
+  if (in == NULL) return NULL;
+  tl_node *n = nd == 2 ? tl__array_node(ctx, 2, shape)
+                       : tl__array_node(ctx, 1, &nout);
+  if (n == NULL) { free(in); return NULL; }
+  double *out = n->val.arr->data;
+  const double *bv = b->val.arr->data;
+  /* products first, then the bias: (X W^T) + b, as written by hand */
+  memset(out, 0, rows * nout * sizeof(double));
+  tl__gemm(rows, nin, nout, x->val.arr->data, 0, w->val.arr->data, 1, out);
+  for (size_t r = 0; r < rows; r++)
+    for (size_t j = 0; j < nout; j++) out[r * nout + j] += bv[j];
+  in[0] = x;
+  in[1] = w;
+  in[2] = b;
+  return finish_many(ctx, n, TL_OP_LINEAR, 0, 3, in);
+}
+
+/* dW += G^T X, db += the column sums of G, dX += G W.  dX is computed
+** even for a leaf X: nothing says whether a gradient is wanted there. */
+void tl__linear_b(tl_node *n) {
+  tl_node *const *in = n->src.many.v;
+  tl_node *x = in[0], *w = in[1], *b = in[2];
+  size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
+  size_t rows = tl__size(x) / nin;
+  const double *g = tl__grads(n);
+  tl__gemm(nout, rows, nin, g, 1, x->val.arr->data, 0, tl__grads(w));
+  double *gb = tl__grads(b);
+  for (size_t r = 0; r < rows; r++)
+    for (size_t j = 0; j < nout; j++) gb[j] += g[r * nout + j];
+  tl__gemm(rows, nout, nin, g, 0, w->val.arr->data, 0, tl__grads(x));
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Cross-entropy: input logits (n x k); the input block holds the logits'
+** pointer, then the n classes (size_t), then the n row logsumexps
+** (double), all freed with the node
+** ======================================================================= */
+
+typedef struct ce_block {
+  tl_node *in[1];
+  size_t cls[];          /* n classes, then n doubles (row logsumexp) */
+} ce_block;
+
+static double *ce_lse(ce_block *blk, size_t rows) {
+  return (double *)(blk->cls + rows);
+}
+
+/* logsumexp of x[0..k), stably; nan if any value is (as torch.logsumexp,
+** even beside inf), the max itself when it is infinite. */
+static double row_logsumexp(const double *x, size_t k) {
+  double m = -INFINITY, s = 0;
+  int has_nan = 0;
+  for (size_t j = 0; j < k; j++) {
+    if (x[j] > m) m = x[j];
+    has_nan |= isnan(x[j]);
+  }
+  if (has_nan) return NAN;
+  if (!isfinite(m)) return m;
+  for (size_t j = 0; j < k; j++) s += exp(x[j] - m);
+  return m + log(s);
+}
+
+tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
+                               const size_t *cls) {
+  char shape[64];
+  if (logits == NULL || cls == NULL || tl__ndim(logits) != 2) {
+    tl_ctx_fail(ctx, TL_EARG, "cross_entropy: logits of shape (N, K) expected%s%s",
+                logits ? ", got " : "",
+                logits ? tl__shape_str(logits, shape, sizeof shape) : "");
+    return NULL;
+  }
+  size_t rows = logits->val.arr->shape[0], k = logits->val.arr->shape[1];
+  for (size_t i = 0; i < rows; i++)
+    if (cls[i] >= k) {
+      tl_ctx_fail(ctx, TL_EARG, "cross_entropy: class %zu of sample %zu is "
+                  "out of range 0..%zu", cls[i], i, k - 1);
+      return NULL;
+    }
+  size_t extra;   /* rows <= TL_MAX_ARRAY_SIZE: cannot wrap, checked anyway */
+  if (!tl__size_mul(rows, sizeof(size_t) + sizeof(double), &extra)) extra = SIZE_MAX;
+  ce_block *blk = (ce_block *)alloc_inputs(ctx, "cross_entropy", 1, extra);
+  if (blk == NULL) return NULL;
+  tl_node *n = tl__node_alloc(ctx);
+  if (n == NULL) { free(blk); return NULL; }
+  double *lse = ce_lse(blk, rows), total = 0;
+  const double *x = logits->val.arr->data;
+  for (size_t i = 0; i < rows; i++) {
+    blk->cls[i] = cls[i];
+    lse[i] = row_logsumexp(x + i * k, k);
+    total += lse[i] - x[i * k + cls[i]];
+  }
+  n->val.v = total / (double)rows;
+  blk->in[0] = logits;
+  return finish_many(ctx, n, TL_OP_CROSS_ENTROPY, 0, 1, blk->in);
+}
+
+/* Row i receives (softmax(row i) - onehot(c_i)) g / n. */
+void tl__cross_entropy_b(tl_node *n) {
+  ce_block *blk = (ce_block *)n->src.many.v;
+  tl_node *a = blk->in[0];
+  size_t rows = a->val.arr->shape[0], k = a->val.arr->shape[1];
+  const double *x = a->val.arr->data, *lse = ce_lse(blk, rows);
+  double g = n->grad / (double)rows, *ga = tl__grads(a);
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < k; j++) {
+      double gi = exp(x[i * k + j] - lse[i]) * g;
+      if (j == blk->cls[i]) gi -= g;
+      ga[i * k + j] += gi;
+    }
+}
+
+/* }====================================================================== */
