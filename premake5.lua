@@ -40,10 +40,12 @@ local function pkglibs(pkgs)
   return names, dirs
 end
 
--- Rendering (core/viz_*.c, core/plot.c) uses graphviz and cairo.  Without
--- them (or with --no-viz) the core gets core/noviz/viz_none.c instead, whose
--- drawing functions fail with a message saying so.  Switching needs a clean
--- build (rm -rf build): the static library keeps the members it had.
+-- Drawing is its own library, build/libtlviz.a (core/viz/: the two graph
+-- views and the plots), beside the core, which needs neither graphviz nor
+-- cairo.  Without them (or with --no-viz) the library is made of
+-- core/viz/none/viz_none.c instead, whose drawing functions fail with a
+-- message saying so.  Switching needs a clean build (rm -rf build): the
+-- static library keeps the members it had.
 newoption {
   trigger = "no-viz",
   description = "Build without graphviz and cairo (drawing raises an error)"
@@ -80,11 +82,17 @@ local function outdirs(sub)
   configuration {}
 end
 
--- The core and the libraries it needs, for the projects below that link it.
-local function link_core()
+-- The core and the libraries it needs, for the projects below that link it;
+-- with 'viz', the drawing library and graphviz and cairo before it.
+local function link_core(viz)
+  if viz then
+    links { "tlviz" }
+  end
   links { "tlcore" }
-  links(viz_links)
-  libdirs(viz_dirs)
+  if viz then
+    links(viz_links)
+    libdirs(viz_dirs)
+  end
   links(blas_links)
   libdirs(blas_dirs)
   links { "m" }
@@ -98,7 +106,7 @@ local function lua_host(name, sources, sub, extra_links)
     outdirs(sub)
     buildoptions(lua_cflags)
     links { "tlbind" }
-    link_core()
+    link_core(true)
     links(extra_links or {})
     links(lua_links)
 end
@@ -132,21 +140,25 @@ solution "torchlet"
 
   configuration {}
 
-  -- The core: plain C11, no Lua.
+  -- The core: plain C11, no Lua, no drawing libraries.
   project "tlcore"
     kind "StaticLib"
     files { "core/*.c", "core/*.h" }
-    if have_viz then
-      buildoptions(viz_cflags)
-    else
-      excludes { "core/viz_output.c", "core/viz_graph.c", "core/viz_graphviz.c",
-                 "core/viz_layout.c", "core/viz_cairo.c", "core/plot.c" }
-      files { "core/noviz/viz_none.c" }
-    end
     outdirs("")
     if _OPTIONS["blas"] then
       defines { "TL_USE_BLAS" }
       buildoptions(blas_cflags)
+    end
+
+  -- Drawing: the graphviz and cairo views of a graph, and the plots.
+  project "tlviz"
+    kind "StaticLib"
+    outdirs("")
+    if have_viz then
+      files { "core/viz/*.c", "core/viz/*.h" }
+      buildoptions(viz_cflags)
+    else
+      files { "core/viz/viz_format.c", "core/viz/none/viz_none.c" }
     end
 
   -- The Lua module torchlet.core: build/torchlet/core.so
@@ -157,11 +169,7 @@ solution "torchlet"
     targetprefix ""
     files { "bindings/*.c", "bindings/*.h" }
     buildoptions(lua_cflags)
-    links { "tlcore", "m" }
-    links(viz_links)
-    libdirs(viz_dirs)
-    links(blas_links)
-    libdirs(blas_dirs)
+    link_core(true)
 
   -- Benchmarks (bench/, see bench/run.lua): the clock and the floor as
   -- Lua modules build/bench/clock.so and build/bench/floor.so (require
@@ -217,7 +225,7 @@ solution "torchlet"
         targetprefix ""
         files { "bindings/*.c", "bindings/*.h" }
         buildoptions(cflags)
-        link_core()
+        link_core(true)
     end
   end
 
@@ -235,7 +243,8 @@ solution "torchlet"
   -- examples/embed: a C host running a Lua training script.
   lua_host("embed", { "examples/embed/*.c" }, "/examples")
 
-  -- examples/c: a network trained from C against the core alone.
+  -- examples/c: a network trained from C against the core alone (no
+  -- drawing library, no graphviz or cairo on its link line).
   project "xor"
     kind "ConsoleApp"
     files { "examples/c/*.c" }

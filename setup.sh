@@ -145,6 +145,7 @@ install_to() {
   install -m 755 build/bin/torchlet "$prefix/bin/torchlet"
   install -m 755 build/torchlet/core.so "$prefix/lib/lua/$lv/torchlet/core.so"
   install -m 644 build/libtlcore.a "$prefix/lib/libtorchlet.a"
+  install -m 644 build/libtlviz.a "$prefix/lib/libtorchlet_viz.a"
   install -m 644 build/libtlbind.a "$prefix/lib/libtorchlet_lua.a"
   install -m 644 core/torchlet.h core/tl_*.h bindings/torchlet_lua.h \
     "$prefix/include/torchlet/"
@@ -153,10 +154,12 @@ install_to() {
   done
   # The libraries are static, so what they link goes in Libs and Requires
   # (pkg-config reads Libs.private and Requires.private only with --static):
-  # graphviz and cairo when the core was built with drawing.
-  local requires=""
-  ar t build/libtlcore.a | grep -qx 'viz_graphviz.o' &&
-    requires="libgvc libcgraph cairo"
+  # OpenBLAS when the core was built with --blas; graphviz and cairo when the
+  # drawing library was built with them.
+  local requires="" viz_requires=""
+  nm build/libtlcore.a 2>/dev/null | grep -q ' U cblas_dgemm' && requires="openblas"
+  ar t build/libtlviz.a | grep -qx 'viz_graphviz.o' &&
+    viz_requires="libgvc libcgraph cairo"
   cat >"$prefix/lib/pkgconfig/torchlet.pc" <<PC
 prefix=$prefix
 includedir=\${prefix}/include
@@ -169,6 +172,18 @@ Requires: $requires
 Cflags: -I\${includedir}
 Libs: -L\${libdir} -ltorchlet -lm
 PC
+  cat >"$prefix/lib/pkgconfig/torchlet-viz.pc" <<PC
+prefix=$prefix
+includedir=\${prefix}/include
+libdir=\${prefix}/lib
+
+Name: torchlet-viz
+Description: Torchlet's drawing: graph views (graphviz, cairo) and plots
+Version: $version
+Requires: torchlet = $version $viz_requires
+Cflags: -I\${includedir}
+Libs: -L\${libdir} -ltorchlet_viz
+PC
   cat >"$prefix/lib/pkgconfig/torchlet-lua.pc" <<PC
 prefix=$prefix
 includedir=\${prefix}/include
@@ -177,7 +192,7 @@ libdir=\${prefix}/lib
 Name: torchlet-lua
 Description: Torchlet's Lua $lv module, for C programs that run their own Lua VM
 Version: $version
-Requires: torchlet = $version, lua$lv
+Requires: torchlet-viz = $version, torchlet = $version, lua$lv
 Cflags: -I\${includedir}
 Libs: -L\${libdir} -ltorchlet_lua
 PC
@@ -188,7 +203,8 @@ PC
 uninstall_from() {
   local prefix=$1 lv=5.4
   rm -f "$prefix/bin/torchlet" "$prefix/lib/libtorchlet.a" \
-    "$prefix/lib/libtorchlet_lua.a" "$prefix/lib/pkgconfig/torchlet.pc" \
+    "$prefix/lib/libtorchlet_viz.a" "$prefix/lib/libtorchlet_lua.a" \
+    "$prefix/lib/pkgconfig/torchlet.pc" "$prefix/lib/pkgconfig/torchlet-viz.pc" \
     "$prefix/lib/pkgconfig/torchlet-lua.pc"
   rm -rf "$prefix/include/torchlet" "$prefix/lib/lua/$lv/torchlet" \
     "$prefix/share/lua/$lv/torchlet"

@@ -387,7 +387,7 @@ static int model_parameters(lua_State *L) {
     tlb_param *p = lua_newuserdatauv(L, sizeof *p, 0);
     p->arr = NULL;                     /* born empty, for __gc */
     luaL_setmetatable(L, TLB_PARAMETER);
-    tl_node *arr;
+    tl_node *arr = NULL;
     tl_mlp_scalar(m, i, &arr, &p->pos);
     tl_retain(arr);
     p->arr = arr;

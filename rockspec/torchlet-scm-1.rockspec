@@ -19,7 +19,7 @@ Scalar Elements whose operators build a computational graph in C, with
 backward() for gradients, driven from Lua 5.4.
 ]],
 }
--- Drawing (core/viz_*.c, core/plot.c) needs graphviz and cairo: on Debian,
+-- Drawing (core/viz/) needs graphviz and cairo: on Debian,
 -- libgraphviz-dev and libcairo2-dev.
 external_dependencies = {
   GRAPHVIZ = { header = "graphviz/gvc.h", library = "gvc" },
@@ -38,9 +38,10 @@ build = {
         "core/array.c", "core/array_ops.c", "core/atomic_file.c", "core/ctx.c",
         "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
         "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c",
-        "core/optim.c", "core/plot.c", "core/serialize.c", "core/viz_cairo.c",
-        "core/viz_format.c", "core/viz_graph.c", "core/viz_graphviz.c",
-        "core/viz_layout.c", "core/viz_output.c", "bindings/args.c",
+        "core/optim.c", "core/serialize.c", "core/viz/plot.c",
+        "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
+        "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
+        "core/viz/viz_output.c", "bindings/args.c",
         "bindings/array.c", "bindings/element.c", "bindings/loss.c",
         "bindings/module.c", "bindings/nn.c", "bindings/optim.c",
         "bindings/viz.c",

@@ -72,7 +72,7 @@ int main(void) {  /* d(a*b + a)/da at a = 2, b = 3 is 4 */
   static const tl_act acts[2] = { TL_ACT_RELU, TL_ACT_LINEAR };
   tl_mlp *m = tl_mlp_new(ctx, TL_KIND_MLP, 2, 2, sizes, acts, TL_INIT_DEFAULT);
   tl_node *y = NULL, *x[2] = { a, b };
-  ok = ok && m != NULL && tl_mlp_nparams(m) == 13 &&
+  ok = ok && m != NULL && tl_mlp_nparams(m) == 4 && tl_mlp_nscalars(m) == 13 &&
        tl_mlp_forward(ctx, m, x, &y) == TL_OK;
   tl_release(ctx, y);
   tl_mlp_free(ctx, m);
@@ -86,6 +86,38 @@ C
 # shellcheck disable=SC2046  # pkg-config output is meant to split
 cc -std=c11 -Wall -Wextra -Werror -o grad grad.c $(pkg-config --cflags --libs torchlet)
 ./grad
+
+# the core needs neither graphviz nor cairo; the drawing library brings them
+core_libs=$(pkg-config --libs torchlet)
+case "$core_libs" in
+  *gvc*|*cairo*) echo "install_test: the core links drawing libraries: $core_libs" >&2; exit 1;;
+esac
+
+# 3b. a C program that draws, with `pkg-config --cflags --libs torchlet-viz`
+cat >draw.c <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <torchlet/tl_viz.h>
+
+int main(void) {
+  tl_ctx *ctx = tl_ctx_new();
+  if (ctx == NULL) return 1;
+  tl_node *a = tl_leaf(ctx, 2.0), *b = tl_mul(ctx, a, a);
+  char *dot = NULL;
+  size_t len = 0;
+  int ok = tl_viz_dot(ctx, b, NULL, &dot, &len) == TL_OK && dot != NULL &&
+           strstr(dot, "digraph") != NULL;
+  printf("draw.c: %s\n", ok ? "DOT written" : tl_ctx_error(ctx));
+  free(dot);
+  tl_release(ctx, b); tl_release(ctx, a);
+  tl_ctx_free(ctx);
+  return ok ? 0 : 1;
+}
+C
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o draw draw.c $(pkg-config --cflags --libs torchlet-viz)
+./draw
 
 # 4. a C host with its own Lua VM and the installed binding linked in
 cat >host.c <<'C'
@@ -114,12 +146,14 @@ cc -std=c11 -Wall -Wextra -Werror -o host host.c $(pkg-config --cflags --libs to
 env -u LUA_CPATH ./host
 
 # the layout the README promises
-for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_lua.a \
+for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lua.a \
          include/torchlet/torchlet.h include/torchlet/torchlet_lua.h \
          include/torchlet/tl_nn.h include/torchlet/tl_optim.h \
-         include/torchlet/tl_loss.h \
+         include/torchlet/tl_loss.h include/torchlet/tl_viz.h \
+         include/torchlet/tl_plot.h \
          lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
-         lib/pkgconfig/torchlet.pc lib/pkgconfig/torchlet-lua.pc; do
+         lib/pkgconfig/torchlet.pc lib/pkgconfig/torchlet-viz.pc \
+         lib/pkgconfig/torchlet-lua.pc; do
   [ -e "$prefix/$f" ] || { echo "install_test: missing $f" >&2; exit 1; }
 done
 [ ! -e "$prefix/include/torchlet/internal.h" ] ||

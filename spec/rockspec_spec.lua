@@ -1,5 +1,6 @@
 -- spec/rockspec_spec.lua -- rockspec/torchlet-scm-1.rockspec lists every C
--- source of the module, so that a file added to core/ or bindings/ cannot be
+-- source of the module (core/, core/viz/ and bindings/; not
+-- core/viz/none/, the no-drawing stand-in), so that a file added cannot be
 -- forgotten there (LuaRocks copies lua/ whole).  spec/luarocks_test.sh builds
 -- the rock for real; this names what is missing.
 
@@ -31,7 +32,7 @@ describe("the rockspec", function()
     for _, s in ipairs(spec.build.modules["torchlet.core"].sources) do
       sources[s] = true
     end
-    local files = list("find core bindings -maxdepth 1 -name '*.c'")
+    local files = list("find core core/viz bindings -maxdepth 1 -name '*.c'")
     assert.is_true(#files > 0)
     for _, f in ipairs(files) do
       assert.is_true(sources[f] == true, f .. " is missing from the rockspec")

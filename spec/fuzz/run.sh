@@ -16,12 +16,13 @@ status=0
 for harness in spec/fuzz/fuzz_*.c; do
   name=$(basename "$harness" .c)
   name=${name#fuzz_}
-  # the core links its drawing libraries even where a harness draws nothing;
-  # fuzz_lua runs the Lua module, so it links the bindings and Lua too
+  # the core alone needs no drawing libraries; fuzz_lua runs the Lua module,
+  # so it links the bindings, the drawing library with graphviz and cairo,
+  # and Lua too
   lua=()
-  [ "$name" = lua ] && lua=($(ls bindings/*.c) $(pkg-config --cflags --libs lua5.4))
-  clang -std=c11 $flags $(pkg-config --cflags libgvc cairo) "$harness" core/*.c \
-    "${lua[@]}" $(pkg-config --libs libgvc libcgraph cairo) -lm -o "$out/$name"
+  [ "$name" = lua ] && lua=($(ls bindings/*.c core/viz/*.c) \
+    $(pkg-config --cflags --libs lua5.4 libgvc libcgraph cairo))
+  clang -std=c11 $flags "$harness" core/*.c "${lua[@]}" -lm -o "$out/$name"
   mkdir -p "$out/corpus-$name"
   # absolute paths: fuzz_lua works in a directory of its own
   # fontconfig's caches (cairo's text, in fuzz_lua) are not ours to free

@@ -11,8 +11,8 @@
 
 #include <cairo.h>
 
-#include "internal.h"   /* tl__out: files written whole or not at all */
-#include "tl_viz.h"
+#include "../internal.h"   /* tl__out: files written whole or not at all */
+#include "../tl_viz.h"
 
 /* {======================================================================
 ** Cairo surfaces.  A PNG is drawn on an image surface 'scale' times the

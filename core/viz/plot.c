@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tl_plot.h"
+#include "../tl_plot.h"
 #include "viz_internal.h"
 
 #define DEFAULT_W 640.0

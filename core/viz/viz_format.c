@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "tl_viz.h"
+#include "../tl_viz.h"
 
 /* {======================================================================
 ** Formats

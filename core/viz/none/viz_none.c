@@ -1,10 +1,10 @@
 /*
-** viz_none.c -- the drawing functions of tl_viz.h and tl_plot.h for a core
-** built without graphviz and cairo (premake --no-viz, or when pkg-config
-** cannot find them): each fails with a message saying how to get them.
-** Everything else of the core works as usual.
+** viz_none.c -- the drawing functions of tl_viz.h and tl_plot.h for a
+** drawing library built without graphviz and cairo (premake --no-viz, or
+** when pkg-config cannot find them): each fails with a message saying how
+** to get them.  The core does not need this library at all.
 */
-#include "../tl_plot.h"
+#include "../../tl_plot.h"
 
 static tl_status unavailable(tl_ctx *ctx) {
   return tl_ctx_fail(ctx, TL_EARG, "drawing needs graphviz and cairo, and "
