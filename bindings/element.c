@@ -138,7 +138,7 @@ int tlb_error(lua_State *L) {
 ** The look costs a subtraction per handle: the live count is read only
 ** after TLB_PACE_LOOK bytes of new allocation. */
 #define TLB_PACE_LOOK ((size_t)64 << 10)
-#define TLB_PACE_MIN ((size_t)4 << 20)
+#define TLB_PACE_MIN ((size_t)1 << 20)
 
 void tlb_pace(lua_State *L) {
   tlb_state *s = lua_touserdata(L, lua_upvalueindex(1));
