@@ -32,7 +32,8 @@ static void record_escape(char *dst, size_t size, const char *src) {
   dst[j] = '\0';
 }
 
-/* Label sizes: a label is cut at LABEL_MAX bytes in the picture. */
+/* Label sizes: a label is cut at LABEL_MAX bytes in the picture, and made
+** valid, printable UTF-8 first (tl__vtext_label). */
 #define LABEL_MAX 256
 #define NAME_MAX_LEN 32
 
@@ -193,12 +194,11 @@ static void bound_work(Agraph_t *ag, const plan *p) {
 
 /* The record label "{ label | data .. | grad .. }" of 'x' into 'label'
 ** (LABEL_BUF bytes). */
-#define LABEL_BUF (2 * LABEL_MAX + 420)
+#define LABEL_BUF (2 * LABEL_MAX + 440)
 static void value_label(tl_node *x, char *label) {
-  const char *l = tl_label(x);
-  char cut[LABEL_MAX + 1], esc[2 * LABEL_MAX + 1], data[96], grad[96];
+  char cut[LABEL_MAX + 8], esc[2 * LABEL_MAX + 16], data[96], grad[96];
   char edata[200], egrad[200];
-  snprintf(cut, sizeof cut, "%s", l ? l : "");
+  tl__vtext_label(x, cut, sizeof cut, LABEL_MAX);
   record_escape(esc, sizeof esc, cut);
   tl__vtext_data(x, data, sizeof data);
   tl__vtext_grad(x, grad, sizeof grad);
@@ -234,6 +234,9 @@ static tl_status build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc,
   }
   agattr(ag, AGRAPH, "rankdir", "LR");
   agattr(ag, AGNODE, "shape", "record");
+  /* gvContext declares this default for every graph made after it, so the
+  ** DOT text would change once a picture was drawn: declare it always */
+  agattr(ag, AGNODE, "label", "\\N");
   bound_work(ag, &p);
   Agnode_t **ops = vals + g->n;        /* ops[i]: the op ellipse of value i */
   Agnode_t **copies = ops + g->n;      /* relay copies */
@@ -290,6 +293,12 @@ void tl_gv_free(tl_gv *gv) {
   free(gv);
 }
 
+/* cairo's coordinates are 24.8 fixed point: graphviz's PDF of a picture
+** wider than 2^23 points aborts inside cairo (measured: 8.19 million points
+** render, 9.2 million abort), and its render errors ("cairo: out of
+** memory") reach only agerr, so render() checks agerrors() too. */
+#define PDF_MAX_SIDE 8e6
+
 static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
                         tl_viz_format fmt, size_t max_size, tl__out *out,
                         textbuf *text) {
@@ -311,10 +320,21 @@ static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
   if (gvLayout(gvc, ag, "dot") != 0)
     st = tl_ctx_fail(ctx, TL_EARG, "graphviz: dot layout failed");
   else {
-    if (gvRenderData(gvc, ag, tl_viz_format_name(fmt), &data, &len) != 0)
+    boxf bb = GD_bb(ag);
+    double side = bb.UR.x - bb.LL.x > bb.UR.y - bb.LL.y ? bb.UR.x - bb.LL.x
+                                                        : bb.UR.y - bb.LL.y;
+    agreseterrors();
+    if (fmt == TL_VIZ_PDF && side > PDF_MAX_SIDE)
+      st = tl_ctx_fail(ctx, TL_EARG, "graphviz: the picture is %.0f points "
+                       "wide, too big for a PDF (at most %.0f; use SVG)",
+                       side, PDF_MAX_SIDE);
+    else if (gvRenderData(gvc, ag, tl_viz_format_name(fmt), &data, &len) != 0)
       st = tl_ctx_fail(ctx, TL_EARG, "graphviz: cannot render format '%s' "
                        "(is its graphviz plugin installed?)",
                        tl_viz_format_name(fmt));
+    else if (agerrors() >= AGERR)   /* gvRenderData says 0 all the same */
+      st = tl_ctx_fail(ctx, TL_EIO, "graphviz: rendering %s failed (see "
+                       "graphviz's message)", tl_viz_format_name(fmt));
     else st = tl__out_write(ctx, out, data, len);
     if (data != NULL) gvFreeRenderData(data);
     gvFreeLayout(gvc, ag);

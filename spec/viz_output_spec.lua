@@ -61,6 +61,127 @@ local function virtual_nodes(edges)
   return total
 end
 
+
+-- The first fault of 's' as UTF-8 (RFC 3629: no overlong forms, no
+-- surrogates, nothing past U+10FFFF), or nil.  Written out rather than
+-- utf8.len, whose checks differ between Lua 5.3 and 5.4.
+local function utf8_fault(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len, lo, hi = 0, 0x80, 0xBF
+    if c < 0x80 then len = 1
+    elseif c >= 0xC2 and c <= 0xDF then len = 2
+    elseif c >= 0xE0 and c <= 0xEF then
+      len = 3
+      if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+    elseif c >= 0xF0 and c <= 0xF4 then
+      len = 4
+      if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+    else return "byte " .. c .. " at " .. i end
+    for k = 1, len - 1 do
+      local b = s:byte(i + k)
+      local a, z = k == 1 and lo or 0x80, k == 1 and hi or 0xBF
+      if b == nil or b < a or b > z then return "bad sequence at " .. i end
+    end
+    i = i + len
+  end
+  return nil
+end
+
+-- The first character of 's' (valid UTF-8) that XML 1.0 forbids: controls
+-- other than tab, LF and CR, and U+FFFE, U+FFFF.
+local function xml_char_fault(s)
+  for pos, cp in utf8.codes(s) do
+    if (cp < 0x20 and cp ~= 9 and cp ~= 10 and cp ~= 13) or cp == 0xFFFE or cp == 0xFFFF then
+      return string.format("U+%04X at %d", cp, pos)
+    end
+  end
+  return nil
+end
+
+-- Checks that 's' is a well-formed XML document, as far as these files go:
+-- characters, comments, processing instructions, a DOCTYPE, CDATA,
+-- balanced elements with quoted attributes, and entity references.
+-- Raises naming the first fault.
+local function assert_xml(s)
+  local fault = utf8_fault(s)
+  assert(fault == nil, "not UTF-8: " .. tostring(fault))
+  fault = xml_char_fault(s)
+  assert(fault == nil, "not an XML Char: " .. tostring(fault))
+  local function check_text(t, where)
+    local rest = t:gsub("&[%a_:][%w_:.-]*;", ""):gsub("&#%d+;", ""):gsub("&#x%x+;", "")
+    assert(not rest:find("&", 1, true), "bare & in " .. where)
+    assert(not rest:find("<", 1, true), "bare < in " .. where)
+  end
+  local stack, i, roots = {}, 1, 0
+  while true do
+    local lt = s:find("<", i, true)
+    check_text(s:sub(i, (lt or #s + 1) - 1), "text")
+    if not lt then break end
+    if s:sub(lt, lt + 3) == "<!--" then
+      local close = assert(s:find("-->", lt + 4, true), "unclosed comment")
+      local body = s:sub(lt + 4, close - 1)
+      assert(not body:find("--", 1, true), "'--' in a comment")
+      assert(body:sub(-1) ~= "-", "comment ends with '-'")
+      i = close + 3
+    elseif s:sub(lt, lt + 1) == "<?" then
+      i = assert(s:find("?>", lt + 2, true), "unclosed <?") + 2
+    elseif s:sub(lt, lt + 8) == "<![CDATA[" then
+      assert(#stack > 0, "CDATA outside the root")
+      i = assert(s:find("]]>", lt + 9, true), "unclosed CDATA") + 3
+    elseif s:sub(lt, lt + 8) == "<!DOCTYPE" then
+      assert(roots == 0 and #stack == 0, "DOCTYPE after the root")
+      local gt = s:find("[>%[]", lt)
+      if s:sub(gt, gt) == "[" then gt = assert(s:find("]%s*>", gt)) end
+      i = s:find(">", gt, true) + 1
+    else
+      local close, name = s:match("^<(/?)([%a_:][%w_:.-]*)", lt)
+      assert(name, "bad tag at " .. lt)
+      local j = lt + #close + 1 + #name
+      if close == "/" then
+        assert(s:find("^%s*>", j), "bad end tag " .. name)
+        assert(table.remove(stack) == name, "end tag " .. name .. " does not match")
+        i = select(2, s:find("^%s*>", j)) + 1
+      else
+        assert(#stack > 0 or roots == 0, "second root element " .. name)
+        local seen = {}
+        while true do
+          local a, b, attr, q = s:find("^%s+([%a_:][%w_:.-]*)%s*=%s*([\"'])", j)
+          if not a then break end
+          assert(not seen[attr], "attribute " .. attr .. " twice")
+          seen[attr] = true
+          local e = assert(s:find(q, b + 1, true), "unclosed attribute " .. attr)
+          check_text(s:sub(b + 1, e - 1), "attribute " .. attr)
+          j = e + 1
+        end
+        local _, e, slash = s:find("^%s*(/?)>", j)
+        assert(e, "bad start tag " .. name .. " at " .. lt)
+        if slash == "" then stack[#stack + 1] = name end
+        if #stack == 0 or (slash == "" and #stack == 1) then roots = roots + 1 end
+        i = e + 1
+      end
+    end
+  end
+  assert(#stack == 0, "unclosed element " .. tostring(stack[#stack]))
+  assert(roots == 1, "root elements: " .. roots)
+end
+
+-- Labels that have broken outputs: every byte value but NUL (refused),
+-- truncated and overlong sequences, surrogates, U+FFFE/U+FFFF, and text
+-- that means something in XML, DOT or records.
+local function hostile_labels()
+  local every = {}
+  for b = 1, 255 do every[#every + 1] = string.char(b) end
+  return {
+    table.concat(every),
+    "truncated \xc3", "\xe2\x82", "\xf0\x9f\x98", "overlong \xc0\xaf \xe0\x80\xaf",
+    "surrogate \xed\xa0\x80", "past max \xf4\x90\x80\x80", "\xef\xbf\xbe\xef\xbf\xbf",
+    "a--b", "--", "-", "x -->", "]]>", "<!-- x -->", '"q"', "\\", "\\\"", "a\\nb",
+    "{ | } < > &amp; &", "\r\n\t\f\v\x1b[31m", "\u{FFFD} kept", "caf\u{E9} ok",
+  }
+end
+
 -- }====================================================================
 
 describe("graphviz layout bounds", function()
@@ -131,5 +252,89 @@ describe("graphviz layout bounds", function()
     helpers.fails("raise max_nodes, or draw it with the cairo view",
                   root.visualize, root, "graphviz", {file = tmppath(".svg")})
     assert.is_truthy(root:to_dot():find("digraph", 1, true))   -- DOT: no limit
+  end)
+end)
+
+describe("output with hostile labels", function()
+  after_each(cleanup)
+
+  -- one value per label, all feeding one sum
+  local function graph()
+    local r
+    for _, l in ipairs(hostile_labels()) do
+      local x = Element(1.0, l) * 2
+      x.label = l
+      r = r and r + x or x
+    end
+    r:backward()
+    return r
+  end
+
+  it("the checker finds the faults the outputs had", function()
+    assert.has_error(function() assert_xml("<a><!-- x -- y --></a>") end)
+    assert.has_error(function() assert_xml("<a>\1</a>") end)
+    assert.has_error(function() assert_xml("<a>caf\xe9</a>") end)
+    assert.has_error(function() assert_xml("<a><b></a></b>") end)
+    assert.has_error(function() assert_xml("<a x=\"<\"/>") end)
+    assert.has_error(function() assert_xml("<a/><!-- x --->") end)
+    assert_xml('<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C" "x.dtd">\n'
+      .. '<svg a="1" b=\'&amp;\'><g/><t>&lt;&#38;&#x26;</t></svg>\n<!-- ok -->\n')
+  end)
+
+  it("gives DOT that is UTF-8 without control characters, and dot reads it", function()
+    local dot = graph():to_dot()
+    assert.is_nil(utf8_fault(dot))
+    assert.is_nil(xml_char_fault(dot))
+    assert.is_nil(dot:find("[\0-\8\11-\31\127]"))
+    assert.is_truthy(dot:find("truncated \u{FFFD}", 1, true))
+    assert.is_truthy(dot:find("overlong \u{FFFD}\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD}", 1, true))
+    assert.is_truthy(dot:find("caf\u{E9} ok", 1, true))
+    local path = tmppath(".dot")
+    helpers.write_file(path, dot)
+    assert.is_true(os.execute("dot -Tplain " .. path .. " > /dev/null 2>&1"))
+  end)
+
+  it("writes well-formed SVG in the graphviz view", function()
+    local p = tmppath(".svg")
+    graph():visualize("graphviz", {file = p})
+    local svg = helpers.read_file(p)
+    assert_xml(svg)
+    assert.is_truthy(svg:find("caf\u{E9} ok", 1, true))
+  end)
+
+  it("writes well-formed SVG in the cairo view, its text index included", function()
+    local p = tmppath(".svg")
+    graph():visualize("cairo", {file = p})
+    local svg = helpers.read_file(p)
+    assert_xml(svg)
+    local index = svg:match("<!%-%- torchlet graph text.-%-%->")
+    assert.is_truthy(index)
+    assert.is_truthy(index:find("truncated \u{FFFD} | * 2", 1, true))
+    assert.is_truthy(index:find("a-~b | * 2", 1, true))
+  end)
+end)
+
+describe("graphviz render failures", function()
+  after_each(cleanup)
+
+  -- In a child process: before the check, cairo aborted the whole process.
+  it("refuses a PDF too wide for cairo instead of aborting", function()
+    local p = tmppath(".pdf")
+    local script = string.format([[
+      local torchlet = require "torchlet"
+      local x = torchlet.Element(1.0, string.rep("W", 256))
+      for _ = 2, 2300 do x = x * 1.0001; x.label = string.rep("W", 256) end
+      local ok, err = pcall(x.visualize, x, "graphviz", {file = %q, max_nodes = 5000})
+      io.write(tostring(ok), " ", tostring(err))
+    ]], p)
+    local lua = "lua" .. _VERSION:match("%d+%.%d+")
+    local file = tmppath(".lua")
+    helpers.write_file(file, script)
+    local child = assert(io.popen(lua .. " " .. file .. " 2>&1"))
+    local out = child:read("a")
+    child:close()
+    assert.is_truthy(out:find("false graphviz: the picture is %d+ points wide, too big "
+      .. "for a PDF %(at most 8000000; use SVG%)"), out)
+    assert.is_false(helpers.exists(p))
   end)
 end)
