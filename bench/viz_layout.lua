@@ -1,6 +1,6 @@
 -- bench/viz_layout.lua -- how long the graphviz view takes, by graph shape.
 --
---   lua5.4 bench/viz_layout.lua [LIMIT_S] [FORMAT]      default 5, svg
+--   lua5.4 bench/viz_layout.lua [LIMIT_S] [FORMAT]      default 5, png
 --
 -- Draws graphs that used to stall dot far below max_nodes (a value shared
 -- by every op of a chain, unrolled recurrences, batches through an MLP,
@@ -15,7 +15,7 @@ local torchlet = require "torchlet"
 local Element, nn = torchlet.Element, torchlet.nn
 
 local limit = tonumber(arg[1] or "5")
-local format = arg[2] or "svg"
+local format = arg[2] or "png"      -- the default of visualize, the slowest
 assert(limit and limit > 0, "usage: viz_layout.lua [LIMIT_S] [FORMAT]")
 
 -- Wall-clock seconds (CLOCK_MONOTONIC, the bench's clock module).

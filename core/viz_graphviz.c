@@ -10,6 +10,7 @@
 ** value "{ label | data 2.0000 | grad 4.0000 }", and one ellipse per op
 ** between its inputs and its result.
 */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,24 @@ void tl_gv_free(tl_gv *gv) {
 ** memory") reach only agerr, so render() checks agerrors() too. */
 #define PDF_MAX_SIDE 8e6
 
+/* graphviz draws PNGs at 96 dpi and only shrinks them to 32767 pixels a
+** side: a tall and wide graph became a bitmap of a billion pixels, a
+** minute to draw (or "cairo: out of memory").  Like the cairo view's, its
+** PNGs stay under TL__PNG_MAX_SIDE a side and PNG_MAX_PIXELS in all,
+** by lowering the dpi of the laid-out graph (read when rendering). */
+#define PNG_DPI 96.0
+#define PNG_MAX_PIXELS 25e6
+
+static void png_fit(Agraph_t *ag, boxf bb) {
+  double w = (bb.UR.x - bb.LL.x + 16) / 72, h = (bb.UR.y - bb.LL.y + 16) / 72;
+  double dpi = PNG_DPI;            /* inches above: points plus the margins */
+  if (w <= 0 || h <= 0) return;
+  if (dpi * w > TL__PNG_MAX_SIDE) dpi = TL__PNG_MAX_SIDE / w;
+  if (dpi * h > TL__PNG_MAX_SIDE) dpi = TL__PNG_MAX_SIDE / h;
+  if (dpi * dpi * w * h > PNG_MAX_PIXELS) dpi = sqrt(PNG_MAX_PIXELS / (w * h));
+  if (dpi < PNG_DPI) GD_drawing(ag)->dpi = dpi;
+}
+
 static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
                         tl_viz_format fmt, size_t max_size, tl__out *out,
                         textbuf *text) {
@@ -324,6 +343,7 @@ static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
     double side = bb.UR.x - bb.LL.x > bb.UR.y - bb.LL.y ? bb.UR.x - bb.LL.x
                                                         : bb.UR.y - bb.LL.y;
     agreseterrors();
+    if (fmt == TL_VIZ_PNG) png_fit(ag, bb);
     if (fmt == TL_VIZ_PDF && side > PDF_MAX_SIDE)
       st = tl_ctx_fail(ctx, TL_EARG, "graphviz: the picture is %.0f points "
                        "wide, too big for a PDF (at most %.0f; use SVG)",

@@ -317,6 +317,20 @@ end)
 describe("graphviz render failures", function()
   after_each(cleanup)
 
+  it("keeps graphviz PNGs under 16,000 pixels a side and 25 million in all", function()
+    -- a chain of 1,000 values is 100,000 points wide: graphviz alone made
+    -- it 32,767 pixels; tall and wide graphs reached a billion pixels
+    local x = Element(1.0, "x")
+    for _ = 2, 1000 do x = x * 1.0001 end
+    local p = tmppath(".png")
+    x:visualize("graphviz", {file = p})
+    local s = helpers.read_file(p)
+    assert.are.equal("\137PNG\r\n\26\n", s:sub(1, 8))
+    local w, h = string.unpack(">I4I4", s, 17)
+    assert.is_true(w <= 16000 and h <= 16000 and w * h <= 25e6, w .. " x " .. h)
+    assert.is_true(w > 8000, tostring(w))       -- scaled to fit, not more
+  end)
+
   -- In a child process: before the check, cairo aborted the whole process.
   it("refuses a PDF too wide for cairo instead of aborting", function()
     local p = tmppath(".pdf")
