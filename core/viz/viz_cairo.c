@@ -46,43 +46,9 @@ typedef struct box_text {
   char data[96], grad[96];
 } box_text;
 
-/* The length of the valid UTF-8 sequence at 's' (RFC 3629: no overlongs,
-** no surrogates), or 0. */
-static size_t utf8_len(const unsigned char *s) {
-  unsigned c = s[0];
-  if (c < 0x80) return 1;
-  size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-           : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-  unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
-  unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
-  for (size_t k = 1; k < n; k++) {
-    unsigned b = s[k];
-    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
-  }
-  return n;
-}
-
-/* Copies at most 'cut' bytes of the label 'src' into 'dst' (with "..."
-** when cut), never splitting a character, and with '?' for each byte that
-** is not valid UTF-8: cairo refuses such text, labels are user data. */
-static void label_text(char *dst, size_t size, const char *src, size_t cut) {
-  const unsigned char *s = (const unsigned char *)src;
-  size_t j = 0;
-  while (*s && j + 4 < size) {
-    size_t n = utf8_len(s);
-    if (j + (n ? n : 1) > cut) { memcpy(dst + j, "...", 3); j += 3; break; }
-    if (n == 0) { dst[j++] = '?'; s++; continue; }
-    memcpy(dst + j, s, n);
-    j += n;
-    s += n;
-  }
-  dst[j] = '\0';
-}
-
 static void box_texts(const tl__vgraph *g, size_t i, box_text *t) {
   tl_node *x = g->nodes[i];
-  const char *l = tl_label(x);
-  label_text(t->label, sizeof t->label, l ? l : "", LABEL_CUT);
+  tl__vtext_label(x, t->label, sizeof t->label, LABEL_CUT);
   if (g->kind[i] == TL__RESULT) tl_op_label(x, t->tag, sizeof t->tag);
   else snprintf(t->tag, sizeof t->tag, "%s", g->kind[i] == TL__PARAM ? "param" : "input");
   tl__vtext_data(x, t->data, sizeof t->data);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "viz_internal.h"
 
@@ -116,6 +117,54 @@ tl_status tl__vgraph_build(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
 /* {======================================================================
 ** Texts of a value
 ** ======================================================================= */
+
+/* The length of the valid UTF-8 sequence at 's' (RFC 3629: no overlongs,
+** no surrogates, nothing past U+10FFFF), or 0; its code point in *cp. */
+static size_t utf8_len(const unsigned char *s, unsigned long *cp) {
+  unsigned c = s[0];
+  if (c < 0x80) { *cp = c; return 1; }
+  size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+           : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+  unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+  unsigned long v = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+  for (size_t k = 1; k < n; k++) {
+    unsigned b = s[k];     /* a NUL stops here too: it is no continuation */
+    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
+    v = v << 6 | (b & 0x3F);
+  }
+  *cp = v;
+  return n;
+}
+
+/* Characters no output may carry: C0 and C1 controls (newlines and tabs
+** too: a label is one line), DEL, and U+FFFE, U+FFFF (not XML Chars). */
+static int is_unprintable(unsigned long cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0xFFFE || cp == 0xFFFF;
+}
+
+void tl__vtext_label(tl_node *n, char *buf, size_t size, size_t cut) {
+  static const char replacement[] = "\xef\xbf\xbd";   /* U+FFFD */
+  const char *l = tl_label(n);
+  const unsigned char *s = (const unsigned char *)(l ? l : "");
+  size_t j = 0;
+  if (cut + 4 > size) cut = size > 4 ? size - 4 : 0;
+  while (*s) {
+    unsigned long cp = 0;
+    size_t len = utf8_len(s, &cp), out = len;
+    int bad = len == 0 || is_unprintable(cp);
+    if (bad) out = 3;
+    if (j + out > cut) {
+      memcpy(buf + j, "...", 3);     /* fits: j <= cut <= size - 4 */
+      j += 3;
+      break;
+    }
+    memcpy(buf + j, bad ? replacement : (const char *)s, out);
+    j += out;
+    s += len ? len : 1;
+  }
+  if (size > 0) buf[j] = '\0';
+}
 
 /* "(2, 3)" */
 static void shape_text(const tl_node *n, char *buf, size_t size) {

@@ -10,6 +10,8 @@
 ** value "{ label | data 2.0000 | grad 4.0000 }", and one ellipse per op
 ** between its inputs and its result.
 */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,8 @@ static void record_escape(char *dst, size_t size, const char *src) {
   dst[j] = '\0';
 }
 
-/* Label sizes: a label is cut at LABEL_MAX bytes in the picture. */
+/* Label sizes: a label is cut at LABEL_MAX bytes in the picture, and made
+** valid, printable UTF-8 first (tl__vtext_label). */
 #define LABEL_MAX 256
 #define NAME_MAX_LEN 32
 
@@ -56,37 +59,194 @@ static int textbuf_putstr(void *chan, const char *str) {
 
 static int textbuf_flush(void *chan) { (void)chan; return 0; }
 
+/* {======================================================================
+** Bounding dot's work
+**
+** dot's cost grows with its routed graph: an edge spanning k ranks becomes
+** a chain of k - 1 virtual nodes, and mincross, the network simplex that
+** places nodes and the spline router all walk them.  A value shared by
+** ops far apart (`r = r + a` repeated, the weights of an unrolled
+** recurrence) makes that graph quadratic: 81 values gave dot 13,000 nodes
+** and its unbounded network simplex 80 s.  So:
+**   1. We rank the graph ourselves, each value just left of its leftmost
+**      user.  That ranking is feasible, so dot's own (optimal for the
+**      same objective, which it reaches: nslimit1 is left unbounded) spans
+**      no more.  When the virtual nodes add up to more than
+**      VIRTUAL_BUDGET, edges to far users are drawn from dashed copies of
+**      their input placed beside them ("relays"): the longest span allowed
+**      is halved until the budget holds.  Small graphs are not cut.
+**   2. The size of the routed graph (nodes, copies, virtual nodes, edges)
+**      sets dot's iteration limits: past SMALL_SIZE, nslimit bounds the
+**      placing network simplex to about NS_WORK node visits, mclimit
+**      shortens mincross, and newrank (measured 2x faster to rank the
+**      same graphs) is on.  Below it dot keeps its defaults, so small
+**      pictures are as before.
+**   3. A routed graph of more than SIZE_PER_NODE x max_nodes is refused,
+**      as the cairo view refuses too many dummies: values sharing inputs
+**      with many n-ary ops (a Neuron applied hundreds of times) reach it
+**      below max_nodes values.
+** Measured with bench/viz_layout.lua.
+** ======================================================================= */
+
+#define VIRTUAL_BUDGET 5000
+#define SMALL_SIZE 3000.0
+#define NS_WORK 2e6
+#define MC_WORK 2e3
+#define SIZE_PER_NODE 20
+
+typedef struct plan {
+  size_t ncopies;        /* relay copies */
+  size_t *copy_of;       /* [ncopies] the value each copy repeats */
+  size_t *src;           /* [ne] edge e starts at: SIZE_MAX the value, or a copy */
+  size_t virtuals;       /* bound on dot's virtual nodes */
+  size_t nodes;          /* values, ops and copies */
+  size_t size;           /* nodes + 2 virtuals + edges: the routed graph */
+} plan;
+
+typedef struct use_key { size_t from, rank, e; } use_key;
+
+/* By input, then nearest user first (ranks count from the right). */
+static int cmp_use_key(const void *a, const void *b) {
+  const use_key *x = a, *y = b;
+  if (x->from != y->from) return (x->from > y->from) - (x->from < y->from);
+  if (x->rank != y->rank) return (x->rank < y->rank) - (x->rank > y->rank);
+  return (x->e > y->e) - (x->e < y->e);
+}
+
+/* The virtual nodes left when no edge spans more than 'k' ranks from its
+** input or its last copy; with 'p' non-NULL, records the copies. */
+static size_t relay(const use_key *key, size_t ne, const size_t *rank,
+                    size_t k, plan *p) {
+  size_t v = 0, copies = 0;
+  for (size_t a = 0, b; a < ne; a = b) {
+    size_t u = key[a].from, anchor = rank[u], cur = SIZE_MAX;
+    for (b = a; b < ne && key[b].from == u; b++) {
+      size_t r = key[b].rank;          /* the op's rank, below the anchor */
+      if (anchor - r > k) {            /* too far: a copy just before it */
+        anchor = r + 1;
+        cur = copies++;
+        if (p != NULL) p->copy_of[cur] = u;
+      }
+      v += anchor - r - 1;
+      if (p != NULL) p->src[key[b].e] = cur;
+    }
+  }
+  if (p != NULL) { p->ncopies = copies; p->virtuals = v; }
+  return v;
+}
+
+/* Plans the copies for the snapshot 'g' and measures the routed graph;
+** 0 when memory is short. */
+static int plan_relays(const tl__vgraph *g, plan *p) {
+  *p = (plan){0, NULL, NULL, 0, 0, 0};
+  size_t ne = g->ne ? g->ne : 1;
+  size_t *rank = malloc((g->n ? g->n : 1) * sizeof *rank);
+  use_key *key = malloc(ne * sizeof *key);
+  p->src = malloc(ne * sizeof *p->src);
+  p->copy_of = malloc(ne * sizeof *p->copy_of);
+  if (rank == NULL || key == NULL || p->src == NULL || p->copy_of == NULL) {
+    free(rank); free(key); free(p->src); free(p->copy_of);
+    return 0;
+  }
+  /* rank of a value: its longest path to the root, an op one rank before
+  ** its result.  Users come later in the snapshot and edges are grouped
+  ** by user, so one backward pass over the edges finds every rank. */
+  memset(rank, 0, g->n * sizeof *rank);
+  for (size_t e = g->ne; e-- > 0;) {
+    size_t u = g->edges[e].from, r = rank[g->edges[e].to] + 1;
+    if (rank[u] < r + 1) rank[u] = r + 1;
+  }
+  size_t longest = 1, ops = 0;
+  for (size_t e = 0; e < g->ne; e++) {
+    key[e] = (use_key){g->edges[e].from, rank[g->edges[e].to] + 1, e};
+    if (rank[key[e].from] - key[e].rank > longest)
+      longest = rank[key[e].from] - key[e].rank;
+  }
+  qsort(key, g->ne, sizeof *key, cmp_use_key);
+  size_t k = longest;
+  while (k > 1 && relay(key, g->ne, rank, k, NULL) > VIRTUAL_BUDGET) k /= 2;
+  relay(key, g->ne, rank, k, p);
+  for (size_t i = 0; i < g->n; i++) ops += tl_ninputs(g->nodes[i]) > 0;
+  p->nodes = g->n + ops + p->ncopies;
+  p->size = p->nodes + 2 * p->virtuals + g->ne + ops;
+  free(rank);
+  free(key);
+  return 1;
+}
+
+static void plan_free(plan *p) { free(p->src); free(p->copy_of); }
+
+static void set_number(Agraph_t *ag, const char *name, double v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.3g", v);
+  agattr(ag, AGRAPH, (char *)name, buf);
+}
+
+/* The graph attributes of step 2. */
+static void bound_work(Agraph_t *ag, const plan *p) {
+  double size = (double)p->size;
+  if (size <= SMALL_SIZE) return;
+  set_number(ag, "nslimit", NS_WORK / (size * (double)p->nodes));
+  set_number(ag, "mclimit", MC_WORK / size);
+  agattr(ag, AGRAPH, "newrank", "true");
+}
+
+/* }====================================================================== */
+
+/* The record label "{ label | data .. | grad .. }" of 'x' into 'label'
+** (LABEL_BUF bytes). */
+#define LABEL_BUF (2 * LABEL_MAX + 440)
+static void value_label(tl_node *x, char *label) {
+  char cut[LABEL_MAX + 8], esc[2 * LABEL_MAX + 16], data[96], grad[96];
+  char edata[200], egrad[200];
+  tl__vtext_label(x, cut, sizeof cut, LABEL_MAX);
+  record_escape(esc, sizeof esc, cut);
+  tl__vtext_data(x, data, sizeof data);
+  tl__vtext_grad(x, grad, sizeof grad);
+  record_escape(edata, sizeof edata, data);   /* arrays: "|g|", "(2, 3)" */
+  record_escape(egrad, sizeof egrad, grad);
+  snprintf(label, LABEL_BUF, "{ %s | %s | %s }", esc, edata, egrad);
+}
+
 /* Builds the Agraph_t of the snapshot 'g' with the discipline 'disc' (which
-** must outlive it); NULL with the error set. */
-static Agraph_t *build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc) {
+** must outlive it) into *agp.  A routed graph bigger than 'max_size' (0: no
+** limit) is refused with TL_EARG. */
+static tl_status build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc,
+                       size_t max_size, Agraph_t **agp) {
+  plan p;
+  *agp = NULL;
+  if (!plan_relays(g, &p))
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+  if (max_size > 0 && p.size > max_size) {
+    tl_status st = tl_ctx_fail(ctx, TL_EARG, "graph too tangled for graphviz: laying it out "
+                "takes %zu nodes and edges, more than the limit of %zu (%d "
+                "per max_nodes; raise max_nodes, or draw it with the cairo "
+                "view)", p.size, max_size, SIZE_PER_NODE);
+    plan_free(&p);
+    return st;
+  }
   Agraph_t *ag = agopen("Digraph", Agdirected, disc);
-  if (ag == NULL) {
-    tl_ctx_fail(ctx, TL_ENOMEM, "graphviz: cannot make a graph");
-    return NULL;
+  Agnode_t **vals = malloc(((g->n ? g->n : 1) * 2 + p.ncopies) * sizeof *vals);
+  if (ag == NULL || vals == NULL) {
+    if (ag != NULL) agclose(ag);
+    free(vals);
+    plan_free(&p);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "graphviz: cannot make a graph");
   }
   agattr(ag, AGRAPH, "rankdir", "LR");
   agattr(ag, AGNODE, "shape", "record");
-  Agnode_t **vals = malloc((g->n ? g->n : 1) * 2 * sizeof *vals);
-  if (vals == NULL) {
-    agclose(ag);
-    tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
-    return NULL;
-  }
-  Agnode_t **ops = vals + g->n;   /* ops[i]: the op ellipse of value i */
-  char name[NAME_MAX_LEN], esc[2 * LABEL_MAX + 1], label[2 * LABEL_MAX + 420];
+  /* gvContext declares this default for every graph made after it, so the
+  ** DOT text would change once a picture was drawn: declare it always */
+  agattr(ag, AGNODE, "label", "\\N");
+  bound_work(ag, &p);
+  Agnode_t **ops = vals + g->n;        /* ops[i]: the op ellipse of value i */
+  Agnode_t **copies = ops + g->n;      /* relay copies */
+  char name[NAME_MAX_LEN], label[LABEL_BUF];
   for (size_t i = 0; i < g->n; i++) {
     tl_node *x = g->nodes[i];
     snprintf(name, sizeof name, "v%zu", i);
     vals[i] = agnode(ag, name, 1);
-    const char *l = tl_label(x);
-    char cut[LABEL_MAX + 1], data[96], grad[96], edata[200], egrad[200];
-    snprintf(cut, sizeof cut, "%s", l ? l : "");
-    record_escape(esc, sizeof esc, cut);
-    tl__vtext_data(x, data, sizeof data);
-    tl__vtext_grad(x, grad, sizeof grad);
-    record_escape(edata, sizeof edata, data);   /* arrays: "|g|", "(2, 3)" */
-    record_escape(egrad, sizeof egrad, grad);
-    snprintf(label, sizeof label, "{ %s | %s | %s }", esc, edata, egrad);
+    value_label(x, label);
     agsafeset(vals[i], "label", label, "");
     ops[i] = NULL;
     if (tl_ninputs(x) > 0) {
@@ -98,10 +258,21 @@ static Agraph_t *build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc) {
       agedge(ag, ops[i], vals[i], NULL, 1);
     }
   }
-  for (size_t e = 0; e < g->ne; e++)
-    agedge(ag, vals[g->edges[e].from], ops[g->edges[e].to], NULL, 1);
+  for (size_t c = 0; c < p.ncopies; c++) {
+    snprintf(name, sizeof name, "v%zu_copy%zu", p.copy_of[c], c);
+    copies[c] = agnode(ag, name, 1);
+    value_label(g->nodes[p.copy_of[c]], label);
+    agsafeset(copies[c], "label", label, "");
+    agsafeset(copies[c], "style", "dashed", "");
+  }
+  for (size_t e = 0; e < g->ne; e++) {
+    Agnode_t *from = p.src[e] == SIZE_MAX ? vals[g->edges[e].from] : copies[p.src[e]];
+    agedge(ag, from, ops[g->edges[e].to], NULL, 1);
+  }
   free(vals);
-  return ag;
+  plan_free(&p);
+  *agp = ag;
+  return TL_OK;
 }
 
 /* Writes the snapshot in 'fmt' to 'out'.  DOT is the graph as built,
@@ -123,13 +294,38 @@ void tl_gv_free(tl_gv *gv) {
   free(gv);
 }
 
+/* cairo's coordinates are 24.8 fixed point: graphviz's PDF of a picture
+** wider than 2^23 points aborts inside cairo (measured: 8.19 million points
+** render, 9.2 million abort), and its render errors ("cairo: out of
+** memory") reach only agerr, so render() checks agerrors() too. */
+#define PDF_MAX_SIDE 8e6
+
+/* graphviz draws PNGs at 96 dpi and only shrinks them to 32767 pixels a
+** side: a tall and wide graph became a bitmap of a billion pixels, a
+** minute to draw (or "cairo: out of memory").  Like the cairo view's, its
+** PNGs stay under TL__PNG_MAX_SIDE a side and PNG_MAX_PIXELS in all,
+** by lowering the dpi of the laid-out graph (read when rendering). */
+#define PNG_DPI 96.0
+#define PNG_MAX_PIXELS 25e6
+
+static void png_fit(Agraph_t *ag, boxf bb) {
+  double w = (bb.UR.x - bb.LL.x + 16) / 72, h = (bb.UR.y - bb.LL.y + 16) / 72;
+  double dpi = PNG_DPI;            /* inches above: points plus the margins */
+  if (w <= 0 || h <= 0) return;
+  if (dpi * w > TL__PNG_MAX_SIDE) dpi = TL__PNG_MAX_SIDE / w;
+  if (dpi * h > TL__PNG_MAX_SIDE) dpi = TL__PNG_MAX_SIDE / h;
+  if (dpi * dpi * w * h > PNG_MAX_PIXELS) dpi = sqrt(PNG_MAX_PIXELS / (w * h));
+  if (dpi < PNG_DPI) GD_drawing(ag)->dpi = dpi;
+}
+
 static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
-                        tl_viz_format fmt, tl__out *out, textbuf *text) {
+                        tl_viz_format fmt, size_t max_size, tl__out *out,
+                        textbuf *text) {
   Agiodisc_t io = {AgIoDisc.afread, textbuf_putstr, textbuf_flush};
   Agdisc_t disc = {&AgMemDisc, &AgIdDisc, &io};
-  Agraph_t *ag = build(ctx, g, &disc);
-  if (ag == NULL) return TL_ENOMEM;
-  tl_status st = TL_OK;
+  Agraph_t *ag;
+  tl_status st = build(ctx, g, &disc, fmt == TL_VIZ_DOT ? 0 : max_size, &ag);
+  if (st != TL_OK) return st;
   if (fmt == TL_VIZ_DOT) {
     if (agwrite(ag, text) == EOF || text->failed)
       st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory making DOT text");
@@ -143,10 +339,22 @@ static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
   if (gvLayout(gvc, ag, "dot") != 0)
     st = tl_ctx_fail(ctx, TL_EARG, "graphviz: dot layout failed");
   else {
-    if (gvRenderData(gvc, ag, tl_viz_format_name(fmt), &data, &len) != 0)
+    boxf bb = GD_bb(ag);
+    double side = bb.UR.x - bb.LL.x > bb.UR.y - bb.LL.y ? bb.UR.x - bb.LL.x
+                                                        : bb.UR.y - bb.LL.y;
+    agreseterrors();
+    if (fmt == TL_VIZ_PNG) png_fit(ag, bb);
+    if (fmt == TL_VIZ_PDF && side > PDF_MAX_SIDE)
+      st = tl_ctx_fail(ctx, TL_EARG, "graphviz: the picture is %.0f points "
+                       "wide, too big for a PDF (at most %.0f; use SVG)",
+                       side, PDF_MAX_SIDE);
+    else if (gvRenderData(gvc, ag, tl_viz_format_name(fmt), &data, &len) != 0)
       st = tl_ctx_fail(ctx, TL_EARG, "graphviz: cannot render format '%s' "
                        "(is its graphviz plugin installed?)",
                        tl_viz_format_name(fmt));
+    else if (agerrors() >= AGERR)   /* gvRenderData says 0 all the same */
+      st = tl_ctx_fail(ctx, TL_EIO, "graphviz: rendering %s failed (see "
+                       "graphviz's message)", tl_viz_format_name(fmt));
     else st = tl__out_write(ctx, out, data, len);
     if (data != NULL) gvFreeRenderData(data);
     gvFreeLayout(gvc, ag);
@@ -178,7 +386,8 @@ tl_status tl_viz_graphviz(tl_ctx *ctx, tl_gv *gv, tl_node *root,
   st = tl__out_open(ctx, &out, file);
   if (st != TL_OK) { tl__vgraph_free(&g); return st; }
   textbuf text = {0};
-  st = render(ctx, gv->gvc, &g, fmt, &out, &text);
+  st = render(ctx, gv->gvc, &g, fmt, SIZE_PER_NODE * limit_of(opts), &out,
+              &text);
   free(text.p);
   tl__vgraph_free(&g);
   if (st == TL_OK) return tl__out_commit(ctx, &out);
@@ -194,7 +403,7 @@ tl_status tl_viz_dot(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
   tl_status st = tl__vgraph_build(ctx, root, opts, 0, "graphviz", &g);
   if (st != TL_OK) return st;
   textbuf text = {0};
-  st = render(ctx, NULL, &g, TL_VIZ_DOT, NULL, &text);
+  st = render(ctx, NULL, &g, TL_VIZ_DOT, 0, NULL, &text);
   tl__vgraph_free(&g);
   if (st != TL_OK) { free(text.p); return st; }
   *text_out = text.p;    /* agwrite kept it NUL-terminated */

@@ -72,6 +72,14 @@ void tl__vgraph_free(tl__vgraph *g);
 ** backward pass), %.4g numbers. */
 void tl__vtext_data(tl_node *n, char *buf, size_t size);
 void tl__vtext_grad(tl_node *n, char *buf, size_t size);
+/* The label of 'n' as text every output can carry, into 'buf' ('size'
+** bytes, at least 8): valid UTF-8 with U+FFFD for each byte that does not
+** start a valid sequence (truncated, overlong, surrogate, stray) and for
+** each control character, DEL and U+FFFE/U+FFFF; cut with "..." once it
+** would pass 'cut' bytes (never inside a character).  Labels are user
+** data: cairo refuses invalid UTF-8, XML (SVG) refuses controls, and
+** graphviz copies both into its SVG and DOT. */
+void tl__vtext_label(tl_node *n, char *buf, size_t size, size_t cut);
 /* |grad| of a scalar, the L2 norm of an array's gradient (0 if none). */
 double tl__vgrad_mag(tl_node *n);
 
