@@ -29,10 +29,12 @@
 **
 ** Size limit: laying out a large graph is slow and the picture unreadable
 ** anyway, so a graph of more than opts->max_nodes values is refused with
-** TL_EARG and a message naming the limit and 'max_nodes'.  Measured on an
-** MLP over a batch: dot takes 1 s for 1,000 values, 4 s for 2,000 and 55 s
-** for 5,000 (it grows faster than linearly); the cairo view takes 0.2 s
-** (SVG) to 2 s (PNG) for 2,000 values and 0.7 s to 3.6 s for 5,000.
+** TL_EARG and a message naming the limit and 'max_nodes'.  The graphviz
+** view also bounds dot's work (viz_graphviz.c: iteration limits past a
+** size, copies of values used far apart, and a refusal of graphs still too
+** tangled), so any graph it accepts at the default limit takes at most a
+** few seconds (bench/viz_layout.lua); the cairo view takes 0.2 s (SVG) to
+** 2 s (PNG) for 2,000 values and 0.7 s to 3.6 s for 5,000.
 */
 #ifndef TL_VIZ_H
 #define TL_VIZ_H
@@ -50,7 +52,7 @@ typedef enum tl_viz_format {
 } tl_viz_format;
 
 /* Defaults of opts->max_nodes (values, that is tl_topo's count): a graph
-** at the limit renders in one or two seconds. */
+** at the limit renders in a few seconds at most. */
 #define TL_VIZ_GRAPHVIZ_MAX_NODES 1000
 #define TL_VIZ_CAIRO_MAX_NODES    2000
 
