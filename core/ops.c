@@ -160,6 +160,14 @@ const char *tl_op_name(tl_op op) {
   return (unsigned)op < TL_OP_COUNT ? ops[op].name : "?";
 }
 
+int tl_op_arity(tl_op op) {
+  return (unsigned)op < TL_OP_COUNT ? ops[op].arity : 0;
+}
+
+unsigned tl_op_flags(tl_op op) {
+  return (unsigned)op < TL_OP_COUNT ? ops[op].flags : 0;
+}
+
 /* Positions in labels count from 1: a drawing is read beside the Lua
 ** program that made it, where x[1] is the first row. */
 const char *tl_op_label(const tl_node *n, char *buf, size_t size) {

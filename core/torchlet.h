@@ -155,6 +155,10 @@ tl_node *tl_input(const tl_node *n, size_t i);
 ** tl_op_label writes into 'buf' (at most 'size' bytes, truncated and
 ** always terminated) and returns it. */
 const char *tl_op_name(tl_op op);
+/* The op's row in TL_OP_LIST: its arity (0, 1, 2 or TL_NARY) and its
+** TL_OPF_* flags; 0 and 0 for a code that is no op. */
+int tl_op_arity(tl_op op);
+unsigned tl_op_flags(tl_op op);
 const char *tl_op_label(const tl_node *n, char *buf, size_t size);
 
 /* Writes 'v' into buf (at most 'size' bytes, always terminated) as
