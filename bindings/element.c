@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tlb.h"
+#include "tlb_args.h"
 
 /* {======================================================================
 ** Handles
@@ -32,9 +32,9 @@ tl_ctx *tlb_ctx(lua_State *L) {
 size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname) {
   lua_Unsigned len = lua_rawlen(L, idx);
   if (len > TLB_MAX_LEN)
-    luaL_error(L, "bad argument #%d to '%s' (a table of %I entries; at most "
-               "%I are taken)", arg, fname, (lua_Integer)len,
-               (lua_Integer)TLB_MAX_LEN);
+    luaL_error(L, "bad argument #%d to '%s' (a table of %s entries; at most "
+               "%s are taken)", arg, fname, tlb_pushsize(L, (size_t)len),
+               tlb_pushsize(L, (size_t)TLB_MAX_LEN));
   return (size_t)len;
 }
 
@@ -149,7 +149,7 @@ static const char *checklabel(lua_State *L, int i, int arg, const char *fname,
   const char *label = lua_tolstring(L, i, &len);
   if (label != NULL && strlen(label) != len)
     luaL_error(L, "bad argument #%d to '%s' (label contains a NUL byte at "
-               "position %I)", arg, fname, (lua_Integer)strlen(label) + 1);
+               "position %s)", arg, fname, tlb_pushsize(L, strlen(label) + 1));
   return label;
 }
 
