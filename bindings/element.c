@@ -502,14 +502,10 @@ static const luaL_Reg element_methods[] = {
 ** Ops as methods and torchlet.ops(), from TL_OP_LIST (core/tl_ops.h)
 ** ======================================================================= */
 
-typedef struct op_row {
-  const char *id, *name, *symbol, *method;
-  int arity;
-  unsigned flags;
-} op_row;
+typedef struct op_row { const char *id, *name, *symbol, *method; } op_row;
 
 #define ROW(id, name, symbol, arity, flags, method, rule) \
-  {#id, name, symbol, method, arity, flags},
+  {#id, name, symbol, method},
 static const op_row op_rows[] = { TL_OP_LIST(ROW) };
 #undef ROW
 _Static_assert(sizeof op_rows / sizeof op_rows[0] == TL_OP_COUNT,
@@ -518,8 +514,7 @@ _Static_assert(sizeof op_rows / sizeof op_rows[0] == TL_OP_COUNT,
 /* The C function behind the method of 'op': unary elementwise ops share
 ** one; the array ops read their own arguments (array.c). */
 static lua_CFunction op_method(tl_op op) {
-  const op_row *r = &op_rows[op];
-  if (r->arity == 1 && r->flags == 0) return element_unary;
+  if (tl_op_arity(op) == 1 && tl_op_flags(op) == TL_OPF_EW) return element_unary;
   return tlb_array_method(op);
 }
 
@@ -546,7 +541,8 @@ static void open_op_methods(lua_State *L) {
 
 /* ops(): every op, in the order of the C enum, as a list of tables
 ** {id = "add_k", name = "add", symbol = "+", arity = 1 (nil for any
-** count), nary, const, const_left, axis, index, array (booleans),
+** count), nary, const, const_left, axis, index, array, elementwise
+** (booleans),
 ** method = "exp" or nil}: what drawing, errors and e.op call it, and
 ** what a spec needs to walk them all. */
 static int element_ops(lua_State *L) {
@@ -566,18 +562,20 @@ static int element_ops(lua_State *L) {
     lua_setfield(L, -2, "name");
     lua_pushstring(L, r->symbol);
     lua_setfield(L, -2, "symbol");
-    if (r->arity != TL_NARY) {
-      lua_pushinteger(L, r->arity);
+    int arity = tl_op_arity((tl_op)op);
+    if (arity != TL_NARY) {
+      lua_pushinteger(L, arity);
       lua_setfield(L, -2, "arity");
     }
-    static const struct { const char *key; unsigned flag; } flags[] = {
-      {"const", TL_OPF_K}, {"const_left", TL_OPF_KLEFT},
-      {"axis", TL_OPF_AXIS}, {"index", TL_OPF_INDEX}, {"array", TL_OPF_ARRAY}
-    };
-    lua_pushboolean(L, r->arity == TL_NARY);
+    lua_pushboolean(L, arity == TL_NARY);
     lua_setfield(L, -2, "nary");
+    static const struct { const char *key; unsigned flag; } flags[] = {
+      {"const", TL_OPF_K}, {"const_left", TL_OPF_KLEFT}, {"axis", TL_OPF_AXIS},
+      {"index", TL_OPF_INDEX}, {"array", TL_OPF_ARRAY},
+      {"elementwise", TL_OPF_EW}
+    };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-      lua_pushboolean(L, (r->flags & flags[i].flag) != 0);
+      lua_pushboolean(L, (tl_op_flags((tl_op)op) & flags[i].flag) != 0);
       lua_setfield(L, -2, flags[i].key);
     }
     if (r->method != NULL) {

@@ -165,7 +165,8 @@ int tl_op_arity(tl_op op) {
 }
 
 unsigned tl_op_flags(tl_op op) {
-  return (unsigned)op < TL_OP_COUNT ? ops[op].flags : 0;
+  if ((unsigned)op >= TL_OP_COUNT) return 0;
+  return ops[op].flags | (ops[op].f != NULL ? (unsigned)TL_OPF_EW : 0u);
 }
 
 /* Positions in labels count from 1: a drawing is read beside the Lua

@@ -52,7 +52,9 @@ enum {
   TL_OPF_KLEFT = 0x02,  /* with TL_OPF_K: the number is on the left, 2 - a */
   TL_OPF_AXIS  = 0x04,  /* a reduction; k is the axis (0-based; -1: all) */
   TL_OPF_INDEX = 0x08,  /* k is a position along the first axis (0-based) */
-  TL_OPF_ARRAY = 0x10   /* takes arrays only (elementwise ops take both) */
+  TL_OPF_ARRAY = 0x10,  /* takes arrays only (elementwise ops take both) */
+  TL_OPF_EW    = 0x20   /* elementwise: set by tl_op_flags for EW rows,
+                        ** never written in a row */
 };
 
 #define TL__K  TL_OPF_K

@@ -155,11 +155,12 @@ tl_node *tl_input(const tl_node *n, size_t i);
 ** tl_op_label writes into 'buf' (at most 'size' bytes, truncated and
 ** always terminated) and returns it. */
 const char *tl_op_name(tl_op op);
+const char *tl_op_label(const tl_node *n, char *buf, size_t size);
 /* The op's row in TL_OP_LIST: its arity (0, 1, 2 or TL_NARY) and its
-** TL_OPF_* flags; 0 and 0 for a code that is no op. */
+** TL_OPF_* flags, with TL_OPF_EW for an elementwise op (the family of
+** tl_binary, tl_with_const, tl_unary); 0 and 0 for a code that is no op. */
 int tl_op_arity(tl_op op);
 unsigned tl_op_flags(tl_op op);
-const char *tl_op_label(const tl_node *n, char *buf, size_t size);
 
 /* Writes 'v' into buf (at most 'size' bytes, always terminated) as
 ** printf's "%.*g" (style 'g') or "%.*f" (style 'f') with 'digits', except
