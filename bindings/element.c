@@ -541,10 +541,9 @@ static void open_op_methods(lua_State *L) {
 
 /* ops(): every op, in the order of the C enum, as a list of tables
 ** {id = "add_k", name = "add", symbol = "+", arity = 1 (nil for any
-** count), nary, const, const_left, axis, index, array, elementwise
-** (booleans),
-** method = "exp" or nil}: what drawing, errors and e.op call it, and
-** what a spec needs to walk them all. */
+** count), method = "exp" or nil, and the booleans nary, const,
+** const_left, axis, index, array, elementwise}: what drawing, errors and
+** e.op call it, and what a spec needs to walk them all. */
 static int element_ops(lua_State *L) {
   lua_createtable(L, TL_OP_COUNT, 0);
   for (int op = 0; op < TL_OP_COUNT; op++) {
