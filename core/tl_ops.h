@@ -9,8 +9,9 @@
 **   name    for errors and Lua's e.op ("" for a leaf); ops that differ only
 **           in where a number goes share it (ADD, ADD_K: "add")
 **   symbol  drawn on the op's node (tl_op_label): "+", then "+ 2" for ADD_K
-**   arity   inputs that are nodes: 0, 1, 2, or TL_NARY (any count, held
-**           out of line)
+**   arity   inputs that are nodes: 0, 1, 2 (held in the node), or
+**           TL_NARY (any count, held out of line: three or more inputs,
+**           W, x and b say, make an op TL_NARY)
 **   flags   TL_OPF_* below, or 0
 **   method  the name of the Lua method that makes it (x:exp()), or NULL;
 **           bindings/element.c registers one per op from this column
@@ -31,7 +32,7 @@
 ** tl_op (torchlet.h), the op table that backward, labels and errors read
 ** (core/ops.c), the backward rules' prototypes (core/internal.h), the Lua
 ** methods and torchlet.ops() (bindings/element.c), the fuzz harness's op
-** choices (spec/fuzz/fuzz_ops.c).
+** families (spec/fuzz/fuzz_ops.c, through tl_op_arity and tl_op_flags).
 **
 ** Adding an op: append a row at the end of the list (nothing stores op
 ** codes, so order is free; appending keeps merges small), write
