@@ -36,6 +36,13 @@ const char *tlb_pushsize(lua_State *L, size_t n) {
   return lua_tostring(L, -1);
 }
 
+const char *tlb_pushint(lua_State *L, lua_Integer n) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "%lld", (long long)n);
+  lua_pushstring(L, buf);
+  return lua_tostring(L, -1);
+}
+
 /* Type name of the value at 'i' for messages: its __name if it has one. */
 static const char *typename_of(lua_State *L, int i) {
   if (luaL_getmetafield(L, i, "__name") == LUA_TSTRING) return lua_tostring(L, -1);

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "tlb.h"
+#include "tlb_args.h"
 
 /* {======================================================================
 ** Nested tables
@@ -32,8 +32,9 @@ static size_t probe_shape(lua_State *L, int idx, const char *fname, int arg,
     lua_Unsigned len = lua_rawlen(L, -1);
     if (len == 0) {
       lua_pop(L, 1);
-      luaL_error(L, "bad argument #%d to '%s' (empty table at level %d: "
-                 "dimensions must be positive)", arg, fname, (int)ndim + 1);
+      luaL_error(L, "bad argument #%d to '%s' (empty table at level %s: "
+                 "dimensions must be positive)", arg, fname,
+                 tlb_pushsize(L, ndim + 1));
     }
     shape[ndim++] = (size_t)len;
     lua_rawgeti(L, -1, 1);
@@ -58,13 +59,16 @@ static void fill_values(lua_State *L, const char *fname, int arg,
       size_t used = 0;
       for (size_t d = 0; d < level; d++)
         used += (size_t)snprintf(where + used, sizeof where - used, "[%zu]", path[d]);
-      if (lua_type(L, -1) != LUA_TTABLE)
+      if (lua_type(L, -1) != LUA_TTABLE) {
+        const char *type = luaL_typename(L, -1);   /* before pushing */
         luaL_error(L, "bad argument #%d to '%s' (value%s is a %s, a table of "
-                   "%d expected)", arg, fname, where, luaL_typename(L, -1),
-                   (int)shape[level]);
+                   "%s expected)", arg, fname, where, type,
+                   tlb_pushsize(L, shape[level]));
+      }
+      size_t len = (size_t)lua_rawlen(L, -1);
       luaL_error(L, "bad argument #%d to '%s' (ragged nested table: value%s "
-                 "has %d entries, %d expected)", arg, fname, where,
-                 (int)lua_rawlen(L, -1), (int)shape[level]);
+                 "has %s entries, %s expected)", arg, fname, where,
+                 tlb_pushsize(L, len), tlb_pushsize(L, shape[level]));
     }
     if (level + 1 == ndim) {            /* a row of numbers */
       for (size_t i = 1; i <= shape[level]; i++) {
@@ -73,9 +77,10 @@ static void fill_values(lua_State *L, const char *fname, int arg,
           size_t used = 0;
           for (size_t d = 0; d < level; d++)
             used += (size_t)snprintf(where + used, sizeof where - used, "[%zu]", path[d]);
-          luaL_error(L, "bad argument #%d to '%s' (value%s[%d] is a %s, "
-                     "number expected)", arg, fname, where, (int)i,
-                     luaL_typename(L, -1));
+          const char *type = luaL_typename(L, -1);
+          luaL_error(L, "bad argument #%d to '%s' (value%s[%s] is a %s, "
+                     "number expected)", arg, fname, where,
+                     tlb_pushsize(L, i), type);
         }
         if (out != NULL) out[written] = lua_tonumber(L, -1);
         written++;
@@ -177,8 +182,8 @@ static size_t check_dims(lua_State *L, int first, int last, const char *fname,
       int isint;
       lua_Integer d = lua_tointegerx(L, -1, &isint);
       if (!isint || lua_type(L, -1) != LUA_TNUMBER || d <= 0)
-        luaL_error(L, "bad argument #%d to '%s' (dimension %d must be a "
-                   "positive integer)", first, fname, (int)i);
+        luaL_error(L, "bad argument #%d to '%s' (dimension %s must be a "
+                   "positive integer)", first, fname, tlb_pushsize(L, (size_t)i));
       lua_pop(L, 1);
       shape[ndim++] = (size_t)d;
     }
@@ -256,9 +261,12 @@ static int array_arange(lua_State *L) {
   if (count < 1)
     return luaL_error(L, "bad argument to 'arange' (empty range: dimensions "
                       "must be positive)");
-  if (count > 1e9)
-    return luaL_error(L, "bad argument to 'arange' (range of %.0f values is "
-                      "too large)", count);
+  if (count > 1e9) {                    /* lua_pushfstring has no %.0f */
+    char text[32];
+    return luaL_error(L, "bad argument to 'arange' (range of %s values is "
+                      "too large)", tl_format_number(text, sizeof text, count,
+                                                     'g', 15));
+  }
   size_t n = (size_t)count;
   tlb_element *h = tlb_newhandle(L);
   tlb_sethandle(L, h, tl_array(tlb_ctx(L), 1, &n, NULL));
@@ -281,22 +289,25 @@ static int optaxis(lua_State *L, int arg, tl_node *n, const char *fname) {
   if (lua_type(L, arg) != LUA_TNUMBER || !isint)
     return tlb_typeerror(L, arg, fname, "integer axis");
   if (axis < 1 || (size_t)axis > tl_ndim(n))
-    luaL_error(L, "bad argument #%d to '%s' (axis %d out of range for %d "
-               "dimensions)", arg, fname, (int)axis, (int)tl_ndim(n));
+    luaL_error(L, "bad argument #%d to '%s' (axis %s out of range for %s "
+               "dimensions)", arg, fname, tlb_pushint(L, axis),
+               tlb_pushsize(L, tl_ndim(n)));
   return (int)axis - 1;
 }
 
-static int reduce(lua_State *L, tl_op op, const char *fname) {
+/* The op methods (registered from TL_OP_LIST by element.c) have the op as
+** upvalue 3 and their Lua name as upvalue 4. */
+#define OP_OF(L) ((tl_op)lua_tointeger((L), lua_upvalueindex(3)))
+#define METHOD_NAME(L) lua_tostring((L), lua_upvalueindex(4))
+
+/* x:sum([axis]), x:mean([axis]), x:max([axis]) */
+static int array_reduce(lua_State *L) {
   tl_node *a = tlb_checkelement(L, 1);
-  int axis = optaxis(L, 2, a, fname);
+  int axis = optaxis(L, 2, a, METHOD_NAME(L));
   tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, tl_reduce(tlb_ctx(L), op, a, axis));
+  tlb_sethandle(L, h, tl_reduce(tlb_ctx(L), OP_OF(L), a, axis));
   return 1;
 }
-
-static int array_sum(lua_State *L) { return reduce(L, TL_OP_REDUCE_SUM, "sum"); }
-static int array_mean(lua_State *L) { return reduce(L, TL_OP_REDUCE_MEAN, "mean"); }
-static int array_max(lua_State *L) { return reduce(L, TL_OP_REDUCE_MAX, "max"); }
 
 static int array_matmul(lua_State *L) {
   tl_node *a = tlb_checkelement(L, 1);
@@ -320,8 +331,9 @@ static int array_reshape(lua_State *L) {
   size_t shape[TL_MAX_DIMS], ndim = 0, known = 1;
   int infer = -1, top = lua_gettop(L);
   int from_table = lua_type(L, 2) == LUA_TTABLE;
-  int count = from_table ? (int)lua_rawlen(L, 2) : top - 1;
-  if (count < 1 || count > TL_MAX_DIMS)
+  lua_Unsigned len = from_table ? lua_rawlen(L, 2) : (lua_Unsigned)(top - 1);
+  int count = len <= TL_MAX_DIMS ? (int)len : 0;  /* no cast of a huge length */
+  if (count < 1)
     return luaL_error(L, "bad argument #2 to 'reshape' (1 to %d dimensions "
                       "expected)", TL_MAX_DIMS);
   for (int i = 0; i < count; i++) {
@@ -357,8 +369,8 @@ static size_t check_position(lua_State *L, tl_node *n, int first,
     if (lua_type(L, arg) != LUA_TNUMBER || !isint)
       tlb_typeerror(L, arg, fname, "integer index");
     if (i < 1 || (size_t)i > tl_dim(n, d))
-      luaL_error(L, "bad argument #%d to '%s' (index %d out of range 1..%d)",
-                 arg, fname, (int)i, (int)tl_dim(n, d));
+      luaL_error(L, "bad argument #%d to '%s' (index %s out of range 1..%s)",
+                 arg, fname, tlb_pushint(L, i), tlb_pushsize(L, tl_dim(n, d)));
     offset = offset * tl_dim(n, d) + (size_t)(i - 1);
   }
   return offset;
@@ -407,10 +419,11 @@ int tlb_index_array(lua_State *L, tl_node *n, int key) {
   if (!isint) return 0;
   if (tl_ndim(n) == 0)
     return luaL_error(L, "bad argument #2 to '__index' (a scalar Element has "
-                      "no index %d)", (int)i);
+                      "no index %s)", tlb_pushint(L, i));
   if (i < 1 || (size_t)i > tl_dim(n, 0))
-    return luaL_error(L, "bad argument #2 to '__index' (index %d out of "
-                      "range 1..%d)", (int)i, (int)tl_dim(n, 0));
+    return luaL_error(L, "bad argument #2 to '__index' (index %s out of "
+                      "range 1..%s)", tlb_pushint(L, i),
+                      tlb_pushsize(L, tl_dim(n, 0)));
   tlb_element *h = tlb_newhandle(L);
   tlb_sethandle(L, h, tl_index(tlb_ctx(L), n, (size_t)(i - 1)));
   return 1;
@@ -437,13 +450,22 @@ void tlb_assign_values(lua_State *L, tl_node *n, int idx, int grad,
   lua_pop(L, 1);
 }
 
+/* The methods that are not ops. */
 static const luaL_Reg array_methods[] = {
-  {"sum", array_sum}, {"mean", array_mean}, {"max", array_max},
-  {"matmul", array_matmul}, {"transpose", array_transpose},
-  {"reshape", array_reshape}, {"get", array_get}, {"set", array_set},
+  {"get", array_get}, {"set", array_set},
   {"totable", array_totable}, {"numel", array_numel},
   {NULL, NULL}
 };
+
+lua_CFunction tlb_array_method(tl_op op) {
+  if (tl_op_flags(op) & TL_OPF_AXIS) return array_reduce;
+  switch (op) {
+    case TL_OP_MATMUL: return array_matmul;
+    case TL_OP_TRANSPOSE: return array_transpose;
+    case TL_OP_RESHAPE: return array_reshape;
+    default: return NULL;
+  }
+}
 
 static const luaL_Reg array_funcs[] = {
   {"zeros", array_zeros}, {"ones", array_ones}, {"full", array_full},

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tlb.h"
+#include "tlb_args.h"
 
 /* {======================================================================
 ** Handles
@@ -32,9 +32,9 @@ tl_ctx *tlb_ctx(lua_State *L) {
 size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname) {
   lua_Unsigned len = lua_rawlen(L, idx);
   if (len > TLB_MAX_LEN)
-    luaL_error(L, "bad argument #%d to '%s' (a table of %I entries; at most "
-               "%I are taken)", arg, fname, (lua_Integer)len,
-               (lua_Integer)TLB_MAX_LEN);
+    luaL_error(L, "bad argument #%d to '%s' (a table of %s entries; at most "
+               "%s are taken)", arg, fname, tlb_pushsize(L, (size_t)len),
+               tlb_pushsize(L, (size_t)TLB_MAX_LEN));
   return (size_t)len;
 }
 
@@ -189,7 +189,7 @@ static const char *checklabel(lua_State *L, int i, int arg, const char *fname,
   const char *label = lua_tolstring(L, i, &len);
   if (label != NULL && strlen(label) != len)
     luaL_error(L, "bad argument #%d to '%s' (label contains a NUL byte at "
-               "position %I)", arg, fname, (lua_Integer)strlen(label) + 1);
+               "position %s)", arg, fname, tlb_pushsize(L, strlen(label) + 1));
   return label;
 }
 
@@ -459,7 +459,7 @@ static int element_le(lua_State *L) {
 ** Methods
 ** ======================================================================= */
 
-/* Unary op methods: upvalue 3 holds the tl_op. */
+/* Unary op methods: upvalue 3 holds the tl_op (see open_op_methods). */
 static int element_unary(lua_State *L) {
   tl_node *a = tlb_checkelement(L, 1);
   tl_op op = (tl_op)lua_tointeger(L, lua_upvalueindex(3));
@@ -536,10 +536,95 @@ static const luaL_Reg element_methods[] = {
   {NULL, NULL}
 };
 
-static const tl_op unary_methods[] = {
-  TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH, TL_OP_SIGMOID, TL_OP_RELU,
-  TL_OP_SQRT, TL_OP_ABS, TL_OP_SIN, TL_OP_COS, TL_OP_SOFTPLUS,
-};
+/* }====================================================================== */
+
+/* {======================================================================
+** Ops as methods and torchlet.ops(), from TL_OP_LIST (core/tl_ops.h)
+** ======================================================================= */
+
+typedef struct op_row { const char *id, *name, *symbol, *method; } op_row;
+
+#define ROW(id, name, symbol, arity, flags, method, rule) \
+  {#id, name, symbol, method},
+static const op_row op_rows[] = { TL_OP_LIST(ROW) };
+#undef ROW
+_Static_assert(sizeof op_rows / sizeof op_rows[0] == TL_OP_COUNT,
+               "one row per op");
+
+/* The C function behind the method of 'op': unary elementwise ops share
+** one; the array ops read their own arguments (array.c). */
+static lua_CFunction op_method(tl_op op) {
+  if (tl_op_arity(op) == 1 && tl_op_flags(op) == TL_OPF_EW) return element_unary;
+  return tlb_array_method(op);
+}
+
+/* Sets into the methods table on top one method per op whose row names
+** one, each a closure over the module's upvalues, the op and the method's
+** name.  An op declared a method that no C function serves is an error
+** here, when the module loads, rather than a method silently missing. */
+static void open_op_methods(lua_State *L) {
+  for (int op = 0; op < TL_OP_COUNT; op++) {
+    const op_row *r = &op_rows[op];
+    if (r->method == NULL) continue;
+    lua_CFunction f = op_method((tl_op)op);
+    if (f == NULL)
+      luaL_error(L, "torchlet: op '%s' is declared a method, but no C function "
+                 "serves it", r->id);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushinteger(L, op);
+    lua_pushstring(L, r->method);
+    lua_pushcclosure(L, f, 4);
+    lua_setfield(L, -2, r->method);
+  }
+}
+
+/* ops(): every op, in the order of the C enum, as a list of tables
+** {id = "add_k", name = "add", symbol = "+", arity = 1 (nil for any
+** count), method = "exp" or nil, and the booleans nary, const,
+** const_left, axis, index, array, elementwise}: what drawing, errors and
+** e.op call it, and what a spec needs to walk them all. */
+static int element_ops(lua_State *L) {
+  lua_createtable(L, TL_OP_COUNT, 0);
+  for (int op = 0; op < TL_OP_COUNT; op++) {
+    const op_row *r = &op_rows[op];
+    lua_createtable(L, 0, 12);
+    char id[32];
+    size_t len = strlen(r->id);
+    for (size_t i = 0; i <= len && i < sizeof id; i++)
+      id[i] = (char)(r->id[i] >= 'A' && r->id[i] <= 'Z' ? r->id[i] - 'A' + 'a'
+                                                        : r->id[i]);
+    id[sizeof id - 1] = '\0';
+    lua_pushstring(L, id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, r->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, r->symbol);
+    lua_setfield(L, -2, "symbol");
+    int arity = tl_op_arity((tl_op)op);
+    if (arity != TL_NARY) {
+      lua_pushinteger(L, arity);
+      lua_setfield(L, -2, "arity");
+    }
+    lua_pushboolean(L, arity == TL_NARY);
+    lua_setfield(L, -2, "nary");
+    static const struct { const char *key; unsigned flag; } flags[] = {
+      {"const", TL_OPF_K}, {"const_left", TL_OPF_KLEFT}, {"axis", TL_OPF_AXIS},
+      {"index", TL_OPF_INDEX}, {"array", TL_OPF_ARRAY},
+      {"elementwise", TL_OPF_EW}
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+      lua_pushboolean(L, (tl_op_flags((tl_op)op) & flags[i].flag) != 0);
+      lua_setfield(L, -2, flags[i].key);
+    }
+    if (r->method != NULL) {
+      lua_pushstring(L, r->method);
+      lua_setfield(L, -2, "method");
+    }
+    lua_rawseti(L, -2, op + 1);
+  }
+  return 1;
+}
 
 /* Fills the Element metatable (upvalue 2) and sets into the module table
 ** (on top) 'Element', 'is_element' and 'Element_methods', the table where
@@ -547,20 +632,15 @@ static const tl_op unary_methods[] = {
 void tlb_open_element(lua_State *L) {
   static const luaL_Reg module_funcs[] = {
     {"Element", element_new}, {"is_element", element_is},
-    {"format_number", element_format_number}, {NULL, NULL}
+    {"format_number", element_format_number}, {"ops", element_ops},
+    {NULL, NULL}
   };
   tlb_setfuncs(L, module_funcs);
   lua_pushvalue(L, lua_upvalueindex(2));       /* the metatable */
   tlb_setfuncs(L, element_meta);
   lua_newtable(L);                             /* methods */
   tlb_setfuncs(L, element_methods);
-  for (size_t i = 0; i < sizeof unary_methods / sizeof unary_methods[0]; i++) {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, lua_upvalueindex(2));
-    lua_pushinteger(L, unary_methods[i]);
-    lua_pushcclosure(L, element_unary, 3);
-    lua_setfield(L, -2, tl_op_name(unary_methods[i]));
-  }
+  open_op_methods(L);
   lua_pushvalue(L, -3);                        /* module, methods */
   lua_pushvalue(L, -2);
   tlb_open_array(L);

@@ -111,6 +111,9 @@ void tlb_open_element(lua_State *L);
 void tlb_open_viz(lua_State *L);
 /* Called by tlb_open_element with the methods table on top. */
 void tlb_open_array(lua_State *L);
+/* The method of an array op (TL_OP_LIST's method column), or NULL: a
+** closure with the op as upvalue 3 and its Lua name as upvalue 4. */
+lua_CFunction tlb_array_method(tl_op op);
 void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */
 void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
 void tlb_open_loss(lua_State *L);    /* module.loss */

@@ -21,6 +21,9 @@ int tlb_argerror(lua_State *L, int arg, const char *fname, const char *fmt,
 ** and positions (a cast to int would turn 2^31 negative; %I is not in
 ** Lua 5.1). */
 const char *tlb_pushsize(lua_State *L, size_t n);
+/* The same for a Lua integer, such as a position a script gave (x[2^31]
+** or x[-1] must be named as given, not wrapped by a cast). */
+const char *tlb_pushint(lua_State *L, lua_Integer n);
 
 /* Checks that the value at 'arg' is nil/none or a table whose keys are all
 ** strings among 'allowed' (NULL-terminated; the message of an unknown key

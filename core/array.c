@@ -42,8 +42,8 @@ tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
   size_t size = 1;
   for (size_t d = 0; d < ndim; d++) {
     if (shape[d] == 0) {
-      tl_ctx_fail(ctx, TL_EARG, "array: dimension %zu is 0; dimensions must "
-                  "be positive", d + 1);
+      tl_ctx_fail(ctx, TL_EARG, "array: shape[%zu] is 0; dimensions must "
+                  "be positive", d);
       return NULL;
     }
     if (size > TL_MAX_ARRAY_SIZE / shape[d]) {

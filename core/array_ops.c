@@ -1,7 +1,8 @@
 /*
 ** array_ops.c -- ops that change shape: reductions, matmul, transpose,
 ** reshape, indexing and stacking; each constructor next to its backward.
-** The op constant k holds the axis (-1 for all) or the index, 0-based.
+** The op constant k holds the axis (-1 for all) or the index, 0-based, and
+** so do messages: the bindings check positions first, in their own words.
 */
 #include <math.h>
 #include <stdio.h>
@@ -16,17 +17,6 @@
 /* A result node with the given shape, or a scalar node when ndim is 0. */
 static tl_node *result(tl_ctx *ctx, size_t ndim, const size_t *shape) {
   return ndim == 0 ? tl__node_alloc(ctx) : tl__array_node(ctx, ndim, shape);
-}
-
-static tl_node *finish(tl_ctx *ctx, tl_node *n, tl_op op, tl_node *a,
-                       tl_node *b, double k) {
-  tl_node *in[2] = {a, b};
-  if (ctx->check_numerics && !tl__numerics_ok(ctx, op, n, b ? 2 : 1, in)) {
-    tl_release(ctx, n);
-    return NULL;
-  }
-  if (ctx->grad_enabled) tl__link(n, op, a, b, k);
-  return n;
 }
 
 static int check_node(tl_ctx *ctx, const char *fn, const tl_node *a) {
@@ -61,7 +51,7 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   size_t nd = tl__ndim(a);
   if (axis >= (int)nd || axis < -1) {
     tl_ctx_fail(ctx, TL_EARG, "%s: axis %d out of range for %zu dimensions",
-                tl_op_name(op), axis + 1, nd);
+                tl_op_name(op), axis, nd);
     return NULL;
   }
   size_t shape[TL_MAX_DIMS], ndim = 0;
@@ -83,7 +73,7 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
       }
       out[o * s.inner + i] = op == TL_OP_REDUCE_MEAN ? acc / (double)s.len : acc;
     }
-  return finish(ctx, n, op, a, NULL, axis);
+  return tl__record(ctx, n, op, axis, 1, &a);
 }
 
 /* Whether x[j] is where max's value 'out' came from: equal to it, or nan
@@ -173,7 +163,8 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   double *out = tl__vals(n);
   memset(out, 0, d.n * d.m * sizeof(double));
   tl__gemm(d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, out);
-  return finish(ctx, n, TL_OP_MATMUL, a, b, 0);
+  tl_node *in[2] = {a, b};
+  return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
 }
 
 /* grads[i][j] (+)= u[i] * v[j]: the outer product PyTorch uses when the
@@ -223,7 +214,7 @@ tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
   double *out = tl__vals(n);
   for (size_t i = 0; i < r; i++)
     for (size_t j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
-  return finish(ctx, n, TL_OP_TRANSPOSE, a, NULL, 0);
+  return tl__record(ctx, n, TL_OP_TRANSPOSE, 0, 1, &a);
 }
 
 void tl__transpose_b(tl_node *n) {
@@ -250,7 +241,7 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
   tl_node *n = tl__array_node(ctx, ndim, shape);
   if (n == NULL) return NULL;
   memcpy(tl__vals(n), tl__vals(a), size * sizeof(double));
-  return finish(ctx, n, TL_OP_RESHAPE, a, NULL, 0);
+  return tl__record(ctx, n, TL_OP_RESHAPE, 0, 1, &a);
 }
 
 void tl__reshape_b(tl_node *n) {
@@ -265,7 +256,7 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
   if (!check_node(ctx, "index", a)) return NULL;
   if (!tl__is_array(a) || i >= a->val.arr->shape[0]) {
     char s[64];
-    tl_ctx_fail(ctx, TL_EARG, "index: %zu out of range for shape %s", i + 1,
+    tl_ctx_fail(ctx, TL_EARG, "index: %zu out of range for shape %s", i,
                 tl__shape_str(a, s, sizeof s));
     return NULL;
   }
@@ -274,7 +265,7 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
   tl_node *n = result(ctx, arr->ndim - 1, arr->shape + 1);
   if (n == NULL) return NULL;
   memcpy(tl__vals(n), arr->data + i * inner, inner * sizeof(double));
-  return finish(ctx, n, TL_OP_INDEX, a, NULL, (double)i);
+  return tl__record(ctx, n, TL_OP_INDEX, (double)i, 1, &a);
 }
 
 void tl__index_b(tl_node *n) {
@@ -293,31 +284,19 @@ tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
   }
   for (size_t i = 0; i < count; i++)
     if (xs[i] == NULL || tl__is_array(xs[i])) {
-      tl_ctx_fail(ctx, TL_EARG, "stack: input %zu is not a scalar node", i + 1);
+      tl_ctx_fail(ctx, TL_EARG, "stack: input %zu is not a scalar node", i);
       return NULL;
     }
-  tl_node **in = NULL;
-  if (ctx->grad_enabled && (in = malloc(count * sizeof *in)) == NULL) {
-    tl_ctx_fail(ctx, TL_ENOMEM, "stack: out of memory for %zu inputs", count);
-    return NULL;
-  }
   tl_node *n = tl__array_node(ctx, ndim, shape);
-  if (n == NULL) { free(in); return NULL; }
+  if (n == NULL) return NULL;
   if (n->val.arr->size != count) {
     tl_ctx_fail(ctx, TL_EARG, "stack: %zu inputs do not fill a shape of %zu "
                 "values", count, n->val.arr->size);
-    free(in);
     tl_release(ctx, n);
     return NULL;
   }
   for (size_t i = 0; i < count; i++) n->val.arr->data[i] = xs[i]->val.v;
-  if (in == NULL) return n;
-  for (size_t i = 0; i < count; i++) { in[i] = xs[i]; xs[i]->refs++; }
-  n->op = TL_OP_STACK;
-  n->flags |= TL_F_MANY;
-  n->src.many.v = in;
-  n->src.many.n = count;
-  return n;
+  return tl__record(ctx, n, TL_OP_STACK, 0, count, xs);
 }
 
 void tl__stack_b(tl_node *n) {

@@ -132,12 +132,6 @@ void tl__free_extras(tl_ctx *ctx, tl_node *n);
 ** that its 'val' can be reused as a list link while it is being freed. */
 void tl__free_value(tl_ctx *ctx, tl_node *n);
 
-/* With numerics checking on, fails (TL_ENUMERIC, naming the op) when 'n'
-** holds a nan or inf while none of its inputs does: the op produced it
-** rather than inherited it.  1 when all is well (ops.c). */
-int tl__numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
-                    tl_node *const *in);
-
 /* Propagates gradients from order[count-1] down to order[0] (ops.c). */
 void tl__backward_sweep(tl_node *const *order, size_t count);
 
@@ -158,16 +152,29 @@ const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
 void tl__gemm(size_t n, size_t k, size_t m, const double *a, int trans_a,
               const double *b, int trans_b, double *c);
 
-/* Backward rules of the array-only ops (array_ops.c). */
-void tl__reduce_b(tl_node *n);
-void tl__matmul_b(tl_node *n);
-void tl__transpose_b(tl_node *n);
-void tl__reshape_b(tl_node *n);
-void tl__index_b(tl_node *n);
-void tl__stack_b(tl_node *n);
-/* Wires inputs a (and b) into the fresh node 'n' with op and constant,
-** taking a reference on each (ops.c). */
-void tl__link(tl_node *n, tl_op op, tl_node *a, tl_node *b, double k);
+/* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
+#define EW(f, da, db)
+#define BW(fn) void fn(tl_node *n);
+#define TL__OP_PROTO(id, name, symbol, arity, flags, method, rule) rule
+TL_OP_LIST(TL__OP_PROTO)
+#undef TL__OP_PROTO
+#undef BW
+#undef EW
+
+/* The last step of every op's constructor, once the node 'n' holds the
+** value of 'op' over the inputs in[0..nin) (and op constant 'k'): with
+** numerics checking on, refuses a nan or inf that the op made or took from
+** data (a leaf), not one inherited from another op's result; unless in
+** no-grad, links the inputs, taking a reference on each (an n-ary op gets
+** its own copy of 'in').  Returns
+** 'n', or NULL after releasing it (TL_ENUMERIC, TL_ENOMEM) (ops.c). */
+tl_node *tl__record(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
+                    tl_node *const *in);
+/* tl__record for an n-ary op whose input list is the malloc'd 'block'
+** (in[0..nin), perhaps followed by the op's own data, freed with the
+** node), which it takes in every case. */
+tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
+                          size_t nin, tl_node **block);
 
 /* {======================================================================
 ** Files written whole or not at all (atomic_file.c): under a fresh

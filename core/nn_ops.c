@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn_ops.h"
+#include "internal.h"
 #include "size.h"
 #include "tl_loss.h"
 #include "tl_nn.h"
@@ -22,30 +22,6 @@
 /* {======================================================================
 ** Shared steps
 ** ======================================================================= */
-
-/* Finishes the n-ary node 'n' of 'op' over in[0..count), where 'in' is a
-** malloc'd block (the list, perhaps followed by the op's own data, freed
-** with the node): checks numerics, then links the inputs unless in
-** no-grad.  Takes 'in' in every case; NULL when numerics fail. */
-static tl_node *finish_many(tl_ctx *ctx, tl_node *n, tl_op op, double k,
-                            size_t count, tl_node **in) {
-  if (ctx->check_numerics && !tl__numerics_ok(ctx, op, n, count, in)) {
-    free(in);
-    tl_release(ctx, n);
-    return NULL;
-  }
-  if (!ctx->grad_enabled) {
-    free(in);
-    return n;
-  }
-  for (size_t i = 0; i < count; i++) in[i]->refs++;
-  n->op = (uint8_t)op;
-  n->k = k;
-  n->flags |= TL_F_MANY;
-  n->src.many.v = in;
-  n->src.many.n = count;
-  return n;
-}
 
 /* A block of 'count' input pointers followed by 'extra' bytes. */
 static tl_node **alloc_inputs(tl_ctx *ctx, const char *fn, size_t count,
@@ -115,7 +91,7 @@ tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
   tl_node *n = tl__node_alloc(ctx);
   if (n == NULL) { free(in); return NULL; }
   n->val.v = s;
-  return finish_many(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
+  return tl__record_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
 }
 
 /* Row j of W's gradient receives x g, b's gradient j receives g, each x
@@ -168,7 +144,7 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   in[0] = x;
   in[1] = w;
   in[2] = b;
-  return finish_many(ctx, n, TL_OP_LINEAR, 0, 3, in);
+  return tl__record_block(ctx, n, TL_OP_LINEAR, 0, 3, in);
 }
 
 /* dW += G^T X, db += the column sums of G, dX += G W.  dX is computed
@@ -249,7 +225,7 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
   }
   n->val.v = total / (double)rows;
   blk->in[0] = logits;
-  return finish_many(ctx, n, TL_OP_CROSS_ENTROPY, 0, 1, blk->in);
+  return tl__record_block(ctx, n, TL_OP_CROSS_ENTROPY, 0, 1, blk->in);
 }
 
 /* Row i receives (softmax(row i) - onehot(c_i)) g / n. */

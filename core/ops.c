@@ -1,6 +1,7 @@
 /*
 ** ops.c -- every elementwise op: its value and its local derivatives, side
-** by side, and the n-ary scalar ops.
+** by side; the op table generated from TL_OP_LIST (tl_ops.h); tl__record,
+** the step every constructor ends with; the n-ary scalar ops.
 **
 ** An elementwise op is three functions of doubles: the value f(a, b), and
 ** what each input receives given a, b, the value and the incoming gradient
@@ -14,9 +15,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
-#include "nn_ops.h"
 
 /* {======================================================================
 ** Elementwise math
@@ -129,55 +130,14 @@ static double softplus_ga(double a, double u, double out, double g) { UNUSED out
 /* }====================================================================== */
 
 /* {======================================================================
-** N-ary scalar ops: values in their constructors, backward here
+** The op table, one row per TL_OP_LIST row
 ** ======================================================================= */
-
-#define G(n) ((n)->grad)
-#define OUT(n) ((n)->val.v)
-
-static void sum_b(tl_node *n) {
-  for (size_t i = 0; i < n->src.many.n; i++) tl__grad_add(n->src.many.v[i], G(n));
-}
-
-static void sumsq_b(tl_node *n) {
-  for (size_t i = 0; i < n->src.many.n; i++) {
-    tl_node *x = n->src.many.v[i];
-    tl__grad_add(x, 2 * x->val.v * G(n));
-  }
-}
-
-/* inputs: w[0..m), x[0..m), b with m = (count - 1) / 2 */
-static void neuron_b(tl_node *n) {
-  size_t m = n->src.many.n / 2;
-  tl_node **w = n->src.many.v, **x = w + m;
-  double g = G(n);
-  for (size_t i = 0; i < m; i++) {
-    tl__grad_add(w[i], x[i]->val.v * g);
-    tl__grad_add(x[i], w[i]->val.v * g);
-  }
-  tl__grad_add(w[2 * m], g);
-}
-
-/* d logsumexp / dx_i = softmax_i = exp(x_i - out) */
-static void logsumexp_b(tl_node *n) {
-  for (size_t i = 0; i < n->src.many.n; i++) {
-    tl_node *x = n->src.many.v[i];
-    tl__grad_add(x, exp(x->val.v - OUT(n)) * G(n));
-  }
-}
-
-/* }====================================================================== */
-
-/* {======================================================================
-** The op table
-** ======================================================================= */
-
-enum { NARY = -1 };
 
 typedef struct op_info {
   const char *name;     /* for errors and Lua's e.op */
   const char *symbol;   /* for drawing */
-  int arity;            /* inputs that are nodes; NARY for n-ary ops */
+  int arity;            /* inputs that are nodes; TL_NARY for n-ary ops */
+  unsigned flags;       /* TL_OPF_* */
   /* elementwise ops: the value, and what each input receives from g */
   double (*f)(double a, double b);
   double (*da)(double a, double b, double out, double g);
@@ -186,76 +146,45 @@ typedef struct op_info {
   void (*backward)(tl_node *n);
 } op_info;
 
-#define EW2(name, sym, f, da, db) {name, sym, 2, f, da, db, NULL}
-#define EW1(name, sym, f, da) {name, sym, 1, f, da, NULL, NULL}
-#define OTHER(name, sym, arity, b) {name, sym, arity, NULL, NULL, NULL, b}
-
-static const op_info ops[] = {
-  [TL_OP_LEAF]        = {"", "", 0, NULL, NULL, NULL, NULL},
-  [TL_OP_ADD]         = EW2("add", "+", add_f, pass, pass),
-  [TL_OP_SUB]         = EW2("sub", "-", sub_f, pass, negated),
-  [TL_OP_MUL]         = EW2("mul", "*", mul_f, mul_ga, mul_gb),
-  [TL_OP_DIV]         = EW2("div", "/", div_f, div_ga, div_gb),
-  [TL_OP_POW]         = EW2("pow", "^", pow_f, pow_ga, pow_gb),
-  [TL_OP_ADD_K]       = EW1("add", "+", add_f, pass),
-  [TL_OP_SUB_K]       = EW1("sub", "-", sub_f, pass),
-  [TL_OP_MUL_K]       = EW1("mul", "*", mul_f, mul_ga),
-  [TL_OP_DIV_K]       = EW1("div", "/", div_f, div_ga),
-  [TL_OP_RSUB_K]      = EW1("sub", "-", rsub_f, negated),
-  [TL_OP_RDIV_K]      = EW1("div", "/", rdiv_f, rdiv_ga),
-  [TL_OP_POW_K]       = EW1("pow", "^", powk_f, powk_ga),
-  [TL_OP_RPOW_K]      = EW1("pow", "^", rpow_f, rpow_ga),
-  [TL_OP_NEG]         = EW1("neg", "neg", neg_f, negated),
-  [TL_OP_EXP]         = EW1("exp", "exp", exp_f, exp_ga),
-  [TL_OP_LOG]         = EW1("log", "log", log_f, log_ga),
-  [TL_OP_TANH]        = EW1("tanh", "tanh", tanh_f, tanh_ga),
-  [TL_OP_SIGMOID]     = EW1("sigmoid", "sigmoid", sigmoid_f, sigmoid_ga),
-  [TL_OP_RELU]        = EW1("relu", "ReLU", relu_f, relu_ga),
-  [TL_OP_SQRT]        = EW1("sqrt", "sqrt", sqrt_f, sqrt_ga),
-  [TL_OP_ABS]         = EW1("abs", "abs", abs_f, abs_ga),
-  [TL_OP_SIN]         = EW1("sin", "sin", sin_f, sin_ga),
-  [TL_OP_COS]         = EW1("cos", "cos", cos_f, cos_ga),
-  [TL_OP_SOFTPLUS]    = EW1("softplus", "softplus", softplus_f, softplus_ga),
-  [TL_OP_SUM]         = OTHER("sum", "sum", NARY, sum_b),
-  [TL_OP_SUMSQ]       = OTHER("sumsq", "sum sq", NARY, sumsq_b),
-  [TL_OP_NEURON]      = OTHER("neuron", "w.x+b", NARY, neuron_b),
-  [TL_OP_LOGSUMEXP]   = OTHER("logsumexp", "logsumexp", NARY, logsumexp_b),
-  [TL_OP_REDUCE_SUM]  = OTHER("sum", "sum", 1, tl__reduce_b),
-  [TL_OP_REDUCE_MEAN] = OTHER("mean", "mean", 1, tl__reduce_b),
-  [TL_OP_REDUCE_MAX]  = OTHER("max", "max", 1, tl__reduce_b),
-  [TL_OP_MATMUL]      = OTHER("matmul", "@", 2, tl__matmul_b),
-  [TL_OP_TRANSPOSE]   = OTHER("transpose", "T", 1, tl__transpose_b),
-  [TL_OP_RESHAPE]     = OTHER("reshape", "reshape", 1, tl__reshape_b),
-  [TL_OP_INDEX]       = OTHER("index", "[]", 1, tl__index_b),
-  [TL_OP_STACK]       = OTHER("stack", "stack", NARY, tl__stack_b),
-  [TL_OP_NEURON_ROW]  = OTHER("neuron", "w.x+b", NARY, tl__neuron_row_b),
-  [TL_OP_LINEAR]      = OTHER("linear", "xW'+b", NARY, tl__linear_b),
-  [TL_OP_CROSS_ENTROPY] = OTHER("cross_entropy", "cross-entropy", NARY, tl__cross_entropy_b),
-};
+#define EW(f, da, db) f, da, db, NULL
+#define BW(fn) NULL, NULL, NULL, fn
+#define ROW(id, name, symbol, arity, flags, method, rule) \
+  [TL_OP_##id] = {name, symbol, arity, flags, rule},
+static const op_info ops[] = { TL_OP_LIST(ROW) };
+#undef ROW
+#undef BW
+#undef EW
 _Static_assert(sizeof ops / sizeof ops[0] == TL_OP_COUNT, "one row per op");
 
 const char *tl_op_name(tl_op op) {
   return (unsigned)op < TL_OP_COUNT ? ops[op].name : "?";
 }
 
-static int is_const_op(tl_op op) { return op >= TL_OP_ADD_K && op <= TL_OP_RPOW_K; }
-static int is_right_const(tl_op op) { return op >= TL_OP_RSUB_K && op <= TL_OP_RDIV_K; }
+int tl_op_arity(tl_op op) {
+  return (unsigned)op < TL_OP_COUNT ? ops[op].arity : 0;
+}
 
+unsigned tl_op_flags(tl_op op) {
+  if ((unsigned)op >= TL_OP_COUNT) return 0;
+  return ops[op].flags | (ops[op].f != NULL ? (unsigned)TL_OPF_EW : 0u);
+}
+
+/* Positions in labels count from 1: a drawing is read beside the Lua
+** program that made it, where x[1] is the first row. */
 const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
-  tl_op op = (tl_op)n->op;
-  const char *sym = ops[op].symbol;
+  const op_info *o = &ops[n->op];
   char k[32];
   tl_format_number(k, sizeof k, n->k, 'g', 4);
-  if (op == TL_OP_RPOW_K || is_right_const(op))
-    snprintf(buf, size, "%s %s", k, sym);            /* "2 -": 2 - a */
-  else if (is_const_op(op))
-    snprintf(buf, size, "%s %s", sym, k);            /* "+ 2": a + 2 */
-  else if (op == TL_OP_INDEX)
-    snprintf(buf, size, "[%.0f]", n->k + 1);         /* 1-based, as in Lua */
-  else if ((op >= TL_OP_REDUCE_SUM && op <= TL_OP_REDUCE_MAX) && n->k >= 0)
-    snprintf(buf, size, "%s(axis %.0f)", sym, n->k + 1);
+  if (o->flags & TL_OPF_KLEFT)
+    snprintf(buf, size, "%s %s", k, o->symbol);      /* "2 -": 2 - a */
+  else if (o->flags & TL_OPF_K)
+    snprintf(buf, size, "%s %s", o->symbol, k);      /* "+ 2": a + 2 */
+  else if (o->flags & TL_OPF_INDEX)
+    snprintf(buf, size, "[%.0f]", n->k + 1);
+  else if ((o->flags & TL_OPF_AXIS) && n->k >= 0)
+    snprintf(buf, size, "%s(axis %.0f)", o->symbol, n->k + 1);
   else
-    snprintf(buf, size, "%s", sym);
+    snprintf(buf, size, "%s", o->symbol);
   return buf;
 }
 
@@ -295,7 +224,7 @@ void tl__backward_sweep(tl_node *const *order, size_t count) {
 /* }====================================================================== */
 
 /* {======================================================================
-** Constructors
+** Recording a node: numerics check, no-grad, linking inputs
 ** ======================================================================= */
 
 static int all_finite(size_t n, tl_node *const *xs) {
@@ -317,35 +246,102 @@ static int nonfinite_source(size_t n, tl_node *const *xs) {
   return src;
 }
 
-/* The numerics verdict on a non-finite result of 'op' whose inputs' worst
-** source is 'src': a nan or inf is reported where it first appears, made
-** by the op from finite inputs or taken from data (a nan in the training
-** set would otherwise pass through a whole model unreported); one
-** inherited from an op's result was reported at that op. */
-static int numerics_verdict(tl_ctx *ctx, tl_op op, int has_nan, int src) {
+/* The numerics verdict on 'n', the result of 'op' over in[0..nin): a nan
+** or inf is reported where it first appears, made by the op from finite
+** inputs or taken from data (a nan in the training set would otherwise
+** pass through a whole model unreported); one inherited from an op's
+** result was reported at that op. */
+static int numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
+                       tl_node *const *in) {
+  if (all_finite(1, &n)) return 1;
+  int src = nonfinite_source(nin, in);
   if (src == 2) return 1;
+  int has_nan = 0;
+  for (size_t j = 0; j < tl__size(n); j++) has_nan |= isnan(tl__vals(n)[j]);
   tl_ctx_fail(ctx, TL_ENUMERIC, "%s produced %s%s", ops[op].name,
               has_nan ? "nan" : "inf", src ? " from a non-finite input" : "");
   return 0;
 }
 
-int tl__numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
-                    tl_node *const *in) {
-  if (!ctx->check_numerics || all_finite(1, &n)) return 1;
-  int has_nan = 0;
-  for (size_t j = 0; j < tl__size(n); j++) has_nan |= isnan(tl__vals(n)[j]);
-  return numerics_verdict(ctx, op, has_nan, nonfinite_source(nin, in));
+/* The out-of-line input list of an n-ary node: 'block' when given (the
+** caller's malloc'd list, perhaps followed by the op's own data; taken
+** whatever happens), else a copy of 'in'. */
+static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
+                            tl_node *const *in, tl_node **block) {
+  if (ops[op].arity != TL_NARY) {           /* a row that should say TL_NARY */
+    tl_ctx_fail(ctx, TL_EARG, "%s: %zu inputs for an op of at most 2",
+                ops[op].name, nin);
+    free(block);
+    tl_release(ctx, n);
+    return NULL;
+  }
+  tl_node **many = block != NULL ? block : malloc(nin * sizeof *many);
+  if (many == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory for %zu inputs",
+                ops[op].name, nin);
+    tl_release(ctx, n);
+    return NULL;
+  }
+  for (size_t i = 0; i < nin; i++) { many[i] = in[i]; in[i]->refs++; }
+  n->flags |= TL_F_MANY;
+  n->src.many.v = many;
+  n->src.many.n = nin;
+  return n;
 }
 
-void tl__link(tl_node *n, tl_op op, tl_node *a, tl_node *b, double k) {
+/* tl__record, inlined into the elementwise ops (most nodes of a scalar
+** graph): gcc -O2 leaves it a call, which cost 10-15% of a scalar add. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline tl_node *record(tl_ctx *ctx, tl_node *n, tl_op op, double k,
+                              size_t nin, tl_node *const *in) {
+  if (ctx->check_numerics && !numerics_ok(ctx, op, n, nin, in)) {
+    tl_release(ctx, n);
+    return NULL;
+  }
+  if (!ctx->grad_enabled) return n;
+  if (nin > 2 || ops[op].arity == TL_NARY) {
+    if (record_many(ctx, n, op, nin, in, NULL) == NULL) return NULL;
+  } else {
+    n->src.in[0] = in[0]; in[0]->refs++;
+    if (nin == 2) { n->src.in[1] = in[1]; in[1]->refs++; }
+  }
   n->op = (uint8_t)op;
   n->k = k;
-  n->src.in[0] = a; a->refs++;
-  if (b != NULL) { n->src.in[1] = b; b->refs++; }
+  return n;
 }
 
+tl_node *tl__record(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
+                    tl_node *const *in) {
+  return record(ctx, n, op, k, nin, in);
+}
+
+tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
+                          size_t nin, tl_node **block) {
+  if (ctx->check_numerics && !numerics_ok(ctx, op, n, nin, block)) {
+    free(block);
+    tl_release(ctx, n);
+    return NULL;
+  }
+  if (!ctx->grad_enabled) {
+    free(block);
+    return n;
+  }
+  if (record_many(ctx, n, op, nin, block, block) == NULL) return NULL;
+  n->op = (uint8_t)op;
+  n->k = k;
+  return n;
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Elementwise constructors
+** ======================================================================= */
+
 /* Makes the node of op with inputs a (and b): scalar inline, arrays with
-** broadcasting; checks numerics; records the graph unless in no-grad. */
+** broadcasting. */
 static tl_node *elementwise(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b,
                             double k) {
   const op_info *o = &ops[op];
@@ -360,12 +356,7 @@ static tl_node *elementwise(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b,
     if (n == NULL) return NULL;
   }
   tl_node *in[2] = {a, b};
-  if (ctx->check_numerics && !tl__numerics_ok(ctx, op, n, b ? 2 : 1, in)) {
-    tl_release(ctx, n);
-    return NULL;
-  }
-  if (ctx->grad_enabled) tl__link(n, op, a, b, k);
-  return n;
+  return record(ctx, n, op, k, b ? 2 : 1, in);
 }
 
 /* Checks that 'op' belongs to the family of the constructor 'fn' (its
@@ -373,7 +364,7 @@ static tl_node *elementwise(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b,
 static int check_op(tl_ctx *ctx, const char *fn, tl_op op, int arity,
                     int with_const, tl_node *a, tl_node *b) {
   if ((unsigned)op >= TL_OP_COUNT || ops[op].arity != arity ||
-      ops[op].f == NULL || is_const_op(op) != with_const) {
+      ops[op].f == NULL || !(ops[op].flags & TL_OPF_K) != !with_const) {
     tl_ctx_fail(ctx, TL_EARG, "%s: op %d does not take this form", fn, (int)op);
     return 0;
   }
@@ -405,108 +396,5 @@ tl_node *tl_mul(tl_ctx *ctx, tl_node *a, tl_node *b) { return tl_binary(ctx, TL_
 tl_node *tl_div(tl_ctx *ctx, tl_node *a, tl_node *b) { return tl_binary(ctx, TL_OP_DIV, a, b); }
 tl_node *tl_pow(tl_ctx *ctx, tl_node *a, tl_node *b) { return tl_binary(ctx, TL_OP_POW, a, b); }
 
-/* An n-ary node with value 'v' over the inputs xs1[0..n1), xs2[0..n2),
-** then 'last' if not NULL. */
-static tl_node *make_many(tl_ctx *ctx, tl_op op, double v, size_t n1,
-                          tl_node *const *xs1, size_t n2,
-                          tl_node *const *xs2, tl_node *last) {
-  size_t count = n1 + n2 + (last != NULL);
-  if (ctx->check_numerics && !isfinite(v)) {
-    int src = nonfinite_source(n1, xs1), s2 = nonfinite_source(n2, xs2);
-    int s3 = last != NULL ? nonfinite_source(1, &last) : 0;
-    if (s2 > src) src = s2;
-    if (s3 > src) src = s3;
-    if (!numerics_verdict(ctx, op, isnan(v), src)) return NULL;
-  }
-  tl_node **in = NULL;
-  if (ctx->grad_enabled) {
-    in = malloc(count * sizeof *in);
-    if (in == NULL) {
-      tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory for %zu inputs",
-                  ops[op].name, count);
-      return NULL;
-    }
-  }
-  tl_node *n = tl__node_alloc(ctx);
-  if (n == NULL) { free(in); return NULL; }
-  n->val.v = v;
-  if (in == NULL) return n;
-  size_t j = 0;
-  for (size_t i = 0; i < n1; i++) in[j++] = xs1[i];
-  for (size_t i = 0; i < n2; i++) in[j++] = xs2[i];
-  if (last != NULL) in[j++] = last;
-  for (size_t i = 0; i < count; i++) in[i]->refs++;
-  n->op = (uint8_t)op;
-  n->flags |= TL_F_MANY;
-  n->src.many.v = in;
-  n->src.many.n = count;
-  return n;
-}
-
-/* Walks keep input counts in 32 bits; an n-ary op of 2^31 inputs would
-** not fit in memory anyway, so the limit is never the binding one. */
-#define TL_MAX_INPUTS ((size_t)1 << 30)
-
-/* The scalar n-ary ops take scalar inputs only. */
-static int check_many(tl_ctx *ctx, const char *fn, size_t n,
-                      tl_node *const *xs) {
-  if (n == 0 || xs == NULL || n > TL_MAX_INPUTS) {
-    tl_ctx_fail(ctx, TL_EARG, "%s: between 1 and %zu inputs expected, got %zu",
-                fn, TL_MAX_INPUTS, xs == NULL ? 0 : n);
-    return 0;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (xs[i] == NULL) {
-      tl_ctx_fail(ctx, TL_EARG, "%s: input %zu is NULL", fn, i + 1);
-      return 0;
-    }
-    if (tl__is_array(xs[i])) {
-      tl_ctx_fail(ctx, TL_EARG, "%s: input %zu is an array, scalar expected",
-                  fn, i + 1);
-      return 0;
-    }
-  }
-  return 1;
-}
-
-tl_node *tl_sum(tl_ctx *ctx, size_t n, tl_node *const *xs) {
-  if (!check_many(ctx, "sum", n, xs)) return NULL;
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += xs[i]->val.v;
-  return make_many(ctx, TL_OP_SUM, s, n, xs, 0, NULL, NULL);
-}
-
-tl_node *tl_sumsq(tl_ctx *ctx, size_t n, tl_node *const *xs) {
-  if (!check_many(ctx, "sumsq", n, xs)) return NULL;
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += xs[i]->val.v * xs[i]->val.v;
-  return make_many(ctx, TL_OP_SUMSQ, s, n, xs, 0, NULL, NULL);
-}
-
-tl_node *tl_logsumexp(tl_ctx *ctx, size_t n, tl_node *const *xs) {
-  if (!check_many(ctx, "logsumexp", n, xs)) return NULL;
-  double m = -INFINITY, s = 0;
-  int has_nan = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (xs[i]->val.v > m) m = xs[i]->val.v;
-    has_nan |= isnan(xs[i]->val.v);
-  }
-  if (has_nan) m = NAN;                 /* as torch.logsumexp, even beside inf */
-  else if (isfinite(m)) {
-    for (size_t i = 0; i < n; i++) s += exp(xs[i]->val.v - m);
-    m += log(s);
-  }
-  return make_many(ctx, TL_OP_LOGSUMEXP, m, n, xs, 0, NULL, NULL);
-}
-
-tl_node *tl_neuron(tl_ctx *ctx, size_t n, tl_node *const *w,
-                   tl_node *const *x, tl_node *b) {
-  if (!check_many(ctx, "neuron", n, w) || !check_many(ctx, "neuron", n, x) ||
-      !check_many(ctx, "neuron", 1, &b))
-    return NULL;
-  double s = b->val.v;
-  for (size_t i = 0; i < n; i++) s += w[i]->val.v * x[i]->val.v;
-  return make_many(ctx, TL_OP_NEURON, s, n, w, n, x, b);
-}
-
 /* }====================================================================== */
+

@@ -49,6 +49,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tl_ops.h"
+
 #define TL_VERSION "0.1.0"
 
 /* Arrays have at most this many dimensions and values (2^31 values are
@@ -69,32 +71,13 @@ typedef enum tl_status {
   TL_STATUS_COUNT
 } tl_status;
 
-/* Op codes.  Ops whose name ends in _K take a number operand (the op
+/* Op codes, one per row of TL_OP_LIST (tl_ops.h): TL_OP_LEAF, TL_OP_ADD
+** ... TL_OP_COUNT.  Ops whose name ends in _K take a number operand (the op
 ** constant, tl_const()) instead of a second node: `a + 2` is ADD_K with k=2,
 ** `2 - a` is RSUB_K with k=2.  Numbers never become nodes of their own. */
-typedef enum tl_op {
-  TL_OP_LEAF = 0,  /* no inputs: made by tl_leaf, tl_detach, or in no-grad */
-  TL_OP_ADD, TL_OP_SUB, TL_OP_MUL, TL_OP_DIV, TL_OP_POW,     /* a . b */
-  TL_OP_ADD_K, TL_OP_SUB_K, TL_OP_MUL_K, TL_OP_DIV_K,        /* a+k a-k a*k a/k */
-  TL_OP_RSUB_K, TL_OP_RDIV_K, TL_OP_POW_K, TL_OP_RPOW_K,     /* k-a k/a a^k k^a */
-  TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH, TL_OP_SIGMOID, TL_OP_RELU,
-  TL_OP_SQRT, TL_OP_ABS, TL_OP_SIN, TL_OP_COS,
-  TL_OP_SOFTPLUS,  /* log(1 + exp(a)), computed without overflow */
-  TL_OP_SUM,       /* n-ary: x1 + ... + xn */
-  TL_OP_SUMSQ,     /* n-ary: x1^2 + ... + xn^2 (L2 penalties) */
-  TL_OP_NEURON,    /* n-ary: w1*x1 + ... + wn*xn + b, inputs w..., x..., b */
-  TL_OP_LOGSUMEXP, /* n-ary: log(exp(x1) + ... + exp(xn)), computed stably */
-  /* array ops; k holds the axis (-1: all) or the index */
-  TL_OP_REDUCE_SUM, TL_OP_REDUCE_MEAN, TL_OP_REDUCE_MAX,
-  TL_OP_MATMUL, TL_OP_TRANSPOSE, TL_OP_RESHAPE,
-  TL_OP_INDEX,     /* a[k]: a row of a matrix, an element of a vector */
-  TL_OP_STACK,     /* n-ary: scalars gathered into an array */
-  /* fused model and loss ops (nn_ops.c); k holds the row of NEURON_ROW */
-  TL_OP_NEURON_ROW,    /* n-ary: W[k].x + b[k], inputs W, b, x... */
-  TL_OP_LINEAR,        /* n-ary: X W^T + b, inputs X, W, b */
-  TL_OP_CROSS_ENTROPY, /* mean softmax cross-entropy of (N x K) logits */
-  TL_OP_COUNT
-} tl_op;
+#define TL__OP_ENUM(id, name, symbol, arity, flags, method, rule) TL_OP_##id,
+typedef enum tl_op { TL_OP_LIST(TL__OP_ENUM) TL_OP_COUNT } tl_op;
+#undef TL__OP_ENUM
 
 /* ---- context ----------------------------------------------------------- */
 
@@ -181,6 +164,11 @@ tl_node *tl_input(const tl_node *n, size_t i);
 ** always terminated) and returns it. */
 const char *tl_op_name(tl_op op);
 const char *tl_op_label(const tl_node *n, char *buf, size_t size);
+/* The op's row in TL_OP_LIST: its arity (0, 1, 2 or TL_NARY) and its
+** TL_OPF_* flags, with TL_OPF_EW for an elementwise op (the family of
+** tl_binary, tl_with_const, tl_unary); 0 and 0 for a code that is no op. */
+int tl_op_arity(tl_op op);
+unsigned tl_op_flags(tl_op op);
 
 /* Writes 'v' into buf (at most 'size' bytes, always terminated) as
 ** printf's "%.*g" (style 'g') or "%.*f" (style 'f') with 'digits', except
@@ -202,14 +190,6 @@ tl_node *tl_sub(tl_ctx *ctx, tl_node *a, tl_node *b);
 tl_node *tl_mul(tl_ctx *ctx, tl_node *a, tl_node *b);
 tl_node *tl_div(tl_ctx *ctx, tl_node *a, tl_node *b);
 tl_node *tl_pow(tl_ctx *ctx, tl_node *a, tl_node *b);
-
-/* n-ary ops; 'xs' is borrowed (each input is retained by the result). */
-tl_node *tl_sum(tl_ctx *ctx, size_t n, tl_node *const *xs);
-tl_node *tl_sumsq(tl_ctx *ctx, size_t n, tl_node *const *xs);
-tl_node *tl_logsumexp(tl_ctx *ctx, size_t n, tl_node *const *xs);
-/* w[0]*x[0] + ... + w[n-1]*x[n-1] + b, one node with its own backward. */
-tl_node *tl_neuron(tl_ctx *ctx, size_t n, tl_node *const *w,
-                   tl_node *const *x, tl_node *b);
 
 /* A new leaf with the same data as 'n' and no history. */
 tl_node *tl_detach(tl_ctx *ctx, tl_node *n);

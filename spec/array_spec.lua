@@ -263,6 +263,15 @@ describe("array bad input", function()
     {"ordering arrays", function() return E({1}) < E({2}) end, "array Elements have no order"},
     {"data of another shape", function() local x = E({1, 2}); x.data = {1, 2, 3} end, "of the Element's shape expected"},
     {"length of a scalar", function() return #E(1) end, "a scalar Element has no length"},
+    -- positions are not cast to int in messages (issue 12: 8)
+    {"index 2^31", function() return E({1, 2})[2^31] end, "index 2147483648 out of range 1..2"},
+    {"index -2^40", function() return E({1, 2})[-2^40] end, "index %-1099511627776 out of range 1..2"},
+    {"get at 2^31", function() return E({1, 2}):get(2^31) end, "%(index 2147483648 out of range 1..2%)"},
+    {"axis 2^32 + 1", function() return E({1, 2}):sum(2^32 + 1) end, "axis 4294967297 out of range for 1 dimensions"},
+    {"index of a scalar", function() return E(1)[2^31] end, "a scalar Element has no index 2147483648"},
+    -- lua_pushfstring has no %.0f
+    {"arange of 1e10 values", function() return torchlet.arange(0, 1e10) end, "range of 10000000000 values is too large"},
+    {"arange of 1e300 values", function() return torchlet.arange(0, 1e300) end, "range of 1e%+300 values is too large"},
   }
   for _, case in ipairs(cases) do
     it("rejects " .. case[1], function()

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../core/tl_loss.h"
+#include "../../core/tl_nn.h"
 #include "../../core/torchlet.h"
 
 #define POOL 8
@@ -47,18 +49,33 @@ static void put(tl_ctx *ctx, tl_node **pool, tl_node *n, unsigned slot) {
 
 static tl_node *pick(tl_node **pool, reader *r) { return pool[byte(r) % POOL]; }
 
-static const tl_op binary_ops[] = {TL_OP_ADD, TL_OP_SUB, TL_OP_MUL, TL_OP_DIV, TL_OP_POW};
-static const tl_op const_ops[] = {TL_OP_ADD_K, TL_OP_SUB_K, TL_OP_MUL_K, TL_OP_DIV_K,
-                                  TL_OP_RSUB_K, TL_OP_RDIV_K, TL_OP_POW_K, TL_OP_RPOW_K};
-static const tl_op unary_ops[] = {TL_OP_NEG, TL_OP_EXP, TL_OP_LOG, TL_OP_TANH,
-                                  TL_OP_SIGMOID, TL_OP_RELU, TL_OP_SQRT, TL_OP_ABS,
-                                  TL_OP_SIN, TL_OP_COS};
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+/* The ops of each constructor's family, from the core's declaration
+** (TL_OP_LIST, through tl_op_arity and tl_op_flags), so that a new op is
+** fuzzed without a change here. */
+typedef struct family { tl_op op[TL_OP_COUNT]; size_t n; } family;
+static family binary_ops, const_ops, unary_ops, reduce_ops;
+
+static void sort_ops(void) {
+  if (binary_ops.n > 0) return;
+  for (int i = 0; i < TL_OP_COUNT; i++) {
+    tl_op op = (tl_op)i;
+    int arity = tl_op_arity(op);
+    unsigned flags = tl_op_flags(op);
+    family *f = flags & TL_OPF_AXIS ? &reduce_ops
+              : !(flags & TL_OPF_EW) ? NULL
+              : flags & TL_OPF_K ? &const_ops
+              : arity == 2 ? &binary_ops : &unary_ops;
+    if (f != NULL) f->op[f->n++] = op;
+  }
+}
+
+static tl_op choose(const family *f, reader *r) { return f->op[byte(r) % f->n]; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   reader r = {data, size};
+  sort_ops();
   tl_ctx *ctx = tl_ctx_new();
   if (ctx == NULL) return 0;
   tl_node *pool[POOL] = {0};
@@ -76,10 +93,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         put(ctx, pool, tl_array(ctx, ndim, shape, values), slot);
         break;
       }
-      case 2: if (a && b) put(ctx, pool, tl_binary(ctx, binary_ops[byte(&r) % COUNT(binary_ops)], a, b), slot); break;
-      case 3: if (a) put(ctx, pool, tl_with_const(ctx, const_ops[byte(&r) % COUNT(const_ops)], a, number(&r)), slot); break;
-      case 4: if (a) put(ctx, pool, tl_unary(ctx, unary_ops[byte(&r) % COUNT(unary_ops)], a), slot); break;
-      case 5: if (a) put(ctx, pool, tl_reduce(ctx, (tl_op)(TL_OP_REDUCE_SUM + byte(&r) % 3), a, (int)(byte(&r) % 5) - 1), slot); break;
+      case 2: if (a && b) put(ctx, pool, tl_binary(ctx, choose(&binary_ops, &r), a, b), slot); break;
+      case 3: if (a) put(ctx, pool, tl_with_const(ctx, choose(&const_ops, &r), a, number(&r)), slot); break;
+      case 4: if (a) put(ctx, pool, tl_unary(ctx, choose(&unary_ops, &r), a), slot); break;
+      case 5: if (a) put(ctx, pool, tl_reduce(ctx, choose(&reduce_ops, &r), a, (int)(byte(&r) % 5) - 1), slot); break;
       case 6: if (a && b) put(ctx, pool, tl_matmul(ctx, a, b), slot); break;
       case 7: if (a) put(ctx, pool, tl_transpose(ctx, a), slot); break;
       case 8: if (a) {
@@ -106,11 +123,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t n = 0;
         for (int i = 0; i < POOL; i++) if (pool[i]) gather[n++] = pool[i];
         if (n == 0) break;
-        switch (byte(&r) % 5) {
-          case 0: put(ctx, pool, tl_sum(ctx, n, gather), slot); break;
-          case 1: put(ctx, pool, tl_sumsq(ctx, n, gather), slot); break;
-          case 2: put(ctx, pool, tl_logsumexp(ctx, n, gather), slot); break;
-          case 3: put(ctx, pool, tl_neuron(ctx, n / 2, gather, gather + n / 2, gather[n - 1]), slot); break;
+        tl_node *c = pick(pool, &r);
+        switch (byte(&r) % 4) {
+          case 0:     /* W[row].x + b[row], x as many nodes as W has columns */
+            if (a && b && tl_ndim(a) == 2 && tl_dim(a, 1) <= n)
+              put(ctx, pool, tl_neuron_row(ctx, a, b, byte(&r), gather), slot);
+            break;
+          case 1: if (a && b && c) put(ctx, pool, tl_linear(ctx, a, b, c), slot); break;
+          case 2:     /* classes from the input, some out of range */
+            if (a && tl_ndim(a) == 2 && tl_dim(a, 0) <= 64) {
+              size_t cls[64];
+              for (size_t i = 0; i < tl_dim(a, 0); i++) cls[i] = byte(&r) % 6;
+              put(ctx, pool, tl_loss_cross_entropy(ctx, a, cls), slot);
+            }
+            break;
           default: {
             size_t shape[1] = {n};
             put(ctx, pool, tl_stack(ctx, n, gather, 1, shape), slot);

@@ -1,0 +1,115 @@
+/*
+** tl_ops.h -- every op of the core, declared once.  Included by torchlet.h.
+**
+** TL_OP_LIST(X) calls X once per op, in the order of enum tl_op:
+**
+**   X(ID, name, symbol, arity, flags, method, rule)
+**
+**   ID      the enum suffix: TL_OP_ID
+**   name    for errors and Lua's e.op ("" for a leaf); ops that differ only
+**           in where a number goes share it (ADD, ADD_K: "add")
+**   symbol  drawn on the op's node (tl_op_label): "+", then "+ 2" for ADD_K
+**   arity   inputs that are nodes: 0, 1, 2 (held in the node), or
+**           TL_NARY (any count, held out of line: three or more inputs,
+**           W, x and b say, make an op TL_NARY)
+**   flags   TL_OPF_* below, or 0
+**   method  the name of the Lua method that makes it (x:exp()), or NULL;
+**           bindings/element.c registers one per op from this column
+**   rule    the math, one of
+**             EW(f, da, db)  elementwise: f(a, b) is the value, da and db
+**                            what input a and b receive from the gradient
+**                            (db NULL for one input); static functions in
+**                            core/ops.c, written right above the table
+**             BW(fn)         any other op: void fn(tl_node *n) adds n's
+**                            gradient into its inputs; fn is declared
+**                            from this list (core/internal.h), so it must
+**                            be a tl__ name defined in a core file next to
+**                            the op's constructor (which computes the value
+**                            and calls tl__record)
+**
+** Each file that expands the list defines X (and EW, BW where it reads the
+** rule) and #undefs them after.  What is generated from the list: enum
+** tl_op (torchlet.h), the op table that backward, labels and errors read
+** (core/ops.c), the backward rules' prototypes (core/internal.h), the Lua
+** methods and torchlet.ops() (bindings/element.c), the fuzz harness's op
+** families (spec/fuzz/fuzz_ops.c, through tl_op_arity and tl_op_flags).
+**
+** Adding an op: append a row at the end of the list (nothing stores op
+** codes, so order is free; appending keeps merges small), write
+** its functions (EW: f and derivatives in core/ops.c; BW: constructor and
+** backward side by side in a core file, the constructor ending in
+** tl__record), declare the constructor in a public header, and give it a
+** recipe in spec/ops_spec.lua, which fails for an op without one.
+*/
+#ifndef TORCHLET_TL_OPS_H
+#define TORCHLET_TL_OPS_H
+
+/* Arity of an op taking any number of inputs. */
+#define TL_NARY (-1)
+
+/* Op flags. */
+enum {
+  TL_OPF_K     = 0x01,  /* takes a number, the op constant k: a + 2 */
+  TL_OPF_KLEFT = 0x02,  /* with TL_OPF_K: the number is on the left, 2 - a */
+  TL_OPF_AXIS  = 0x04,  /* a reduction; k is the axis (0-based; -1: all) */
+  TL_OPF_INDEX = 0x08,  /* k is a position along the first axis (0-based) */
+  TL_OPF_ARRAY = 0x10,  /* takes arrays only (elementwise ops take both) */
+  TL_OPF_EW    = 0x20   /* elementwise: set by tl_op_flags for EW rows,
+                        ** never written in a row */
+};
+
+#define TL__K  TL_OPF_K
+#define TL__KL (TL_OPF_K | TL_OPF_KLEFT)
+#define TL__AR TL_OPF_ARRAY
+
+#define TL_OP_LIST(X) \
+  /* no inputs: made by tl_leaf, tl_detach, or by any op in no-grad */ \
+  X(LEAF,        "",          "",          0,       0,      NULL,       EW(NULL, NULL, NULL)) \
+  /* a . b */ \
+  X(ADD,         "add",       "+",         2,       0,      NULL,       EW(add_f, pass, pass)) \
+  X(SUB,         "sub",       "-",         2,       0,      NULL,       EW(sub_f, pass, negated)) \
+  X(MUL,         "mul",       "*",         2,       0,      NULL,       EW(mul_f, mul_ga, mul_gb)) \
+  X(DIV,         "div",       "/",         2,       0,      NULL,       EW(div_f, div_ga, div_gb)) \
+  X(POW,         "pow",       "^",         2,       0,      NULL,       EW(pow_f, pow_ga, pow_gb)) \
+  /* a + k, a - k, a * k, a / k */ \
+  X(ADD_K,       "add",       "+",         1,       TL__K,  NULL,       EW(add_f, pass, NULL)) \
+  X(SUB_K,       "sub",       "-",         1,       TL__K,  NULL,       EW(sub_f, pass, NULL)) \
+  X(MUL_K,       "mul",       "*",         1,       TL__K,  NULL,       EW(mul_f, mul_ga, NULL)) \
+  X(DIV_K,       "div",       "/",         1,       TL__K,  NULL,       EW(div_f, div_ga, NULL)) \
+  /* k - a, k / a, a ^ k, k ^ a */ \
+  X(RSUB_K,      "sub",       "-",         1,       TL__KL, NULL,       EW(rsub_f, negated, NULL)) \
+  X(RDIV_K,      "div",       "/",         1,       TL__KL, NULL,       EW(rdiv_f, rdiv_ga, NULL)) \
+  X(POW_K,       "pow",       "^",         1,       TL__K,  NULL,       EW(powk_f, powk_ga, NULL)) \
+  X(RPOW_K,      "pow",       "^",         1,       TL__KL, NULL,       EW(rpow_f, rpow_ga, NULL)) \
+  /* f(a) */ \
+  X(NEG,         "neg",       "neg",       1,       0,      "neg",      EW(neg_f, negated, NULL)) \
+  X(EXP,         "exp",       "exp",       1,       0,      "exp",      EW(exp_f, exp_ga, NULL)) \
+  X(LOG,         "log",       "log",       1,       0,      "log",      EW(log_f, log_ga, NULL)) \
+  X(TANH,        "tanh",      "tanh",      1,       0,      "tanh",     EW(tanh_f, tanh_ga, NULL)) \
+  X(SIGMOID,     "sigmoid",   "sigmoid",   1,       0,      "sigmoid",  EW(sigmoid_f, sigmoid_ga, NULL)) \
+  X(RELU,        "relu",      "ReLU",      1,       0,      "relu",     EW(relu_f, relu_ga, NULL)) \
+  X(SQRT,        "sqrt",      "sqrt",      1,       0,      "sqrt",     EW(sqrt_f, sqrt_ga, NULL)) \
+  X(ABS,         "abs",       "abs",       1,       0,      "abs",      EW(abs_f, abs_ga, NULL)) \
+  X(SIN,         "sin",       "sin",       1,       0,      "sin",      EW(sin_f, sin_ga, NULL)) \
+  X(COS,         "cos",       "cos",       1,       0,      "cos",      EW(cos_f, cos_ga, NULL)) \
+  /* log(1 + exp(a)), computed without overflow */ \
+  X(SOFTPLUS,    "softplus",  "softplus",  1,       0,      "softplus", EW(softplus_f, softplus_ga, NULL)) \
+  /* arrays (core/array_ops.c) */ \
+  X(REDUCE_SUM,  "sum",       "sum",       1,       TL__AR | TL_OPF_AXIS, "sum",  BW(tl__reduce_b)) \
+  X(REDUCE_MEAN, "mean",      "mean",      1,       TL__AR | TL_OPF_AXIS, "mean", BW(tl__reduce_b)) \
+  X(REDUCE_MAX,  "max",       "max",       1,       TL__AR | TL_OPF_AXIS, "max",  BW(tl__reduce_b)) \
+  X(MATMUL,      "matmul",    "@",         2,       TL__AR, "matmul",   BW(tl__matmul_b)) \
+  X(TRANSPOSE,   "transpose", "T",         1,       TL__AR, "transpose", BW(tl__transpose_b)) \
+  X(RESHAPE,     "reshape",   "reshape",   1,       TL__AR, "reshape",  BW(tl__reshape_b)) \
+  /* a[k]: a row of a matrix, an element of a vector (Lua: x[i]) */ \
+  X(INDEX,       "index",     "[]",        1,       TL__AR | TL_OPF_INDEX, NULL, BW(tl__index_b)) \
+  /* scalars gathered into an array */ \
+  X(STACK,       "stack",     "stack",     TL_NARY, 0,      NULL,       BW(tl__stack_b)) \
+  /* fused model and loss ops (core/nn_ops.c): W[k].x + b[k] over inputs \
+  ** W, b, x... (k the row); X W^T + b over X, W, b; the mean softmax \
+  ** cross-entropy of (N x K) logits */ \
+  X(NEURON_ROW,  "neuron",    "w.x+b",     TL_NARY, 0,      NULL,       BW(tl__neuron_row_b)) \
+  X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b)) \
+  X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b))
+
+#endif
