@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "tlb_args.h"
+#include "tlb.h"
 
 /* {======================================================================
 ** Nested tables

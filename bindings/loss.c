@@ -17,7 +17,7 @@
 */
 #include "../core/size.h"
 #include "../core/tl_loss.h"
-#include "tlb_args.h"
+#include "tlb.h"
 
 /* {======================================================================
 ** Reading scores and targets

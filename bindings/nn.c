@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "../core/tl_nn.h"
-#include "tlb_args.h"
+#include "tlb.h"
 
 #define TLB_MODULE "torchlet.Module"
 #define TLB_PARAMETER "torchlet.Parameter"
@@ -498,16 +498,9 @@ void tlb_open_nn(lua_State *L) {
     {"Neuron", nn_neuron}, {"Layer", nn_layer}, {"MLP", nn_mlp},
     {"load", nn_load}, {NULL, NULL}
   };
-  luaL_newmetatable(L, TLB_MODULE);            /* sets __name */
-  tlb_setfuncs(L, meta);
-  lua_newtable(L);
-  tlb_setfuncs(L, methods);
-  lua_setfield(L, -2, "__index");
-  tlb_protect_metatable(L, -1);
+  tlb_newclass(L, TLB_MODULE, meta, methods, NULL);
   lua_pop(L, 1);
-  luaL_newmetatable(L, TLB_PARAMETER);
-  tlb_setfuncs(L, param_meta);
-  tlb_protect_metatable(L, -1);
+  tlb_newclass(L, TLB_PARAMETER, param_meta, NULL, NULL);
   lua_pop(L, 1);
   lua_newtable(L);
   tlb_setfuncs(L, funcs);

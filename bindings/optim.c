@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "../core/tl_optim.h"
-#include "tlb_args.h"
+#include "tlb.h"
 
 #define TLB_OPTIMIZER "torchlet.Optimizer"
 
@@ -178,17 +178,7 @@ void tlb_open_optim(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"step", optim_step}, {"zero_grad", optim_zero_grad}, {NULL, NULL}
   };
-  luaL_newmetatable(L, TLB_OPTIMIZER);         /* sets __name */
-  tlb_setfuncs(L, meta);
-  lua_newtable(L);
-  tlb_setfuncs(L, methods);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushvalue(L, lua_upvalueindex(2));
-  lua_pushvalue(L, -3);                        /* methods as upvalue 3 */
-  lua_pushcclosure(L, optim_index, 3);
-  lua_setfield(L, -3, "__index");
-  lua_pop(L, 1);                               /* methods */
-  tlb_protect_metatable(L, -1);
+  tlb_newclass(L, TLB_OPTIMIZER, meta, methods, optim_index);
   lua_pop(L, 1);                               /* metatable */
   lua_createtable(L, 0, TL_OPTIM_COUNT);
   for (int k = 0; k < TL_OPTIM_COUNT; k++) {

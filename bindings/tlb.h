@@ -1,6 +1,9 @@
 /*
-** tlb.h -- what the binding files share: the per-state context, Element
-** handles, and how functions are registered.
+** tlb.h -- the bindings' runtime (runtime.c), what every binding file
+** uses: the per-state context, Element handles, how functions and classes
+** are registered, and argument checking: errors that name the function
+** and the argument, and options tables whose keys are checked (a misspelt
+** option is an error, not a silently ignored default).
 **
 ** Every C function of the module is a closure with two upvalues:
 **   1. the state userdata (tlb_state), which owns the tl_ctx;
@@ -56,10 +59,27 @@ void *tlb_testudata(lua_State *L, int i, const char *tname, size_t size);
 ** can call __gc by hand and free what a running C function is using. */
 void tlb_protect_metatable(lua_State *L, int idx);
 
+/* Registers a class: pushes a new metatable registry[tname] (with __name)
+** holding the functions of 'meta'; its __index is the table of 'methods'
+** (if not NULL), or, with 'index' too, the closure 'index' with that table
+** as its upvalue 3 (for fields besides methods); then protects it (no
+** __gc for scripts).  All functions get the module's two upvalues. */
+void tlb_newclass(lua_State *L, const char *tname, const luaL_Reg *meta,
+                  const luaL_Reg *methods, lua_CFunction index);
+
+/* Adds the functions of 'l' to the Element methods (e:visualize()), kept
+** in the registry under TLB_ELEMENT_METHODS by element.c: binding files
+** reach each other through the runtime, not through module fields. */
+#define TLB_ELEMENT_METHODS "torchlet.Element.methods"
+void tlb_add_element_methods(lua_State *L, const luaL_Reg *l);
+
 /* Sets the functions of 'l' into the table at the top of the stack, each
 ** with the module's two upvalues. */
 void tlb_setfuncs(lua_State *L, const luaL_Reg *l);
 
+/* The handle at 'i' if it is an Element (even one whose node was
+** collected), else NULL. */
+tlb_element *tlb_tohandle(lua_State *L, int i);
 /* The node of the Element at index 'i', or NULL if the value there is not
 ** an Element.  Raises an error if it is an Element whose node was freed. */
 tl_node *tlb_toelement(lua_State *L, int i);
@@ -117,5 +137,79 @@ lua_CFunction tlb_array_method(tl_op op);
 void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */
 void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
 void tlb_open_loss(lua_State *L);    /* module.loss */
+
+/* {== Arguments and options ============================================ */
+
+/* Raises "bad argument #arg to 'fname' (MESSAGE)"; 'fmt' takes the
+** lua_pushfstring conversions (%s %d %f; %I from Lua 5.3 on).  'arg' is
+** the stack index; in a method call (e:f(x)) the message counts as Lua
+** does, without the receiver (x is #1), as luaL_argerror. */
+int tlb_argerror(lua_State *L, int arg, const char *fname, const char *fmt,
+                 ...);
+
+/* Pushes 'n' in decimal and returns the string, for messages about sizes
+** and positions (a cast to int would turn 2^31 negative; %I is not in
+** Lua 5.1). */
+const char *tlb_pushsize(lua_State *L, size_t n);
+/* The same for a Lua integer, such as a position a script gave (x[2^31]
+** or x[-1] must be named as given, not wrapped by a cast). */
+const char *tlb_pushint(lua_State *L, lua_Integer n);
+
+/* Checks that the value at 'arg' is nil/none or a table whose keys are all
+** strings among 'allowed' (NULL-terminated; the message of an unknown key
+** lists them).  Returns 0 for nil, 1 for a table. */
+int tlb_checkopts(lua_State *L, int arg, const char *fname,
+                  const char *const *allowed);
+
+/* Pushes field 'key' of the options table at 'arg', read raw (nil when
+** there are no options), and returns its type: for options with values of
+** their own shape (a list, a pair). */
+int tlb_getopt(lua_State *L, int arg, const char *key);
+
+/* Field 'key' of the options table at 'arg' (0 when there is none): a
+** number, a positive integer, a boolean or a string (without NUL bytes),
+** or 'def' when absent; anything else is an error naming the option. */
+double tlb_optnumber(lua_State *L, int arg, const char *fname, const char *key,
+                     double def);
+size_t tlb_optcount(lua_State *L, int arg, const char *fname, const char *key,
+                    size_t def);
+int tlb_optboolean(lua_State *L, int arg, const char *fname, const char *key,
+                   int def);
+const char *tlb_optstring(lua_State *L, int arg, const char *fname,
+                          const char *key, const char *def);
+
+/* The positive integer at stack index 'idx' (floats with an integral
+** value accepted), else an error about argument 'arg' calling it 'what'. */
+lua_Integer tlb_topositive(lua_State *L, int idx, int arg, const char *fname,
+                           const char *what);
+
+/* Length of the table at 'arg' (raw), or an error saying a table was
+** expected for 'what'. */
+size_t tlb_checklist(lua_State *L, int arg, const char *fname,
+                     const char *what);
+
+/* The file name at stack index 'idx' (a string: the caller checked), or
+** an error when it holds a NUL byte: C's file functions would stop there
+** and write another file ("m.tl\0.bak" would replace "m.tl").  The error
+** names argument 'arg' of 'fname' and calls the value 'what' ("path",
+** "field 'file'"); with 'fname' NULL the function's name and the argument
+** numbering come from the call, as luaL_argerror gives them. */
+const char *tlb_tofilename(lua_State *L, int idx, int arg, const char *fname,
+                           const char *what);
+
+/* Pushes a userdata of 'count' items of 'size' bytes (at least one byte)
+** and returns it: scratch the collector frees whatever error follows.  A
+** byte count that does not fit in size_t is an error about argument 'arg';
+** an allocation that fails is Lua's memory error. */
+void *tlb_newscratch(lua_State *L, size_t count, size_t size, int arg,
+                     const char *fname);
+
+/* Pushes a box for one malloc'd block, born empty, and returns its slot:
+** the block is freed by the box's __gc unless the caller takes it out
+** (frees it and sets the slot NULL) first.  Holds C memory across Lua
+** allocations, which can raise. */
+void **tlb_newbox(lua_State *L);
+
+/* }====================================================================== */
 
 #endif

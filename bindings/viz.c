@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tlb_args.h"
+#include "tlb.h"
 #include "../core/tl_plot.h"
 #include "../core/tl_viz.h"
 
@@ -392,7 +392,5 @@ void tlb_open_viz(lua_State *L) {
   };
   tlb_setfuncs(L, funcs);
   tlb_setfuncs(L, plots);
-  if (lua_getfield(L, -1, "Element_methods") == LUA_TTABLE)
-    tlb_setfuncs(L, funcs);
-  lua_pop(L, 1);
+  tlb_add_element_methods(L, funcs);
 }

@@ -41,7 +41,7 @@ build = {
         "core/optim.c", "core/serialize.c", "core/viz/plot.c",
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
         "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
-        "core/viz/viz_output.c", "bindings/args.c",
+        "core/viz/viz_output.c", "bindings/runtime.c",
         "bindings/array.c", "bindings/element.c", "bindings/loss.c",
         "bindings/module.c", "bindings/nn.c", "bindings/optim.c",
         "bindings/viz.c",

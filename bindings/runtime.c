@@ -1,13 +1,201 @@
 /*
-** args.c -- argument checking shared by the bindings (tlb_args.h): error
-** messages, options tables, Lua-owned scratch.
+** runtime.c -- what every binding file uses (tlb.h): the context of the
+** running lua_State, Element handles and the collector's pace, class
+** registration, and argument and option reading (raw access, unknown keys
+** rejected, sizes checked for overflow).
 */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/size.h"
-#include "tlb_args.h"
+#include "tlb.h"
+
+/* {======================================================================
+** Handles
+** ======================================================================= */
+
+tl_ctx *tlb_ctx_or_null(lua_State *L) {
+  return ((tlb_state *)lua_touserdata(L, lua_upvalueindex(1)))->ctx;
+}
+
+/* At lua_close the context goes after every object made after it, but a
+** finalizer of an object made before `require "torchlet"` may still call
+** in: it gets an error, not a freed context. */
+tl_ctx *tlb_ctx(lua_State *L) {
+  tl_ctx *ctx = tlb_ctx_or_null(L);
+  if (ctx == NULL) luaL_error(L, "torchlet: the Lua state is closing");
+  return ctx;
+}
+
+size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname) {
+  lua_Unsigned len = lua_rawlen(L, idx);
+  if (len > TLB_MAX_LEN)
+    luaL_error(L, "bad argument #%d to '%s' (a table of %s entries; at most "
+               "%s are taken)", arg, fname, tlb_pushsize(L, (size_t)len),
+               tlb_pushsize(L, (size_t)TLB_MAX_LEN));
+  return (size_t)len;
+}
+
+void *tlb_testudata(lua_State *L, int i, const char *tname, size_t size) {
+  void *p = luaL_testudata(L, i, tname);
+  return p != NULL && lua_rawlen(L, i) == size ? p : NULL;
+}
+
+void tlb_protect_metatable(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (strcmp(k, "__gc") != 0 && strcmp(k, "__metatable") != 0) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    } else
+      lua_pop(L, 1);
+  }
+  lua_setfield(L, idx, "__metatable");
+}
+
+void tlb_newclass(lua_State *L, const char *tname, const luaL_Reg *meta,
+                  const luaL_Reg *methods, lua_CFunction index) {
+  luaL_newmetatable(L, tname);                 /* sets __name */
+  tlb_setfuncs(L, meta);
+  if (methods != NULL) {
+    lua_newtable(L);
+    tlb_setfuncs(L, methods);
+    if (index != NULL) {                       /* methods as its upvalue 3 */
+      lua_pushvalue(L, lua_upvalueindex(1));
+      lua_pushvalue(L, lua_upvalueindex(2));
+      lua_pushvalue(L, -3);
+      lua_pushcclosure(L, index, 3);
+      lua_remove(L, -2);
+    }
+    lua_setfield(L, -2, "__index");
+  }
+  tlb_protect_metatable(L, -1);
+}
+
+void tlb_add_element_methods(lua_State *L, const luaL_Reg *l) {
+  lua_getfield(L, LUA_REGISTRYINDEX, TLB_ELEMENT_METHODS);
+  tlb_setfuncs(L, l);
+  lua_pop(L, 1);
+}
+
+void tlb_setfuncs(lua_State *L, const luaL_Reg *l) {
+  for (; l->name != NULL; l++) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushcclosure(L, l->func, TLB_NUPVALUES);
+    lua_setfield(L, -2, l->name);
+  }
+}
+
+/* The handle at 'i' if it is an Element (even a freed one), else NULL.
+** The size check is for scripts with the debug library, which can give
+** another library's userdata (a file handle, say) the Element metatable:
+** its memory is then not a handle, and its size tells. */
+tlb_element *tlb_tohandle(lua_State *L, int i) {
+  tlb_element *h = lua_touserdata(L, i);
+  if (h == NULL || !lua_getmetatable(L, i)) return NULL;
+  int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+  lua_pop(L, 1);
+  return same && lua_rawlen(L, i) == sizeof *h ? h : NULL;
+}
+
+/* The context is checked before the node is read: once the state's
+** finalizer has run (at lua_close, or called by hand through the debug
+** library) the nodes went with the context's pool. */
+tl_node *tlb_toelement(lua_State *L, int i) {
+  tlb_element *h = tlb_tohandle(L, i);
+  if (h == NULL) return NULL;
+  if (h->node == NULL)
+    luaL_argerror(L, i, "Element used after it was collected");
+  tlb_ctx(L);
+  return h->node;
+}
+
+tl_node *tlb_checkelement(lua_State *L, int i) {
+  tl_node *n = tlb_toelement(L, i);
+  if (n == NULL) luaL_typeerror(L, i, "Element");
+  return n;
+}
+
+tlb_element *tlb_newhandle(lua_State *L) {
+  tlb_element *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->node = NULL;
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_setmetatable(L, -2);
+  return h;
+}
+
+int tlb_typeerror(lua_State *L, int i, const char *fname, const char *expected) {
+  const char *got;
+  if (luaL_getmetafield(L, i, "__name") == LUA_TSTRING) got = lua_tostring(L, -1);
+  else if (lua_type(L, i) == LUA_TLIGHTUSERDATA) got = "light userdata";
+  else got = luaL_typename(L, i);
+  return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)", i,
+                    fname, expected, got);
+}
+
+int tlb_error(lua_State *L) {
+  return luaL_error(L, "%s", tl_ctx_error(tlb_ctx(L)));
+}
+
+/* Lua's collector sees a handle of a few bytes, not the nodes and arrays
+** it keeps alive, so on its own it lets dead graphs pile up (an MNIST-size
+** loop reached 613 MB before anything was freed) and frees them in bursts.
+** So the binding collects for the core, by the rule Lua uses for its own
+** heap: once the core holds more than twice what it held after the last
+** collection (the Lua heap counted in, and at least TLB_PACE_MIN more), a
+** full collection frees the dead handles and their graphs.  Memory stays
+** near twice the working set, and the cost, one collection per working
+** set's worth of allocation, is amortized as Lua's own is.
+**
+** Why a full collection and not collector debt (LUA_GCSTEP): in
+** generational mode, which lua5.4 runs in, frequent young collections
+** promote a handle still in use to old, and old objects wait for a major
+** collection that only Lua's own heap growth triggers; with handles of a
+** few bytes each, that never comes.
+**
+** The look costs a subtraction per handle: the live count is read only
+** after TLB_PACE_LOOK bytes of new allocation. */
+#define TLB_PACE_LOOK ((size_t)64 << 10)
+#define TLB_PACE_MIN ((size_t)1 << 20)
+
+void tlb_pace(lua_State *L) {
+  tlb_state *s = lua_touserdata(L, lua_upvalueindex(1));
+  if (s->ctx == NULL) return;
+  size_t allocated = tl_ctx_allocated_bytes(s->ctx);
+  if (allocated - s->seen < TLB_PACE_LOOK) return;
+  s->seen = allocated;
+  if (!s->pace) return;
+  size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT, 0) << 10;
+  size_t allowed = s->live_after + heap;
+  if (allowed < TLB_PACE_MIN) allowed = TLB_PACE_MIN;
+  size_t live = tl_ctx_live_bytes(s->ctx);
+  if (live < s->live_after) s->live_after = live;   /* freed by Lua's own pace */
+  if (live - s->live_after <= allowed) return;
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  s->live_after = tl_ctx_live_bytes(s->ctx);
+}
+
+void tlb_sethandle(lua_State *L, tlb_element *h, tl_node *n) {
+  if (n == NULL) tlb_error(L);
+  h->node = n;
+  tlb_pace(L);
+}
+
+void tlb_pushnode(lua_State *L, tl_node *n) {
+  tlb_element *h = tlb_newhandle(L);
+  tl_retain(n);
+  h->node = n;
+  tlb_pace(L);
+}
+
+/* }====================================================================== */
 
 /* The number Lua gives argument 'arg' of the running C function: one less
 ** in a method call (in e:f(x), x is #1), the rule of luaL_argerror. */
