@@ -74,4 +74,24 @@ function M.temporaries(path)
   return found
 end
 
+-- Three functions: tmppath(ext), a fresh temporary path ending in 'ext';
+-- track(path), to remove 'path' too; and cleanup(), which removes every
+-- path given or tracked so far.
+function M.temp_paths()
+  local made = {}
+  local function tmppath(ext)
+    local base = os.tmpname()
+    os.remove(base)
+    local p = base .. ext
+    made[#made + 1] = p
+    return p
+  end
+  local function track(p) made[#made + 1] = p end
+  local function cleanup()
+    for _, p in ipairs(made) do os.remove(p) end
+    made = {}
+  end
+  return tmppath, cleanup, track
+end
+
 return M

@@ -9,18 +9,7 @@ local Element = torchlet.Element
 -- Helpers
 -- =====================================================================
 
-local made = {}
-local function tmppath(ext)
-  local base = os.tmpname()
-  os.remove(base)
-  local p = base .. ext
-  made[#made + 1] = p
-  return p
-end
-local function cleanup()
-  for _, p in ipairs(made) do os.remove(p) end
-  made = {}
-end
+local tmppath, cleanup = helpers.temp_paths()
 
 -- r = r + a, n times: every op reads the same 'a'.
 local function fan(n)

@@ -7,19 +7,7 @@ local Element = torchlet.Element
 -- Helpers
 -- =====================================================================
 
--- A fresh temporary path ending in 'ext'; removed by cleanup().
-local made = {}
-local function tmppath(ext)
-  local base = os.tmpname()
-  os.remove(base)
-  local p = base .. ext
-  made[#made + 1] = p
-  return p
-end
-local function cleanup()
-  for _, p in ipairs(made) do os.remove(p) end
-  made = {}
-end
+local tmppath, cleanup, track = helpers.temp_paths()
 
 local slurp, exists = helpers.read_file, helpers.exists
 
@@ -140,9 +128,9 @@ describe("cairo view", function()
 
   it("is the default method, also for nil, with default file names", function()
     local d = abcd()
-    made[#made + 1] = "graph.png"
-    made[#made + 1] = "graph.svg"
-    made[#made + 1] = "Digraph.gv.png"
+    track("graph.png")
+    track("graph.svg")
+    track("Digraph.gv.png")
     assert.are.equal("graph.png", d:visualize())
     png_size("graph.png")
     os.remove("graph.png")
