@@ -18,8 +18,9 @@ Each loop runs in a fresh child process (so one loop's heap does not
 pace the next), and prints its verdicts:
 - MNIST: peak resident memory <= 3x the resident memory after step 10;
   p90 step time <= 1.5x the median.
-- moons: median step no slower than without pacing (the same process's
-  other run, measured interleaved), p90 <= 1.5x the median.
+- moons: median step no slower than without pacing (within 5%; both
+  measured in this run, interleaved), p90 <= 1.5x the median.  The mean
+  step of both prints too: not a target, but the total cost.
 ]]
 local root = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/.."
 package.path = package.path .. (";%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua"):format(root, root, root)
@@ -30,6 +31,12 @@ local clock_ok, clock = pcall(require, "bench.clock")
 local now = clock_ok and function() return clock.now() * 1e-9 end or os.clock
 
 local rss_kb = require("bench.rss").kb
+
+local function mean(xs)
+  local s = 0
+  for i = 1, #xs do s = s + xs[i] end
+  return s / #xs
+end
 
 local function quantile(xs, q)
   local s = {}
@@ -97,7 +104,8 @@ if arg[1] == "child" then
   local which, steps, pace = arg[2], tonumber(arg[3]), arg[4] == "on"
   require("torchlet").pace_collector(pace)
   local times, rss10, peak = (which == "mnist" and mnist or moons_loop)(steps)
-  print(("%.6f %.6f %d %d"):format(quantile(times, 0.5), quantile(times, 0.9), rss10, peak))
+  print(("%.6f %.6f %d %d %.6f"):format(quantile(times, 0.5), quantile(times, 0.9), rss10,
+    peak, mean(times)))
   os.exit(0)
 end
 
@@ -120,16 +128,17 @@ local function child(which, steps, pace)
   local p = io.popen(cmd)
   local out = p:read("a")
   assert(p:close(), "child failed: " .. out)
-  local med, p90, rss10, peak = out:match("(%S+) (%S+) (%S+) (%S+)")
+  local med, p90, rss10, peak, avg = out:match("(%S+) (%S+) (%S+) (%S+) (%S+)")
   return {median = tonumber(med), p90 = tonumber(p90), rss10 = tonumber(rss10),
-          peak = tonumber(peak)}
+          peak = tonumber(peak), mean = tonumber(avg)}
 end
 
 local function verdict(ok) return ok and "met" or "MISSED" end
 
 local function show(name, r)
-  print(("  %-22s median %.3f ms, p90 %.3f ms (%.2fx), rss after step 10 %d kB, peak %d kB (%.2fx)")
-    :format(name, r.median * 1e3, r.p90 * 1e3, r.p90 / r.median, r.rss10, r.peak, r.peak / r.rss10))
+  print(("  %-16s median %.3f ms, mean %.3f ms, p90 %.3f ms (%.2fx), rss after step 10 %d kB, peak %d kB (%.2fx)")
+    :format(name, r.median * 1e3, r.mean * 1e3, r.p90 * 1e3, r.p90 / r.median, r.rss10, r.peak,
+            r.peak / r.rss10))
 end
 
 print(("MNIST size: MLP(784, {128, 10}), batch 64, Adam, %d steps, default collector"):format(opts.steps))
@@ -153,3 +162,6 @@ print(("- median no slower than not paced: %.3f vs %.3f ms (%.2fx) — %s"):form
   mon.median * 1e3, moff.median * 1e3, mon.median / moff.median,
   verdict(mon.median <= 1.05 * moff.median)))
 print(("- p90 step <= 1.5x median: %.2fx — %s"):format(mon.p90 / mon.median, verdict(mon.p90 <= 1.5 * mon.median)))
+print(("  (not a target) mean step, paced against not paced: %.3f vs %.3f ms (%.2fx): the freeing that"
+  .. " pacing spreads over the steps is work the unpaced loop defers"):format(
+  mon.mean * 1e3, moff.mean * 1e3, mon.mean / moff.mean))
