@@ -77,10 +77,9 @@ static tl_status all_distinct(tl_ctx *ctx, size_t n, tl_node *const *params) {
 /* 1 if 'v' is a number >= 0 (nan fails), else fails with its name. */
 static int nonneg(tl_ctx *ctx, const char *what, double v) {
   if (v >= 0) return 1;
-  if (isnan(v))  /* printf may say "-nan" */
-    tl_ctx_fail(ctx, TL_EARG, "invalid %s nan: must be >= 0", what);
-  else
-    tl_ctx_fail(ctx, TL_EARG, "invalid %s %g: must be >= 0", what, v);
+  char buf[32];
+  tl_ctx_fail(ctx, TL_EARG, "invalid %s %s: must be >= 0", what,
+              tl_format_number(buf, sizeof buf, v, 'g', 6));
   return 0;
 }
 
@@ -96,8 +95,10 @@ static int check_config(tl_ctx *ctx, tl_optim_kind kind,
     return 0;
   if ((kind == TL_OPTIM_ADAM || kind == TL_OPTIM_ADAMW) &&
       (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))) {
-    tl_ctx_fail(ctx, TL_EARG, "invalid betas (%g, %g): each must be in [0, 1)",
-                c->beta1, c->beta2);
+    char b1[32], b2[32];
+    tl_ctx_fail(ctx, TL_EARG, "invalid betas (%s, %s): each must be in [0, 1)",
+                tl_format_number(b1, sizeof b1, c->beta1, 'g', 6),
+                tl_format_number(b2, sizeof b2, c->beta2, 'g', 6));
     return 0;
   }
   if (kind == TL_OPTIM_SGD && c->nesterov &&

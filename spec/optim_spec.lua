@@ -233,6 +233,10 @@ describe("optim", function()
       fails("invalid weight_decay -1", optim.AdamW, ps, {weight_decay = -1})
       fails("invalid eps -1", optim.Adagrad, ps, {eps = -1})
       fails("invalid betas (0.9, 1): each must be in [0, 1)", optim.Adam, ps, {betas = {0.9, 1}})
+      -- nan spelled one way on every platform, not printf's "-nan"
+      fails("invalid betas (nan, 0.999): each must be in [0, 1)", optim.Adam, ps,
+            {betas = {0 / 0, 0.999}})
+      fails("invalid learning rate nan: must be >= 0", optim.SGD, ps, {lr = -(0 / 0)})
       fails("option 'betas' must be a table of two numbers", optim.Adam, ps, {betas = {0.9}})
       fails("nesterov momentum requires a momentum > 0", optim.SGD, ps, {nesterov = true})
       fails("unknown option 'momentum'", optim.Adam, ps, {momentum = 0.9})
