@@ -83,7 +83,7 @@ static double tick_at(const ticks *t, int i) { return t->first + i * t->step; }
 
 static void tick_text(char *buf, size_t size, double v, double step) {
   if (fabs(v) < step * 1e-9) v = 0;          /* no "-0" or 1e-17 */
-  snprintf(buf, size, "%g", v);
+  tl_format_number(buf, size, v, 'g', 6);
 }
 
 /* plots use one face */
@@ -457,7 +457,8 @@ static cairo_status_t scatter_body(cairo_t *cr, const frame *f, const void *data
 /* The legend of the classes ("class -1", "class 1"); 'buf' holds names. */
 static void class_legend(legend *lg, const point_data *d, char (*buf)[32]) {
   for (size_t k = 0; k < d->ncls; k++) {
-    snprintf(buf[k], 32, "class %g", d->cls[k]);
+    char num[24];
+    snprintf(buf[k], 32, "class %s", tl_format_number(num, sizeof num, d->cls[k], 'g', 6));
     lg->names[lg->n] = buf[k];
     lg->colors[lg->n++] = palette[k % 10];
   }
