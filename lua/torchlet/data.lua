@@ -104,7 +104,11 @@ local function check_opts(fname, opts, allowed)
   for k, v in next, opts do
     local want = allowed[k]
     if want == nil then
-      error(("bad argument #2 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+      local known = {}
+      for name in pairs(allowed) do known[#known + 1] = name end
+      table.sort(known)
+      error(("bad argument #2 to '%s' (unknown option '%s'; known: %s)")
+        :format(fname, tostring(k), table.concat(known, ", ")), 3)
     end
     if type(v) ~= want then
       error(("bad argument #2 to '%s' (option '%s' must be a %s, got %s)")
