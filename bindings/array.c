@@ -207,11 +207,39 @@ static size_t check_dims(lua_State *L, int first, int last, const char *fname,
   return ndim;
 }
 
+/* The constructors' options, a table after their other arguments (at
+** 'arg'; none when nil): {requires_grad = false} makes data that backward
+** computes no gradient for. */
+typedef struct array_opts { int requires_grad; } array_opts;
+
+static array_opts check_array_opts(lua_State *L, int arg, const char *fname) {
+  static const char *const allowed[] = {"requires_grad", NULL};
+  array_opts o;
+  tlb_checkopts(L, arg, fname, allowed);
+  o.requires_grad = tlb_optboolean(L, arg, fname, "requires_grad", 1);
+  return o;
+}
+
+/* Applies the options to the new array on top of the stack. */
+static int apply_array_opts(lua_State *L, const array_opts *o) {
+  if (!o->requires_grad) tl_set_requires_grad(tlb_ctx(L), tlb_toelement(L, -1), 0);
+  return 1;
+}
+
+/* The number of arguments before a trailing options table: zeros(2, 3,
+** {...}) and zeros({2, 3}, {...}) have options, zeros({2, 3}) has none. */
+static int args_before_opts(lua_State *L) {
+  int top = lua_gettop(L);
+  return top >= 2 && lua_type(L, top) == LUA_TTABLE ? top - 1 : top;
+}
+
 typedef enum fill_kind { FILL_ZEROS, FILL_ONES, FILL_RAND, FILL_RANDN } fill_kind;
 
 static int make_filled(lua_State *L, fill_kind kind, const char *fname) {
   size_t shape[TL_MAX_DIMS];
-  size_t ndim = check_dims(L, 1, lua_gettop(L), fname, shape);
+  int last = args_before_opts(L);
+  array_opts o = check_array_opts(L, last + 1, fname);
+  size_t ndim = check_dims(L, 1, last, fname, shape);
   tl_ctx *ctx = tlb_ctx(L);
   tlb_element *h = tlb_newhandle(L);
   tlb_sethandle(L, h, tl_array(ctx, ndim, shape, NULL));
@@ -219,7 +247,7 @@ static int make_filled(lua_State *L, fill_kind kind, const char *fname) {
   for (size_t i = 0, size = tl_size(h->node); i < size; i++)
     v[i] = kind == FILL_ZEROS ? 0 : kind == FILL_ONES ? 1
          : kind == FILL_RAND ? tl_rng_uniform(ctx) : tl_rng_normal(ctx);
-  return 1;
+  return apply_array_opts(L, &o);
 }
 
 static int array_zeros(lua_State *L) { return make_filled(L, FILL_ZEROS, "zeros"); }
@@ -227,24 +255,27 @@ static int array_ones(lua_State *L) { return make_filled(L, FILL_ONES, "ones"); 
 static int array_rand(lua_State *L) { return make_filled(L, FILL_RAND, "rand"); }
 static int array_randn(lua_State *L) { return make_filled(L, FILL_RANDN, "randn"); }
 
-/* full(dims, value): dims a number or a table of numbers */
+/* full(dims, value [, options]): dims a number or a table of numbers */
 static int array_full(lua_State *L) {
   size_t shape[TL_MAX_DIMS];
   double value = (lua_type(L, 2) == LUA_TNUMBER) ? lua_tonumber(L, 2)
                : (tlb_typeerror(L, 2, "full", "number"), 0);
+  array_opts o = check_array_opts(L, 3, "full");
   size_t ndim = check_dims(L, 1, 1, "full", shape);
+  lua_settop(L, 3);
   tlb_element *h = tlb_newhandle(L);
   tlb_sethandle(L, h, tl_array(tlb_ctx(L), ndim, shape, NULL));
   double *v = tl_values(h->node);
   for (size_t i = 0, size = tl_size(h->node); i < size; i++) v[i] = value;
-  return 1;
+  return apply_array_opts(L, &o);
 }
 
 /* arange(stop) or arange(start, stop [, step]): start, start+step, ...
 ** below stop (above it for a negative step), as in PyTorch. */
 static int array_arange(lua_State *L) {
   double start = 0, stop, step = 1;
-  int nargs = lua_gettop(L);
+  int nargs = args_before_opts(L);
+  array_opts o = check_array_opts(L, nargs + 1, "arange");
   for (int i = 1; i <= nargs && i <= 3; i++)
     if (lua_type(L, i) != LUA_TNUMBER) tlb_typeerror(L, i, "arange", "number");
   if (nargs == 0) return tlb_typeerror(L, 1, "arange", "number");
@@ -272,7 +303,7 @@ static int array_arange(lua_State *L) {
   tlb_sethandle(L, h, tl_array(tlb_ctx(L), 1, &n, NULL));
   double *v = tl_values(h->node);
   for (size_t i = 0; i < n; i++) v[i] = start + (double)i * step;
-  return 1;
+  return apply_array_opts(L, &o);
 }
 
 /* }====================================================================== */

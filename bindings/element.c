@@ -55,10 +55,21 @@ static void push_label(lua_State *L, tl_node *n) {
   }
 }
 
-/* Element(data [, label]): data a number, or a nested table of numbers
-** for an array ({{1, 2}, {3, 4}} is 2x2). */
+/* Element(data [, label | options]): data a number, or a nested table of
+** numbers for an array ({{1, 2}, {3, 4}} is 2x2); options {label = ...,
+** requires_grad = ...}. */
 static int element_new(lua_State *L) {
-  const char *label = checklabel(L, 2, 2, "Element", "");
+  static const char *const allowed[] = {"label", "requires_grad", NULL};
+  const char *label = NULL;
+  int requires_grad = 1;
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    tlb_checkopts(L, 2, "Element", allowed);
+    requires_grad = tlb_optboolean(L, 2, "Element", "requires_grad", 1);
+    tlb_getopt(L, 2, "label");
+    label = checklabel(L, -1, 2, "Element", " for option 'label'");
+    lua_replace(L, 2);     /* keeps the label's string alive on the stack */
+  } else
+    label = checklabel(L, 2, 2, "Element", "");
   tl_ctx *ctx = tlb_ctx(L);
   tl_node *n;
   if (lua_type(L, 1) == LUA_TTABLE) n = tlb_push_table_array(L, 1, "Element", 1);
@@ -71,6 +82,7 @@ static int element_new(lua_State *L) {
   }
   if (label != NULL && tl_set_label(ctx, n, label) != TL_OK)
     return tlb_error(L);
+  if (!requires_grad) tl_set_requires_grad(ctx, n, 0);   /* a leaf: no error */
   return 1;
 }
 
@@ -108,6 +120,10 @@ static int element_index(lua_State *L) {
     if (strcmp(key, "grad") == 0) { tlb_push_values(L, n, 1); return 1; }
     if (strcmp(key, "shape") == 0) { tlb_push_shape(L, n); return 1; }
     if (strcmp(key, "label") == 0) { push_label(L, n); return 1; }
+    if (strcmp(key, "requires_grad") == 0) {
+      lua_pushboolean(L, tl_requires_grad(n));
+      return 1;
+    }
     if (strcmp(key, "op") == 0) {
       lua_pushstring(L, tl_op_name(tl_op_of(n)));
       return 1;
@@ -140,9 +156,16 @@ static int element_newindex(lua_State *L) {
     if (lua_isnone(L, 3)) lua_pushnil(L);
     if (tl_set_label(tlb_ctx(L), n, checklabel(L, 3, 3, "__newindex", " for field 'label'")) != TL_OK)
       return tlb_error(L);
+  } else if (strcmp(key, "requires_grad") == 0) {
+    if (lua_type(L, 3) != LUA_TBOOLEAN)
+      return luaL_error(L, "bad argument #3 to '__newindex' (boolean expected "
+                        "for field 'requires_grad', got %s)", luaL_typename(L, 3));
+    if (tl_set_requires_grad(tlb_ctx(L), n, lua_toboolean(L, 3)) != TL_OK)
+      return tlb_error(L);
   } else
     return luaL_error(L, "bad argument #2 to '__newindex' (Element has no "
-                      "settable field '%s'; data, grad and label are)",
+                      "settable field '%s'; data, grad, label and "
+                      "requires_grad are)",
                       luaL_tolstring(L, 2, NULL));
   return 0;
 }

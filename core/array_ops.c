@@ -89,6 +89,7 @@ static int is_max_at(double x, double out) {
 ** them (PyTorch fills by mask there too). */
 void tl__reduce_b(tl_node *n) {
   tl_node *a = A(n);
+  if (!tl__wants_grad(a)) return;
   span s = span_of(a, (int)n->k);
   const double *x = tl__vals(a), *out = tl__vals(n), *g = tl__grads(n);
   int set;                              /* each position gets one value */
@@ -171,6 +172,7 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
 ** other operand is a vector (torch.ger), each position one product. */
 static void outer_b(tl_node *dst, size_t rows, size_t cols, const double *u,
                     const double *v) {
+  if (!tl__wants_grad(dst)) return;
   int set;
   double *c = tl__grads_once(dst, &set);
   for (size_t i = 0; i < rows; i++)
@@ -187,9 +189,9 @@ void tl__matmul_b(tl_node *n) {
   mm_dims(NULL, a, b, &d);              /* checked on the way in */
   const double *g = tl__grads(n);
   if (tl__ndim(b) == 1) outer_b(a, d.n, d.k, g, tl__vals(b));
-  else tl__gemm(d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
+  else if (tl__wants_grad(a)) tl__gemm(d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
   if (tl__ndim(a) == 1) outer_b(b, d.k, d.m, tl__vals(a), g);
-  else tl__gemm(d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
+  else if (tl__wants_grad(b)) tl__gemm(d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
 }
 
 /* }====================================================================== */
@@ -219,6 +221,7 @@ tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
 
 void tl__transpose_b(tl_node *n) {
   tl_node *a = A(n);
+  if (!tl__wants_grad(a)) return;
   size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
   const double *g = tl__grads(n);
   int set;
@@ -245,6 +248,7 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
 }
 
 void tl__reshape_b(tl_node *n) {
+  if (!tl__wants_grad(A(n))) return;
   const double *g = tl__grads(n);
   int set;
   double *ga = tl__grads_once(A(n), &set);
@@ -269,6 +273,7 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
 }
 
 void tl__index_b(tl_node *n) {
+  if (!tl__wants_grad(A(n))) return;
   size_t inner = tl__size(n);
   const double *g = tl__grads(n);
   int set;

@@ -99,17 +99,22 @@ void tl__elementwise_b(tl_node *n,
   /* an input of the output's own shape gets one value per position, which
   ** is stored on its first gradient of the pass (see tl__grads_once); a
   ** broadcast one sums its values, from +0 as PyTorch's sum does */
-  int set_a, set_b = 0;
-  double *ga = tl__grads_once(a, &set_a), *gb = NULL;
-  set_a = set_a && tl__ndim(a) == v.ndim && tl__size(a) == v.size;
-  if (b != NULL) {
+  int set_a = 0, set_b = 0;
+  double *ga = NULL, *gb = NULL;
+  if (tl__wants_grad(a)) {
+    ga = tl__grads_once(a, &set_a);
+    set_a = set_a && tl__ndim(a) == v.ndim && tl__size(a) == v.size;
+  }
+  if (b != NULL && tl__wants_grad(b)) {
     gb = tl__grads_once(b, &set_b);   /* b == a: a is marked, so b adds */
     set_b = set_b && tl__ndim(b) == v.ndim && tl__size(b) == v.size;
   }
   size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
   for (size_t i = 0; i < v.size; i++) {
-    double ca = da(x[ia], y[ib], out[i], g[i]);
-    if (set_a) ga[ia] = ca; else ga[ia] += ca;
+    if (ga) {
+      double ca = da(x[ia], y[ib], out[i], g[i]);
+      if (set_a) ga[ia] = ca; else ga[ia] += ca;
+    }
     if (gb) {
       double cb = db(x[ia], y[ib], out[i], g[i]);
       if (set_b) gb[ib] = cb; else gb[ib] += cb;

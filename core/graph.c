@@ -27,7 +27,7 @@ static int discover(tl_ctx *ctx, tl_node *n, uint32_t epoch, int reset) {
   n->mark = epoch;
   if (!reset) return 1;
   if (n->op != TL_OP_LEAF) n->flags &= (uint8_t)~TL_F_HAS_GRAD;
-  return !tl__is_array(n) || tl__alloc_grad(ctx, n);
+  return !tl__is_array(n) || !tl__wants_grad(n) || tl__alloc_grad(ctx, n);
 }
 
 /* Appends 'n' to the walk's order; 0 when memory is short. */
@@ -99,6 +99,10 @@ static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
                        "%s; pass a gradient of the same shape",
                        tl__shape_str(root, s, sizeof s));
   }
+  if (!tl__wants_grad(root))
+    return tl_ctx_fail(ctx, TL_EARG, "backward: the root needs no gradient "
+                       "(requires_grad is false, on it or on every leaf it "
+                       "comes from)");
   size_t count;
   tl_node *const *order = walk(ctx, root, &count, 1);
   if (order == NULL) return TL_ENOMEM;

@@ -13,6 +13,10 @@
 #define TL_F_HAS_GRAD 0x01u  /* grad holds a value; otherwise it reads as 0 */
 #define TL_F_MANY     0x02u  /* inputs are out of line (src.many) */
 #define TL_F_ARRAY    0x04u  /* the value is an array (val.arr) */
+#define TL_F_NO_GRAD  0x08u  /* needs no gradient (requires_grad false): a
+                             ** leaf the user marked, or the result of ops
+                             ** whose inputs all need none (recorded as a
+                             ** leaf); backward rules skip it */
 
 /* The value of an array node: row-major float64 with its shape.  The
 ** gradient buffer is allocated by the first walk that needs it. */
@@ -86,10 +90,16 @@ static inline tl_node *const *tl__inputs(const tl_node *n) {
   return (n->flags & TL_F_MANY) ? n->src.many.v : n->src.in;
 }
 
-/* Adds 'g' into the gradient of scalar 'n', initialising it on first touch. */
+/* 0 when 'n' needs no gradient (TL_F_NO_GRAD): backward rules skip it. */
+static inline int tl__wants_grad(const tl_node *n) {
+  return !(n->flags & TL_F_NO_GRAD);
+}
+
+/* Adds 'g' into the gradient of scalar 'n', initialising it on first touch
+** (nothing for a node that needs no gradient). */
 static inline void tl__grad_add(tl_node *n, double g) {
   if (n->flags & TL_F_HAS_GRAD) n->grad += g;
-  else { n->grad = g; n->flags |= TL_F_HAS_GRAD; }
+  else if (tl__wants_grad(n)) { n->grad = g; n->flags |= TL_F_HAS_GRAD; }
 }
 
 static inline int tl__is_array(const tl_node *n) {

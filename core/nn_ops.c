@@ -101,13 +101,12 @@ void tl__neuron_row_b(tl_node *n) {
   size_t nin = n->src.many.n - 2, j = (size_t)n->k;
   double g = n->grad;
   const double *wr = in[0]->val.arr->data + j * nin;
-  double *gw = tl__grads(in[0]) + j * nin;
-  tl__grads(in[1])[j] += g;
-  for (size_t i = 0; i < nin; i++) {
-    tl_node *x = in[2 + i];
-    gw[i] += x->val.v * g;
-    tl__grad_add(x, wr[i] * g);
+  if (tl__wants_grad(in[0])) {
+    double *gw = tl__grads(in[0]) + j * nin;
+    for (size_t i = 0; i < nin; i++) gw[i] += in[2 + i]->val.v * g;
   }
+  if (tl__wants_grad(in[1])) tl__grads(in[1])[j] += g;
+  for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], wr[i] * g);
 }
 
 /* }====================================================================== */
@@ -147,19 +146,24 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   return tl__record_block(ctx, n, TL_OP_LINEAR, 0, 3, in);
 }
 
-/* dW += G^T X, db += the column sums of G, dX += G W.  dX is computed
-** even for a leaf X: nothing says whether a gradient is wanted there. */
+/* dW += G^T X, db += the column sums of G, dX += G W, each only where a
+** gradient is wanted: data X made with requires_grad = false costs no dX,
+** the largest matmul of a first layer's backward. */
 void tl__linear_b(tl_node *n) {
   tl_node *const *in = n->src.many.v;
   tl_node *x = in[0], *w = in[1], *b = in[2];
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t rows = tl__size(x) / nin;
   const double *g = tl__grads(n);
-  tl__gemm(nout, rows, nin, g, 1, x->val.arr->data, 0, tl__grads(w));
-  double *gb = tl__grads(b);
-  for (size_t r = 0; r < rows; r++)
-    for (size_t j = 0; j < nout; j++) gb[j] += g[r * nout + j];
-  tl__gemm(rows, nout, nin, g, 0, w->val.arr->data, 0, tl__grads(x));
+  if (tl__wants_grad(w))
+    tl__gemm(nout, rows, nin, g, 1, x->val.arr->data, 0, tl__grads(w));
+  if (tl__wants_grad(b)) {
+    double *gb = tl__grads(b);
+    for (size_t r = 0; r < rows; r++)
+      for (size_t j = 0; j < nout; j++) gb[j] += g[r * nout + j];
+  }
+  if (tl__wants_grad(x))
+    tl__gemm(rows, nout, nin, g, 0, w->val.arr->data, 0, tl__grads(x));
 }
 
 /* }====================================================================== */
@@ -233,6 +237,7 @@ void tl__cross_entropy_b(tl_node *n) {
   ce_block *blk = (ce_block *)n->src.many.v;
   tl_node *a = blk->in[0];
   size_t rows = a->val.arr->shape[0], k = a->val.arr->shape[1];
+  if (!tl__wants_grad(a)) return;
   const double *x = a->val.arr->data, *lse = ce_lse(blk, rows);
   double g = n->grad / (double)rows, *ga = tl__grads(a);
   for (size_t i = 0; i < rows; i++)

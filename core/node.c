@@ -26,6 +26,20 @@ tl_node *tl_detach(tl_ctx *ctx, tl_node *n) {
 double tl_data(const tl_node *n) { return tl__is_array(n) ? NAN : n->val.v; }
 void tl_set_data(tl_node *n, double v) { if (!tl__is_array(n)) n->val.v = v; }
 
+int tl_requires_grad(const tl_node *n) { return tl__wants_grad(n); }
+
+tl_status tl_set_requires_grad(tl_ctx *ctx, tl_node *n, int flag) {
+  if (n == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "requires_grad: node expected, got NULL");
+  if (tl__nin(n) != 0)
+    return tl_ctx_fail(ctx, TL_EARG, "requires_grad: only a leaf's setting "
+                       "can change (this is the result of %s)",
+                       tl_op_name(tl_op_of(n)));
+  if (flag) n->flags &= (uint8_t)~TL_F_NO_GRAD;
+  else n->flags = (uint8_t)((n->flags | TL_F_NO_GRAD) & ~TL_F_HAS_GRAD);
+  return TL_OK;
+}
+
 double tl_grad(const tl_node *n) {
   if (tl__is_array(n)) return NAN;
   return (n->flags & TL_F_HAS_GRAD) ? n->grad : 0.0;

@@ -289,6 +289,16 @@ static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
   return n;
 }
 
+/* 1 when some input of xs[0..n) needs a gradient.  When none does, the
+** result needs none either and is recorded as a leaf (PyTorch: an op of
+** tensors that do not require grad makes one that does not), so backward
+** never walks into data. */
+static int any_wants_grad(size_t n, tl_node *const *xs) {
+  for (size_t i = 0; i < n; i++)
+    if (tl__wants_grad(xs[i])) return 1;
+  return 0;
+}
+
 /* tl__record, inlined into the elementwise ops (most nodes of a scalar
 ** graph): gcc -O2 leaves it a call, which cost 10-15% of a scalar add. */
 #if defined(__GNUC__)
@@ -301,6 +311,10 @@ static inline tl_node *record(tl_ctx *ctx, tl_node *n, tl_op op, double k,
     return NULL;
   }
   if (!ctx->grad_enabled) return n;
+  if (!any_wants_grad(nin, in)) {
+    n->flags |= TL_F_NO_GRAD;
+    return n;
+  }
   if (nin > 2 || ops[op].arity == TL_NARY) {
     if (record_many(ctx, n, op, nin, in, NULL) == NULL) return NULL;
   } else {
@@ -324,7 +338,8 @@ tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
     tl_release(ctx, n);
     return NULL;
   }
-  if (!ctx->grad_enabled) {
+  if (!ctx->grad_enabled || !any_wants_grad(nin, block)) {
+    if (ctx->grad_enabled) n->flags |= TL_F_NO_GRAD;
     free(block);
     return n;
   }

@@ -143,6 +143,15 @@ void tl_release(tl_ctx *ctx, tl_node *n);
 ** tl_grad return nan and the setters do nothing: use tl_values/tl_grads). */
 double tl_data(const tl_node *n);
 void tl_set_data(tl_node *n, double v);
+/* Whether backward computes a gradient for 'n' (PyTorch's requires_grad).
+** Leaves need one unless told otherwise; an op's result needs one when
+** any of its inputs does, and otherwise is recorded as a leaf with no
+** graph.  Only a leaf's setting can change (TL_EARG otherwise): data
+** marked this way costs no gradient work, such as the gradient of a
+** first layer's input, and can be the root of no backward pass. */
+int tl_requires_grad(const tl_node *n);
+tl_status tl_set_requires_grad(tl_ctx *ctx, tl_node *n, int flag);
+
 /* The gradient, 0 until a backward pass (or tl_set_grad) touches it. */
 double tl_grad(const tl_node *n);
 void tl_set_grad(tl_node *n, double g);
