@@ -107,8 +107,43 @@ static void gemm_unpacked(size_t n, size_t k, size_t m, tl__mat A, tl__mat B,
     }
 }
 
+/* Small or thin products (one sample through a layer, a batch-1 backward):
+** packing would copy as many values as there are products, so C is
+** computed straight from A and B.  Each C[i][j] still sums its products in
+** the packed kernel's order (from 0, p ascending within blocks of TL_KC,
+** each block's sum then added to C), so which path runs never changes a
+** bit of the result. */
+#define TL_THIN_WORK ((size_t)1 << 15)   /* n k m below this: no packing */
+
+TL_CLONES
+static void gemm_thin(size_t n, size_t k, size_t m, tl__mat A, tl__mat B,
+                      double *C) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t j0 = 0; j0 < m; j0 += NR) {
+      size_t nr = min_size(NR, m - j0);
+      for (size_t p0 = 0; p0 < k; p0 += TL_KC) {
+        size_t kc = min_size(TL_KC, k - p0);
+        double acc[NR] = {0};
+        for (size_t p = p0; p < p0 + kc; p++) {
+          double aip = A.p[i * A.rs + p * A.cs];
+          const double *bp = B.p + p * B.rs + j0 * B.cs;
+          if (nr == NR)                  /* a fixed count: unrolled */
+            for (size_t j = 0; j < NR; j++) acc[j] += aip * bp[j * B.cs];
+          else
+            for (size_t j = 0; j < nr; j++) acc[j] += aip * bp[j * B.cs];
+        }
+        for (size_t j = 0; j < nr; j++) C[i * m + j0 + j] += acc[j];
+      }
+    }
+}
+
 /* C (n x m, row-major, contiguous) += op(A) (n x k) op(B) (k x m). */
 static void gemm(size_t n, size_t k, size_t m, tl__mat A, tl__mat B, double *C) {
+  if (n < MR || (k <= TL_THIN_WORK && m <= TL_THIN_WORK &&
+                 n * k * m < TL_THIN_WORK)) {
+    gemm_thin(n, k, m, A, B, C);
+    return;
+  }
   size_t kc_max = min_size(k, TL_KC), mc_max = min_size(round_up(n, MR), TL_MC);
   size_t nc_max = min_size(round_up(m, NR), TL_NC);
   double *ap = malloc(mc_max * kc_max * sizeof(double));
