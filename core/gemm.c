@@ -115,24 +115,56 @@ static void gemm_unpacked(size_t n, size_t k, size_t m, tl__mat A, tl__mat B,
 ** bit of the result. */
 #define TL_THIN_WORK ((size_t)1 << 15)   /* n k m below this: no packing */
 
+/* One block of the thin path: C[i][j0..j0+NR) += the sums over p in
+** [p0, p0+kc) of A(i,p) B(p,j), for a full block of NR columns.  With B's
+** rows contiguous the NR sums are two vectors; otherwise (B read
+** transposed) NR scalar sums, each along a contiguous column. */
 TL_CLONES
+static void thin_block(size_t kc, const double *a, size_t a_step,
+                       const double *b, size_t b_rs, size_t b_cs,
+                       double *c) {
+  if (b_cs == 1) {
+    v4d acc0 = {0, 0, 0, 0}, acc1 = {0, 0, 0, 0};
+    for (size_t p = 0; p < kc; p++) {
+      v4d b0, b1;
+      memcpy(&b0, b + p * b_rs, sizeof b0);
+      memcpy(&b1, b + p * b_rs + 4, sizeof b1);
+      acc0 += a[p * a_step] * b0;
+      acc1 += a[p * a_step] * b1;
+    }
+    double tile[NR];
+    memcpy(tile, &acc0, sizeof acc0);
+    memcpy(tile + 4, &acc1, sizeof acc1);
+    for (size_t j = 0; j < NR; j++) c[j] += tile[j];
+    return;
+  }
+  double acc[NR] = {0};
+  for (size_t p = 0; p < kc; p++) {
+    double ap = a[p * a_step];
+    const double *bp = b + p * b_rs;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+    for (size_t j = 0; j < NR; j++) acc[j] += ap * bp[j * b_cs];
+  }
+  for (size_t j = 0; j < NR; j++) c[j] += acc[j];
+}
+
 static void gemm_thin(size_t n, size_t k, size_t m, tl__mat A, tl__mat B,
                       double *C) {
   for (size_t i = 0; i < n; i++)
-    for (size_t j0 = 0; j0 < m; j0 += NR) {
-      size_t nr = min_size(NR, m - j0);
-      for (size_t p0 = 0; p0 < k; p0 += TL_KC) {
-        size_t kc = min_size(TL_KC, k - p0);
-        double acc[NR] = {0};
-        for (size_t p = p0; p < p0 + kc; p++) {
-          double aip = A.p[i * A.rs + p * A.cs];
-          const double *bp = B.p + p * B.rs + j0 * B.cs;
-          if (nr == NR)                  /* a fixed count: unrolled */
-            for (size_t j = 0; j < NR; j++) acc[j] += aip * bp[j * B.cs];
-          else
-            for (size_t j = 0; j < nr; j++) acc[j] += aip * bp[j * B.cs];
-        }
-        for (size_t j = 0; j < nr; j++) C[i * m + j0 + j] += acc[j];
+    for (size_t p0 = 0; p0 < k; p0 += TL_KC) {
+      size_t kc = min_size(TL_KC, k - p0);
+      const double *a = A.p + i * A.rs + p0 * A.cs;
+      const double *b = B.p + p0 * B.rs;
+      double *c = C + i * m;
+      size_t j0 = 0;
+      for (; j0 + NR <= m; j0 += NR)
+        thin_block(kc, a, A.cs, b + j0 * B.cs, B.rs, B.cs, c + j0);
+      for (; j0 < m; j0++) {                 /* the last columns, one by one */
+        double acc = 0;
+        for (size_t p = 0; p < kc; p++) acc += a[p * A.cs] * b[p * B.rs + j0 * B.cs];
+        c[j0] += acc;
       }
     }
 }
