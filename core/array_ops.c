@@ -87,7 +87,8 @@ static int is_max_at(double x, double out) {
 ** goes to the first of them, the index torch.max(x, dim) returns.  Other
 ** positions receive nothing, so an inf or nan gradient does not reach
 ** them (PyTorch fills by mask there too). */
-void tl__reduce_b(tl_node *n) {
+void tl__reduce_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
   tl_node *a = A(n);
   if (!tl__wants_grad(a)) return;
   span s = span_of(a, (int)n->k);
@@ -163,7 +164,7 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   if (n == NULL) return NULL;
   double *out = tl__vals(n);
   memset(out, 0, d.n * d.m * sizeof(double));
-  tl__gemm(d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, out);
+  tl__gemm(ctx, d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, out);
   tl_node *in[2] = {a, b};
   return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
 }
@@ -183,15 +184,15 @@ static void outer_b(tl_node *dst, size_t rows, size_t cols, const double *u,
 /* dA += G B^T and dB += A^T G; where the other operand is a vector these
 ** are outer products, computed as such (the sign of a zero product then
 ** survives, as in PyTorch's mv and dot backward). */
-void tl__matmul_b(tl_node *n) {
+void tl__matmul_b(tl_ctx *ctx, tl_node *n) {
   tl_node *a = A(n), *b = B(n);
   mm d = {0, 0, 0};
   mm_dims(NULL, a, b, &d);              /* checked on the way in */
   const double *g = tl__grads(n);
   if (tl__ndim(b) == 1) outer_b(a, d.n, d.k, g, tl__vals(b));
-  else if (tl__wants_grad(a)) tl__gemm(d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
+  else if (tl__wants_grad(a)) tl__gemm(ctx, d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
   if (tl__ndim(a) == 1) outer_b(b, d.k, d.m, tl__vals(a), g);
-  else if (tl__wants_grad(b)) tl__gemm(d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
+  else if (tl__wants_grad(b)) tl__gemm(ctx, d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
 }
 
 /* }====================================================================== */
@@ -219,7 +220,8 @@ tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
   return tl__record(ctx, n, TL_OP_TRANSPOSE, 0, 1, &a);
 }
 
-void tl__transpose_b(tl_node *n) {
+void tl__transpose_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
   tl_node *a = A(n);
   if (!tl__wants_grad(a)) return;
   size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
@@ -247,7 +249,8 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
   return tl__record(ctx, n, TL_OP_RESHAPE, 0, 1, &a);
 }
 
-void tl__reshape_b(tl_node *n) {
+void tl__reshape_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
   if (!tl__wants_grad(A(n))) return;
   const double *g = tl__grads(n);
   int set;
@@ -272,7 +275,8 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
   return tl__record(ctx, n, TL_OP_INDEX, (double)i, 1, &a);
 }
 
-void tl__index_b(tl_node *n) {
+void tl__index_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
   if (!tl__wants_grad(A(n))) return;
   size_t inner = tl__size(n);
   const double *g = tl__grads(n);
@@ -304,7 +308,8 @@ tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
   return tl__record(ctx, n, TL_OP_STACK, 0, count, xs);
 }
 
-void tl__stack_b(tl_node *n) {
+void tl__stack_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
   const double *g = tl__grads(n);
   for (size_t i = 0; i < n->src.many.n; i++) tl__grad_add(n->src.many.v[i], g[i]);
 }

@@ -46,6 +46,7 @@ void tl_ctx_free(tl_ctx *ctx) {
     b = prev;
   }
   free(ctx->order);
+  free(ctx->pack);
   free(ctx->stack);
   free(ctx);
 }

@@ -5,15 +5,21 @@
 ** Without BLAS this is a small GotoBLAS-style loop nest: blocks of op(B)
 ** and op(A) are packed into contiguous panels (which also absorbs the
 ** transposes: op(X) is read through row and column strides), and a 6x8
-** register-blocked micro-kernel written with GCC vector types multiplies
-** them.  The kernel is compiled twice, for AVX2 and for the baseline, and
-** the loader picks one (target_clones).
+** register-blocked micro-kernel multiplies them.  The panels live in the
+** context's scratch (ctx->pack), kept between calls: a fresh block each
+** call would be fresh pages each call, which this machine pays for.
 **
-** Every C[i][j] sums its products in the same order on every machine (in
-** blocks of TL_KC along k, no fused multiply-add), so results do not depend
-** on the instruction set.  Built with TL_USE_BLAS (premake --blas), cblas_dgemm
-** does the work instead.
+** Every C[i][j] is summed in one order on every machine: its products
+** are added one at a time, p ascending, each as a fused multiply-add
+** (acc = fma(a, b, acc)), from 0 within blocks of TL_KC, and each block's
+** sum is then added to C.  Where the CPU has FMA (every x86-64 since 2013)
+** the kernels use it in vectors of 4; elsewhere the same fma() comes from
+** libm, slower but bit for bit the same.  Small and thin products (one
+** sample through a layer) skip the packing and follow the same order, so
+** the path taken never changes a bit either.  Built with TL_USE_BLAS
+** (premake --blas), cblas_dgemm does the work instead.
 */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +31,11 @@
 
 #ifndef TL_USE_BLAS
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define TL_HAVE_FMA_KERNEL 1
+#endif
+
 /* A strided matrix view: element (i, j) is at p[i * rs + j * cs]. */
 typedef struct tl__mat { const double *p; size_t rs, cs; } tl__mat;
 
@@ -33,46 +44,110 @@ typedef struct tl__mat { const double *p; size_t rs, cs; } tl__mat;
 #define TL_KC 256
 #define TL_MC 96      /* multiple of MR */
 #define TL_NC 2048    /* multiple of NR */
+/* n k m below this, or fewer than MR rows: no packing */
+#define TL_THIN_WORK ((size_t)1 << 15)
 
-/* Not under gcc's ThreadSanitizer: it instruments the clones' ifunc
-** resolver, which the loader runs before the TSan runtime is up (a crash
-** before main). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    !defined(__SANITIZE_THREAD__)
-#define TL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TL_CLONES
-#endif
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-typedef double v4d __attribute__((vector_size(32)));
+/* {======================================================================
+** Kernels: the portable one (libm's fma) and the FMA one (AVX2 + FMA
+** instructions), computing the same thing.  A kernel adds to c[mr x nr]
+** (row stride ldc) the sums over kc steps of a[i] * b[j], where step p
+** reads a + p * a_step (rows a_rs apart) and b + p * b_step (columns
+** b_cs apart).  The packed panels are the case a_rs = 1, b_cs = 1.
+** ======================================================================= */
 
-/* c[MR x NR] (row stride ldc) += a-panel (kc x MR) times b-panel (kc x NR);
-** only the top-left mr x nr of the tile is written back. */
-TL_CLONES
-static void micro_kernel(size_t kc, const double *restrict a,
-                         const double *restrict b, double *restrict c,
-                         size_t ldc, size_t mr, size_t nr) {
-  v4d acc[MR][2];
-  memset(acc, 0, sizeof acc);
-  for (size_t p = 0; p < kc; p++) {
-    v4d b0, b1;
-    memcpy(&b0, b + p * NR, sizeof b0);
-    memcpy(&b1, b + p * NR + 4, sizeof b1);
-    const double *ap = a + p * MR;
-    /* unrolled, so that the accumulators live in registers */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 6
-#endif
-    for (int i = 0; i < MR; i++) {
-      acc[i][0] += ap[i] * b0;
-      acc[i][1] += ap[i] * b1;
-    }
+typedef struct kernel_args {
+  int packed;                 /* a and b are packed panels (padded: whole
+                              ** MR x NR tiles may be read) */
+  size_t kc;
+  const double *a; size_t a_step, a_rs;
+  const double *b; size_t b_step, b_cs;
+  double *c; size_t ldc, mr, nr;
+} kernel_args;
+
+static void kernel_portable(const kernel_args *k) {
+  double acc[MR][NR] = {{0}};
+  for (size_t p = 0; p < k->kc; p++) {
+    const double *ap = k->a + p * k->a_step, *bp = k->b + p * k->b_step;
+    for (size_t i = 0; i < k->mr; i++)
+      for (size_t j = 0; j < k->nr; j++)
+        acc[i][j] = fma(ap[i * k->a_rs], bp[j * k->b_cs], acc[i][j]);
   }
-  double tile[MR][NR];
-  memcpy(tile, acc, sizeof tile);
-  for (size_t i = 0; i < mr; i++)
-    for (size_t j = 0; j < nr; j++) c[i * ldc + j] += tile[i][j];
+  for (size_t i = 0; i < k->mr; i++)
+    for (size_t j = 0; j < k->nr; j++) k->c[i * k->ldc + j] += acc[i][j];
 }
+
+#ifdef TL_HAVE_FMA_KERNEL
+/* The packed case (full 6 x 8 panels in registers: 12 accumulators of 4,
+** two of B, one broadcast of A), and any other through the strided loop
+** with scalar fused multiply-adds. */
+__attribute__((target("avx2,fma")))
+static void kernel_fma(const kernel_args *k) {
+  if (k->packed) {
+    /* twelve named accumulators: an array of them stays in memory (gcc
+    ** 12 stores each one back every step, halving the rate) */
+    __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00,
+            c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00,
+            c41 = c00, c50 = c00, c51 = c00;
+    const double *a = k->a, *b = k->b;
+    for (size_t p = 0, kc = k->kc; p < kc; p++, a += MR, b += NR) {
+      __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4), ai;
+#define TL_ROW(i) ai = _mm256_broadcast_sd(a + i); \
+      c##i##0 = _mm256_fmadd_pd(ai, b0, c##i##0); \
+      c##i##1 = _mm256_fmadd_pd(ai, b1, c##i##1);
+      TL_ROW(0) TL_ROW(1) TL_ROW(2) TL_ROW(3) TL_ROW(4) TL_ROW(5)
+#undef TL_ROW
+    }
+    double tile[MR][NR];
+#define TL_STORE(i) _mm256_storeu_pd(tile[i], c##i##0); \
+    _mm256_storeu_pd(tile[i] + 4, c##i##1);
+    TL_STORE(0) TL_STORE(1) TL_STORE(2) TL_STORE(3) TL_STORE(4) TL_STORE(5)
+#undef TL_STORE
+    for (size_t i = 0; i < k->mr; i++)
+      for (size_t j = 0; j < k->nr; j++) k->c[i * k->ldc + j] += tile[i][j];
+    return;
+  }
+  if (k->mr == 1 && k->nr == NR && k->b_cs == 1) {   /* one row, B contiguous */
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    for (size_t p = 0; p < k->kc; p++) {
+      __m256d ai = _mm256_broadcast_sd(k->a + p * k->a_step);
+      const double *bp = k->b + p * k->b_step;
+      acc0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc0);
+      acc1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp + 4), acc1);
+    }
+    double tile[NR];
+    _mm256_storeu_pd(tile, acc0);
+    _mm256_storeu_pd(tile + 4, acc1);
+    for (size_t j = 0; j < NR; j++) k->c[j] += tile[j];
+    return;
+  }
+  double acc[MR][NR] = {{0}};
+  for (size_t p = 0; p < k->kc; p++) {
+    const double *ap = k->a + p * k->a_step, *bp = k->b + p * k->b_step;
+    for (size_t i = 0; i < k->mr; i++)
+      for (size_t j = 0; j < k->nr; j++)
+        acc[i][j] = __builtin_fma(ap[i * k->a_rs], bp[j * k->b_cs], acc[i][j]);
+  }
+  for (size_t i = 0; i < k->mr; i++)
+    for (size_t j = 0; j < k->nr; j++) k->c[i * k->ldc + j] += acc[i][j];
+}
+#endif
+
+typedef void (*kernel_fn)(const kernel_args *k);
+
+/* The FMA kernel where the CPU has it (__builtin_cpu_supports reads what
+** libgcc found at load time: no state of ours). */
+static kernel_fn pick_kernel(void) {
+#ifdef TL_HAVE_FMA_KERNEL
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return kernel_fma;
+#endif
+  return kernel_portable;
+}
+
+/* }====================================================================== */
 
 /* Packs rows [i0, i0+mc) x cols [p0, p0+kc) of A into MR-row panels,
 ** zero-padding the last one. */
@@ -93,99 +168,53 @@ static void pack_b(tl__mat B, size_t p0, size_t kc, size_t j0, size_t nc,
         *dst++ = jr + j < nc ? B.p[(p0 + p) * B.rs + (j0 + jr + j) * B.cs] : 0;
 }
 
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
-static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
-/* The plain triple loop, for when there is no memory to pack into (a
-** backward pass cannot fail). */
-static void gemm_unpacked(size_t n, size_t k, size_t m, tl__mat A, tl__mat B,
-                          double *C) {
-  for (size_t i = 0; i < n; i++)
-    for (size_t p = 0; p < k; p++) {
-      double aip = A.p[i * A.rs + p * A.cs];
-      for (size_t j = 0; j < m; j++) C[i * m + j] += aip * B.p[p * B.rs + j * B.cs];
-    }
-}
-
-/* Small or thin products (one sample through a layer, a batch-1 backward):
-** packing would copy as many values as there are products, so C is
-** computed straight from A and B.  Each C[i][j] still sums its products in
-** the packed kernel's order (from 0, p ascending within blocks of TL_KC,
-** each block's sum then added to C), so which path runs never changes a
-** bit of the result. */
-#define TL_THIN_WORK ((size_t)1 << 15)   /* n k m below this: no packing */
-
-/* One block of the thin path: C[i][j0..j0+NR) += the sums over p in
-** [p0, p0+kc) of A(i,p) B(p,j), for a full block of NR columns.  With B's
-** rows contiguous the NR sums are two vectors; otherwise (B read
-** transposed) NR scalar sums, each along a contiguous column. */
-TL_CLONES
-static void thin_block(size_t kc, const double *a, size_t a_step,
-                       const double *b, size_t b_rs, size_t b_cs,
-                       double *c) {
-  if (b_cs == 1) {
-    v4d acc0 = {0, 0, 0, 0}, acc1 = {0, 0, 0, 0};
-    for (size_t p = 0; p < kc; p++) {
-      v4d b0, b1;
-      memcpy(&b0, b + p * b_rs, sizeof b0);
-      memcpy(&b1, b + p * b_rs + 4, sizeof b1);
-      acc0 += a[p * a_step] * b0;
-      acc1 += a[p * a_step] * b1;
-    }
-    double tile[NR];
-    memcpy(tile, &acc0, sizeof acc0);
-    memcpy(tile + 4, &acc1, sizeof acc1);
-    for (size_t j = 0; j < NR; j++) c[j] += tile[j];
-    return;
-  }
-  double acc[NR] = {0};
-  for (size_t p = 0; p < kc; p++) {
-    double ap = a[p * a_step];
-    const double *bp = b + p * b_rs;
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
-    for (size_t j = 0; j < NR; j++) acc[j] += ap * bp[j * b_cs];
-  }
-  for (size_t j = 0; j < NR; j++) c[j] += acc[j];
-}
-
-static void gemm_thin(size_t n, size_t k, size_t m, tl__mat A, tl__mat B,
-                      double *C) {
-  for (size_t i = 0; i < n; i++)
-    for (size_t p0 = 0; p0 < k; p0 += TL_KC) {
-      size_t kc = min_size(TL_KC, k - p0);
-      const double *a = A.p + i * A.rs + p0 * A.cs;
-      const double *b = B.p + p0 * B.rs;
-      double *c = C + i * m;
-      size_t j0 = 0;
-      for (; j0 + NR <= m; j0 += NR)
-        thin_block(kc, a, A.cs, b + j0 * B.cs, B.rs, B.cs, c + j0);
-      for (; j0 < m; j0++) {                 /* the last columns, one by one */
-        double acc = 0;
-        for (size_t p = 0; p < kc; p++) acc += a[p * A.cs] * b[p * B.rs + j0 * B.cs];
-        c[j0] += acc;
+/* Straight from A and B, tile by tile: for small and thin products, where
+** packing would copy as many values as there are products, and for when
+** there is no memory to pack into (a backward pass cannot fail). */
+static void gemm_direct(kernel_fn kernel, size_t n, size_t k, size_t m,
+                        tl__mat A, tl__mat B, double *C) {
+  for (size_t p0 = 0; p0 < k; p0 += TL_KC)
+    for (size_t i0 = 0; i0 < n; i0 += MR)
+      for (size_t j0 = 0; j0 < m; j0 += NR) {
+        kernel_args ka = {
+          0, min_size(TL_KC, k - p0),
+          A.p + i0 * A.rs + p0 * A.cs, A.cs, A.rs,
+          B.p + p0 * B.rs + j0 * B.cs, B.rs, B.cs,
+          C + i0 * m + j0, m, min_size(MR, n - i0), min_size(NR, m - j0)
+        };
+        kernel(&ka);
       }
-    }
+}
+
+/* The context's packing scratch, grown to 'need' values; NULL when
+** memory is short. */
+static double *pack_scratch(tl_ctx *ctx, size_t need) {
+  if (need > ctx->pack_cap) {
+    double *p = realloc(ctx->pack, need * sizeof(double));
+    if (p == NULL) return NULL;
+    ctx->pack = p;
+    ctx->pack_cap = need;
+  }
+  return ctx->pack;
 }
 
 /* C (n x m, row-major, contiguous) += op(A) (n x k) op(B) (k x m). */
-static void gemm(size_t n, size_t k, size_t m, tl__mat A, tl__mat B, double *C) {
+static void gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, tl__mat A,
+                 tl__mat B, double *C) {
+  kernel_fn kernel = pick_kernel();
   if (n < MR || (k <= TL_THIN_WORK && m <= TL_THIN_WORK &&
                  n * k * m < TL_THIN_WORK)) {
-    gemm_thin(n, k, m, A, B, C);
+    gemm_direct(kernel, n, k, m, A, B, C);
     return;
   }
   size_t kc_max = min_size(k, TL_KC), mc_max = min_size(round_up(n, MR), TL_MC);
   size_t nc_max = min_size(round_up(m, NR), TL_NC);
-  double *ap = malloc(mc_max * kc_max * sizeof(double));
-  double *bp = malloc(kc_max * nc_max * sizeof(double));
-  if (ap == NULL || bp == NULL) {
-    free(ap);
-    free(bp);
-    gemm_unpacked(n, k, m, A, B, C);
+  double *ap = pack_scratch(ctx, (mc_max + nc_max) * kc_max);
+  if (ap == NULL) {
+    gemm_direct(kernel, n, k, m, A, B, C);
     return;
   }
+  double *bp = ap + mc_max * kc_max;
   for (size_t j0 = 0; j0 < m; j0 += TL_NC) {
     size_t nc = min_size(TL_NC, m - j0);
     for (size_t p0 = 0; p0 < k; p0 += TL_KC) {
@@ -195,22 +224,25 @@ static void gemm(size_t n, size_t k, size_t m, tl__mat A, tl__mat B, double *C) 
         size_t mc = min_size(TL_MC, n - i0);
         pack_a(A, i0, mc, p0, kc, ap);
         for (size_t jr = 0; jr < nc; jr += NR)
-          for (size_t ir = 0; ir < mc; ir += MR)
-            micro_kernel(kc, ap + ir * kc, bp + jr * kc,
-                         C + (i0 + ir) * m + j0 + jr, m,
-                         min_size(MR, mc - ir), min_size(NR, nc - jr));
+          for (size_t ir = 0; ir < mc; ir += MR) {
+            kernel_args ka = {
+              1, kc, ap + ir * kc, MR, 1, bp + jr * kc, NR, 1,
+              C + (i0 + ir) * m + j0 + jr, m,
+              min_size(MR, mc - ir), min_size(NR, nc - jr)
+            };
+            kernel(&ka);
+          }
       }
     }
   }
-  free(ap);
-  free(bp);
 }
 
 #endif
 
-void tl__gemm(size_t n, size_t k, size_t m, const double *a, int trans_a,
-             const double *b, int trans_b, double *c) {
+void tl__gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, const double *a,
+              int trans_a, const double *b, int trans_b, double *c) {
 #ifdef TL_USE_BLAS
+  (void)ctx;
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, (int)n, (int)m, (int)k, 1.0,
               a, trans_a ? (int)n : (int)k, b, trans_b ? (int)k : (int)m, 1.0,
@@ -219,6 +251,6 @@ void tl__gemm(size_t n, size_t k, size_t m, const double *a, int trans_a,
   /* op(A)(i, p): A stored n x k, or k x n when transposed */
   tl__mat A = trans_a ? (tl__mat){a, 1, n} : (tl__mat){a, k, 1};
   tl__mat B = trans_b ? (tl__mat){b, 1, k} : (tl__mat){b, m, 1};
-  gemm(n, k, m, A, B, c);
+  gemm(ctx, n, k, m, A, B, c);
 #endif
 }

@@ -113,7 +113,7 @@ static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
     for (size_t i = 0, size = tl__size(root); i < size; i++)
       g[i] = assign ? seed[i] : g[i] + seed[i];
   }
-  tl__backward_sweep(order, count);
+  tl__backward_sweep(ctx, order, count);
   return TL_OK;
 }
 

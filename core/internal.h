@@ -73,6 +73,7 @@ struct tl_ctx {
   /* scratch reused by every walk */
   tl_node **order; size_t order_cap;
   tl__frame *stack; size_t stack_cap;
+  double *pack; size_t pack_cap;  /* matmul's packed panels (gemm.c) */
   char error[256];
 };
 
@@ -143,7 +144,7 @@ void tl__free_extras(tl_ctx *ctx, tl_node *n);
 void tl__free_value(tl_ctx *ctx, tl_node *n);
 
 /* Propagates gradients from order[count-1] down to order[0] (ops.c). */
-void tl__backward_sweep(tl_node *const *order, size_t count);
+void tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
 
 /* Elementwise ops over arrays with NumPy broadcasting (elementwise.c):
 ** the value node of f(a, b) (b NULL: f(a, k)), not yet linked, or NULL
@@ -158,13 +159,14 @@ void tl__elementwise_b(tl_node *n,
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
 
 /* c (n x m) += op(a) (n x k) op(b) (k x m), where op transposes a stored
-** k x n (trans_a) or b stored m x k (trans_b).  Never fails (gemm.c). */
-void tl__gemm(size_t n, size_t k, size_t m, const double *a, int trans_a,
-              const double *b, int trans_b, double *c);
+** k x n (trans_a) or b stored m x k (trans_b).  Packs into the context's
+** scratch (ctx->pack), kept between calls; never fails (gemm.c). */
+void tl__gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, const double *a,
+              int trans_a, const double *b, int trans_b, double *c);
 
 /* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
 #define EW(f, da, db)
-#define BW(fn) void fn(tl_node *n);
+#define BW(fn) void fn(tl_ctx *ctx, tl_node *n);
 #define TL__OP_PROTO(id, name, symbol, arity, flags, method, rule) rule
 TL_OP_LIST(TL__OP_PROTO)
 #undef TL__OP_PROTO

@@ -96,7 +96,8 @@ tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
 
 /* Row j of W's gradient receives x g, b's gradient j receives g, each x
 ** receives W[j][i] g. */
-void tl__neuron_row_b(tl_node *n) {
+void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
   tl_node *const *in = n->src.many.v;
   size_t nin = n->src.many.n - 2, j = (size_t)n->k;
   double g = n->grad;
@@ -137,7 +138,7 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   const double *bv = b->val.arr->data;
   /* products first, then the bias: (X W^T) + b, as written by hand */
   memset(out, 0, rows * nout * sizeof(double));
-  tl__gemm(rows, nin, nout, x->val.arr->data, 0, w->val.arr->data, 1, out);
+  tl__gemm(ctx, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data, 1, out);
   for (size_t r = 0; r < rows; r++)
     for (size_t j = 0; j < nout; j++) out[r * nout + j] += bv[j];
   in[0] = x;
@@ -149,21 +150,21 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
 /* dW += G^T X, db += the column sums of G, dX += G W, each only where a
 ** gradient is wanted: data X made with requires_grad = false costs no dX,
 ** the largest matmul of a first layer's backward. */
-void tl__linear_b(tl_node *n) {
+void tl__linear_b(tl_ctx *ctx, tl_node *n) {
   tl_node *const *in = n->src.many.v;
   tl_node *x = in[0], *w = in[1], *b = in[2];
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t rows = tl__size(x) / nin;
   const double *g = tl__grads(n);
   if (tl__wants_grad(w))
-    tl__gemm(nout, rows, nin, g, 1, x->val.arr->data, 0, tl__grads(w));
+    tl__gemm(ctx, nout, rows, nin, g, 1, x->val.arr->data, 0, tl__grads(w));
   if (tl__wants_grad(b)) {
     double *gb = tl__grads(b);
     for (size_t r = 0; r < rows; r++)
       for (size_t j = 0; j < nout; j++) gb[j] += g[r * nout + j];
   }
   if (tl__wants_grad(x))
-    tl__gemm(rows, nout, nin, g, 0, w->val.arr->data, 0, tl__grads(x));
+    tl__gemm(ctx, rows, nout, nin, g, 0, w->val.arr->data, 0, tl__grads(x));
 }
 
 /* }====================================================================== */
@@ -233,7 +234,8 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
 }
 
 /* Row i receives (softmax(row i) - onehot(c_i)) g / n. */
-void tl__cross_entropy_b(tl_node *n) {
+void tl__cross_entropy_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
   ce_block *blk = (ce_block *)n->src.many.v;
   tl_node *a = blk->in[0];
   size_t rows = a->val.arr->shape[0], k = a->val.arr->shape[1];

@@ -143,7 +143,7 @@ typedef struct op_info {
   double (*da)(double a, double b, double out, double g);
   double (*db)(double a, double b, double out, double g);
   /* other ops */
-  void (*backward)(tl_node *n);
+  void (*backward)(tl_ctx *ctx, tl_node *n);
 } op_info;
 
 #define EW(f, da, db) f, da, db, NULL
@@ -210,11 +210,11 @@ static void scalar_backward(const op_info *o, tl_node *n) {
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
-void tl__backward_sweep(tl_node *const *order, size_t count) {
+void tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   for (size_t i = count; i-- > 0;) {
     tl_node *n = order[i];
     const op_info *o = &ops[n->op];
-    if (o->backward != NULL) o->backward(n);
+    if (o->backward != NULL) o->backward(ctx, n);
     else if (o->da == NULL) continue;                /* a leaf */
     else if (!tl__is_array(n)) scalar_backward(o, n);
     else tl__elementwise_b(n, o->da, o->db);

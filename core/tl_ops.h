@@ -20,7 +20,7 @@
 **                            what input a and b receive from the gradient
 **                            (db NULL for one input); static functions in
 **                            core/ops.c, written right above the table
-**             BW(fn)         any other op: void fn(tl_node *n) adds n's
+**             BW(fn)         any other op: void fn(tl_ctx *, tl_node *n) adds n's
 **                            gradient into its inputs; fn is declared
 **                            from this list (core/internal.h), so it must
 **                            be a tl__ name defined in a core file next to
