@@ -34,16 +34,6 @@ typedef struct tl__mat { const double *p; size_t rs, cs; } tl__mat;
 #define TL_MC 96      /* multiple of MR */
 #define TL_NC 2048    /* multiple of NR */
 
-/* Not under gcc's ThreadSanitizer: it instruments the clones' ifunc
-** resolver, which the loader runs before the TSan runtime is up (a crash
-** before main). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    !defined(__SANITIZE_THREAD__)
-#define TL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TL_CLONES
-#endif
-
 typedef double v4d __attribute__((vector_size(32)));
 
 /* c[MR x NR] (row stride ldc) += a-panel (kc x MR) times b-panel (kc x NR);
