@@ -144,6 +144,10 @@ solution "torchlet"
   project "tlcore"
     kind "StaticLib"
     files { "core/*.c", "core/*.h" }
+    -- sqrt in a loop vectorizes only without errno (gcc otherwise branches
+    -- to the library for negative operands); values do not change, and no
+    -- core code reads errno after a math function (core/optim.c).
+    buildoptions { "-fno-math-errno" }
     outdirs("")
     if _OPTIONS["blas"] then
       defines { "TL_USE_BLAS" }

@@ -9,6 +9,19 @@
 
 #include "torchlet.h"
 
+/* Before a function: compile it twice, for AVX2 and for the baseline, and
+** let the loader pick one (gcc's target_clones on x86-64).  AVX2 alone, not
+** FMA: products and sums stay separately rounded, so results do not depend
+** on the machine.  Not under gcc's ThreadSanitizer: it instruments the
+** clones' ifunc resolver, which the loader runs before the TSan runtime is
+** up (a crash before main). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
+#define TL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TL_CLONES
+#endif
+
 /* Node flags. */
 #define TL_F_HAS_GRAD 0x01u  /* grad holds a value; otherwise it reads as 0 */
 #define TL_F_MANY     0x02u  /* inputs are out of line (src.many) */
