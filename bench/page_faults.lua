@@ -24,8 +24,8 @@ Verdict, for each loop: at most 1 minor fault a step on average over
 steps W+1..N.  A loop that reuses its buffers faults only where Lua's
 heap or the node pool reaches a new page now and then: 0 to 0.12 a step
 measured with the array cache (core/array.c).  With every freed block
-given back to malloc, the wide loop faulted 40 times a step on average
-(bursts of 360, after each collection: glibc had returned the pages);
+given back to malloc, the wide loop faulted 40 to 47 times a step on
+average (bursts of 360 after collections: glibc had returned the pages);
 the MNIST-size loop's blocks stay in glibc's heap, so it faults 0 times
 a step either way, once past its warm-up.
 
