@@ -99,10 +99,11 @@ static int module_pace_collector(lua_State *L) {
   return 1;
 }
 
-/* Counters of the node pool, for tests and benchmarks. */
+/* Counters of the node pool and the array cache, for tests and
+** benchmarks. */
 static int module_memory(lua_State *L) {
   tl_ctx *ctx = tlb_ctx(L);
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   lua_pushinteger(L, (lua_Integer)tl_ctx_live_nodes(ctx));
   lua_setfield(L, -2, "live_nodes");
   lua_pushinteger(L, (lua_Integer)tl_ctx_pool_bytes(ctx));
@@ -113,7 +114,16 @@ static int module_memory(lua_State *L) {
   lua_setfield(L, -2, "array_bytes");
   lua_pushinteger(L, (lua_Integer)tl_ctx_allocated_bytes(ctx));
   lua_setfield(L, -2, "allocated_bytes");
+  lua_pushinteger(L, (lua_Integer)tl_ctx_cached_bytes(ctx));
+  lua_setfield(L, -2, "cached_bytes");
   return 1;
+}
+
+/* empty_cache(): gives the array blocks kept for reuse back to malloc
+** (tl_ctx_empty_cache), as torch.cuda.empty_cache does. */
+static int module_empty_cache(lua_State *L) {
+  tl_ctx_empty_cache(tlb_ctx(L));
+  return 0;
 }
 
 /* Runs with the module's upvalues, so openers can register closures. */
@@ -125,6 +135,7 @@ static int open_module(lua_State *L) {
     {"check_numerics", module_check_numerics},
     {"manual_seed", module_manual_seed},
     {"memory", module_memory},
+    {"empty_cache", module_empty_cache},
     {"pace_collector", module_pace_collector},
     {NULL, NULL}
   };

@@ -69,6 +69,18 @@ struct tl_node {
 typedef struct tl__frame { tl_node *node; uint32_t next, nin; } tl__frame;
 
 typedef struct tl__block tl__block;
+typedef struct tl__chunk tl__chunk;
+typedef struct tl__cached tl__cached;
+
+/* The array block cache (array.c): one bucket per block size, the blocks
+** of that size linked newest first; 'bytes' 0 marks an empty slot. */
+typedef struct tl__bucket { size_t bytes; tl__cached *head; } tl__bucket;
+
+/* Size classes of the small-block allocator (ctx.c): 16-byte steps up to
+** TL__SMALL_STEPPED bytes, then powers of two up to TL__SMALL_MAX. */
+#define TL__SMALL_STEPPED 512
+#define TL__SMALL_MAX 8192
+#define TL__SMALL_CLASSES (TL__SMALL_STEPPED / 16 + 4)
 
 struct tl_ctx {
   tl_node *free_list;         /* free nodes, linked through val.next */
@@ -77,6 +89,17 @@ struct tl_ctx {
   size_t array_bytes;         /* held now by array values and gradients */
   size_t allocated;           /* bytes handed out so far (nodes, arrays) */
   size_t nblocks;
+  /* array block cache (array.c) */
+  tl__bucket *buckets;        /* open addressing, 'nbuckets' a power of 2 */
+  size_t nbuckets, buckets_used;
+  tl__cached *oldest, *newest;  /* every cached block, by age */
+  size_t cached_bytes;        /* capacity of the cached blocks */
+  size_t held, held_peak;     /* capacity of live array blocks, its peak */
+  /* small blocks: n-ary input lists (ctx.c) */
+  void *small_free[TL__SMALL_CLASSES];
+  tl__chunk *chunks;
+  char *chunk_pos, *chunk_end;  /* the unused tail of the newest chunk */
+  size_t nchunks;
   uint32_t epoch;             /* visit mark of the current walk */
   int grad_enabled;
   int check_numerics;
@@ -156,6 +179,17 @@ void tl__free_extras(tl_ctx *ctx, tl_node *n);
 ** that its 'val' can be reused as a list link while it is being freed. */
 void tl__free_value(tl_ctx *ctx, tl_node *n);
 
+/* Blocks for n-ary input lists and the op data after them, carved from
+** chunks the context keeps: recording and freeing such a node costs no
+** malloc.  tl__small_alloc returns at least 'bytes' bytes (8-aligned),
+** or NULL (the caller sets the error); tl__small_free takes back a block
+** of tl__small_alloc (NULL is ignored).  Blocks of more than
+** TL__SMALL_MAX bytes come from malloc (ctx.c). */
+void *tl__small_alloc(tl_ctx *ctx, size_t bytes);
+void tl__small_free(tl_ctx *ctx, void *p);
+/* Frees every chunk (tl_ctx_free). */
+void tl__small_release(tl_ctx *ctx);
+
 /* Propagates gradients from order[count-1] down to order[0] (ops.c). */
 void tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
 
@@ -195,9 +229,9 @@ TL_OP_LIST(TL__OP_PROTO)
 ** 'n', or NULL after releasing it (TL_ENUMERIC, TL_ENOMEM) (ops.c). */
 tl_node *tl__record(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
                     tl_node *const *in);
-/* tl__record for an n-ary op whose input list is the malloc'd 'block'
-** (in[0..nin), perhaps followed by the op's own data, freed with the
-** node), which it takes in every case. */
+/* tl__record for an n-ary op whose input list is 'block' from
+** tl__small_alloc (in[0..nin), perhaps followed by the op's own data,
+** freed with the node), which it takes in every case. */
 tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
                           size_t nin, tl_node **block);
 

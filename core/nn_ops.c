@@ -23,14 +23,16 @@
 ** Shared steps
 ** ======================================================================= */
 
-/* A block of 'count' input pointers followed by 'extra' bytes. */
+/* A block of 'count' input pointers followed by 'extra' bytes, from
+** tl__small_alloc (given to tl__record_block, or freed with
+** tl__small_free). */
 static tl_node **alloc_inputs(tl_ctx *ctx, const char *fn, size_t count,
                               size_t extra) {
   size_t bytes;
   tl_node **in = NULL;
   if (tl__size_mul(count, sizeof *in, &bytes) &&
       tl__size_add(bytes, extra, &bytes))
-    in = malloc(bytes);
+    in = tl__small_alloc(ctx, bytes);
   if (in == NULL) tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory", fn);
   return in;
 }
@@ -89,7 +91,7 @@ tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
     in[2 + i] = x[i];
   }
   tl_node *n = tl__node_alloc(ctx);
-  if (n == NULL) { free(in); return NULL; }
+  if (n == NULL) { tl__small_free(ctx, in); return NULL; }
   n->val.v = s;
   return tl__record_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
 }
@@ -133,7 +135,7 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   if (in == NULL) return NULL;
   tl_node *n = nd == 2 ? tl__array_node(ctx, 2, shape)
                        : tl__array_node(ctx, 1, &nout);
-  if (n == NULL) { free(in); return NULL; }
+  if (n == NULL) { tl__small_free(ctx, in); return NULL; }
   double *out = n->val.arr->data;
   const double *bv = b->val.arr->data;
   /* products first, then the bias: (X W^T) + b, as written by hand */
@@ -220,7 +222,7 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
   ce_block *blk = (ce_block *)alloc_inputs(ctx, "cross_entropy", 1, extra);
   if (blk == NULL) return NULL;
   tl_node *n = tl__node_alloc(ctx);
-  if (n == NULL) { free(blk); return NULL; }
+  if (n == NULL) { tl__small_free(ctx, blk); return NULL; }
   double *lse = ce_lse(blk, rows), total = 0;
   const double *x = logits->val.arr->data;
   for (size_t i = 0; i < rows; i++) {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "size.h"
 
 /* {======================================================================
 ** Elementwise math
@@ -264,18 +265,21 @@ static int numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
 }
 
 /* The out-of-line input list of an n-ary node: 'block' when given (the
-** caller's malloc'd list, perhaps followed by the op's own data; taken
-** whatever happens), else a copy of 'in'. */
+** caller's list from tl__small_alloc, perhaps followed by the op's own
+** data; taken whatever happens), else a copy of 'in'. */
 static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
                             tl_node *const *in, tl_node **block) {
   if (ops[op].arity != TL_NARY) {           /* a row that should say TL_NARY */
     tl_ctx_fail(ctx, TL_EARG, "%s: %zu inputs for an op of at most 2",
                 ops[op].name, nin);
-    free(block);
+    tl__small_free(ctx, block);
     tl_release(ctx, n);
     return NULL;
   }
-  tl_node **many = block != NULL ? block : malloc(nin * sizeof *many);
+  tl_node **many = block;
+  size_t bytes;
+  if (many == NULL && tl__size_mul(nin, sizeof *many, &bytes))
+    many = tl__small_alloc(ctx, bytes);
   if (many == NULL) {
     tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory for %zu inputs",
                 ops[op].name, nin);
@@ -334,13 +338,13 @@ tl_node *tl__record(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
 tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
                           size_t nin, tl_node **block) {
   if (ctx->check_numerics && !numerics_ok(ctx, op, n, nin, block)) {
-    free(block);
+    tl__small_free(ctx, block);
     tl_release(ctx, n);
     return NULL;
   }
   if (!ctx->grad_enabled || !any_wants_grad(nin, block)) {
     if (ctx->grad_enabled) n->flags |= TL_F_NO_GRAD;
-    free(block);
+    tl__small_free(ctx, block);
     return n;
   }
   if (record_many(ctx, n, op, nin, block, block) == NULL) return NULL;

@@ -107,6 +107,13 @@ size_t tl_ctx_array_bytes(const tl_ctx *ctx);
 ** core memory its collector cannot see (the Lua binding does: tlb_pace). */
 size_t tl_ctx_allocated_bytes(const tl_ctx *ctx);
 size_t tl_ctx_live_bytes(const tl_ctx *ctx);
+/* Freed array values and gradient buffers are kept for reuse by arrays of
+** the same size (no page faults on a fresh block every training step);
+** the cache never makes live plus cached blocks exceed the most ever live
+** at once.  Bytes in the cache now (not counted as live or array bytes),
+** and giving them all back to malloc (tl_ctx_free does too). */
+size_t tl_ctx_cached_bytes(const tl_ctx *ctx);
+void tl_ctx_empty_cache(tl_ctx *ctx);
 /* sizeof(struct tl_node): the core memory of one scalar node. */
 size_t tl_node_size(void);
 
