@@ -1,5 +1,5 @@
 /*
-** bench_matmul.c -- float64 matmul at 64, 256 and 1024: Torchlet's own
+** bench_matmul.c -- float64 matmul at 64, 100, 256, 1000 and 1024: Torchlet's own
 ** kernel (tl_matmul, as the core was built) against OpenBLAS's
 ** cblas_dgemm on one thread, in the same run, in GFLOP/s (2 n^3 flops).
 **
@@ -38,7 +38,7 @@ static int runs_for(size_t n, int quick) {
 
 int main(int argc, char **argv) {
   int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-  static const size_t sizes[] = {64, 256, 1024};
+  static const size_t sizes[] = {64, 100, 256, 1000, 1024};
   tl_ctx *ctx = tl_ctx_new();
   if (ctx == NULL) return 1;
   tl_rng_seed(ctx, 1);

@@ -153,19 +153,37 @@ static kernel_fn pick_kernel(void) {
 ** zero-padding the last one. */
 static void pack_a(tl__mat A, size_t i0, size_t mc, size_t p0, size_t kc,
                    double *dst) {
-  for (size_t ir = 0; ir < mc; ir += MR)
-    for (size_t p = 0; p < kc; p++)
-      for (size_t i = 0; i < MR; i++)
-        *dst++ = ir + i < mc ? A.p[(i0 + ir + i) * A.rs + (p0 + p) * A.cs] : 0;
+  for (size_t ir = 0; ir < mc; ir += MR) {
+    const double *src = A.p + (i0 + ir) * A.rs + p0 * A.cs;
+    if (ir + MR <= mc && A.cs == 1)           /* rows of A: MR streams */
+      for (size_t p = 0; p < kc; p++, dst += MR)
+        for (size_t i = 0; i < MR; i++) dst[i] = src[i * A.rs + p];
+    else if (ir + MR <= mc && A.rs == 1)      /* A read transposed: copies */
+      for (size_t p = 0; p < kc; p++, dst += MR)
+        memcpy(dst, src + p * A.cs, MR * sizeof *dst);
+    else
+      for (size_t p = 0; p < kc; p++)
+        for (size_t i = 0; i < MR; i++)
+          *dst++ = ir + i < mc ? src[i * A.rs + p * A.cs] : 0;
+  }
 }
 
 /* Packs rows [p0, p0+kc) x cols [j0, j0+nc) of B into NR-column panels. */
 static void pack_b(tl__mat B, size_t p0, size_t kc, size_t j0, size_t nc,
                    double *dst) {
-  for (size_t jr = 0; jr < nc; jr += NR)
-    for (size_t p = 0; p < kc; p++)
-      for (size_t j = 0; j < NR; j++)
-        *dst++ = jr + j < nc ? B.p[(p0 + p) * B.rs + (j0 + jr + j) * B.cs] : 0;
+  for (size_t jr = 0; jr < nc; jr += NR) {
+    const double *src = B.p + p0 * B.rs + (j0 + jr) * B.cs;
+    if (jr + NR <= nc && B.cs == 1)           /* rows of B: copies */
+      for (size_t p = 0; p < kc; p++, dst += NR)
+        memcpy(dst, src + p * B.rs, NR * sizeof *dst);
+    else if (jr + NR <= nc && B.rs == 1)      /* B read transposed: NR streams */
+      for (size_t p = 0; p < kc; p++, dst += NR)
+        for (size_t j = 0; j < NR; j++) dst[j] = src[j * B.cs + p];
+    else
+      for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < NR; j++)
+          *dst++ = jr + j < nc ? src[p * B.rs + j * B.cs] : 0;
+  }
 }
 
 /* Straight from A and B, tile by tile: for small and thin products, where
