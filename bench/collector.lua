@@ -18,8 +18,9 @@ Each loop runs in a fresh child process (so one loop's heap does not
 pace the next), and prints its verdicts:
 - MNIST: peak resident memory <= 3x the resident memory after step 10;
   p90 step time <= 1.5x the median.
-- moons: median step no slower than without pacing (within 5%; both
-  measured in this run, interleaved), p90 <= 1.5x the median.  The mean
+- moons: median step no slower than the issue's "today" (0.45 ms on this
+  box; an absolute figure, so a loaded machine can miss it), p90 <= 1.5x
+  the median.  The unpaced loop prints beside it for reference.  The mean
   step of both prints too: not a target, but the total cost.
 ]]
 local root = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/.."
@@ -158,9 +159,14 @@ local mon = mon1.median <= mon2.median and mon1 or mon2
 local moff = moff1.median <= moff2.median and moff1 or moff2
 show("paced (default)", mon)
 show("not paced", moff)
-print(("- median no slower than not paced: %.3f vs %.3f ms (%.2fx) — %s"):format(
-  mon.median * 1e3, moff.median * 1e3, mon.median / moff.median,
-  verdict(mon.median <= 1.05 * moff.median)))
+-- "No slower than today": issue 13 gives today's median as 0.45 ms on this
+-- box, before the binding paced the collector.  The unpaced loop of this
+-- run is no stand-in for it: its median leaves out the freeing it defers
+-- to the steps that collect, which is what p90 measures.
+print(("- median no slower than today (0.45 ms on this box, issue 13): %.3f ms — %s"):format(
+  mon.median * 1e3, verdict(mon.median <= 0.45e-3)))
+print(("  (for reference, not paced in this run: median %.3f ms, %.2fx)"):format(
+  moff.median * 1e3, mon.median / moff.median))
 print(("- p90 step <= 1.5x median: %.2fx — %s"):format(mon.p90 / mon.median, verdict(mon.p90 <= 1.5 * mon.median)))
 print(("  (not a target) mean step, paced against not paced: %.3f vs %.3f ms (%.2fx): the freeing that"
   .. " pacing spreads over the steps is work the unpaced loop defers"):format(

@@ -163,7 +163,10 @@ int tlb_error(lua_State *L) {
 ** The look costs a subtraction per handle: the live count is read only
 ** after TLB_PACE_LOOK bytes of new allocation. */
 #define TLB_PACE_LOOK ((size_t)64 << 10)
-#define TLB_PACE_MIN ((size_t)1 << 20)
+/* A step of the moons demo leaves ~440 KB of graph: with this floor it is
+** freed in the next step, not three steps' worth in every third (README,
+** "Memory the collector can see"). */
+#define TLB_PACE_MIN ((size_t)512 << 10)
 
 void tlb_pace(lua_State *L) {
   tlb_state *s = lua_touserdata(L, lua_upvalueindex(1));
