@@ -299,6 +299,15 @@ double *tl__grads_once(tl_node *n, int *assign) {
   return tl__grads(n);
 }
 
+double *tl__grads_to_fill(tl_node *n, int *assign) {
+  *assign = !(n->flags & TL_F_HAS_GRAD);
+  if (*assign && tl__is_array(n)) {
+    n->flags |= TL_F_HAS_GRAD;
+    return n->val.arr->grad;
+  }
+  return tl__grads(n);
+}
+
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size) {
   if (!tl__is_array(n)) {
     snprintf(buf, size, "scalar");

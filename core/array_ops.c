@@ -162,9 +162,7 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   if (tl__ndim(b) == 2) shape[ndim++] = d.m;
   tl_node *n = result(ctx, ndim, shape);
   if (n == NULL) return NULL;
-  double *out = tl__vals(n);
-  memset(out, 0, d.n * d.m * sizeof(double));
-  tl__gemm(ctx, d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, out);
+  tl__gemm(ctx, d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, tl__vals(n), 1);
   tl_node *in[2] = {a, b};
   return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
 }
@@ -190,9 +188,17 @@ void tl__matmul_b(tl_ctx *ctx, tl_node *n) {
   mm_dims(NULL, a, b, &d);              /* checked on the way in */
   const double *g = tl__grads(n);
   if (tl__ndim(b) == 1) outer_b(a, d.n, d.k, g, tl__vals(b));
-  else if (tl__wants_grad(a)) tl__gemm(ctx, d.n, d.m, d.k, g, 0, tl__vals(b), 1, tl__grads(a));
+  else if (tl__wants_grad(a)) {
+    int set;
+    double *ga = tl__grads_to_fill(a, &set);
+    tl__gemm(ctx, d.n, d.m, d.k, g, 0, tl__vals(b), 1, ga, set);
+  }
   if (tl__ndim(a) == 1) outer_b(b, d.k, d.m, tl__vals(a), g);
-  else if (tl__wants_grad(b)) tl__gemm(ctx, d.k, d.n, d.m, tl__vals(a), 1, g, 0, tl__grads(b));
+  else if (tl__wants_grad(b)) {
+    int set;
+    double *gb = tl__grads_to_fill(b, &set);
+    tl__gemm(ctx, d.k, d.n, d.m, tl__vals(a), 1, g, 0, gb, set);
+  }
 }
 
 /* }====================================================================== */

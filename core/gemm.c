@@ -59,6 +59,7 @@ static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 ** ======================================================================= */
 
 typedef struct kernel_args {
+  int assign;                 /* store the sums into c instead of adding */
   int packed;                 /* a and b are packed panels (padded: whole
                               ** MR x NR tiles may be read) */
   size_t kc;
@@ -66,6 +67,19 @@ typedef struct kernel_args {
   const double *b; size_t b_step, b_cs;
   double *c; size_t ldc, mr, nr;
 } kernel_args;
+
+/* c[mr x nr] (+)= the tile's sums (row stride 'ts').  The sums start from
+** +0 and add fused products, so none is ever -0: storing one and adding it
+** to a zeroed c give the same bits, and assigning saves zeroing c. */
+static void write_back(const kernel_args *k, const double *tile, size_t ts) {
+  for (size_t i = 0; i < k->mr; i++) {
+    double *c = k->c + i * k->ldc;
+    const double *t = tile + i * ts;
+    if (k->assign) memcpy(c, t, k->nr * sizeof *c);
+    else
+      for (size_t j = 0; j < k->nr; j++) c[j] += t[j];
+  }
+}
 
 static void kernel_portable(const kernel_args *k) {
   double acc[MR][NR] = {{0}};
@@ -75,8 +89,7 @@ static void kernel_portable(const kernel_args *k) {
       for (size_t j = 0; j < k->nr; j++)
         acc[i][j] = fma(ap[i * k->a_rs], bp[j * k->b_cs], acc[i][j]);
   }
-  for (size_t i = 0; i < k->mr; i++)
-    for (size_t j = 0; j < k->nr; j++) k->c[i * k->ldc + j] += acc[i][j];
+  write_back(k, &acc[0][0], NR);
 }
 
 #ifdef TL_HAVE_FMA_KERNEL
@@ -105,8 +118,7 @@ static void kernel_fma(const kernel_args *k) {
     _mm256_storeu_pd(tile[i] + 4, c##i##1);
     TL_STORE(0) TL_STORE(1) TL_STORE(2) TL_STORE(3) TL_STORE(4) TL_STORE(5)
 #undef TL_STORE
-    for (size_t i = 0; i < k->mr; i++)
-      for (size_t j = 0; j < k->nr; j++) k->c[i * k->ldc + j] += tile[i][j];
+    write_back(k, &tile[0][0], NR);
     return;
   }
   if (k->mr == 1 && k->nr == NR && k->b_cs == 1) {   /* one row, B contiguous */
@@ -120,7 +132,7 @@ static void kernel_fma(const kernel_args *k) {
     double tile[NR];
     _mm256_storeu_pd(tile, acc0);
     _mm256_storeu_pd(tile + 4, acc1);
-    for (size_t j = 0; j < NR; j++) k->c[j] += tile[j];
+    write_back(k, tile, NR);
     return;
   }
   double acc[MR][NR] = {{0}};
@@ -130,8 +142,7 @@ static void kernel_fma(const kernel_args *k) {
       for (size_t j = 0; j < k->nr; j++)
         acc[i][j] = __builtin_fma(ap[i * k->a_rs], bp[j * k->b_cs], acc[i][j]);
   }
-  for (size_t i = 0; i < k->mr; i++)
-    for (size_t j = 0; j < k->nr; j++) k->c[i * k->ldc + j] += acc[i][j];
+  write_back(k, &acc[0][0], NR);
 }
 #endif
 
@@ -190,12 +201,12 @@ static void pack_b(tl__mat B, size_t p0, size_t kc, size_t j0, size_t nc,
 ** packing would copy as many values as there are products, and for when
 ** there is no memory to pack into (a backward pass cannot fail). */
 static void gemm_direct(kernel_fn kernel, size_t n, size_t k, size_t m,
-                        tl__mat A, tl__mat B, double *C) {
+                        tl__mat A, tl__mat B, double *C, int assign) {
   for (size_t p0 = 0; p0 < k; p0 += TL_KC)
     for (size_t i0 = 0; i0 < n; i0 += MR)
       for (size_t j0 = 0; j0 < m; j0 += NR) {
         kernel_args ka = {
-          0, min_size(TL_KC, k - p0),
+          assign && p0 == 0, 0, min_size(TL_KC, k - p0),
           A.p + i0 * A.rs + p0 * A.cs, A.cs, A.rs,
           B.p + p0 * B.rs + j0 * B.cs, B.rs, B.cs,
           C + i0 * m + j0, m, min_size(MR, n - i0), min_size(NR, m - j0)
@@ -218,18 +229,18 @@ static double *pack_scratch(tl_ctx *ctx, size_t need) {
 
 /* C (n x m, row-major, contiguous) += op(A) (n x k) op(B) (k x m). */
 static void gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, tl__mat A,
-                 tl__mat B, double *C) {
+                 tl__mat B, double *C, int assign) {
   kernel_fn kernel = pick_kernel();
   if (n < MR || (k <= TL_THIN_WORK && m <= TL_THIN_WORK &&
                  n * k * m < TL_THIN_WORK)) {
-    gemm_direct(kernel, n, k, m, A, B, C);
+    gemm_direct(kernel, n, k, m, A, B, C, assign);
     return;
   }
   size_t kc_max = min_size(k, TL_KC), mc_max = min_size(round_up(n, MR), TL_MC);
   size_t nc_max = min_size(round_up(m, NR), TL_NC);
   double *ap = pack_scratch(ctx, (mc_max + nc_max) * kc_max);
   if (ap == NULL) {
-    gemm_direct(kernel, n, k, m, A, B, C);
+    gemm_direct(kernel, n, k, m, A, B, C, assign);
     return;
   }
   double *bp = ap + mc_max * kc_max;
@@ -244,7 +255,7 @@ static void gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, tl__mat A,
         for (size_t jr = 0; jr < nc; jr += NR)
           for (size_t ir = 0; ir < mc; ir += MR) {
             kernel_args ka = {
-              1, kc, ap + ir * kc, MR, 1, bp + jr * kc, NR, 1,
+              assign && p0 == 0, 1, kc, ap + ir * kc, MR, 1, bp + jr * kc, NR, 1,
               C + (i0 + ir) * m + j0 + jr, m,
               min_size(MR, mc - ir), min_size(NR, nc - jr)
             };
@@ -258,17 +269,18 @@ static void gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, tl__mat A,
 #endif
 
 void tl__gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, const double *a,
-              int trans_a, const double *b, int trans_b, double *c) {
+              int trans_a, const double *b, int trans_b, double *c,
+              int assign) {
 #ifdef TL_USE_BLAS
   (void)ctx;
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, (int)n, (int)m, (int)k, 1.0,
-              a, trans_a ? (int)n : (int)k, b, trans_b ? (int)k : (int)m, 1.0,
-              c, (int)m);
+              a, trans_a ? (int)n : (int)k, b, trans_b ? (int)k : (int)m,
+              assign ? 0.0 : 1.0, c, (int)m);
 #else
   /* op(A)(i, p): A stored n x k, or k x n when transposed */
   tl__mat A = trans_a ? (tl__mat){a, 1, n} : (tl__mat){a, k, 1};
   tl__mat B = trans_b ? (tl__mat){b, 1, k} : (tl__mat){b, m, 1};
-  gemm(ctx, n, k, m, A, B, c);
+  gemm(ctx, n, k, m, A, B, c, assign);
 #endif
 }

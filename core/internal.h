@@ -166,6 +166,9 @@ double *tl__grads(tl_node *n);
 ** first gradient as it is (0 + -0 would be +0).  Otherwise *assign is 0
 ** and the rule adds (+=). */
 double *tl__grads_once(tl_node *n, int *assign);
+/* The same for a rule that writes every position when *assign is set
+** (matmul's products): the buffer is then not zeroed first. */
+double *tl__grads_to_fill(tl_node *n, int *assign);
 /* Makes sure an array node has a gradient buffer; 0 when memory is short. */
 int tl__alloc_grad(tl_ctx *ctx, tl_node *n);
 
@@ -206,10 +209,12 @@ void tl__elementwise_b(tl_node *n,
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
 
 /* c (n x m) += op(a) (n x k) op(b) (k x m), where op transposes a stored
-** k x n (trans_a) or b stored m x k (trans_b).  Packs into the context's
+** k x n (trans_a) or b stored m x k (trans_b); with 'assign', c's old
+** values are not read (=, not +=).  Packs into the context's
 ** scratch (ctx->pack), kept between calls; never fails (gemm.c). */
 void tl__gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, const double *a,
-              int trans_a, const double *b, int trans_b, double *c);
+              int trans_a, const double *b, int trans_b, double *c,
+              int assign);
 
 /* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
 #define EW(f, da, db)

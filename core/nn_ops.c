@@ -139,8 +139,7 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   double *out = n->val.arr->data;
   const double *bv = b->val.arr->data;
   /* products first, then the bias: (X W^T) + b, as written by hand */
-  memset(out, 0, rows * nout * sizeof(double));
-  tl__gemm(ctx, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data, 1, out);
+  tl__gemm(ctx, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data, 1, out, 1);
   for (size_t r = 0; r < rows; r++)
     for (size_t j = 0; j < nout; j++) out[r * nout + j] += bv[j];
   in[0] = x;
@@ -158,15 +157,20 @@ void tl__linear_b(tl_ctx *ctx, tl_node *n) {
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t rows = tl__size(x) / nin;
   const double *g = tl__grads(n);
-  if (tl__wants_grad(w))
-    tl__gemm(ctx, nout, rows, nin, g, 1, x->val.arr->data, 0, tl__grads(w));
+  int set;
+  if (tl__wants_grad(w)) {
+    double *gw = tl__grads_to_fill(w, &set);
+    tl__gemm(ctx, nout, rows, nin, g, 1, x->val.arr->data, 0, gw, set);
+  }
   if (tl__wants_grad(b)) {
     double *gb = tl__grads(b);
     for (size_t r = 0; r < rows; r++)
       for (size_t j = 0; j < nout; j++) gb[j] += g[r * nout + j];
   }
-  if (tl__wants_grad(x))
-    tl__gemm(ctx, rows, nout, nin, g, 0, w->val.arr->data, 0, tl__grads(x));
+  if (tl__wants_grad(x)) {
+    double *gx = tl__grads_to_fill(x, &set);
+    tl__gemm(ctx, rows, nout, nin, g, 0, w->val.arr->data, 0, gx, set);
+  }
 }
 
 /* }====================================================================== */
