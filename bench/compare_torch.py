@@ -86,6 +86,33 @@ def mlp(nin, nouts):
     return torch.nn.Sequential(*layers)
 
 
+def moons_batched_step(dtype=torch.float64):
+    """The batched moons training step, as bench/impls.lua's
+    moons_step_batched: MLP(2, [16, 16, 1]) on one (100, 2) tensor, hinge
+    + 1e-4 L2, SGD (lr 0.1, momentum 0.9).  Returns step(); also used by
+    bench/speed_targets_torch.py, so both report the same step."""
+    random.seed(1)
+    torch.manual_seed(1)
+    pts, labels = [], []
+    for i in range(100):
+        upper, j = i < 50, i % 50
+        t = math.pi * j / 49
+        x1, x2 = (math.cos(t), math.sin(t)) if upper else (1 - math.cos(t), 0.5 - math.sin(t))
+        pts.append([x1 + random.gauss(0, 0.1), x2 + random.gauss(0, 0.1)])
+        labels.append(-1.0 if upper else 1.0)
+    X, y = torch.tensor(pts, dtype=dtype), torch.tensor(labels, dtype=dtype)
+    net = mlp(2, [16, 16, 1]).to(dtype)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+    def step():
+        scores = net(X).squeeze(1)
+        loss = torch.relu(1 - y * scores).mean() + 1e-4 * sum((p * p).sum() for p in net.parameters())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
 def main():
     torch.manual_seed(1)
     measure("add", binary(lambda a, b: a + b), 1000, 300, 1)
@@ -117,27 +144,12 @@ def main():
     measure("mlp_backward", mlp_backward, 100, 300, 1.5)
     measure("zero_grad", zero_grad, 100, 300, 1)
 
-    # the moons step, batched: same shapes and loss as bench/impls.lua
-    random.seed(1)
-    pts, labels = [], []
-    for i in range(100):
-        upper, j = i < 50, i % 50
-        t = math.pi * j / 49
-        x1, x2 = (math.cos(t), math.sin(t)) if upper else (1 - math.cos(t), 0.5 - math.sin(t))
-        pts.append([x1 + random.gauss(0, 0.1), x2 + random.gauss(0, 0.1)])
-        labels.append(-1.0 if upper else 1.0)
-    X, y = torch.tensor(pts), torch.tensor(labels)
-    net = mlp(2, [16, 16, 1])
-    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    step = moons_batched_step()
 
     def moons_step(n):
         t0 = time.perf_counter_ns()
         for _ in range(n):
-            scores = net(X).squeeze(1)
-            loss = torch.relu(1 - y * scores).mean() + 1e-4 * sum((p * p).sum() for p in net.parameters())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            step()
         return time.perf_counter_ns() - t0
 
     measure("moons_step_batched", moons_step, 1, 500, 3)
