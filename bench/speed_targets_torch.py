@@ -8,7 +8,7 @@ Commands, one a line, come from the named pipe FIFO (stdin without
 --control); answers go to stdout:
 
     run <case> <warmup_s> <block_s> <sample_s>
-        -> result <case> <µs per step of each sample, tab-separated>
+        -> result <case> <cpu µs>/<wall µs> per step of each sample, tab-separated
     quit
 
 Startup prints "ready <torch version>", or "notorch <reason>" (and exits 0)
@@ -82,8 +82,9 @@ MAKERS = {
 def block(step, warmup_s, block_s, sample_s):
     """As bench/speed_targets.lua's block(): warm up (at least 2 steps),
     choose the steps per sample from the warm-up's pace, then take samples
-    until block_s has passed (at least 3).  Seconds per step of each."""
-    now = time.perf_counter
+    until block_s has passed (at least 3).  (processor seconds, wall
+    seconds) per step of each sample."""
+    now, cpu = time.perf_counter, time.process_time
     t0, n = now(), 0
     while n < 2 or now() - t0 < warmup_s:
         step()
@@ -91,10 +92,10 @@ def block(step, warmup_s, block_s, sample_s):
     inner = max(1, round(sample_s / ((now() - t0) / n)))
     samples, start = [], now()
     while len(samples) < 3 or now() - start < block_s:
-        t = now()
+        c, t = cpu(), now()
         for _ in range(inner):
             step()
-        samples.append((now() - t) / inner)
+        samples.append(((cpu() - c) / inner, (now() - t) / inner))
     return samples
 
 
@@ -144,7 +145,7 @@ def main():
             name, dt = case.rsplit("_", 1)
             steps[case] = MAKERS[name](DTYPES[dt])
         s = block(steps[case], *map(float, words[2:]))
-        print("result\t%s\t%s" % (case, "\t".join("%.6g" % (t * 1e6) for t in s)), flush=True)
+        print("result\t%s\t%s" % (case, "\t".join("%.6g/%.6g" % (c * 1e6, w * 1e6) for c, w in s)), flush=True)
 
 
 if __name__ == "__main__":

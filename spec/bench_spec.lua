@@ -220,6 +220,61 @@ describe("bench/run.lua", function()
     assert.are.equal(4, verdicts, out)
   end)
 
+  -- issue 14's targets: one verdict line per target, without PyTorch (as in
+  -- CI) and judged against a stand-in for the PyTorch child that speaks
+  -- its protocol and answers every block with the same time
+  local function speed_targets(python, us)
+    local env = python and ("TORCHLET_BENCH_PYTHON=%s FAKE_US=%s"):format(python, us)
+                or "TORCHLET_BENCH_PYTHON=none"
+    local p = io.popen(env .. " lua5.4 bench/speed_targets.lua --quick --rounds 1 2>&1")
+    local out = p:read("a")
+    assert.is_true(p:close(), out)      -- missed targets are results, not errors
+    local verdicts = {}
+    for name, rest in out:gmatch("\ntarget (T%d[^:]*): ([^\n]*)") do
+      verdicts[#verdicts + 1] = name
+      verdicts[name] = rest:match(": (%a+)$") or rest:match("(not judged)$")
+    end
+    assert.are.same({"T1 float64", "T1 float32", "T2 float64", "T2 float32", "T3 train",
+                     "T3 forward", "T4"}, {table.unpack(verdicts)}, out)
+    return verdicts, out
+  end
+
+  local function fake_torch()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    -- $3 is the named pipe; opened read-write, so it opens without a writer
+    f:write([[#!/bin/sh
+exec 3<>"$3"
+printf 'ready\tfake\n'
+while read -r cmd case rest <&3; do
+  [ "$cmd" = quit ] && exit 0
+  printf 'result\t%s\t%s/%s\t%s/%s\t%s/%s\n' "$case" $FAKE_US $FAKE_US $FAKE_US $FAKE_US $FAKE_US $FAKE_US
+done
+]])
+    f:close()
+    assert(os.execute("chmod +x " .. path))
+    return path
+  end
+
+  it("bench/speed_targets.lua without PyTorch: Torchlet's times, nothing judged", function()
+    local verdicts, out = speed_targets(nil)
+    assert.truthy(out:find("PyTorch not available: targets not judged", 1, true), out)
+    for _, name in ipairs(verdicts) do assert.are.equal("not judged", verdicts[name], name) end
+  end)
+
+  it("bench/speed_targets.lua judges each target on the PyTorch child's medians", function()
+    local fake = fake_torch()
+    local slow = speed_targets(fake, 1e9)       -- PyTorch "takes" 1000 s a step
+    local fast, out = speed_targets(fake, 1e-3) -- 1 ns a step
+    os.remove(fake)
+    for _, name in ipairs(slow) do
+      assert.are.equal("met", slow[name], name)
+      assert.are.equal("MISSED", fast[name], name)
+    end
+    assert.truthy(out:find("PyTorch fake", 1, true), out)
+    assert.truthy(out:find("Torchlet has no float32: its float64 time", 1, true), out)
+  end)
+
   it("rejects unknown options", function()
     local p = io.popen("lua5.4 bench/run.lua --bogus 2>&1")
     local out = p:read("a")
