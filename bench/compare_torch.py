@@ -10,11 +10,15 @@ is how PyTorch is used, so it fills the batched row; the other rows mirror
 the scalar definitions.
 """
 import math
+import os
 import random
 import sys
 import time
 
-import torch
+# one thread, OpenBLAS's pool too (torch.set_num_threads does not reach it;
+# bench/speed_targets_torch.py says more)
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import torch  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)

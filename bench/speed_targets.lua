@@ -362,7 +362,7 @@ local function main(argv)
   say("  load average %s at the start, %s at the end%s", load0, loadavg(),
       opts.quick and "; --quick: these figures mean nothing" or "")
   if judged then
-    say("  PyTorch %s, %s, one thread (torch.set_num_threads(1)); zero_grad(set_to_none=True)",
+    say("  PyTorch %s, %s, one thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1); zero_grad(set_to_none=True)",
         version, python)
   else
     say("  PyTorch not available: targets not judged (%s)", torch_why or "?")

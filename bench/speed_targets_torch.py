@@ -20,6 +20,12 @@ import select
 import sys
 import time
 
+# One thread means OpenBLAS's too: Debian's torch does its float64 and
+# float32 matmuls in OpenBLAS, whose own thread pool torch.set_num_threads
+# does not reach (a second thread otherwise shows in /proc); read when the
+# library loads, so before the import.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
 try:
     import torch
     import torch.nn.functional as F
