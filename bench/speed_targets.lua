@@ -355,14 +355,16 @@ local function main(argv)
   local function say(fmt, ...) out[#out + 1] = fmt:format(...) end
   say("issue 14 targets: speed at real sizes (bench/speed_targets.lua)")
   say("  one thread; %d rounds, each target's contenders interleaved block by block "
-      .. "(%g s a block after warm-up); median (and minimum) over all samples;", opts.rounds, opts.block)
+      .. "(%g s a block after warm-up); median (and minimum) over all samples;",
+      opts.rounds, opts.block)
   say("  times are %s time (%s time beside them); verdicts on the medians of %s time;",
       opts.clock == "cpu" and "processor" or "wall", other_clock == "cpu" and "processor" or "wall",
       opts.clock == "cpu" and "processor" or "wall")
   say("  load average %s at the start, %s at the end%s", load0, loadavg(),
       opts.quick and "; --quick: these figures mean nothing" or "")
   if judged then
-    say("  PyTorch %s, %s, one thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1); zero_grad(set_to_none=True)",
+    say("  PyTorch %s, %s, one thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1); "
+        .. "zero_grad(set_to_none=True)",
         version, python)
   else
     say("  PyTorch not available: targets not judged (%s)", torch_why or "?")
@@ -445,7 +447,8 @@ local function main(argv)
   contender("Torchlet forward under no_grad, 1x32 array", "tl:t3_forward_array")
   contender("Torchlet forward under no_grad, table", "tl:t3_forward_scalar")
   contender("PyTorch float64 forward under no_grad", "pt:t3_forward_f64")
-  local bt, bf = best("t3_train_array", "t3_train_scalar"), best("t3_forward_array", "t3_forward_scalar")
+  local bt = best("t3_train_array", "t3_train_scalar")
+  local bf = best("t3_forward_array", "t3_forward_scalar")
   local path = function(key) return key:match("array$") and "array" or "table" end
   faster("T3 train", bt, "pt:t3_train_f64", 2, "; Torchlet's faster path: the " .. path(bt))
   faster("T3 forward", bf, "pt:t3_forward_f64", 2, "; Torchlet's faster path: the " .. path(bf))

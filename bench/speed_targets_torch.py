@@ -151,7 +151,8 @@ def main():
             name, dt = case.rsplit("_", 1)
             steps[case] = MAKERS[name](DTYPES[dt])
         s = block(steps[case], *map(float, words[2:]))
-        print("result\t%s\t%s" % (case, "\t".join("%.6g/%.6g" % (c * 1e6, w * 1e6) for c, w in s)), flush=True)
+        times = "\t".join("%.6g/%.6g" % (c * 1e6, w * 1e6) for c, w in s)
+        print("result\t%s\t%s" % (case, times), flush=True)
 
 
 if __name__ == "__main__":
