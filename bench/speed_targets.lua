@@ -61,14 +61,18 @@ local now = clock_ok and function() return clock.now() * 1e-9 end or os.clock
 local USAGE = "usage: lua5.4 bench/speed_targets.lua [--quick] [--rounds N] [--clock cpu|wall]"
 
 local function parse_args(argv)
+  -- a block: warm up for 'warmup' seconds (at least 'min_warm' steps), then
+  -- samples of about 'sample' seconds for 'block' seconds (at least
+  -- 'min_samples')
   local opts = {rounds = 3, warmup_first = 0.5, warmup = 0.1, block = 1.5, sample = 0.02,
-                clock = "cpu"}
+                min_warm = 2, min_samples = 3, clock = "cpu"}
   local i = 1
   while i <= #argv do
     local a = argv[i]
     if a == "--quick" then
       opts.quick = true
       opts.rounds, opts.warmup_first, opts.warmup, opts.block, opts.sample = 2, 0, 0, 0, 0.001
+      opts.min_warm, opts.min_samples = 1, 2
     elseif a == "--rounds" then
       i = i + 1
       opts.rounds = math.tointeger(tonumber(argv[i] or ""))
@@ -246,14 +250,15 @@ end
 -- ===================================================================
 
 -- Microseconds per step of each sample of one block, {cpu = {...}, wall =
--- {...}}; the same rule as speed_targets_torch.py's block().
-local function block(step, warmup, block_s, sample)
+-- {...}}; the same rule as speed_targets_torch.py's block() (whose minima
+-- stay 2 and 3: --quick lowers them here for the debug build's specs).
+local function block(step, warmup, block_s, sample, opts)
   collectgarbage("collect")
   local t0, n = now(), 0
-  while n < 2 or now() - t0 < warmup do step(); n = n + 1 end
+  while n < opts.min_warm or now() - t0 < warmup do step(); n = n + 1 end
   local inner = math.max(1, math.floor(sample / ((now() - t0) / n) + 0.5))
   local cpu, wall, start = {}, {}, now()
-  while #wall < 3 or now() - start < block_s do
+  while #wall < opts.min_samples or now() - start < block_s do
     local c, t = os.clock(), now()
     for _ = 1, inner do step() end
     wall[#wall + 1] = (now() - t) / inner * 1e6
@@ -318,7 +323,7 @@ local function main(argv)
       io.stderr:write(("speed_targets: round %d/%d %s\n"):format(round, opts.rounds, key))
       if who == "tl" then
         steps[case] = steps[case] or MAKERS[case]()
-        s = block(steps[case], warmup, opts.block, opts.sample)
+        s = block(steps[case], warmup, opts.block, opts.sample, opts)
       elseif torch then
         local err
         s, err = torch_block(torch, case, warmup, opts.block, opts.sample)
