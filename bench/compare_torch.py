@@ -10,11 +10,15 @@ is how PyTorch is used, so it fills the batched row; the other rows mirror
 the scalar definitions.
 """
 import math
+import os
 import random
 import sys
 import time
 
-import torch
+# one thread, OpenBLAS's pool too (torch.set_num_threads does not reach it;
+# bench/speed_targets_torch.py says more)
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import torch  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)
@@ -86,6 +90,33 @@ def mlp(nin, nouts):
     return torch.nn.Sequential(*layers)
 
 
+def moons_batched_step(dtype=torch.float64):
+    """The batched moons training step, as bench/impls.lua's
+    moons_step_batched: MLP(2, [16, 16, 1]) on one (100, 2) tensor, hinge
+    + 1e-4 L2, SGD (lr 0.1, momentum 0.9).  Returns step(); also used by
+    bench/speed_targets_torch.py, so both report the same step."""
+    random.seed(1)
+    torch.manual_seed(1)
+    pts, labels = [], []
+    for i in range(100):
+        upper, j = i < 50, i % 50
+        t = math.pi * j / 49
+        x1, x2 = (math.cos(t), math.sin(t)) if upper else (1 - math.cos(t), 0.5 - math.sin(t))
+        pts.append([x1 + random.gauss(0, 0.1), x2 + random.gauss(0, 0.1)])
+        labels.append(-1.0 if upper else 1.0)
+    X, y = torch.tensor(pts, dtype=dtype), torch.tensor(labels, dtype=dtype)
+    net = mlp(2, [16, 16, 1]).to(dtype)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+    def step():
+        scores = net(X).squeeze(1)
+        loss = torch.relu(1 - y * scores).mean() + 1e-4 * sum((p * p).sum() for p in net.parameters())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
 def main():
     torch.manual_seed(1)
     measure("add", binary(lambda a, b: a + b), 1000, 300, 1)
@@ -117,27 +148,12 @@ def main():
     measure("mlp_backward", mlp_backward, 100, 300, 1.5)
     measure("zero_grad", zero_grad, 100, 300, 1)
 
-    # the moons step, batched: same shapes and loss as bench/impls.lua
-    random.seed(1)
-    pts, labels = [], []
-    for i in range(100):
-        upper, j = i < 50, i % 50
-        t = math.pi * j / 49
-        x1, x2 = (math.cos(t), math.sin(t)) if upper else (1 - math.cos(t), 0.5 - math.sin(t))
-        pts.append([x1 + random.gauss(0, 0.1), x2 + random.gauss(0, 0.1)])
-        labels.append(-1.0 if upper else 1.0)
-    X, y = torch.tensor(pts), torch.tensor(labels)
-    net = mlp(2, [16, 16, 1])
-    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    step = moons_batched_step()
 
     def moons_step(n):
         t0 = time.perf_counter_ns()
         for _ in range(n):
-            scores = net(X).squeeze(1)
-            loss = torch.relu(1 - y * scores).mean() + 1e-4 * sum((p * p).sum() for p in net.parameters())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            step()
         return time.perf_counter_ns() - t0
 
     measure("moons_step_batched", moons_step, 1, 500, 3)

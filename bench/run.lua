@@ -22,7 +22,8 @@ the original's table and writes the result as JSON.
 
 After the tables it runs bench/model_batched.lua (issue 13's model
 targets: model(X) against the same network by hand, bytes per parameter)
-and prints its verdicts.
+and prints its verdicts; with --compare, then bench/speed_targets.lua
+(issue 14's targets against PyTorch, about 80 s; --quick passes on).
 
 Rows that need torchlet.nn read "n/a (torchlet.nn not built)" until it is.
 ]]
@@ -237,6 +238,19 @@ local function main(argv)
     result.model_targets[#result.model_targets + 1] = line
   end
   p:close()
+  -- issue 14's speed targets against PyTorch (bench/speed_targets.lua):
+  -- a process of their own too, with PyTorch in a child of that one
+  if opts.compare then
+    p = io.popen(quote(lua) .. " " .. quote(root .. "/bench/speed_targets.lua")
+                 .. (opts.quick and " --quick" or ""))
+    result.speed_targets = {}
+    print()
+    for line in p:read("a"):gmatch("[^\n]+") do
+      print(line)
+      result.speed_targets[#result.speed_targets + 1] = line
+    end
+    if not p:close() then print("bench/speed_targets.lua failed (its messages are above)") end
+  end
   print()
   print("Absolute numbers vary by machine; compare ratios measured in one run.")
 

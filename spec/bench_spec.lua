@@ -171,6 +171,17 @@ describe("bench.store", function()
 end)
 
 describe("bench/run.lua", function()
+  -- bench/speed_targets.lua's verdict lines (issue 14): target name, then
+  -- its verdict ("met", "MISSED" or "not judged"), in the order printed
+  local function speed_verdicts(out)
+    local v = {}
+    for name, rest in out:gmatch("\ntarget (T%d[^:]*): ([^\n]*)") do
+      v[#v + 1] = name
+      v[#v + 1] = rest:match(": (%a+)$") or rest:match("(not judged)$") or rest
+    end
+    return v
+  end
+
   it("prints the table and writes parseable JSON (--quick --compare)", function()
     local path = os.tmpname()
     -- PyTorch is optional and slow to start: left out of this check
@@ -181,6 +192,11 @@ describe("bench/run.lua", function()
     assert.is_true(ok, out)
     assert.truthy(out:find("| Benchmark | Initial Implementation (µs) | Current Implementation (µs) | Notes |", 1, true), out)
     assert.truthy(out:find("plain Lua / Torchlet", 1, true), out)
+    -- issue 14's targets, one verdict line each, not judged without PyTorch
+    assert.truthy(out:find("PyTorch not available: targets not judged", 1, true), out)
+    local nj = "not judged"
+    assert.are.same({"T1 float64", nj, "T1 float32", nj, "T2 float64", nj, "T2 float32", nj,
+                     "T3 train", nj, "T3 forward", nj, "T4", nj}, speed_verdicts(out), out)
     local f = assert(io.open(path))
     local text = f:read("a")
     f:close()
@@ -218,6 +234,35 @@ describe("bench/run.lua", function()
       end
     end
     assert.are.equal(4, verdicts, out)
+  end)
+
+  it("bench/speed_targets.lua judges each target on the PyTorch child's medians", function()
+    -- a stand-in for the PyTorch child that speaks its protocol: a step of
+    -- T1 or T3 "takes" 1000 s, of T2 or T4 1 ns
+    local fake = os.tmpname()
+    local f = assert(io.open(fake, "w"))
+    -- $3 is the named pipe; opened read-write, so it opens without a writer
+    f:write([[#!/bin/sh
+exec 3<>"$3"
+printf 'ready\tfake\n'
+while read -r cmd case rest <&3; do
+  [ "$cmd" = quit ] && exit 0
+  case "$case" in t1*|t3*) t=1e9/1e9 ;; *) t=1e-3/1e-3 ;; esac  # processor/wall µs
+  printf 'result\t%s\t%s\t%s\t%s\n' "$case" "$t" "$t" "$t"
+done
+]])
+    f:close()
+    assert(os.execute("chmod +x " .. fake))
+    local p = io.popen("TORCHLET_BENCH_PYTHON=" .. fake ..
+                       " lua5.4 bench/speed_targets.lua --quick --rounds 1 2>&1")
+    local out = p:read("a")
+    assert.is_true(p:close(), out)      -- missed targets are results, not errors
+    os.remove(fake)
+    assert.are.same({"T1 float64", "met", "T1 float32", "met", "T2 float64", "MISSED",
+                     "T2 float32", "MISSED", "T3 train", "met", "T3 forward", "met",
+                     "T4", "MISSED"}, speed_verdicts(out), out)
+    assert.truthy(out:find("PyTorch fake", 1, true), out)
+    assert.truthy(out:find("Torchlet has no float32: its float64 time", 1, true), out)
   end)
 
   it("rejects unknown options", function()
