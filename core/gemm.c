@@ -44,8 +44,6 @@ typedef struct tl__mat { const double *p; size_t rs, cs; } tl__mat;
 #define TL_KC 256
 #define TL_MC 96      /* multiple of MR */
 #define TL_NC 2048    /* multiple of NR */
-/* n k m below this, or fewer than MR rows: no packing */
-#define TL_THIN_WORK ((size_t)1 << 15)
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
@@ -121,28 +119,50 @@ static void kernel_fma(const kernel_args *k) {
     write_back(k, &tile[0][0], NR);
     return;
   }
-  if (k->mr == 1 && k->nr == NR && k->b_cs == 1) {   /* one row, B contiguous */
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-    for (size_t p = 0; p < k->kc; p++) {
-      __m256d ai = _mm256_broadcast_sd(k->a + p * k->a_step);
-      const double *bp = k->b + p * k->b_step;
-      acc0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc0);
-      acc1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp + 4), acc1);
+  /* straight from A and B (fewer than MR rows), one row at a time: with
+  ** B's rows contiguous, two vectors of sums; read transposed, NR scalar
+  ** sums, each along a contiguous column of the stored matrix */
+  double tile[MR][NR];
+  for (size_t i = 0; i < k->mr; i++) {
+    const double *a = k->a + i * k->a_rs;
+    if (k->nr == NR && k->b_cs == 1) {
+      __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+      for (size_t p = 0, kc = k->kc; p < kc; p++) {
+        __m256d ai = _mm256_broadcast_sd(a + p * k->a_step);
+        const double *bp = k->b + p * k->b_step;
+        acc0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc0);
+        acc1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp + 4), acc1);
+      }
+      _mm256_storeu_pd(tile[i], acc0);
+      _mm256_storeu_pd(tile[i] + 4, acc1);
+    } else if (k->nr == NR) {
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+      const double *b = k->b;
+      size_t cs = k->b_cs;
+      for (size_t p = 0, kc = k->kc; p < kc; p++, b += k->b_step) {
+        double ap = a[p * k->a_step];
+        s0 = __builtin_fma(ap, b[0], s0);
+        s1 = __builtin_fma(ap, b[cs], s1);
+        s2 = __builtin_fma(ap, b[2 * cs], s2);
+        s3 = __builtin_fma(ap, b[3 * cs], s3);
+        s4 = __builtin_fma(ap, b[4 * cs], s4);
+        s5 = __builtin_fma(ap, b[5 * cs], s5);
+        s6 = __builtin_fma(ap, b[6 * cs], s6);
+        s7 = __builtin_fma(ap, b[7 * cs], s7);
+      }
+      double *t = tile[i];
+      t[0] = s0; t[1] = s1; t[2] = s2; t[3] = s3;
+      t[4] = s4; t[5] = s5; t[6] = s6; t[7] = s7;
+    } else {
+      for (size_t j = 0; j < k->nr; j++) {
+        double s = 0;
+        for (size_t p = 0; p < k->kc; p++)
+          s = __builtin_fma(a[p * k->a_step], k->b[p * k->b_step + j * k->b_cs], s);
+        tile[i][j] = s;
+      }
     }
-    double tile[NR];
-    _mm256_storeu_pd(tile, acc0);
-    _mm256_storeu_pd(tile + 4, acc1);
-    write_back(k, tile, NR);
-    return;
   }
-  double acc[MR][NR] = {{0}};
-  for (size_t p = 0; p < k->kc; p++) {
-    const double *ap = k->a + p * k->a_step, *bp = k->b + p * k->b_step;
-    for (size_t i = 0; i < k->mr; i++)
-      for (size_t j = 0; j < k->nr; j++)
-        acc[i][j] = __builtin_fma(ap[i * k->a_rs], bp[j * k->b_cs], acc[i][j]);
-  }
-  write_back(k, &acc[0][0], NR);
+  write_back(k, &tile[0][0], NR);
 }
 #endif
 
@@ -197,9 +217,11 @@ static void pack_b(tl__mat B, size_t p0, size_t kc, size_t j0, size_t nc,
   }
 }
 
-/* Straight from A and B, tile by tile: for small and thin products, where
-** packing would copy as many values as there are products, and for when
-** there is no memory to pack into (a backward pass cannot fail). */
+/* Straight from A and B, tile by tile: for fewer than MR rows (one sample
+** through a layer), where packing would copy as many values as there are
+** products, and for when there is no memory to pack into (a backward pass
+** cannot fail).  From MR rows on, packing costs n k + k m copies for
+** n k m products: little, even at the moons demo's sizes. */
 static void gemm_direct(kernel_fn kernel, size_t n, size_t k, size_t m,
                         tl__mat A, tl__mat B, double *C, int assign) {
   for (size_t p0 = 0; p0 < k; p0 += TL_KC)
@@ -231,8 +253,7 @@ static double *pack_scratch(tl_ctx *ctx, size_t need) {
 static void gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, tl__mat A,
                  tl__mat B, double *C, int assign) {
   kernel_fn kernel = pick_kernel();
-  if (n < MR || (k <= TL_THIN_WORK && m <= TL_THIN_WORK &&
-                 n * k * m < TL_THIN_WORK)) {
+  if (n < MR) {
     gemm_direct(kernel, n, k, m, A, B, C, assign);
     return;
   }
