@@ -226,31 +226,27 @@ local function main(argv)
                                            blas_gflops = tonumber(blas)}
     end
   end
-  -- issue 13's model targets (bench/model_batched.lua), in a process of
-  -- their own: the memory target wants a node pool nothing else has used
+  -- The target benchmarks, each in a process of its own (a memory
+  -- target wants a node pool nothing else has used; speed_targets runs
+  -- PyTorch in a child of its own): their lines are printed and stored
+  -- under 'key' in the results.
   local lua = arg and arg[-1] or "lua5.4"
-  p = io.popen(quote(lua) .. " " .. quote(root .. "/bench/model_batched.lua")
-               .. (opts.quick and " --quick" or "") .. " 2>&1")
-  result.model_targets = {}
-  print()
-  for line in p:read("a"):gmatch("[^\n]+") do
-    print(line)
-    result.model_targets[#result.model_targets + 1] = line
-  end
-  p:close()
-  -- issue 14's speed targets against PyTorch (bench/speed_targets.lua):
-  -- a process of their own too, with PyTorch in a child of that one
-  if opts.compare then
-    p = io.popen(quote(lua) .. " " .. quote(root .. "/bench/speed_targets.lua")
-                 .. (opts.quick and " --quick" or ""))
-    result.speed_targets = {}
+  local function run_targets(script, key, stderr_too)
+    local cmd = quote(lua) .. " " .. quote(root .. "/bench/" .. script)
+                .. (opts.quick and " --quick" or "") .. (stderr_too and " 2>&1" or "")
+    local child = io.popen(cmd)
+    result[key] = {}
     print()
-    for line in p:read("a"):gmatch("[^\n]+") do
+    for line in child:read("a"):gmatch("[^\n]+") do
       print(line)
-      result.speed_targets[#result.speed_targets + 1] = line
+      result[key][#result[key] + 1] = line
     end
-    if not p:close() then print("bench/speed_targets.lua failed (its messages are above)") end
+    if not child:close() then print(("bench/%s failed (its messages are above)"):format(script)) end
   end
+  run_targets("model_batched.lua", "model_targets", true)       -- issue 13
+  run_targets("collector.lua", "collector_targets", true)       -- issue 13
+  run_targets("page_faults.lua", "page_fault_targets", true)    -- issue 14
+  if opts.compare then run_targets("speed_targets.lua", "speed_targets") end  -- issue 14
   print()
   print("Absolute numbers vary by machine; compare ratios measured in one run.")
 
