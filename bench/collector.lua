@@ -33,18 +33,8 @@ local now = clock_ok and function() return clock.now() * 1e-9 end or os.clock
 
 local rss_kb = require("bench.rss").kb
 
-local function mean(xs)
-  local s = 0
-  for i = 1, #xs do s = s + xs[i] end
-  return s / #xs
-end
-
-local function quantile(xs, q)
-  local s = {}
-  for i = 1, #xs do s[i] = xs[i] end
-  table.sort(s)
-  return s[math.max(1, math.ceil(q * #s))]
-end
+local harness = require "bench.harness"
+local mean, quantile = harness.mean, harness.quantile
 
 -- {== the loops, run in a child: "child mnist|moons STEPS on|off" =======
 

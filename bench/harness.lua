@@ -51,6 +51,22 @@ function M.median(sorted)
   return (sorted[n // 2] + sorted[n // 2 + 1]) / 2
 end
 
+-- The q-quantile of xs (unsorted; not changed): the smallest value with at
+-- least a fraction q of them at or below it (p90: q = 0.9).
+function M.quantile(xs, q)
+  local s = {}
+  for i = 1, #xs do s[i] = xs[i] end
+  table.sort(s)
+  return s[math.max(1, math.ceil(q * #s))]
+end
+
+-- The mean of xs.
+function M.mean(xs)
+  local s = 0
+  for i = 1, #xs do s = s + xs[i] end
+  return s / #xs
+end
+
 -- The means of at most 'blocks' runs of consecutive values of 't' (fewer
 -- when 't' is shorter; the last block takes the remainder), sorted.
 function M.block_means(t, blocks)

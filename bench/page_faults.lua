@@ -51,12 +51,7 @@ local function minor_faults()
   return tonumber(fields[8])          -- field 3 is the first after ')'
 end
 
-local function quantile(xs, q)
-  local s = {}
-  for i = 1, #xs do s[i] = xs[i] end
-  table.sort(s)
-  return s[math.max(1, math.ceil(q * #s))]
-end
+local quantile = require("bench.harness").quantile
 
 local loops = {
   mnist = {name = "MNIST size: MLP(784, {128, 10}), batch 64", hidden = {128, 10}, batch = 64},

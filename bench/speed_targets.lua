@@ -383,32 +383,29 @@ local function main(argv)
     end
   end
   local function verdict(ok) return ok and "met" or "MISSED" end
-  -- A "Torchlet time <= bound x PyTorch time" target.
-  local function at_most(name, tl, pt, bound, note)
+  -- A target on the ratio of medians: "at most" (Torchlet time <= bound x
+  -- PyTorch's) or "faster" (PyTorch's time >= bound x Torchlet's).
+  local function judge(kind, name, tl, pt, bound, note)
     local t = stat[tl]
     local p = judged and stat[pt]
     if not p then
       say("target %s: Torchlet %s; PyTorch not available: not judged", name, fmt_time(t.median))
       return
     end
-    local r = t.median / p.median
-    say("target %s: Torchlet %s / PyTorch %s = %.2fx (minima %.2fx; target <= %gx%s): %s", name,
-        fmt_time(t.median), fmt_time(p.median), r, t.min / p.min, bound, note or "",
-        verdict(r <= bound))
-  end
-  -- A "Torchlet at least bound x faster" target.
-  local function faster(name, tl, pt, bound, note)
-    local t = stat[tl]
-    local p = judged and stat[pt]
-    if not p then
-      say("target %s: Torchlet %s; PyTorch not available: not judged", name, fmt_time(t.median))
-      return
+    if kind == "at most" then
+      local r = t.median / p.median
+      say("target %s: Torchlet %s / PyTorch %s = %.2fx (minima %.2fx; target <= %gx%s): %s", name,
+          fmt_time(t.median), fmt_time(p.median), r, t.min / p.min, bound, note or "",
+          verdict(r <= bound))
+    else
+      local r = p.median / t.median
+      say("target %s: PyTorch %s / Torchlet %s = %.2fx faster (minima %.2fx; target >= %gx%s): %s",
+          name, fmt_time(p.median), fmt_time(t.median), r, p.min / t.min, bound, note or "",
+          verdict(r >= bound))
     end
-    local r = p.median / t.median
-    say("target %s: PyTorch %s / Torchlet %s = %.2fx faster (minima %.2fx; target >= %gx%s): %s",
-        name, fmt_time(p.median), fmt_time(t.median), r, p.min / t.min, bound, note or "",
-        verdict(r >= bound))
   end
+  local function at_most(...) return judge("at most", ...) end
+  local function faster(...) return judge("faster", ...) end
   local NO_F32 = "; Torchlet has no float32: its float64 time"
 
   say("T1  MLP(784, {128, 10}), batch 64, cross-entropy + Adam, full step")
