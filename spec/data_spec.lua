@@ -106,7 +106,7 @@ describe("data", function()
         means[c] = {0, 0}
       end
       for i = 1, #X do
-        assert.are.equal("integer", math.type(y[i]))
+        assert.is_true(helpers.is_integer(y[i]))
         local m = means[y[i]]
         m[1], m[2] = m[1] + X[i][1] / 30, m[2] + X[i][2] / 30
       end

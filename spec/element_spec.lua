@@ -1,6 +1,7 @@
 -- spec/element_spec.lua -- the scalar engine: values, gradients, operators.
 local torchlet = require "torchlet"
 local helpers = require "spec.helpers"
+local load_string = require("spec.helpers").load
 local Element = torchlet.Element
 local near, numeric_grad = helpers.near, helpers.numeric_grad
 
@@ -385,13 +386,10 @@ describe("memory under the garbage collector", function()
       local t = require "torchlet"
       local x = t.Element(2) * 3
     ]]
-    local lua = "lua" .. _VERSION:match("%d+%.%d+")   -- the VM running the specs
-    local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q 2>&1"):format(
-      package.path, package.cpath, lua, script)
-    local p = io.popen(cmd)
-    p:read("a")
-    local ok, how, code = p:close()
-    assert.is_true(ok, ("exit %s %s"):format(tostring(how), tostring(code)))
+    local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q"):format(   -- the VM running the specs
+      package.path, package.cpath, helpers.lua, script)
+    local ok, out, code = helpers.run(cmd)
+    assert.is_true(ok, ("exit %s: %s"):format(tostring(code), out))
   end)
 
   it("frees every node when all handles are gone", function()
@@ -463,9 +461,9 @@ describe("bad input", function()
        -- a constructor with keys 1, 2, 4, ..., 2^40 only: Lua's length
        -- operator finds a border near 2^40 in the hash part
        local keys = {}
-       for k = 0, 40 do keys[#keys + 1] = ("[%d] = 1"):format(1 << k) end
-       local t = load("return {" .. table.concat(keys, ", ") .. "}")()
-       assert(rawlen(t) > 2 ^ 31)
+       for k = 0, 40 do keys[#keys + 1] = ("[%d] = 1"):format(2 ^ k) end
+       local t = load_string("return {" .. table.concat(keys, ", ") .. "}")()
+       assert(helpers.rawlen(t) > 2 ^ 31)
        return torchlet.loss.mse(t, t)
      end, "bad argument #1 to 'mse' %(a table of %d+ entries; at most 2147483648 are taken%)"},
   }
