@@ -174,10 +174,16 @@ describe("ops", function()
   it("compares by data with numbers on either side", function()
     local a, b = Element(1), Element(2)
     assert.is_true(a < b)
-    assert.is_true(a <= 1)
-    assert.is_true(0.5 < a)
     assert.is_false(b <= a)
-    assert.is_true(2 >= b)
+    assert.is_true(a.data <= 1 and 0.5 < a.data)     -- works on every VM
+    -- Lua 5.1 and LuaJIT raise before any metamethod runs (README, Other Lua VMs)
+    if _VERSION ~= "Lua 5.1" then
+      assert.is_true(a <= 1)
+      assert.is_true(0.5 < a)
+      assert.is_true(2 >= b)
+    else
+      helpers.fails("attempt to compare", function() return a <= 1 end)
+    end
   end)
 
   it("follows IEEE 754 at the edges instead of raising", function()
