@@ -88,18 +88,23 @@ run_specs() {
 }
 
 # Lua 5.3 runs every spec against build/lua5.3/torchlet/core.so, but the
-# benchmark's (bench/ builds its clock and floor modules for 5.4 only).  Lua 5.1
-# and LuaJIT run spec/vm_spec.lua, the C part alone: the pure-Lua part and
-# the other specs use 5.3 features (see bindings/tlb_compat.h for what the
-# C part cannot hide on those VMs).
+# benchmark's (bench/ builds its clock and floor modules for 5.4 only).  Lua
+# 5.1 and LuaJIT run every spec file against build/<vm>/, but the benchmark's
+# and those in VM_PARTIAL_SPECS, which still hold tests those VMs fail (the
+# README's "Other Lua VMs" says which and why); spec/vm_spec.lua covers the
+# C part there.
+VM_PARTIAL_SPECS="bench_spec debug_library_spec edges_spec element_spec loss_spec nn_spec viz_spec"
 run_other_vm_specs() {
-  local vm
+  local vm f files=()
   echo "== specs, Lua 5.3"
   LUA_CPATH="$PWD/build/lua5.3/?.so;;" \
     run_specs lua5.3 /usr/bin/busted --exclude-pattern=bench_spec spec
+  for f in spec/*_spec.lua; do
+    [[ " $VM_PARTIAL_SPECS " == *" $(basename "$f" .lua) "* ]] || files+=("$f")
+  done
   for vm in lua5.1 luajit; do
-    echo "== torchlet.core on $vm"
-    LUA_CPATH="$PWD/build/$vm/?.so;;" run_specs "$vm" /usr/bin/busted spec/vm_spec.lua
+    echo "== specs, $vm"
+    LUA_CPATH="$PWD/build/$vm/?.so;;" run_specs "$vm" /usr/bin/busted "${files[@]}"
   done
 }
 

@@ -86,6 +86,97 @@ static int module_manual_seed(lua_State *L) {
   return 0;
 }
 
+/* {======================================================================
+** Generator(seed): a random generator of its own, the context's (xoshiro256**
+** seeded through splitmix64, Box-Muller normals) in a private context, so
+** torchlet.data draws the same numbers on every VM and never moves the
+** stream manual_seed set for models.  Generator(s) draws what the module's
+** generator draws after manual_seed(s).
+** ======================================================================= */
+
+#define TLB_GENERATOR "torchlet.Generator"
+
+typedef struct tlb_generator {
+  tl_ctx *ctx;          /* NULL until made, and after __gc */
+} tlb_generator;
+
+static tl_ctx *togenerator(lua_State *L, const char *fname) {
+  tlb_generator *g = tlb_testudata(L, 1, TLB_GENERATOR, sizeof *g);
+  if (g == NULL) tlb_typeerror(L, 1, fname, "Generator");
+  else if (g->ctx == NULL) luaL_error(L, "%s: Generator used after it was collected", fname);
+  return g->ctx;
+}
+
+static int generator_new(lua_State *L) {
+  int isint = 0;
+  lua_Integer seed = lua_type(L, 1) == LUA_TNUMBER ? lua_tointegerx(L, 1, &isint) : 0;
+  if (!isint) return tlb_typeerror(L, 1, "Generator", "integer");
+  tlb_generator *g = lua_newuserdatauv(L, sizeof *g, 0);
+  g->ctx = NULL;
+  luaL_setmetatable(L, TLB_GENERATOR);
+  g->ctx = tl_ctx_new();
+  if (g->ctx == NULL) return luaL_error(L, "Generator: out of memory");
+  tl_rng_seed(g->ctx, (uint64_t)seed);
+  return 1;
+}
+
+/* g:uniform() -> a number in [0, 1) with 53 random bits */
+static int generator_uniform(lua_State *L) {
+  lua_pushnumber(L, tl_rng_uniform(togenerator(L, "uniform")));
+  return 1;
+}
+
+/* g:normal() -> a standard normal number */
+static int generator_normal(lua_State *L) {
+  lua_pushnumber(L, tl_rng_normal(togenerator(L, "normal")));
+  return 1;
+}
+
+/* g:integer(n) -> an integer in 1..n, n from 1 to 2^53 (the top 53 bits of
+** a draw, modulo n: Fisher-Yates shuffles of data sets). */
+static int generator_integer(lua_State *L) {
+  tl_ctx *ctx = togenerator(L, "integer");
+  int isint = 0;
+  lua_Integer n = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &isint) : 0;
+  if (!isint)    /* tlb_argerror counts as Lua does in a method call */
+    return tlb_argerror(L, 2, "integer", "integer expected, got %s",
+                        lua_type(L, 2) == LUA_TNUMBER ? "number" : luaL_typename(L, 2));
+  if (n < 1 || n > ((lua_Integer)1 << 53))
+    return tlb_argerror(L, 2, "integer", "n must be in 1..2^53, got %s", tlb_pushint(L, n));
+  lua_pushinteger(L, (lua_Integer)((tl_rng_u64(ctx) >> 11) % (uint64_t)n) + 1);
+  return 1;
+}
+
+static int generator_tostring(lua_State *L) {
+  togenerator(L, "__tostring");
+  lua_pushfstring(L, "Generator: %p", lua_topointer(L, 1));
+  return 1;
+}
+
+static int generator_gc(lua_State *L) {
+  tlb_generator *g = tlb_testudata(L, 1, TLB_GENERATOR, sizeof *g);
+  if (g == NULL) return 0;
+  tl_ctx_free(g->ctx);
+  g->ctx = NULL;
+  return 0;
+}
+
+static void open_generator(lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__tostring", generator_tostring}, {"__gc", generator_gc}, {NULL, NULL}
+  };
+  static const luaL_Reg methods[] = {
+    {"uniform", generator_uniform}, {"normal", generator_normal},
+    {"integer", generator_integer}, {NULL, NULL}
+  };
+  tlb_newclass(L, TLB_GENERATOR, meta, methods, NULL);
+  lua_pop(L, 1);                               /* metatable */
+  static const luaL_Reg ctor[] = {{"Generator", generator_new}, {NULL, NULL}};
+  tlb_setfuncs(L, ctor);
+}
+
+/* }====================================================================== */
+
 /* pace_collector(flag) -> previous flag: whether core allocations are
 ** told to Lua's collector (tlb_pace); on by default.  Off is for hosts
 ** that run the collector on their own schedule (a game between frames),
@@ -143,6 +234,7 @@ static int open_module(lua_State *L) {
   tlb_setfuncs(L, funcs);
   lua_pushliteral(L, TL_VERSION);
   lua_setfield(L, -2, "_VERSION");
+  open_generator(L);
   tlb_open_element(L);
   tlb_open_viz(L);
   tlb_open_nn(L);

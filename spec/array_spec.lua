@@ -3,6 +3,7 @@
 -- naive product, and bad input.
 local torchlet = require "torchlet"
 local helpers = require "spec.helpers"
+local unpack = require("spec.helpers").unpack   -- a global on 5.1
 local E = torchlet.Element
 local near = helpers.near
 
@@ -35,7 +36,7 @@ local function unflatten(shape, k)
   local idx = {}
   for d = #shape, 1, -1 do
     idx[d] = k % shape[d] + 1
-    k = k // shape[d]
+    k = math.floor(k / shape[d])
   end
   return idx
 end
@@ -54,25 +55,25 @@ local function check_gradients(shapes, fn, lo, hi, tol)
   for i, shape in ipairs(shapes) do
     inputs[i] = #shape == 0 and E(lo + (hi - lo) * rand()) or E(random_table(shape, lo, hi))
   end
-  local out = fn(table.unpack(inputs))
+  local out = fn(unpack(inputs))
   local wshape = out.shape
   local weights = #wshape == 0 and 0.5 + rand() or E(random_table(wshape, 0.5, 1.5))
   local l = loss_of(out, weights)
   l:backward()
   local function evaluate()
-    return torchlet.no_grad(function() return loss_of(fn(table.unpack(inputs)), weights).data end)
+    return torchlet.no_grad(function() return loss_of(fn(unpack(inputs)), weights).data end)
   end
   for i, x in ipairs(inputs) do
     local shape = shapes[i]
     local grad = x.grad
     for k = 0, size_of(shape) - 1 do
       local idx = unflatten(shape, k)
-      local function get() if #shape == 0 then return x.data end return x:get(table.unpack(idx)) end
+      local function get() if #shape == 0 then return x.data end return x:get(unpack(idx)) end
       local function set(v)
         if #shape == 0 then x.data = v else
-          local args = {table.unpack(idx)}
+          local args = {unpack(idx)}
           args[#args + 1] = v
-          x:set(table.unpack(args))
+          x:set(unpack(args))
         end
       end
       local saved, h = get(), 1e-6

@@ -19,6 +19,7 @@ local awkward = {
 local maybe_written = {"1", "graph.png", "Digraph.gv.png", "plot.png"}
 
 local exists = require("spec.helpers").exists
+local unpack = require("spec.helpers").unpack   -- a global on 5.1
 
 -- The callables: {name, function, receiver maker or nil, positions}.
 local function callables()
@@ -87,7 +88,7 @@ describe("the bad-input matrix", function()
           else
             args[pos] = v[2]
           end
-          local ok, err = pcall(fn, table.unpack(args, 1, n))
+          local ok, err = pcall(fn, unpack(args, 1, n))
           calls = calls + 1
           if not ok then
             errors = errors + 1

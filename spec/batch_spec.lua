@@ -72,14 +72,14 @@ describe("batched models", function()
         local v = flat.data[i]
         local function at(x)
           local t = arr.data
-          if arr.shape[2] then t[(i - 1) // arr.shape[2] + 1][(i - 1) % arr.shape[2] + 1] = x
+          if arr.shape[2] then t[math.floor((i - 1) / arr.shape[2]) + 1][(i - 1) % arr.shape[2] + 1] = x
           else t[i] = x end
           arr.data = t
           return torchlet.no_grad(function() return f().data end)
         end
         local numeric = (at(v + 1e-6) - at(v - 1e-6)) / 2e-6
         at(v)
-        local analytic = arr.shape[2] and g[(i - 1) // arr.shape[2] + 1][(i - 1) % arr.shape[2] + 1] or g[i]
+        local analytic = arr.shape[2] and g[math.floor((i - 1) / arr.shape[2]) + 1][(i - 1) % arr.shape[2] + 1] or g[i]
         near(numeric, analytic, 1e-6, what .. " " .. i)
       end
     end

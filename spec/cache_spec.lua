@@ -2,6 +2,7 @@
 -- and gradient buffers are kept for arrays of the same size, outside the
 -- live counts; torchlet.memory().cached_bytes and torchlet.empty_cache().
 local torchlet = require "torchlet"
+local load_string = require("spec.helpers").load
 
 local function collect()
   collectgarbage("collect")
@@ -12,12 +13,11 @@ end
 -- shell drops with the newline) run in a Lua of its own (the VM running the specs), so that
 -- it starts with an empty cache and no peak; returns its output.
 local function run_alone(script)
-  local lua = "lua" .. _VERSION:match("%d+%.%d+")
-  local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q 2>&1"):format(
-    package.path, package.cpath, lua, script)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  assert(p:close(), out)
+  local helpers = require "spec.helpers"
+  local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q"):format(
+    package.path, package.cpath, helpers.lua, script)
+  local ok, out = helpers.run(cmd)
+  assert(ok, out)
   return out
 end
 
@@ -111,7 +111,7 @@ describe("the array cache", function()
       return train
     ]]
     local fresh = run_alone(script:gsub("return train%s*$", "io.write(train(2))"))
-    local train = load(script)()
+    local train = load_string(script)()
     local first = train(1)                         -- fills the cache
     collect()
     local cached = torchlet.memory().cached_bytes
@@ -158,7 +158,7 @@ describe("the array cache", function()
     x = nil
     collect()
     local m = torchlet.memory()
-    assert.are.equal("integer", math.type(m.cached_bytes))
+    assert.is_true(require("spec.helpers").is_integer(m.cached_bytes))
     assert.is_true(m.cached_bytes >= 5000 * 8)
     assert.are.equal(0, select("#", torchlet.empty_cache()))
     assert.are.equal(0, torchlet.memory().cached_bytes)

@@ -106,7 +106,7 @@ describe("data", function()
         means[c] = {0, 0}
       end
       for i = 1, #X do
-        assert.are.equal("integer", math.type(y[i]))
+        assert.is_true(helpers.is_integer(y[i]))
         local m = means[y[i]]
         m[1], m[2] = m[1] + X[i][1] / 30, m[2] + X[i][2] / 30
       end
@@ -119,6 +119,58 @@ describe("data", function()
         end
         assert.are.equal(y[i], best)
       end
+    end)
+  end)
+
+  -- issue 19: the data sets had a Lua copy of the C generator, written with
+  -- 5.3 integer operators, so torchlet.data did not load on 5.1 or LuaJIT
+  describe("Generator", function()
+    it("is xoshiro256** seeded through splitmix64", function()
+      -- the top 53 bits of the first draws for seed 0, computed in Python
+      local g = torchlet.Generator(0)
+      assert.are.equal(5415695640260286 + 1, g:integer(2^53))
+      assert.are.equal(6735350249106120 + 1, g:integer(2^53))
+      assert.are.equal(927921571702396 * 2^-53, g:uniform())
+      local h = torchlet.Generator(-1)     -- a seed is taken modulo 2^64
+      assert.are.equal(0.5598927040505212, h:uniform())
+      assert.are.equal(0.7674350796247662, h:uniform())
+    end)
+
+    it("draws what the model generator draws after manual_seed", function()
+      torchlet.manual_seed(7)
+      local u, n = torchlet.rand(5).data, torchlet.randn(5).data
+      local g = torchlet.Generator(7)
+      for i = 1, 5 do assert.are.equal(u[i], g:uniform()) end
+      for i = 1, 5 do assert.are.equal(n[i], g:normal()) end
+    end)
+
+    it("keeps its own state", function()
+      local a, b = torchlet.Generator(3), torchlet.Generator(3)
+      local first = a:normal()
+      torchlet.manual_seed(3)
+      torchlet.randn(3)
+      assert.are.equal(first, b:normal())
+      assert.are.equal(a:normal(), b:normal())
+      for _ = 1, 1000 do
+        local k = a:integer(3)
+        assert.is_true(k == 1 or k == 2 or k == 3)
+      end
+    end)
+
+    it("refuses bad arguments", function()
+      local fails = helpers.fails
+      fails("bad argument #1 to 'Generator' (integer expected, got string)",
+            torchlet.Generator, "1")
+      fails("bad argument #1 to 'Generator' (integer expected, got number)",
+            torchlet.Generator, 1.5)
+      local g = torchlet.Generator(1)
+      -- not tail calls (return g:f()): LuaJIT's would lose the method name
+      fails("bad argument #1 to 'integer' (n must be in 1..2^53, got 0)", function() local _ = g:integer(0) end)
+      fails("bad argument #1 to 'integer' (integer expected, got no value)",
+            function() local _ = g:integer() end)
+      fails("bad argument #1 to 'integer' (integer expected, got number)",
+            function() local _ = g:integer(2.5) end)
+      fails("bad argument #1 to 'uniform' (Generator expected, got table)", g.uniform, {})
     end)
   end)
 

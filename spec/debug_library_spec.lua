@@ -33,13 +33,9 @@ end
 -- that ending Torchlet in that state leaves this one alone.  Returns its
 -- exit status and output.
 local function run_alone(script)
-  local lua = "lua" .. _VERSION:match("%d+%.%d+")
-  local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q 2>&1"):format(
-    package.path, package.cpath, lua, script)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
+  local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q"):format(
+    package.path, package.cpath, h.lua, script)
+  return h.run(cmd)
 end
 
 describe("the debug library", function()

@@ -1,6 +1,7 @@
 -- spec/element_spec.lua -- the scalar engine: values, gradients, operators.
 local torchlet = require "torchlet"
 local helpers = require "spec.helpers"
+local load_string = require("spec.helpers").load
 local Element = torchlet.Element
 local near, numeric_grad = helpers.near, helpers.numeric_grad
 
@@ -173,10 +174,16 @@ describe("ops", function()
   it("compares by data with numbers on either side", function()
     local a, b = Element(1), Element(2)
     assert.is_true(a < b)
-    assert.is_true(a <= 1)
-    assert.is_true(0.5 < a)
     assert.is_false(b <= a)
-    assert.is_true(2 >= b)
+    assert.is_true(a.data <= 1 and 0.5 < a.data)     -- works on every VM
+    -- Lua 5.1 and LuaJIT raise before any metamethod runs (README, Other Lua VMs)
+    if _VERSION ~= "Lua 5.1" then
+      assert.is_true(a <= 1)
+      assert.is_true(0.5 < a)
+      assert.is_true(2 >= b)
+    else
+      helpers.fails("attempt to compare", function() return a <= 1 end)
+    end
   end)
 
   it("follows IEEE 754 at the edges instead of raising", function()
@@ -385,13 +392,10 @@ describe("memory under the garbage collector", function()
       local t = require "torchlet"
       local x = t.Element(2) * 3
     ]]
-    local lua = "lua" .. _VERSION:match("%d+%.%d+")   -- the VM running the specs
-    local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q 2>&1"):format(
-      package.path, package.cpath, lua, script)
-    local p = io.popen(cmd)
-    p:read("a")
-    local ok, how, code = p:close()
-    assert.is_true(ok, ("exit %s %s"):format(tostring(how), tostring(code)))
+    local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s -e %q"):format(   -- the VM running the specs
+      package.path, package.cpath, helpers.lua, script)
+    local ok, out, code = helpers.run(cmd)
+    assert.is_true(ok, ("exit %s: %s"):format(tostring(code), out))
   end)
 
   it("frees every node when all handles are gone", function()
@@ -463,9 +467,9 @@ describe("bad input", function()
        -- a constructor with keys 1, 2, 4, ..., 2^40 only: Lua's length
        -- operator finds a border near 2^40 in the hash part
        local keys = {}
-       for k = 0, 40 do keys[#keys + 1] = ("[%d] = 1"):format(1 << k) end
-       local t = load("return {" .. table.concat(keys, ", ") .. "}")()
-       assert(rawlen(t) > 2 ^ 31)
+       for k = 0, 40 do keys[#keys + 1] = ("[%d] = 1"):format(2 ^ k) end
+       local t = load_string("return {" .. table.concat(keys, ", ") .. "}")()
+       assert(helpers.rawlen(t) > 2 ^ 31)
        return torchlet.loss.mse(t, t)
      end, "bad argument #1 to 'mse' %(a table of %d+ entries; at most 2147483648 are taken%)"},
   }

@@ -39,10 +39,146 @@ function M.fails(pattern, fn, ...)
          "expected '" .. pattern .. "' in: " .. tostring(err))
 end
 
+-- {== The same specs on every VM: Lua 5.4, 5.3, 5.1 and LuaJIT 2.1 ==========
+-- Spec files keep to the Lua 5.1 subset (no //, bitwise operators, goto,
+-- <close>, \u{} escapes) and reach what 5.1 spells differently through here.
+-- io's "*a" is read as "a" from 5.3 on, so f:read("*a") needs no helper.
+
+M.unpack = table.unpack or unpack
+
+-- #t without __len: rawlen from 5.2 on; 5.1 tables have no __len.
+M.rawlen = rawget(_G, "rawlen") or function(t) return #t end
+
+-- load(string) is loadstring on 5.1 (LuaJIT's load takes strings too).
+M.load = loadstring or load
+
+-- Whether x is an integer: the integer subtype from 5.3 on, an integral
+-- float where numbers are all floats.
+function M.is_integer(x)
+  if math.type then return math.type(x) == "integer" end
+  return type(x) == "number" and x == math.floor(x)
+end
+
+-- The interpreter running the specs, for child processes.
+M.lua = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
+
+-- Runs a shell command; returns whether it exited 0, and its output
+-- (stderr included).  5.1's popen close and os.execute give no exit status
+-- as 5.2+ do, so the status is printed after the output and read back.
+function M.run(cmd)
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"exit:$?\""))
+  local out = p:read("*a")
+  p:close()
+  local body, status = out:match("^(.*)exit:(%d+)\n$")
+  return status == "0", body, tonumber(status)
+end
+
+-- Two big-endian 32-bit unsigned integers at byte 'pos' of s (string.unpack
+-- ">I4I4" from 5.3 on).
+function M.be32x2(s, pos)
+  local function be32(i)
+    local a, b, c, d = s:byte(i, i + 3)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+  end
+  return be32(pos), be32(pos + 4)
+end
+
+-- string.pack for the little-endian formats the model files use ("<", "I4",
+-- "I8", "d"), in arithmetic where 5.1 has no string.pack.
+local function le_bytes(x, n)
+  local b = {}
+  for i = 1, n do b[i] = x % 256; x = math.floor(x / 256) end
+  return string.char(M.unpack(b))
+end
+
+local function double_bytes(x)
+  local sign = (x < 0 or (x == 0 and 1 / x < 0)) and 128 or 0
+  local e, m                                   -- biased exponent, 52-bit mantissa
+  if x ~= x then e, m = 2047, 2 ^ 51
+  elseif math.abs(x) == math.huge then e, m = 2047, 0
+  elseif x == 0 then e, m = 0, 0
+  else
+    local f, ex = math.frexp(math.abs(x))      -- |x| = f * 2^ex, f in [0.5, 1)
+    if ex - 1 + 1023 >= 1 then e, m = ex - 1 + 1023, (f * 2 - 1) * 2 ^ 52
+    else e, m = 0, math.abs(x) * 2 ^ 1022 * 2 ^ 52 end   -- subnormal
+  end
+  local hi = sign * 2 ^ 24 + e * 2 ^ 20 + math.floor(m / 2 ^ 32)
+  return le_bytes(m % 2 ^ 32, 4) .. le_bytes(hi, 4)
+end
+
+M.pack = string.pack or function(fmt, ...)
+  local args, out, i = {...}, {}, 0
+  for item in fmt:gmatch("[^<]%d*") do
+    i = i + 1
+    if item == "d" then out[i] = double_bytes(args[i])
+    elseif item == "I4" then out[i] = le_bytes(args[i], 4)
+    elseif item == "I8" then out[i] = le_bytes(args[i], 8)
+    else error("pack: format item '" .. item .. "' not supported") end
+  end
+  return table.concat(out)
+end
+
+-- The little-endian 32-bit unsigned integer at byte 'pos' of s.
+function M.u32le(s, pos)
+  local a, b, c, d = s:byte(pos, pos + 3)
+  return ((d * 256 + c) * 256 + b) * 256 + a
+end
+
+-- 64-bit FNV-1a of s (the model files' checksum) as its 8 little-endian
+-- bytes, in byte arithmetic (no 64-bit integers on 5.1).
+function M.fnv1a_le(s)
+  local h = {0x25, 0x23, 0x22, 0x84, 0xe4, 0x9c, 0xf2, 0xcb}   -- 0xcbf29ce484222325
+  for i = 1, #s do
+    local a, c, x = h[1], s:byte(i), 0
+    for bit = 0, 7 do                          -- h[1] xor c, bit by bit
+      if (math.floor(a / 2 ^ bit) + math.floor(c / 2 ^ bit)) % 2 == 1 then x = x + 2 ^ bit end
+    end
+    h[1] = x
+    -- h * 0x100000001b3 = h * 0x1b3 + h * 2^40, modulo 2^64
+    local r, carry = {}, 0
+    for k = 1, 8 do
+      local v = h[k] * 0x1b3 + (k > 5 and h[k - 5] or 0) + carry
+      r[k] = v % 256
+      carry = math.floor(v / 256)
+    end
+    h = r
+  end
+  return string.char(M.unpack(h))
+end
+
+-- The code points of a UTF-8 string: an iterator of (byte position, code
+-- point), as utf8.codes; raises on a malformed sequence.
+function M.utf8_codes(s)
+  local i = 1
+  return function()
+    if i > #s then return nil end
+    local pos, c = i, s:byte(i)
+    local n, cp
+    if c < 0x80 then n, cp = 0, c
+    elseif c >= 0xC2 and c < 0xE0 then n, cp = 1, c - 0xC0
+    elseif c >= 0xE0 and c < 0xF0 then n, cp = 2, c - 0xE0
+    elseif c >= 0xF0 and c < 0xF5 then n, cp = 3, c - 0xF0
+    else error("invalid UTF-8 code at byte " .. pos) end
+    for k = 1, n do
+      local b = s:byte(i + k)
+      if not b or b < 0x80 or b >= 0xC0 then error("invalid UTF-8 code at byte " .. pos) end
+      cp = cp * 64 + (b - 0x80)
+    end
+    local min = ({[0] = 0, 0x80, 0x800, 0x10000})[n]
+    if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp < 0xE000) then
+      error("invalid UTF-8 code at byte " .. pos)
+    end
+    i = i + n + 1
+    return pos, cp
+  end
+end
+
+-- }===========================================================================
+
 -- Files: the whole content, a whole write, and whether a path exists.
 function M.read_file(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end

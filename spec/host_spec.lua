@@ -19,11 +19,9 @@ local function run(args, input, env)
   local words = { env or "", quote(bin) }
   for _, a in ipairs(args) do words[#words + 1] = quote(a) end
   local cmd = table.concat(words, " ") .. " <" .. inpath .. " 2>" .. errpath
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  local _, _, code = p:close()
+  local _, out, code = require("spec.helpers").run(cmd)
   f = assert(io.open(errpath, "r"))
-  local err = f:read("a")
+  local err = f:read("*a")
   f:close()
   os.remove(inpath)
   os.remove(errpath)

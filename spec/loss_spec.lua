@@ -1,5 +1,7 @@
 local torchlet = require "torchlet"
 local helpers = require "spec.helpers"
+local unpack = require("spec.helpers").unpack   -- a global on 5.1
+local load_string = require("spec.helpers").load
 local loss, Element = torchlet.loss, torchlet.Element
 
 local function close(a, b, tol)
@@ -22,12 +24,12 @@ local function sparse(len, v)
   local keys, i, j = {}, 0, 1
   while j <= len do keys[#keys + 1] = j; i = j; j = j * 2 end
   while j - i > 1 do
-    local m = (i + j) // 2
+    local m = math.floor((i + j) / 2)
     if m <= len then keys[#keys + 1] = m; i = m else j = m end
   end
   for k = 1, #keys do keys[k] = ("[%d] = v"):format(keys[k]) end
-  local t = load("local v = ...; return {" .. table.concat(keys, ", ") .. "}")(v)
-  assert(rawlen(t) == len)
+  local t = load_string("local v = ...; return {" .. table.concat(keys, ", ") .. "}")(v)
+  assert(helpers.rawlen(t) == len)
   return t
 end
 
@@ -40,7 +42,7 @@ local reference = dofile(here .. "reference/loss_torch.lua")
 describe("loss", function()
   describe("matches PyTorch's values and gradients", function()
     for _, case in ipairs(reference) do
-      local name, scores, targets, value, grad = table.unpack(case)
+      local name, scores, targets, value, grad = unpack(case)
       for _, form in ipairs({"list", "array"}) do
         it(name .. " (" .. form .. ")", function()
           local s, got_grad
@@ -247,19 +249,19 @@ describe("loss", function()
     -- issue 12 finding 1: 2^31 rows of 2^30 - 1 logits made the scratch size
     -- n*k*8 + n*8 wrap to 0, and the classes were written far outside it
     it("refuses sparse tables whose sizes would overflow, without writing", function()
-      local row = sparse((1 << 30) - 1, 1)
-      local ok, err = pcall(loss.cross_entropy, sparse(1 << 31, row), sparse(1 << 31, 1))
+      local row = sparse(2 ^ 30 - 1, 1)
+      local ok, err = pcall(loss.cross_entropy, sparse(2 ^ 31, row), sparse(2 ^ 31, 1))
       assert.is_false(ok)
       assert.matches("^bad argument #1 to 'cross_entropy' %(", err)
       -- n*k*8 itself wraps with 2^30 logits a row: refused before any read
       fails("bad argument #1 to 'cross_entropy' (2147483648 rows of 1073741824 "
             .. "logits do not fit in memory)", loss.cross_entropy,
-            sparse(1 << 31, sparse(1 << 30, 1)), sparse(1 << 31, 1))
+            sparse(2 ^ 31, sparse(2 ^ 30, 1)), sparse(2 ^ 31, 1))
       -- and the other losses, whose scratch is n*16 bytes
-      local scores = sparse(1 << 31, 1)
+      local scores = sparse(2 ^ 31, 1)
       for _, f in ipairs({"mse", "hinge", "bce"}) do
         fails("bad argument #1 to '" .. f .. "' (score 3 must be an Element or a number, got nil)",
-              loss[f], scores, sparse(1 << 31, 1))
+              loss[f], scores, sparse(2 ^ 31, 1))
       end
     end)
   end)

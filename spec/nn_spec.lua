@@ -1,5 +1,6 @@
 local torchlet = require "torchlet"
 local helpers = require "spec.helpers"
+local unpack = require("spec.helpers").unpack   -- a global on 5.1
 local nn, Element = torchlet.nn, torchlet.Element
 
 -- Sets every parameter of 'model' from the array 'values'.
@@ -29,7 +30,7 @@ describe("nn", function()
       assert.are.same({{16, 2}, {16}, {16, 16}, {16}, {1, 16}, {1}}, shapes)
       -- the scalar view reads the same values: neuron j's weights are row j of W
       local m = nn.MLP(3, {2, 1})
-      local W1, b1, W2, b2 = table.unpack(m:parameters())
+      local W1, b1, W2, b2 = unpack(m:parameters())
       local s = m:parameters({scalar = true})
       local want = {W1.data[1][1], W1.data[1][2], W1.data[1][3], b1.data[1],
                     W1.data[2][1], W1.data[2][2], W1.data[2][3], b1.data[2],
@@ -160,7 +161,7 @@ describe("nn", function()
       assert.are.equal("neuron", out.op)              -- linear output: no activation
       local ins = out:children()
       assert.are.equal(2 + 3, #ins)                   -- W2, b2 and the three hidden units
-      local W2, b2 = table.unpack(m:parameters(), 3, 4)
+      local W2, b2 = unpack(m:parameters(), 3, 4)
       assert.are.same(W2.shape, ins[1].shape)
       assert.are.same(b2.shape, ins[2].shape)
       for k = 3, 5 do

@@ -5,6 +5,7 @@
 -- without a recipe fails the first test.
 local t = require "torchlet"
 local helpers = require "spec.helpers"
+local unpack = require("spec.helpers").unpack   -- a global on 5.1
 
 local E = t.Element
 local near = helpers.near
@@ -138,7 +139,7 @@ recipes.reduce_mean = {xs = M,
     return weighed({(r[1][1] + r[1][2] + r[1][3]) / 3, (r[2][1] + r[2][2] + r[2][3]) / 3}) end}
 recipes.reduce_max = {xs = M,
   build = function(xs) local x = matrix(xs) return x:max(), {x} end,
-  value = function(xs) return math.max(table.unpack(xs)) end}
+  value = function(xs) return math.max(unpack(xs)) end}
 recipes.matmul = {xs = {1, -2, 3.5, 0.25, 5, -6, 0.5, 1.5, -1},
   build = function(xs)
     local x, v = matrix(xs), array_of(xs, 7, {3})

@@ -1,4 +1,5 @@
 local torchlet = require "torchlet"
+local unpack = require("spec.helpers").unpack   -- a global on 5.1
 local optim, Element = torchlet.optim, torchlet.Element
 
 -- The optimizers update a whole parameter in one vectorized pass (issue 14).
@@ -137,7 +138,7 @@ local function check(kind, opts, special)
   for i = 1, N do init[i] = rnd() end
   if special then for i, v in ipairs(odd) do init[i * 3] = v end end
   init[N + 1] = 0.3                                  -- the scalar Element
-  local W, s = Element({table.unpack(init, 1, N)}), Element(init[N + 1])
+  local W, s = Element({unpack(init, 1, N)}), Element(init[N + 1])
   local opt = optim[kind]({W, s}, opts)
   local want, state = {}, {}
   for i = 1, N + 1 do
@@ -150,7 +151,7 @@ local function check(kind, opts, special)
     for i = 1, N + 1 do g[i] = rnd() end
     if special then for i, v in ipairs(odd) do g[i * 5 % N + 1] = v end end
     g[2] = 0
-    W.grad, s.grad = {table.unpack(g, 1, N)}, g[N + 1]
+    W.grad, s.grad = {unpack(g, 1, N)}, g[N + 1]
     opt:step()
     for i = 1, N + 1 do want[i] = update[kind](o, want[i], g[i], state[i], t) end
     local got = W.data

@@ -6,7 +6,9 @@
 
 local function rockspec()
   local env = {}
-  assert(loadfile("rockspec/torchlet-scm-1.rockspec", "t", env))()
+  local chunk = assert(loadfile("rockspec/torchlet-scm-1.rockspec", "t", env))
+  if setfenv then setfenv(chunk, env) end   -- 5.1 and LuaJIT: no env argument
+  chunk()
   return env
 end
 

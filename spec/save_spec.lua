@@ -13,14 +13,11 @@ local temporaries = helpers.temporaries
 -- Shell helpers (paths from os.tmpname: no spaces or quotes)
 -- =====================================================================
 
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
+local function sh(cmd) return (helpers.run(cmd)) end
 
 local function output(cmd)
   local p = assert(io.popen(cmd))
-  local s = p:read("a")
+  local s = p:read("*a")
   p:close()
   return (s:gsub("%s+$", ""))
 end
@@ -43,7 +40,7 @@ local function cleanup()
 end
 
 -- The Lua running the specs, for child processes (with this package path).
-local LUA = "lua" .. _VERSION:match("%d+%.%d+")
+local LUA = require("spec.helpers").lua
 local function child(script, prefix)
   local f = os.tmpname()
   write(f, script)
@@ -306,11 +303,11 @@ describe("two savers and a reader on one path", function()
     local r = io.popen(rcmd .. " " .. path .. " " .. stop)
     local s1 = io.popen(scmd .. " 1 " .. path)
     local s2 = io.popen(scmd .. " 2 " .. path)
-    local out1, out2 = s1:read("a"), s2:read("a")
+    local out1, out2 = s1:read("*a"), s2:read("*a")
     s1:close()
     s2:close()
     write(stop, "")
-    local rout = r:read("a")
+    local rout = r:read("*a")
     r:close()
     os.remove(sfile)
     os.remove(rfile)

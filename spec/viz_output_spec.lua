@@ -81,7 +81,7 @@ end
 -- The first character of 's' (valid UTF-8) that XML 1.0 forbids: controls
 -- other than tab, LF and CR, and U+FFFE, U+FFFF.
 local function xml_char_fault(s)
-  for pos, cp in utf8.codes(s) do
+  for pos, cp in helpers.utf8_codes(s) do
     if (cp < 0x20 and cp ~= 9 and cp ~= 10 and cp ~= 13) or cp == 0xFFFE or cp == 0xFFFF then
       return string.format("U+%04X at %d", cp, pos)
     end
@@ -164,10 +164,10 @@ local function hostile_labels()
   for b = 1, 255 do every[#every + 1] = string.char(b) end
   return {
     table.concat(every),
-    "truncated \xc3", "\xe2\x82", "\xf0\x9f\x98", "overlong \xc0\xaf \xe0\x80\xaf",
-    "surrogate \xed\xa0\x80", "past max \xf4\x90\x80\x80", "\xef\xbf\xbe\xef\xbf\xbf",
+    "truncated \195", "\226\130", "\240\159\152", "overlong \192\175 \224\128\175",
+    "surrogate \237\160\128", "past max \244\144\128\128", "\239\191\190\239\191\191",
     "a--b", "--", "-", "x -->", "]]>", "<!-- x -->", '"q"', "\\", "\\\"", "a\\nb",
-    "{ | } < > &amp; &", "\r\n\t\f\v\x1b[31m", "\u{FFFD} kept", "caf\u{E9} ok",
+    "{ | } < > &amp; &", "\r\n\t\f\v\027[31m", "\239\191\189 kept", "caf\195\169 ok",
   }
 end
 
@@ -264,7 +264,7 @@ describe("output with hostile labels", function()
   it("the checker finds the faults the outputs had", function()
     assert.has_error(function() assert_xml("<a><!-- x -- y --></a>") end)
     assert.has_error(function() assert_xml("<a>\1</a>") end)
-    assert.has_error(function() assert_xml("<a>caf\xe9</a>") end)
+    assert.has_error(function() assert_xml("<a>caf\233</a>") end)
     assert.has_error(function() assert_xml("<a><b></a></b>") end)
     assert.has_error(function() assert_xml("<a x=\"<\"/>") end)
     assert.has_error(function() assert_xml("<a/><!-- x --->") end)
@@ -276,13 +276,14 @@ describe("output with hostile labels", function()
     local dot = graph():to_dot()
     assert.is_nil(utf8_fault(dot))
     assert.is_nil(xml_char_fault(dot))
-    assert.is_nil(dot:find("[\0-\8\11-\31\127]"))
-    assert.is_truthy(dot:find("truncated \u{FFFD}", 1, true))
-    assert.is_truthy(dot:find("overlong \u{FFFD}\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD}", 1, true))
-    assert.is_truthy(dot:find("caf\u{E9} ok", 1, true))
+    assert.is_nil(dot:find("\0", 1, true))   -- apart: 5.1 patterns end at a NUL
+    assert.is_nil(dot:find("[\1-\8\11-\31\127]"))
+    assert.is_truthy(dot:find("truncated \239\191\189", 1, true))
+    assert.is_truthy(dot:find("overlong \239\191\189\239\191\189 \239\191\189\239\191\189\239\191\189", 1, true))
+    assert.is_truthy(dot:find("caf\195\169 ok", 1, true))
     local path = tmppath(".dot")
     helpers.write_file(path, dot)
-    assert.is_true(os.execute("dot -Tplain " .. path .. " > /dev/null 2>&1"))
+    assert.is_true((helpers.run("dot -Tplain " .. path .. " > /dev/null")))
   end)
 
   it("writes well-formed SVG in the graphviz view", function()
@@ -290,7 +291,7 @@ describe("output with hostile labels", function()
     graph():visualize("graphviz", {file = p})
     local svg = helpers.read_file(p)
     assert_xml(svg)
-    assert.is_truthy(svg:find("caf\u{E9} ok", 1, true))
+    assert.is_truthy(svg:find("caf\195\169 ok", 1, true))
   end)
 
   it("writes well-formed SVG in the cairo view, its text index included", function()
@@ -300,7 +301,7 @@ describe("output with hostile labels", function()
     assert_xml(svg)
     local index = svg:match("<!%-%- torchlet graph text.-%-%->")
     assert.is_truthy(index)
-    assert.is_truthy(index:find("truncated \u{FFFD} | * 2", 1, true))
+    assert.is_truthy(index:find("truncated \239\191\189 | * 2", 1, true))
     assert.is_truthy(index:find("a-~b | * 2", 1, true))
   end)
 end)
@@ -317,7 +318,7 @@ describe("graphviz render failures", function()
     x:visualize("graphviz", {file = p})
     local s = helpers.read_file(p)
     assert.are.equal("\137PNG\r\n\26\n", s:sub(1, 8))
-    local w, h = string.unpack(">I4I4", s, 17)
+    local w, h = helpers.be32x2(s, 17)
     assert.is_true(w <= 16000 and h <= 16000 and w * h <= 25e6, w .. " x " .. h)
     assert.is_true(w > 8000, tostring(w))       -- scaled to fit, not more
   end)
@@ -332,11 +333,11 @@ describe("graphviz render failures", function()
       local ok, err = pcall(x.visualize, x, "graphviz", {file = %q, max_nodes = 5000})
       io.write(tostring(ok), " ", tostring(err))
     ]], p)
-    local lua = "lua" .. _VERSION:match("%d+%.%d+")
+    local lua = require("spec.helpers").lua
     local file = tmppath(".lua")
     helpers.write_file(file, script)
     local child = assert(io.popen(lua .. " " .. file .. " 2>&1"))
-    local out = child:read("a")
+    local out = child:read("*a")
     child:close()
     assert.is_truthy(out:find("false graphviz: the picture is %d+ points wide, too big "
       .. "for a PDF %(at most 8000000; use SVG%)"), out)

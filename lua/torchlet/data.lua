@@ -10,13 +10,16 @@ constructions and label the first shape -1 and the second 1, as micrograd's
 demo does (binary = true gives sklearn's 0 and 1).  make_blobs labels its
 clusters 1..k, ready for loss.cross_entropy.
 
-Every set is deterministic for its seed: the generator is this file's own
-(xoshiro256** seeded through splitmix64, Box-Muller normals), so making
-data never disturbs the stream that initialises models (manual_seed).
+Every set is deterministic for its seed, the same on every VM: the numbers
+come from a core.Generator seeded for the set (the C generator models use:
+xoshiro256** seeded through splitmix64, Box-Muller normals), so making data
+never disturbs the stream that initialises models (manual_seed).
 ]]
+local core = require "torchlet.core"
+local compat = require "torchlet.compat"
 local math = math
 local type, error, tostring, next, rawget = type, error, tostring, next, rawget
-local math_type = math.type
+local to_integer = compat.to_integer
 
 local M = {}
 
@@ -25,72 +28,20 @@ local M = {}
 local MAX_SAMPLES = 10000000
 
 -- {======================================================================
--- Generator: 64-bit integer arithmetic wraps in Lua 5.4, as in C.
--- =======================================================================
-
-local function rotl(x, k) return (x << k) | (x >> (64 - k)) end
-
-local Rng = {}
-Rng.__index = Rng
-Rng.__name = "torchlet.data.Rng"
-
-local function new_rng(seed)
-  local s, x = {}, seed
-  for i = 1, 4 do                      -- splitmix64
-    x = x + 0x9e3779b97f4a7c15
-    local z = x
-    z = (z ~ (z >> 30)) * 0xbf58476d1ce4e5b9
-    z = (z ~ (z >> 27)) * 0x94d049bb133111eb
-    s[i] = z ~ (z >> 31)
-  end
-  return setmetatable({s = s}, Rng)
-end
-
-function Rng:u64()
-  local s = self.s
-  local result = rotl(s[2] * 5, 7) * 9
-  local t = s[2] << 17
-  s[3] = s[3] ~ s[1]; s[4] = s[4] ~ s[2]
-  s[2] = s[2] ~ s[3]; s[1] = s[1] ~ s[4]
-  s[3] = s[3] ~ t
-  s[4] = rotl(s[4], 45)
-  return result
-end
-
--- [0, 1) with 53 random bits
-function Rng:uniform() return (self:u64() >> 11) * 0x1.0p-53 end
-
-function Rng:normal()
-  if self.spare then
-    local v = self.spare
-    self.spare = nil
-    return v
-  end
-  local u1, u2 = 1.0 - self:uniform(), self:uniform()
-  local r = math.sqrt(-2.0 * math.log(u1))
-  self.spare = r * math.sin(2 * math.pi * u2)
-  return r * math.cos(2 * math.pi * u2)
-end
-
--- An integer in 1..n
-function Rng:below(n) return (self:u64() >> 11) % n + 1 end
-
--- }======================================================================
-
--- {======================================================================
 -- Arguments
 -- =======================================================================
 
 local function check_n(fname, n, min)
-  if math_type(n) ~= "integer" and not (math_type(n) == "float" and n == math.floor(n)) then
+  local count = to_integer(n)
+  if count == nil then
     error(("bad argument #1 to '%s' (number of samples must be an integer, got %s)")
       :format(fname, tostring(n)), 3)
   end
-  if n < min or n > MAX_SAMPLES then
+  if count < min or count > MAX_SAMPLES then
     error(("bad argument #1 to '%s' (number of samples must be in %d..%d, got %s)")
       :format(fname, min, MAX_SAMPLES, tostring(n)), 3)
   end
-  return math.tointeger(n)
+  return count
 end
 
 -- Checks the options and returns a plain copy of them: read raw (no
@@ -120,12 +71,12 @@ local function check_opts(fname, opts, allowed)
 end
 
 local function check_seed(fname, opts)
-  local seed = opts.seed or 0
-  if math.tointeger(seed) == nil then
+  local seed = to_integer(opts.seed or 0)
+  if seed == nil then
     error(("bad argument #2 to '%s' (option 'seed' must be an integer, got %s)")
-      :format(fname, tostring(seed)), 3)
+      :format(fname, tostring(opts.seed)), 3)
   end
-  return math.tointeger(seed)
+  return seed
 end
 
 local function check_nonneg(fname, opts, key, default)
@@ -149,7 +100,7 @@ local function finish(rng, X, y, noise, shuffle)
   end
   if shuffle then
     for i = #X, 2, -1 do
-      local j = rng:below(i)
+      local j = rng:integer(i)
       X[i], X[j] = X[j], X[i]
       y[i], y[j] = y[j], y[i]
     end
@@ -175,7 +126,7 @@ function M.make_moons(n, opts)
   local seed = check_seed("make_moons", opts)
   local noise = check_nonneg("make_moons", opts, "noise", 0)
   local lo = opts.binary and 0 or -1
-  local n_out = n // 2
+  local n_out = math.floor(n / 2)
   local n_in = n - n_out
   local X, y = {}, {}
   for i = 1, n_out do
@@ -188,7 +139,7 @@ function M.make_moons(n, opts)
     X[#X + 1] = {1 - math.cos(t), 1 - math.sin(t) - 0.5}
     y[#y + 1] = 1
   end
-  return finish(new_rng(seed), X, y, noise, opts.shuffle ~= false)
+  return finish(core.Generator(seed), X, y, noise, opts.shuffle ~= false)
 end
 
 local circles_opts = {noise = "number", seed = "number", shuffle = "boolean",
@@ -206,7 +157,7 @@ function M.make_circles(n, opts)
       :format(tostring(factor)), 2)
   end
   local lo = opts.binary and 0 or -1
-  local n_out = n // 2
+  local n_out = math.floor(n / 2)
   local n_in = n - n_out
   local X, y = {}, {}
   for i = 1, n_out do
@@ -219,7 +170,7 @@ function M.make_circles(n, opts)
     X[#X + 1] = {factor * math.cos(t), factor * math.sin(t)}
     y[#y + 1] = 1
   end
-  return finish(new_rng(seed), X, y, noise, opts.shuffle ~= false)
+  return finish(core.Generator(seed), X, y, noise, opts.shuffle ~= false)
 end
 
 local blobs_opts = {centers = "number", cluster_std = "number", seed = "number",
@@ -232,10 +183,10 @@ function M.make_blobs(n, opts)
   n = check_n("make_blobs", n, 1)
   opts = check_opts("make_blobs", opts, blobs_opts)
   local seed = check_seed("make_blobs", opts)
-  local k = opts.centers or 3
-  if math.tointeger(k) == nil or k < 1 then
+  local k = to_integer(opts.centers or 3)
+  if k == nil or k < 1 then
     error(("bad argument #2 to 'make_blobs' (option 'centers' must be a positive integer, got %s)")
-      :format(tostring(k)), 2)
+      :format(tostring(opts.centers)), 2)
   end
   -- Every centre is drawn, but only the first n get a sample: more centres
   -- than samples is a mistake (1e12 of them would run until memory is
@@ -244,14 +195,13 @@ function M.make_blobs(n, opts)
     error(("bad argument #2 to 'make_blobs' (option 'centers' must be at most the "
            .. "number of samples (%d), got %s)"):format(n, tostring(k)), 2)
   end
-  k = math.tointeger(k)
   local std = check_nonneg("make_blobs", opts, "cluster_std", 1)
   local box = opts.box or {-10, 10}
   box = {rawget(box, 1), rawget(box, 2)}
   if type(box[1]) ~= "number" or type(box[2]) ~= "number" or not (box[1] < box[2]) then
     error("bad argument #2 to 'make_blobs' (option 'box' must be {lo, hi} with lo < hi)", 2)
   end
-  local rng = new_rng(seed)
+  local rng = core.Generator(seed)
   local centres = {}
   for c = 1, k do
     centres[c] = {box[1] + (box[2] - box[1]) * rng:uniform(),

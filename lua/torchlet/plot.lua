@@ -15,6 +15,7 @@ Common opts: title, xlabel, ylabel, width and height (points, default
 directory.  Numbers may be Elements: their data is plotted.
 ]]
 local core = require "torchlet.core"
+local to_integer = require("torchlet.compat").to_integer
 
 local M = {}
 
@@ -95,8 +96,9 @@ function M.decision_boundary(model, X, y, opts)
   if #y ~= #X then
     argerror(3, fname, ("%d classes for %d points"):format(#y, #X))
   end
-  local res = rawget(opts, "resolution") or 60
-  if math.type(res) ~= "integer" or res < 2 or res > 400 then
+  -- 20.0 is 20, as everywhere in Torchlet and on VMs without integers
+  local res = to_integer(rawget(opts, "resolution") or 60)
+  if res == nil or res < 2 or res > 400 then
     argerror(4, fname, "field 'resolution': integer from 2 to 400 expected")
   end
   local points = {}
