@@ -261,3 +261,6 @@ solution "torchlet"
   -- spec/c: every growing Lua allocation made to fail in turn, and malloc
   -- failing under an address-space limit, over the calls that hold memory.
   lua_host("alloc_fail_test", { "spec/c/alloc_fail_test.c" }, "/tests")
+
+  -- spec/c: arrays between C buffers and Lua (torchlet_lua.h's host API).
+  lua_host("host_api_test", { "spec/c/host_api_test.c" }, "/tests")

@@ -126,6 +126,7 @@ run_c_tests() {
     run_check "examples/embed ($cfg)" "$dir/examples/embed"
     run_check "threads test, 4 threads ($cfg)" "$dir/tests/threads_test" 4 500
     run_check "allocation failures ($cfg)" "$dir/tests/alloc_fail_test"
+    run_check "host API: arrays from and to C ($cfg)" "$dir/tests/host_api_test"
   done
   run_check "threads test, 4 threads (ThreadSanitizer)" tsan_threads_test
   run_check "install into a temporary PREFIX" spec/install_test.sh
@@ -141,7 +142,9 @@ install_to() {
   prefix=$(cd "$1" && pwd)
   version=$(sed -n 's/^#define TL_VERSION "\(.*\)"/\1/p' core/torchlet.h)
   install -d "$prefix/bin" "$prefix/include/torchlet" "$prefix/lib/pkgconfig" \
-    "$prefix/lib/lua/$lv/torchlet" "$prefix/share/lua/$lv"
+    "$prefix/lib/lua/$lv/torchlet" "$prefix/share/lua/$lv" \
+    "$prefix/share/doc/torchlet"
+  install -m 644 LICENSE "$prefix/share/doc/torchlet/LICENSE"
   install -m 755 build/bin/torchlet "$prefix/bin/torchlet"
   install -m 755 build/torchlet/core.so "$prefix/lib/lua/$lv/torchlet/core.so"
   install -m 644 build/libtlcore.a "$prefix/lib/libtorchlet.a"
@@ -207,7 +210,7 @@ uninstall_from() {
     "$prefix/lib/pkgconfig/torchlet.pc" "$prefix/lib/pkgconfig/torchlet-viz.pc" \
     "$prefix/lib/pkgconfig/torchlet-lua.pc"
   rm -rf "$prefix/include/torchlet" "$prefix/lib/lua/$lv/torchlet" \
-    "$prefix/share/lua/$lv/torchlet"
+    "$prefix/share/lua/$lv/torchlet" "$prefix/share/doc/torchlet"
   echo "setup: removed Torchlet from $prefix"
 }
 

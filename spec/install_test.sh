@@ -153,7 +153,7 @@ for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lu
          include/torchlet/tl_plot.h \
          lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
          lib/pkgconfig/torchlet.pc lib/pkgconfig/torchlet-viz.pc \
-         lib/pkgconfig/torchlet-lua.pc; do
+         lib/pkgconfig/torchlet-lua.pc share/doc/torchlet/LICENSE; do
   [ -e "$prefix/$f" ] || { echo "install_test: missing $f" >&2; exit 1; }
 done
 [ ! -e "$prefix/include/torchlet/internal.h" ] ||
