@@ -5,6 +5,8 @@
 #   2. PREFIX/bin/torchlet with no LUA_PATH/LUA_CPATH at all;
 #   3. a plain C program built with `pkg-config --cflags --libs torchlet`;
 #   4. a C program with its own Lua VM built with `... torchlet-lua`;
+#   5. C++: every header compiled by g++, a function of each linked, and
+#      examples/cpp/host.cpp (Lua VM, arrays from C++ buffers, the core);
 # then `setup.sh uninstall` must leave nothing of it.
 # Each step checks where its module came from, so the repository's copy
 # cannot pass for the installed one.  Exits non-zero at the first failure.
@@ -144,6 +146,39 @@ C
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror -o host host.c $(pkg-config --cflags --libs torchlet-lua)
 env -u LUA_CPATH ./host
+
+# 5. C++ against the install: each header on its own, a function of each
+# linked (a header without extern "C" fails here: tl_ctx_new() is not
+# tl_ctx_new), then the example host
+for h in "$prefix"/include/torchlet/*.h; do
+  printf '#include <torchlet/%s>\n' "$(basename "$h")" |
+    g++ -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ - \
+      $(pkg-config --cflags torchlet-lua)
+done
+cat >headers.cpp <<'CPP'
+#include <torchlet/tl_loss.h>
+#include <torchlet/tl_nn.h>
+#include <torchlet/tl_optim.h>
+#include <torchlet/tl_plot.h>
+#include <torchlet/torchlet_lua.h>
+int main() {
+  const void *fns[] = {
+    reinterpret_cast<const void *>(&tl_ctx_new), reinterpret_cast<const void *>(&tl_loss_check_targets),
+    reinterpret_cast<const void *>(&tl_mlp_new), reinterpret_cast<const void *>(&tl_optim_name),
+    reinterpret_cast<const void *>(&tl_plot_line), reinterpret_cast<const void *>(&tl_viz_dot),
+    reinterpret_cast<const void *>(&luaopen_torchlet_core), reinterpret_cast<const void *>(&tlb_push_array),
+  };
+  for (const void *f : fns) if (f == nullptr) return 1;
+  return 0;
+}
+CPP
+# shellcheck disable=SC2046
+g++ -std=c++11 -Wall -Wextra -Werror -o headers headers.cpp $(pkg-config --cflags --libs torchlet-lua)
+./headers
+# shellcheck disable=SC2046
+g++ -std=c++11 -Wall -Wextra -Werror -o host_cpp "$repo/examples/cpp/host.cpp" \
+  $(pkg-config --cflags --libs torchlet-lua)
+env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 ./host_cpp
 
 # the layout the README promises
 for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lua.a \
