@@ -121,31 +121,18 @@ C
 cc -std=c11 -Wall -Wextra -Werror -o draw draw.c $(pkg-config --cflags --libs torchlet-viz)
 ./draw
 
-# 4. a C host with its own Lua VM and the installed binding linked in
-cat >host.c <<'C'
-#include <stdio.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#include <torchlet/torchlet_lua.h>
-
-int main(void) {
-  lua_State *L = luaL_newstate();
-  if (L == NULL) return 1;
-  luaL_openlibs(L);
-  luaL_requiref(L, "torchlet.core", luaopen_torchlet_core, 0);
-  lua_pop(L, 1);
-  int status = luaL_dostring(L,
-    "local E = require('torchlet.core').Element\n"
-    "local x = E(3); local y = x * x; y:backward(); return x.grad");
-  int ok = status == LUA_OK && lua_tonumber(L, -1) == 6;
-  printf("host.c: %s\n", lua_tostring(L, -1));
-  lua_close(L);
-  return ok ? 0 : 1;
-}
-C
+# 4. a C host with its own Lua VM and the installed binding linked in: the
+# README's own snippet (the first C block of its embedding section)
+awk '/^### C and C\+\+ programs with their own Lua VM/ { sect = 1 }
+     sect && /^```c$/ { inblock = 1; next }
+     inblock && /^```$/ { exit }
+     inblock { print }' "$repo/README.md" >host.c
+grep -q luaopen_torchlet_core host.c ||
+  { echo "install_test: no C snippet found in the README's embedding section" >&2; exit 1; }
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror -o host host.c $(pkg-config --cflags --libs torchlet-lua)
-env -u LUA_CPATH ./host
+[ "$(env -u LUA_PATH -u LUA_CPATH ./host)" = 6 ] ||
+  { echo "install_test: the README's C host did not print 6" >&2; exit 1; }
 
 # 5. C++ against the install: each header on its own, a function of each
 # linked (a header without extern "C" fails here: tl_ctx_new() is not
