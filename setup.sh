@@ -20,14 +20,22 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz valgrind clang libclang-rt-14-dev
-lua-dkjson libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
+# What building, the demo and an install need (build-essential brings g++
+# too, for the C++ host of the install test); `test` and `bench` add their
+# tools below.
+BUILD_PACKAGES="build-essential lua5.4 liblua5.4-dev premake4 pkg-config
+libcairo2-dev libgraphviz-dev graphviz"
+# busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
+# for build/lua5.3/... ), luarocks, and the benchmark's JSON and OpenBLAS
+TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson
+libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
 libluajit-5.1-dev"
+BENCH_PACKAGES="lua-dkjson libopenblas-dev"
 
+# Installs those of the packages $@ that are missing.
 install_missing() {
   local missing=()
-  for p in $PACKAGES; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
       missing+=("$p")
   done
@@ -217,7 +225,12 @@ uninstall_from() {
 # }===========================================================================
 
 cmd=${1:-demo}
-install_missing
+# shellcheck disable=SC2086  # the package lists are meant to split
+case "$cmd" in
+  build|demo|install) install_missing $BUILD_PACKAGES ;;
+  test) install_missing $BUILD_PACKAGES $TEST_PACKAGES ;;
+  bench) install_missing $BUILD_PACKAGES $BENCH_PACKAGES ;;
+esac
 case "$cmd" in
   build)
     build release
