@@ -241,8 +241,17 @@ solution "torchlet"
     outdirs("")
     buildoptions(lua_cflags)
 
-  -- The `torchlet` program: build/bin/torchlet
+  -- The `torchlet` program: build/bin/torchlet.  Its prompt edits lines and
+  -- keeps a history through libedit (BSD-licensed, unlike GNU readline;
+  -- libedit-dev) when pkg-config finds it, else reads plain lines.
   lua_host("torchlet", { "bindings/host/*.c" }, "/bin")
+    local edit_found = os.execute("pkg-config --exists libedit")
+    if edit_found == true or edit_found == 0 then
+      defines { "TL_HAVE_LIBEDIT" }
+      local edit_links, edit_dirs = pkglibs("libedit")
+      links(edit_links)
+      libdirs(edit_dirs)
+    end
 
   -- examples/embed: a C host running a Lua training script.
   lua_host("embed", { "examples/embed/*.c" }, "/examples")

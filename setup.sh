@@ -21,10 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # What building, the demo and an install need (build-essential brings g++
-# too, for the C++ host of the install test); `test` and `bench` add their
-# tools below.
+# too, for the C++ host of the install test; libedit, BSD-licensed, the
+# prompt's line editing); `test` and `bench` add their tools below.
 BUILD_PACKAGES="build-essential lua5.4 liblua5.4-dev premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz"
+libcairo2-dev libgraphviz-dev graphviz libedit-dev"
 # busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
 # for build/lua5.3/... ), luarocks, and the benchmark's JSON and OpenBLAS
 TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson
