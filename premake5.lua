@@ -241,8 +241,17 @@ solution "torchlet"
     outdirs("")
     buildoptions(lua_cflags)
 
-  -- The `torchlet` program: build/bin/torchlet
+  -- The `torchlet` program: build/bin/torchlet.  Its prompt edits lines and
+  -- keeps a history through libedit (BSD-licensed, unlike GNU readline;
+  -- libedit-dev) when pkg-config finds it, else reads plain lines.
   lua_host("torchlet", { "bindings/host/*.c" }, "/bin")
+    local edit_found = os.execute("pkg-config --exists libedit")
+    if edit_found == true or edit_found == 0 then
+      defines { "TL_HAVE_LIBEDIT" }
+      local edit_links, edit_dirs = pkglibs("libedit")
+      links(edit_links)
+      libdirs(edit_dirs)
+    end
 
   -- examples/embed: a C host running a Lua training script.
   lua_host("embed", { "examples/embed/*.c" }, "/examples")
@@ -261,3 +270,6 @@ solution "torchlet"
   -- spec/c: every growing Lua allocation made to fail in turn, and malloc
   -- failing under an address-space limit, over the calls that hold memory.
   lua_host("alloc_fail_test", { "spec/c/alloc_fail_test.c" }, "/tests")
+
+  -- spec/c: arrays between C buffers and Lua (torchlet_lua.h's host API).
+  lua_host("host_api_test", { "spec/c/host_api_test.c" }, "/tests")

@@ -20,14 +20,22 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES="build-essential lua5.4 liblua5.4-dev lua-busted premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz valgrind clang libclang-rt-14-dev
-lua-dkjson libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
+# What building, the demo and an install need (build-essential brings g++
+# too, for the C++ host of the install test; libedit, BSD-licensed, the
+# prompt's line editing); `test` and `bench` add their tools below.
+BUILD_PACKAGES="build-essential lua5.4 liblua5.4-dev premake4 pkg-config
+libcairo2-dev libgraphviz-dev graphviz libedit-dev"
+# busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
+# for build/lua5.3/... ), luarocks, and the benchmark's JSON and OpenBLAS
+TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson
+libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
 libluajit-5.1-dev"
+BENCH_PACKAGES="lua-dkjson libopenblas-dev"
 
+# Installs those of the packages $@ that are missing.
 install_missing() {
   local missing=()
-  for p in $PACKAGES; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
       missing+=("$p")
   done
@@ -131,6 +139,7 @@ run_c_tests() {
     run_check "examples/embed ($cfg)" "$dir/examples/embed"
     run_check "threads test, 4 threads ($cfg)" "$dir/tests/threads_test" 4 500
     run_check "allocation failures ($cfg)" "$dir/tests/alloc_fail_test"
+    run_check "host API: arrays from and to C ($cfg)" "$dir/tests/host_api_test"
   done
   run_check "threads test, 4 threads (ThreadSanitizer)" tsan_threads_test
   run_check "install into a temporary PREFIX" spec/install_test.sh
@@ -146,7 +155,9 @@ install_to() {
   prefix=$(cd "$1" && pwd)
   version=$(sed -n 's/^#define TL_VERSION "\(.*\)"/\1/p' core/torchlet.h)
   install -d "$prefix/bin" "$prefix/include/torchlet" "$prefix/lib/pkgconfig" \
-    "$prefix/lib/lua/$lv/torchlet" "$prefix/share/lua/$lv"
+    "$prefix/lib/lua/$lv/torchlet" "$prefix/share/lua/$lv" \
+    "$prefix/share/doc/torchlet"
+  install -m 644 LICENSE "$prefix/share/doc/torchlet/LICENSE"
   install -m 755 build/bin/torchlet "$prefix/bin/torchlet"
   install -m 755 build/torchlet/core.so "$prefix/lib/lua/$lv/torchlet/core.so"
   install -m 644 build/libtlcore.a "$prefix/lib/libtorchlet.a"
@@ -212,14 +223,19 @@ uninstall_from() {
     "$prefix/lib/pkgconfig/torchlet.pc" "$prefix/lib/pkgconfig/torchlet-viz.pc" \
     "$prefix/lib/pkgconfig/torchlet-lua.pc"
   rm -rf "$prefix/include/torchlet" "$prefix/lib/lua/$lv/torchlet" \
-    "$prefix/share/lua/$lv/torchlet"
+    "$prefix/share/lua/$lv/torchlet" "$prefix/share/doc/torchlet"
   echo "setup: removed Torchlet from $prefix"
 }
 
 # }===========================================================================
 
 cmd=${1:-demo}
-install_missing
+# shellcheck disable=SC2086  # the package lists are meant to split
+case "$cmd" in
+  build|demo|install) install_missing $BUILD_PACKAGES ;;
+  test) install_missing $BUILD_PACKAGES $TEST_PACKAGES ;;
+  bench) install_missing $BUILD_PACKAGES $BENCH_PACKAGES ;;
+esac
 case "$cmd" in
   build)
     build release

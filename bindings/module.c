@@ -5,9 +5,8 @@
 #include "tlb.h"
 
 /* The state's metatable is registered under its __name; the state itself
-** under another key. */
+** under TLB_STATE_KEY (tlb.h). */
 #define TLB_STATE_META "torchlet.state"
-#define TLB_STATE_KEY "torchlet.state.object"
 
 /* Lua calls this at lua_close, after every Element's; a script with the
 ** debug library can call it any time, on anything.  Once it has run, every

@@ -22,6 +22,9 @@
 
 #define TLB_ELEMENT "torchlet.Element"
 #define TLB_NUPVALUES 2
+/* Where the registry keeps the state userdata (module.c makes it); the
+** host functions (host_api.c) rebuild the two upvalues from these keys. */
+#define TLB_STATE_KEY "torchlet.state.object"
 
 typedef struct tlb_state {
   tl_ctx *ctx;

@@ -17,6 +17,10 @@
 
 #include "torchlet.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The targets each loss takes: refusing the others catches the usual
 ** label mix-ups (0/1 labels given to hinge, -1/1 labels to bce). */
 typedef enum tl_targets {
@@ -54,5 +58,9 @@ tl_node *tl_loss_bce_logits(tl_ctx *ctx, tl_node *s, size_t n,
 ** onehot(cls[i])) / n; the classes are kept with it. */
 tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
                                const size_t *cls);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -37,6 +37,10 @@
 
 #include "torchlet.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum tl_act {
   TL_ACT_LINEAR = 0,
   TL_ACT_RELU,
@@ -160,5 +164,9 @@ tl_mlp *tl_mlp_load(tl_ctx *ctx, const char *path);
 tl_mlp *tl__mlp_with_params(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
                             size_t nlayers, const size_t *sizes,
                             const tl_act *acts, const double *params);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

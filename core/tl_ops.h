@@ -44,6 +44,10 @@
 #ifndef TORCHLET_TL_OPS_H
 #define TORCHLET_TL_OPS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Arity of an op taking any number of inputs. */
 #define TL_NARY (-1)
 
@@ -111,5 +115,9 @@ enum {
   X(NEURON_ROW,  "neuron",    "w.x+b",     TL_NARY, 0,      NULL,       BW(tl__neuron_row_b)) \
   X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b)) \
   X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -39,6 +39,10 @@
 
 #include "torchlet.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum tl_optim_kind {
   TL_OPTIM_SGD = 0,
   TL_OPTIM_RMSPROP,
@@ -99,5 +103,9 @@ const tl_optim_config *tl_optim_get_config(const tl_optim *o);
 size_t tl_optim_nparams(const tl_optim *o);
 /* Changes the learning rate (for schedules); TL_EARG if negative or nan. */
 tl_status tl_optim_set_lr(tl_ctx *ctx, tl_optim *o, double lr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

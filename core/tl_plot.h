@@ -19,6 +19,10 @@
 
 #include "tl_viz.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tl_plot_opts {
   const char *title, *xlabel, *ylabel;   /* each may be NULL */
   double width, height;                  /* points; 0 means 640 x 420 */
@@ -60,5 +64,9 @@ tl_status tl_plot_scatter(tl_ctx *ctx, const tl_plot_points *p,
 tl_status tl_plot_boundary(tl_ctx *ctx, const tl_plot_grid *grid,
                            const tl_plot_points *p, const tl_plot_opts *o,
                            tl_viz_format fmt, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

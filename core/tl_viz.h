@@ -43,6 +43,10 @@
 
 #include "torchlet.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum tl_viz_format {
   TL_VIZ_PNG = 0,
   TL_VIZ_SVG,
@@ -101,5 +105,9 @@ tl_status tl_viz_dot(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
 ** DOT). */
 tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
                        tl_viz_format fmt, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -51,6 +51,10 @@
 
 #include "tl_ops.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define TL_VERSION "0.1.0"
 
 /* Arrays have at most this many dimensions and values (2^31 values are
@@ -275,5 +279,9 @@ tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root);
 ** until the next walk in this context.  Returns NULL (and *count = 0) when
 ** memory is short (TL_ENOMEM) or 'root' is NULL (TL_EARG). */
 tl_node *const *tl_topo(tl_ctx *ctx, tl_node *root, size_t *count);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,7 @@ source = {
 }
 description = {
   summary = "Reverse-mode automatic differentiation with a C11 core",
+  license = "MIT",   -- the LICENSE file at the root of the checkout
   detailed = [[
 Scalar Elements whose operators build a computational graph in C, with
 backward() for gradients, driven from Lua 5.4.
@@ -42,9 +43,9 @@ build = {
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
         "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
         "core/viz/viz_output.c", "bindings/runtime.c",
-        "bindings/array.c", "bindings/element.c", "bindings/loss.c",
-        "bindings/module.c", "bindings/nn.c", "bindings/optim.c",
-        "bindings/viz.c",
+        "bindings/array.c", "bindings/element.c", "bindings/host_api.c",
+        "bindings/loss.c", "bindings/module.c", "bindings/nn.c",
+        "bindings/optim.c", "bindings/viz.c",
       },
       defines = { "NDEBUG" },
       incdirs = { "$(GRAPHVIZ_INCDIR)/graphviz", "$(CAIRO_INCDIR)/cairo" },

@@ -107,6 +107,28 @@ describe("the torchlet program", function()
     assert.truthy(err:find("stack traceback:", 1, true))
   end)
 
+  -- On a terminal (script(1) gives the program a pseudo-terminal) the
+  -- prompt goes through libedit: the up arrow recalls the last line, ^H
+  -- erases, so the second statement is print(6 * 8).  Before, the arrow's
+  -- escape sequence went to Lua: "bad binary format (truncated chunk)".
+  it("edits lines and recalls earlier ones at the -i prompt on a terminal", function()
+    local keys = [[print(6 * 7)\n\033[A\010\0108)\n]]   -- printf's escapes
+    local cmd = ("printf %s | script -q -c %s /dev/null"):format(
+      quote(keys), quote(quote(bin) .. " -i"))
+    local p = assert(io.popen(cmd, "r"))
+    local out = p:read("a"):gsub("\r", "")
+    p:close()
+    assert.truthy(out:find("\n42\n", 1, true), out)
+    assert.truthy(out:find("\n48\n", 1, true), out)
+    assert.falsy(out:find("binary", 1, true), out)
+  end)
+
+  it("refuses binary chunks at the -i prompt, naming why", function()
+    local _, err, code = run({ "-i" }, "\27Lua\n")
+    assert.are.equal(0, code)
+    assert.truthy(err:find("attempt to load a binary chunk (mode is 't')", 1, true), err)
+  end)
+
   it("reports an unfinished statement at the end of -i input", function()
     local _, err, code = run({ "-i" }, "if true then\n")
     assert.are.equal(0, code)

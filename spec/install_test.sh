@@ -5,6 +5,8 @@
 #   2. PREFIX/bin/torchlet with no LUA_PATH/LUA_CPATH at all;
 #   3. a plain C program built with `pkg-config --cflags --libs torchlet`;
 #   4. a C program with its own Lua VM built with `... torchlet-lua`;
+#   5. C++: every header compiled by g++, a function of each linked, and
+#      examples/cpp/host.cpp (Lua VM, arrays from C++ buffers, the core);
 # then `setup.sh uninstall` must leave nothing of it.
 # Each step checks where its module came from, so the repository's copy
 # cannot pass for the installed one.  Exits non-zero at the first failure.
@@ -119,31 +121,51 @@ C
 cc -std=c11 -Wall -Wextra -Werror -o draw draw.c $(pkg-config --cflags --libs torchlet-viz)
 ./draw
 
-# 4. a C host with its own Lua VM and the installed binding linked in
-cat >host.c <<'C'
-#include <stdio.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#include <torchlet/torchlet_lua.h>
-
-int main(void) {
-  lua_State *L = luaL_newstate();
-  if (L == NULL) return 1;
-  luaL_openlibs(L);
-  luaL_requiref(L, "torchlet.core", luaopen_torchlet_core, 0);
-  lua_pop(L, 1);
-  int status = luaL_dostring(L,
-    "local E = require('torchlet.core').Element\n"
-    "local x = E(3); local y = x * x; y:backward(); return x.grad");
-  int ok = status == LUA_OK && lua_tonumber(L, -1) == 6;
-  printf("host.c: %s\n", lua_tostring(L, -1));
-  lua_close(L);
-  return ok ? 0 : 1;
-}
-C
+# 4. a C host with its own Lua VM and the installed binding linked in: the
+# README's own snippet (the first C block of its embedding section)
+awk '/^### C and C\+\+ programs with their own Lua VM/ { sect = 1 }
+     sect && /^```c$/ { inblock = 1; next }
+     inblock && /^```$/ { exit }
+     inblock { print }' "$repo/README.md" >host.c
+grep -q luaopen_torchlet_core host.c ||
+  { echo "install_test: no C snippet found in the README's embedding section" >&2; exit 1; }
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror -o host host.c $(pkg-config --cflags --libs torchlet-lua)
-env -u LUA_CPATH ./host
+[ "$(env -u LUA_PATH -u LUA_CPATH ./host)" = 6 ] ||
+  { echo "install_test: the README's C host did not print 6" >&2; exit 1; }
+
+# 5. C++ against the install: each header on its own, a function of each
+# linked (a header without extern "C" fails here: tl_ctx_new() is not
+# tl_ctx_new), then the example host
+for h in "$prefix"/include/torchlet/*.h; do
+  printf '#include <torchlet/%s>\n' "$(basename "$h")" |
+    g++ -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ - \
+      $(pkg-config --cflags torchlet-lua)
+done
+cat >headers.cpp <<'CPP'
+#include <torchlet/tl_loss.h>
+#include <torchlet/tl_nn.h>
+#include <torchlet/tl_optim.h>
+#include <torchlet/tl_plot.h>
+#include <torchlet/torchlet_lua.h>
+int main() {
+  const void *fns[] = {
+    reinterpret_cast<const void *>(&tl_ctx_new), reinterpret_cast<const void *>(&tl_loss_check_targets),
+    reinterpret_cast<const void *>(&tl_mlp_new), reinterpret_cast<const void *>(&tl_optim_name),
+    reinterpret_cast<const void *>(&tl_plot_line), reinterpret_cast<const void *>(&tl_viz_dot),
+    reinterpret_cast<const void *>(&luaopen_torchlet_core), reinterpret_cast<const void *>(&tlb_push_array),
+  };
+  for (const void *f : fns) if (f == nullptr) return 1;
+  return 0;
+}
+CPP
+# shellcheck disable=SC2046
+g++ -std=c++11 -Wall -Wextra -Werror -o headers headers.cpp $(pkg-config --cflags --libs torchlet-lua)
+./headers
+# shellcheck disable=SC2046
+g++ -std=c++11 -Wall -Wextra -Werror -o host_cpp "$repo/examples/cpp/host.cpp" \
+  $(pkg-config --cflags --libs torchlet-lua)
+env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 ./host_cpp
 
 # the layout the README promises
 for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lua.a \
@@ -153,7 +175,7 @@ for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lu
          include/torchlet/tl_plot.h \
          lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
          lib/pkgconfig/torchlet.pc lib/pkgconfig/torchlet-viz.pc \
-         lib/pkgconfig/torchlet-lua.pc; do
+         lib/pkgconfig/torchlet-lua.pc share/doc/torchlet/LICENSE; do
   [ -e "$prefix/$f" ] || { echo "install_test: missing $f" >&2; exit 1; }
 done
 [ ! -e "$prefix/include/torchlet/internal.h" ] ||

@@ -336,7 +336,10 @@ describe("graphviz render failures", function()
     local lua = require("spec.helpers").lua
     local file = tmppath(".lua")
     helpers.write_file(file, script)
-    local child = assert(io.popen(lua .. " " .. file .. " 2>&1"))
+    -- the child gets this VM's paths: a plain `busted` (.busted) sets them
+    -- in package.path, not in the environment
+    local child = assert(io.popen(("LUA_PATH=%q LUA_CPATH=%q %s %s 2>&1"):format(
+      package.path, package.cpath, lua, file)))
     local out = child:read("*a")
     child:close()
     assert.is_truthy(out:find("false graphviz: the picture is %d+ points wide, too big "

@@ -24,6 +24,10 @@
 #include <lua.h>
 #include <lualib.h>
 
+#ifdef TL_HAVE_LIBEDIT
+#include <editline/readline.h>   /* libedit's readline(), add_history() */
+#endif
+
 #include "../../core/torchlet.h"
 #include "../torchlet_lua.h"
 
@@ -257,7 +261,7 @@ static int run_script(lua_State *L, const char *name, int first, int argc,
 ** that is not valid Lua, leaves nothing pushed and returns non-OK. */
 static int load_as_return(lua_State *L, const char *line) {
   const char *retline = lua_pushfstring(L, "return %s;", line);
-  int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+  int status = luaL_loadbufferx(L, retline, strlen(retline), "=stdin", "t");
   lua_remove(L, -2);           /* the "return" string */
   if (status != LUA_OK) lua_pop(L, 1);
   return status;
@@ -282,6 +286,35 @@ static void print_results(lua_State *L, int base) {
   report(L, docall(L, n, 0));
 }
 
+/* Reads one line into *line (a getline buffer of *cap bytes), without its
+** newline, after showing 'prompt' on a terminal; returns its length, or -1
+** at the end of input.  On a terminal with libedit the line can be edited
+** and earlier ones recalled (arrow keys, ^R); without it, an arrow key
+** arrives as an escape sequence, which the text-only load below refuses. */
+static ssize_t read_line(int tty, const char *prompt, char **line, size_t *cap) {
+#ifdef TL_HAVE_LIBEDIT
+  if (tty) {
+    char *l = readline(prompt);
+    if (l == NULL) return -1;
+    size_t n = strlen(l);
+    if (n >= *cap) {
+      char *grown = realloc(*line, n + 1);
+      if (grown == NULL) { free(l); return -1; }
+      *line = grown;
+      *cap = n + 1;
+    }
+    memcpy(*line, l, n + 1);
+    free(l);
+    if (n > 0) add_history(*line);
+    return (ssize_t)n;
+  }
+#endif
+  if (tty) { fputs(prompt, stdout); fflush(stdout); }
+  ssize_t len = getline(line, cap, stdin);
+  if (len > 0 && (*line)[len - 1] == '\n') (*line)[--len] = '\0';
+  return len;
+}
+
 /* Compiles the next statement into a function on top of the stack, reading
 ** more lines while it is incomplete.  A line is tried as an expression
 ** first, so that its values are printed.  Returns -1 at the end of input,
@@ -289,15 +322,13 @@ static void print_results(lua_State *L, int base) {
 static int read_statement(lua_State *L, int tty, char **line, size_t *cap) {
   int more = 0;                /* the text so far is on top when set */
   for (;;) {
-    if (tty) { fputs(more ? ">> " : "> ", stdout); fflush(stdout); }
-    ssize_t len = getline(line, cap, stdin);
+    ssize_t len = read_line(tty, more ? ">> " : "> ", line, cap);
     if (len < 0) {
       if (!more) return -1;
       lua_pop(L, 1);           /* an unfinished statement at the end */
       lua_pushliteral(L, "stdin: unfinished statement at the end of input");
       return LUA_ERRSYNTAX;
     }
-    if (len > 0 && (*line)[len - 1] == '\n') (*line)[--len] = '\0';
     if (!more && load_as_return(L, *line) == LUA_OK) return LUA_OK;
     if (more) {
       lua_pushliteral(L, "\n");
@@ -307,7 +338,7 @@ static int read_statement(lua_State *L, int tty, char **line, size_t *cap) {
       lua_pushstring(L, *line);
     size_t srclen;
     const char *src = lua_tolstring(L, -1, &srclen);
-    int status = luaL_loadbuffer(L, src, srclen, "=stdin");
+    int status = luaL_loadbufferx(L, src, srclen, "=stdin", "t");
     if (!incomplete(L, status)) {
       lua_remove(L, -2);       /* the text */
       return status;
