@@ -30,6 +30,7 @@ local function callables()
   local tables = {
     [""] = torchlet, ["nn."] = torchlet.nn, ["optim."] = torchlet.optim,
     ["loss."] = torchlet.loss, ["data."] = torchlet.data, ["plot."] = torchlet.plot,
+    ["optim.schedule."] = torchlet.optim.schedule,
   }
   for prefix, t in pairs(tables) do
     for k, v in pairs(t) do

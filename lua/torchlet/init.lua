@@ -8,9 +8,10 @@ The C part is the submodule torchlet.core; this file re-exports it and adds
 what is easier to write in Lua.  It sets no globals.
 
     torchlet.nn      Neuron, Layer, MLP, load          (C: bindings/nn.c)
-    torchlet.optim   SGD, RMSprop, Adagrad, Adam, AdamW (C: bindings/optim.c)
+    torchlet.optim   SGD, RMSprop, Adagrad, Adam, AdamW (C: bindings/optim.c),
+                     clip_grad_norm, schedule (lua/torchlet/optim_extra.lua)
     torchlet.loss    mse, hinge, bce, cross_entropy     (C: bindings/loss.c)
-    torchlet.data    make_moons, make_circles, make_blobs (lua/torchlet/data.lua)
+    torchlet.data    make_moons, make_circles, make_blobs, batches (lua/torchlet/data.lua)
 ]]
 local core = require "torchlet.core"
 local concat, type = table.concat, type
@@ -20,6 +21,9 @@ for k, v in pairs(core) do M[k] = v end
 M.core = core
 M.plot = require "torchlet.plot"
 M.data = require "torchlet.data"
+-- The Lua part of optim joins the C part's table, so torchlet.optim and
+-- torchlet.core.optim stay one table.
+for k, v in pairs(require "torchlet.optim_extra") do core.optim[k] = v end
 
 -- Nested value tables (x.data, x.grad, x:totable() of arrays) print as
 -- [[1, 2], [3, 4]], rows of a matrix on lines of their own.
