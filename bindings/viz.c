@@ -363,9 +363,19 @@ static int plot_boundary(lua_State *L) {
     tlb_argerror(L, 1, fname, "field 'z': list of scores expected");
   size_t nz;
   g.z = read_numbers(L, lua_gettop(L), 1, fname, "z", &nz);
-  if (nz != g.nx * g.ny)   /* at most 4096^2: no overflow */
-    tlb_argerror(L, 1, fname, "field 'z': %s scores for a %dx%d grid",
-                 tlb_pushsize(L, nz), (int)g.nx, (int)g.ny);
+  /* nclass: 0 (two classes by the sign of one score) or k planes of scores */
+  g.nclass = 0;
+  if (tlb_getopt(L, 1, "nclass") != LUA_TNIL) {
+    lua_Integer k = lua_tointeger(L, -1);
+    if (!lua_isinteger(L, -1) || k < 2 || k > 10)
+      tlb_argerror(L, 1, fname, "field 'nclass': integer from 2 to 10 expected");
+    g.nclass = (size_t)k;
+  }
+  lua_pop(L, 1);
+  size_t planes = g.nclass ? g.nclass : 1;
+  if (nz != g.nx * g.ny * planes)   /* at most 10 * 4096^2: no overflow */
+    tlb_argerror(L, 1, fname, "field 'z': %s scores for %d planes of a %dx%d grid",
+                 tlb_pushsize(L, nz), (int)planes, (int)g.nx, (int)g.ny);
   tl_plot_points p;
   read_points(L, 2, fname, &p);
   tl_plot_opts o;

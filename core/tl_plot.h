@@ -44,13 +44,19 @@ typedef struct tl_plot_points {
 } tl_plot_points;
 
 /* Scores on a regular grid: z[j * nx + i] is the score at column i, row j,
-** the centre of its cell in [x0, x1] x [y0, y1] (row 0 at y0).  Cells
-** scoring > 0 are drawn in the colour of the larger class, the others in
-** the colour of the smaller, deeper where the score is far from 0. */
+** the centre of its cell in [x0, x1] x [y0, y1] (row 0 at y0).  Two
+** classes (nclass 0): cells scoring > 0 are drawn in the colour of the
+** larger class of the points, the others in the colour of the smaller,
+** deeper where the score is far from 0.  k classes (nclass k, 2 to 10):
+** z holds k planes of nx * ny scores, plane c (from 0) scoring class c + 1;
+** a cell takes the colour of its highest score, deeper where it leads the
+** second by more, and the classes are 1..k (points' classes pick colours
+** and legend entries among them). */
 typedef struct tl_plot_grid {
   size_t nx, ny;
   double x0, x1, y0, y1;
   const double *z;
+  size_t nclass;
 } tl_plot_grid;
 
 /* 'o' may be NULL in all three. */

@@ -499,19 +499,43 @@ tl_status tl_plot_scatter(tl_ctx *ctx, const tl_plot_points *p,
 /* The score at (u, v) in cell units (cell centres at integers), bilinear
 ** between the four nearest cells, or the nearest cell's score where one of
 ** them is not finite. */
-static double score_at(const tl_plot_grid *g, double u, double v) {
+static double score_at(const tl_plot_grid *g, const double *z, double u, double v) {
   u = fmin(fmax(u, 0), (double)(g->nx - 1));
   v = fmin(fmax(v, 0), (double)(g->ny - 1));
   size_t i = (size_t)u, j = (size_t)v;
   if (i + 1 >= g->nx) i = g->nx - 2;
   if (j + 1 >= g->ny) j = g->ny - 2;
   double fu = u - (double)i, fv = v - (double)j;
-  const double *z = g->z;
   double a = z[j * g->nx + i], b = z[j * g->nx + i + 1];
   double c = z[(j + 1) * g->nx + i], d = z[(j + 1) * g->nx + i + 1];
   if (!isfinite(a) || !isfinite(b) || !isfinite(c) || !isfinite(d))
     return z[(size_t)(v + 0.5) * g->nx + (size_t)(u + 0.5)];
   return (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv;
+}
+
+#define MAX_CLASSES 10      /* one palette colour each */
+
+/* The colour and depth of the pixel at (u, v) in cell units: for two
+** classes by the sign of the score, for k by the highest of the k planes,
+** depth growing with its lead over the second. */
+static rgb pixel_class(const point_data *d, double u, double v, double *depth) {
+  const tl_plot_grid *g = d->grid;
+  if (g->nclass < 2) {
+    double z = score_at(g, g->z, u, v);
+    *depth = isfinite(z) ? tanh(fabs(z)) : -1;
+    return z > 0 ? palette[d->ncls > 1 ? 1 : 3] : palette[0];
+  }
+  size_t plane = g->nx * g->ny, best = 0;
+  double top = -INFINITY, second = -INFINITY;
+  int finite = 1;
+  for (size_t c = 0; c < g->nclass; c++) {
+    double z = score_at(g, g->z + c * plane, u, v);
+    if (!isfinite(z)) finite = 0;
+    if (z > top) { second = top; top = z; best = c; }
+    else if (z > second) second = z;
+  }
+  *depth = finite ? tanh(top - second) : -1;
+  return palette[best];
 }
 
 /* Upsampling of the grid: each cell becomes UPSAMPLE^2 pixels, coloured by
@@ -532,17 +556,17 @@ static cairo_status_t boundary_body(cairo_t *cr, const frame *f, const void *dat
   if (cairo_surface_status(img) == CAIRO_STATUS_SUCCESS) {
     unsigned char *px0 = cairo_image_surface_get_data(img);
     int stride = cairo_image_surface_get_stride(img);
-    rgb lo = palette[0], hi = palette[d->ncls > 1 ? 1 : 3];
     cairo_surface_flush(img);
     for (size_t q = 0; q < h; q++) {
       /* image row 0 is the top: the last grid row */
       uint32_t *row = (uint32_t *)(px0 + (size_t)stride * (h - 1 - q));
       double v = ((double)q + 0.5) / (double)up - 0.5;
       for (size_t p = 0; p < w; p++) {
-        double z = score_at(g, ((double)p + 0.5) / (double)up - 0.5, v);
-        rgb c = z > 0 ? hi : lo;
-        /* pale near the boundary, deeper where the model is sure */
-        double a = isfinite(z) ? 0.12 + 0.43 * tanh(fabs(z)) : 0;
+        double depth;
+        rgb c = pixel_class(d, ((double)p + 0.5) / (double)up - 0.5, v, &depth);
+        /* pale near the boundary, deeper where the model is sure; white
+        ** where a score is not finite */
+        double a = depth >= 0 ? 0.12 + 0.43 * depth : 0;
         uint32_t r = (uint32_t)(255 * (1 - a + a * c.r));
         uint32_t gg = (uint32_t)(255 * (1 - a + a * c.g));
         uint32_t b = (uint32_t)(255 * (1 - a + a * c.b));
@@ -578,12 +602,18 @@ tl_status tl_plot_boundary(tl_ctx *ctx, const tl_plot_grid *grid,
       !isfinite(grid->x1 - grid->x0) || !isfinite(grid->y1 - grid->y0))
     return tl_ctx_fail(ctx, TL_EARG, "plot: grid bounds must be finite with "
                        "x0 < x1 and y0 < y1");
+  if (grid->nclass == 1 || grid->nclass > MAX_CLASSES)
+    return tl_ctx_fail(ctx, TL_EARG, "plot: %zu classes (0 for two by the "
+                       "sign of one score, or 2 to %d)", grid->nclass, MAX_CLASSES);
   tl_status st = check_points(ctx, p);
   if (st != TL_OK) return st;
   frame f = {0};
   f.xlo = grid->x0; f.xhi = grid->x1; f.ylo = grid->y0; f.yhi = grid->y1;
   point_data d = {p, grid, {0}, 0};
-  d.ncls = classes_of(p, d.cls);
+  if (grid->nclass >= 2) {            /* the classes are 1..k */
+    for (size_t c = 0; c < grid->nclass; c++) d.cls[c] = (double)(c + 1);
+    d.ncls = grid->nclass;
+  } else d.ncls = classes_of(p, d.cls);
   legend lg = {0};
   char names[MAX_LEGEND][32];
   class_legend(&lg, &d, names);

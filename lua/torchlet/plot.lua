@@ -64,11 +64,35 @@ local function callable(f)
   return type(mt) == "table" and mt.__call ~= nil
 end
 
+-- The k scores of one model output for k classes: a table of k numbers
+-- or Elements, or an array Element of k values (a vector, or one row);
+-- nil for a single score (a number or a scalar Element).
+local function class_scores(r)
+  local t = r
+  if core.is_element(r) then
+    t = r.data
+    if type(t) ~= "table" then return nil end
+    if #t == 1 and type(t[1]) == "table" then t = t[1] end
+  elseif type(r) ~= "table" then
+    return nil
+  end
+  local out = {}
+  for c = 1, #t do
+    out[c] = value(t[c])
+    if out[c] == nil then return false end
+  end
+  return out
+end
+
 --[[ decision_boundary(model, X, y, opts)
-  model  any callable taking {x1, x2} and returning an Element or a number;
-         a score > 0 means the larger class of y
+  model  any callable taking {x1, x2} and returning either one score (an
+         Element or a number: > 0 means the larger class of y), or k scores
+         for k classes 1..k (2 to 10; a table of numbers or Elements, or an
+         array Element of k values, e.g. the logits of MLP(2, {16, k})):
+         each point of the plane takes the colour of its highest score
   X      list of points {x1, x2}
-  y      list of their classes (numbers, e.g. -1 and 1), as many as X
+  y      list of their classes (numbers, e.g. -1 and 1; 1..k for k scores),
+         as many as X
   opts   the common options, plus
            resolution  grid cells per axis (default 60; 2 to 400)
            margin      space around the data (default 10% of its range)
@@ -121,8 +145,10 @@ function M.decision_boundary(model, X, y, opts)
     argerror(4, fname, "field 'margin': non-negative number expected")
   end
   x0, x1, y0, y1 = x0 - mx, x1 + mx, y0 - my, y1 + my
-  -- scores at the cell centres, row 1 at y0; no graph is recorded
-  local z = {}
+  -- scores at the cell centres, row 1 at y0 (k planes of them for k
+  -- classes); no graph is recorded
+  local z, k = {}, nil
+  local cells = res * res
   core.no_grad(function()
     for j = 0, res - 1 do
       local yy = y0 + (j + 0.5) * (y1 - y0) / res
@@ -130,15 +156,45 @@ function M.decision_boundary(model, X, y, opts)
         local xx = x0 + (i + 0.5) * (x1 - x0) / res
         local r = model({xx, yy})
         local s = value(r)
-        if not s then   -- raised through no_grad: no position is meaningful
+        if type(s) ~= "number" then s = nil end   -- an array's data is a table
+        local many = not s and class_scores(r)
+        if k == nil then k = many and #many or 0 end
+        -- raised through no_grad: no position is meaningful
+        if k == 0 and not s then
+          if many == false then
+            error("decision_boundary: the model returned a table holding "
+                  .. "something other than numbers and Elements", 0)
+          end
           error(("decision_boundary: the model returned %s, not an Element or "
                  .. "a number"):format(type(r)), 0)
+        elseif k > 0 and not (many and #many == k) then
+          error(("decision_boundary: the model returned %d scores for the "
+                 .. "point (1, 1) but not at (%d, %d)"):format(k, i + 1, j + 1), 0)
+        elseif k == 1 then
+          z[#z + 1] = many[1]
+        elseif k > 0 then
+          if k > 10 then
+            error(("decision_boundary: the model returned %d scores (at most "
+                   .. "10 classes are drawn)"):format(k), 0)
+          end
+          for c = 1, k do z[(c - 1) * cells + j * res + i + 1] = many[c] end
+        else
+          z[#z + 1] = s
         end
-        z[#z + 1] = s
       end
     end
   end)
   local grid = {nx = res, ny = res, x0 = x0, x1 = x1, y0 = y0, y1 = y1, z = z}
+  if k > 1 then
+    grid.nclass = k
+    for i = 1, #points do
+      local c = points[i][3]
+      if c ~= math.floor(c) or c < 1 or c > k then
+        argerror(3, fname, ("class %d: 1..%d expected for a model of %d scores, got %s")
+          :format(i, k, k, tostring(c)))
+      end
+    end
+  end
   return core.plot_boundary(grid, points, common)
 end
 
