@@ -31,6 +31,10 @@ static const char *const visualize_opts[] = {"file", "format", "max_nodes",
 static const char *const to_dot_opts[] = {NULL};
 static const char *const plot_opts[] = {"title", "xlabel", "ylabel", "width",
                                         "height", "file", "format", NULL};
+/* plot.line's: the common ones and its log-scale axes */
+static const char *const line_opts[] = {"title", "xlabel", "ylabel", "width",
+                                        "height", "file", "format", "xlog",
+                                        "ylog", NULL};
 
 /* Checks the options at 'i': nil, none, or a table with only 'allowed'
 ** keys.  Options are read raw (tlb_opt*), each string anchored in the
@@ -222,12 +226,13 @@ static double *read_numbers(lua_State *L, int list, int arg, const char *fname,
   return v;
 }
 
-/* The common plot options at 'i' (checked first: title, xlabel, ylabel,
-** width, height, file, format). */
+/* The common plot options at 'i' (checked first against 'allowed':
+** title, xlabel, ylabel, width, height, file, format, and any others the
+** caller reads). */
 static void read_plot_opts(lua_State *L, int i, const char *fname,
-                           tl_plot_opts *o) {
+                           const char *const *allowed, tl_plot_opts *o) {
   memset(o, 0, sizeof *o);
-  check_opts(L, i, fname, plot_opts);
+  check_opts(L, i, fname, allowed);
   o->title = tlb_optstring(L, i, fname, "title", NULL);
   o->xlabel = tlb_optstring(L, i, fname, "xlabel", NULL);
   o->ylabel = tlb_optstring(L, i, fname, "ylabel", NULL);
@@ -275,7 +280,9 @@ static int plot_line(lua_State *L) {
   const char *fname = "line";
   luaL_checktype(L, 1, LUA_TTABLE);
   tl_plot_opts o;
-  read_plot_opts(L, 2, fname, &o);
+  read_plot_opts(L, 2, fname, line_opts, &o);
+  o.xlog = tlb_optboolean(L, 2, fname, "xlog", 0);
+  o.ylog = tlb_optboolean(L, 2, fname, "ylog", 0);
   tl_viz_format fmt;
   read_output(L, 2, fname, &fmt, "plot", 0);
   int path = lua_gettop(L);
@@ -331,7 +338,7 @@ static int plot_scatter(lua_State *L) {
   tl_plot_points p;
   read_points(L, 1, fname, &p);
   tl_plot_opts o;
-  read_plot_opts(L, 2, fname, &o);
+  read_plot_opts(L, 2, fname, plot_opts, &o);
   tl_viz_format fmt;
   read_output(L, 2, fname, &fmt, "scatter", 0);
   if (tl_plot_scatter(tlb_ctx(L), &p, &o, fmt, lua_tostring(L, -1)) != TL_OK)
@@ -379,7 +386,7 @@ static int plot_boundary(lua_State *L) {
   tl_plot_points p;
   read_points(L, 2, fname, &p);
   tl_plot_opts o;
-  read_plot_opts(L, 3, fname, &o);
+  read_plot_opts(L, 3, fname, plot_opts, &o);
   tl_viz_format fmt;
   read_output(L, 3, fname, &fmt, "decision_boundary", 0);
   if (tl_plot_boundary(tlb_ctx(L), &g, &p, &o, fmt, lua_tostring(L, -1)) != TL_OK)

@@ -26,6 +26,7 @@ extern "C" {
 typedef struct tl_plot_opts {
   const char *title, *xlabel, *ylabel;   /* each may be NULL */
   double width, height;                  /* points; 0 means 640 x 420 */
+  int xlog, ylog;     /* line plots: a log10 axis (values <= 0 skipped) */
 } tl_plot_opts;
 
 typedef struct tl_plot_series {

@@ -150,3 +150,65 @@ describe("plot.decision_boundary with k classes", function()
     assert.is_true(torchlet.is_grad_enabled())
   end)
 end)
+
+describe("plot.line with log axes", function()
+  local path = os.tmpname() .. ".png"
+  after_each(function() os.remove(path) end)
+
+  -- The mean row of the pixels of palette colour 1 (the first series) in
+  -- each column that has some; the line is 2 points wide.
+  local function line_rows(file)
+    local w, h, pixel = png.read(file)
+    local rows = {}
+    for x = 1, w do
+      local sum, n = 0, 0
+      for y = 1, h do
+        local r, g, b = pixel(x, y)
+        if math.abs(r - 31) < 12 and math.abs(g - 119) < 12 and math.abs(b - 180) < 12 then
+          sum, n = sum + y, n + 1
+        end
+      end
+      if n > 0 then rows[#rows + 1] = {x, sum / n} end
+    end
+    return rows
+  end
+
+  -- Largest distance in pixels of the points from the straight line
+  -- through the first and last.
+  local function bend(rows)
+    local a, b = rows[1], rows[#rows]
+    local worst = 0
+    for _, p in ipairs(rows) do
+      local t = (p[1] - a[1]) / (b[1] - a[1])
+      worst = math.max(worst, math.abs(p[2] - (a[2] + t * (b[2] - a[2]))))
+    end
+    return worst
+  end
+
+  it("draws exponential decay straight on a log y axis, 1/x on log-log", function()
+    local decay = {}
+    for i = 1, 100 do decay[i] = 3 * math.exp(-i / 15) end
+    local opts = {ylog = true, width = 320, height = 240, file = path}
+    plot.line(decay, opts)
+    local rows = line_rows(path)
+    assert.is_true(#rows > 400, "the line spans the plot")
+    assert.is_true(bend(rows) < 3, "straight on the log axis: bend " .. bend(rows))
+    opts.ylog = false
+    plot.line(decay, opts)
+    assert.is_true(bend(line_rows(path)) > 50, "curved on a linear axis")
+    local xs, ys = {}, {}
+    for i = 1, 40 do xs[i] = 1.2 ^ i; ys[i] = 1 / xs[i] end
+    plot.line({{x = xs, y = ys}}, {xlog = true, ylog = true, width = 320, height = 240, file = path})
+    assert.is_true(bend(line_rows(path)) < 3, "1/x straight on log-log")
+  end)
+
+  it("skips values <= 0 on a log axis and refuses a plot with none left", function()
+    plot.line({1, 0, -1, 0.1, 0.01}, {ylog = true, file = path})
+    helpers.fails("plot: no finite point with positive values on the log axes to draw",
+                  plot.line, {0, -1}, {ylog = true, file = path})
+    helpers.fails("bad argument #2 to 'line' (option 'ylog' must be a boolean",
+                  plot.line, {1, 2}, {ylog = 1})
+    helpers.fails("bad argument #2 to 'scatter' (unknown option 'xlog'",
+                  plot.scatter, {{1, 2}}, {xlog = true})
+  end)
+end)

@@ -450,7 +450,7 @@ describe("plots", function()
     local X, y = moons(10)
     local known = "known: title, xlabel, ylabel, width, height, file, format"
     assert.has_error(function() plot.line({1, 2}, {fiel = "a.png"}) end,
-      "bad argument #2 to 'line' (unknown option 'fiel'; " .. known .. ")")
+      "bad argument #2 to 'line' (unknown option 'fiel'; " .. known .. ", xlog, ylog)")
     assert.has_error(function() plot.scatter({{1, 2}}, {tittle = "x"}) end,
       "bad argument #2 to 'scatter' (unknown option 'tittle'; " .. known .. ")")
     assert.has_error(function()

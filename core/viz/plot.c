@@ -31,8 +31,9 @@ static const rgb palette[10] = {
 
 /* The axes: data ranges, tick steps and where the plot area lies. */
 typedef struct frame {
-  double xlo, xhi, ylo, yhi, xstep, ystep;
+  double xlo, xhi, ylo, yhi, xstep, ystep;   /* in axis units: log10 on a log axis */
   int integer_x;          /* x counts steps: no ticks between integers */
+  int xlog, ylog;         /* log10 axes: ticks at whole powers of ten */
   double W, H, L, T, pw, ph;
 } frame;
 
@@ -43,12 +44,16 @@ typedef struct legend {
   int dots;               /* marker: dots (scatter) or lines */
 } legend;
 
-static double px(const frame *f, double x) {
-  return f->L + (x - f->xlo) / (f->xhi - f->xlo) * f->pw;
+/* Device coordinates of axis units (ticks, grid lines) ... */
+static double ax(const frame *f, double u) {
+  return f->L + (u - f->xlo) / (f->xhi - f->xlo) * f->pw;
 }
-static double py(const frame *f, double y) {
-  return f->T + f->ph - (y - f->ylo) / (f->yhi - f->ylo) * f->ph;
+static double ay(const frame *f, double v) {
+  return f->T + f->ph - (v - f->ylo) / (f->yhi - f->ylo) * f->ph;
 }
+/* ... and of data values, which a log axis takes the log10 of. */
+static double px(const frame *f, double x) { return ax(f, f->xlog ? log10(x) : x); }
+static double py(const frame *f, double y) { return ay(f, f->ylog ? log10(y) : y); }
 
 /* A "nice" tick step (1, 2 or 5 times a power of ten) for about 6 ticks
 ** over [lo, hi]; with 'expand' the range grows to whole steps. */
@@ -81,8 +86,9 @@ static ticks ticks_of(double lo, double hi, double step) {
 
 static double tick_at(const ticks *t, int i) { return t->first + i * t->step; }
 
-static void tick_text(char *buf, size_t size, double v, double step) {
+static void tick_text(char *buf, size_t size, double v, double step, int log) {
   if (fabs(v) < step * 1e-9) v = 0;          /* no "-0" or 1e-17 */
+  if (log) v = pow(10, round(v));            /* ticks are whole powers */
   tl_format_number(buf, size, v, 'g', 6);
 }
 
@@ -109,7 +115,7 @@ static void layout_frame(cairo_t *cr, frame *f, const tl_plot_opts *o) {
   ticks ty = ticks_of(f->ylo, f->yhi, f->ystep);
   for (int i = 0; i < ty.n; i++) {
     double v = tick_at(&ty, i);
-    tick_text(buf, sizeof buf, v, f->ystep);
+    tick_text(buf, sizeof buf, v, f->ystep, f->ylog);
     widest = fmax(widest, tl__text_width(cr, buf));
   }
   f->L = 14 + widest + 10 + (o && o->ylabel ? 20 : 0);
@@ -128,21 +134,21 @@ static void draw_axes(cairo_t *cr, const frame *f, const tl_plot_opts *o) {
   ticks tx = ticks_of(f->xlo, f->xhi, f->xstep);
   for (int i = 0; i < tx.n; i++) {
     double v = tick_at(&tx, i);
-    double x = px(f, v);
+    double x = ax(f, v);
     cairo_move_to(cr, x, f->T + f->ph);
     cairo_line_to(cr, x, f->T + f->ph + 5);
     cairo_stroke(cr);
-    tick_text(buf, sizeof buf, v, f->xstep);
+    tick_text(buf, sizeof buf, v, f->xstep, f->xlog);
     text_at(cr, x, f->T + f->ph + 14, buf, 0.5, 1);
   }
   ticks ty = ticks_of(f->ylo, f->yhi, f->ystep);
   for (int i = 0; i < ty.n; i++) {
     double v = tick_at(&ty, i);
-    double y = py(f, v);
+    double y = ay(f, v);
     cairo_move_to(cr, f->L - 5, y);
     cairo_line_to(cr, f->L, y);
     cairo_stroke(cr);
-    tick_text(buf, sizeof buf, v, f->ystep);
+    tick_text(buf, sizeof buf, v, f->ystep, f->ylog);
     text_at(cr, f->L - 8, y, buf, 1, 0.5);
   }
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
@@ -171,14 +177,14 @@ static void draw_grid(cairo_t *cr, const frame *f) {
   ticks tx = ticks_of(f->xlo, f->xhi, f->xstep);
   for (int i = 0; i < tx.n; i++) {
     double v = tick_at(&tx, i);
-    cairo_move_to(cr, px(f, v), f->T);
-    cairo_line_to(cr, px(f, v), f->T + f->ph);
+    cairo_move_to(cr, ax(f, v), f->T);
+    cairo_line_to(cr, ax(f, v), f->T + f->ph);
   }
   ticks ty = ticks_of(f->ylo, f->yhi, f->ystep);
   for (int i = 0; i < ty.n; i++) {
     double v = tick_at(&ty, i);
-    cairo_move_to(cr, f->L, py(f, v));
-    cairo_line_to(cr, f->L + f->pw, py(f, v));
+    cairo_move_to(cr, f->L, ay(f, v));
+    cairo_line_to(cr, f->L + f->pw, ay(f, v));
   }
   cairo_stroke(cr);
 }
@@ -257,8 +263,12 @@ static tl_status plot_run(tl_ctx *ctx, frame *f, int expand_x, int expand_y,
     return tl_ctx_fail(ctx, TL_EARG, "plot: size %gx%g out of range (160x120 "
                        "to 10000x10000 points)", f->W, f->H);
   nice_range(&f->xlo, &f->xhi, &f->xstep, expand_x);
-  if (f->integer_x && f->xstep < 1) f->xstep = 1;
+  if ((f->integer_x || f->xlog) && f->xstep < 1) f->xstep = 1;
   nice_range(&f->ylo, &f->yhi, &f->ystep, expand_y);
+  if (f->ylog && f->ystep < 1) {       /* ticks at whole decades */
+    f->ystep = 1;
+    if (expand_y) { f->ylo = floor(f->ylo + 1e-9); f->yhi = ceil(f->yhi - 1e-9); }
+  }
   if (!(f->xstep > 0) || !(f->ystep > 0) || !isfinite(f->xhi - f->xlo) ||
       !isfinite(f->yhi - f->ylo) || !isfinite(f->xstep) || !isfinite(f->ystep))
     return tl_ctx_fail(ctx, TL_EARG, "plot: the values span too wide or too "
@@ -306,6 +316,13 @@ static void widen(double *lo, double *hi, int *any, double v) {
 ** Line plots
 ** ======================================================================= */
 
+/* A point a line plot can draw: finite, and positive on a log axis. */
+static int drawable(const frame *f, double x, double y) {
+  return isfinite(x) && isfinite(y) && (!f->xlog || x > 0) && (!f->ylog || y > 0);
+}
+static double axis_x(const frame *f, double x) { return f->xlog ? log10(x) : x; }
+static double axis_y(const frame *f, double y) { return f->ylog ? log10(y) : y; }
+
 typedef struct line_data { const tl_plot_series *s; size_t ns; } line_data;
 
 static double series_x(const tl_plot_series *s, size_t i) {
@@ -321,7 +338,7 @@ static cairo_status_t line_body(cairo_t *cr, const frame *f, const void *data) {
     int pen = 0, drawn = 0;
     for (size_t i = 0; i < s->n; i++) {
       double x = series_x(s, i), y = s->y[i];
-      if (!isfinite(x) || !isfinite(y)) { pen = 0; continue; }
+      if (!drawable(f, x, y)) { pen = 0; continue; }
       if (pen) cairo_line_to(cr, px(f, x), py(f, y));
       else cairo_move_to(cr, px(f, x), py(f, y));
       pen = 1;
@@ -333,7 +350,7 @@ static cairo_status_t line_body(cairo_t *cr, const frame *f, const void *data) {
     if (drawn == 1 || s->n <= 30)      /* few points: mark them */
       for (size_t i = 0; i < s->n; i++) {
         double x = series_x(s, i), y = s->y[i];
-        if (isfinite(x) && isfinite(y)) dot(cr, px(f, x), py(f, y), 3, c);
+        if (drawable(f, x, y)) dot(cr, px(f, x), py(f, y), 3, c);
       }
   }
   return CAIRO_STATUS_SUCCESS;
@@ -369,13 +386,15 @@ tl_status tl_plot_line(tl_ctx *ctx, const tl_plot_series *s, size_t ns,
   frame f = {0};
   int anyx = 0, anyy = 0;
   legend lg = {0};
+  f.xlog = o && o->xlog;
+  f.ylog = o && o->ylog;
   for (size_t k = 0; k < ns; k++) {
     if (s[k].y == NULL && s[k].n > 0)
       return tl_ctx_fail(ctx, TL_EARG, "plot: series %zu has no y values", k + 1);
     for (size_t i = 0; i < s[k].n; i++)
-      if (isfinite(s[k].y[i]) && isfinite(series_x(&s[k], i))) {
-        widen(&f.xlo, &f.xhi, &anyx, series_x(&s[k], i));
-        widen(&f.ylo, &f.yhi, &anyy, s[k].y[i]);
+      if (drawable(&f, series_x(&s[k], i), s[k].y[i])) {
+        widen(&f.xlo, &f.xhi, &anyx, axis_x(&f, series_x(&s[k], i)));
+        widen(&f.ylo, &f.yhi, &anyy, axis_y(&f, s[k].y[i]));
       }
     if (s[k].name && lg.n < MAX_LEGEND) {
       lg.names[lg.n] = s[k].name;
@@ -383,7 +402,9 @@ tl_status tl_plot_line(tl_ctx *ctx, const tl_plot_series *s, size_t ns,
     }
   }
   if (!anyy)
-    return tl_ctx_fail(ctx, TL_EARG, "plot: no finite point to draw");
+    return tl_ctx_fail(ctx, TL_EARG, (f.xlog || f.ylog)
+                       ? "plot: no finite point with positive values on the log axes to draw"
+                       : "plot: no finite point to draw");
   f.integer_x = 1;
   for (size_t k = 0; k < ns; k++) if (s[k].x != NULL) f.integer_x = 0;
   /* a little room, so markers and lines at the edges are not cut */

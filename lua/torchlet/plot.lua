@@ -2,7 +2,8 @@
 torchlet.plot -- plots for training, drawn by the C core with cairo.
 
   plot.line(series, opts)        loss curves: a list of numbers, or a list
-                                 of {y = {...}, x = {...}?, name = "..."?}
+                                 of {y = {...}, x = {...}?, name = "..."?};
+                                 opts.xlog, opts.ylog: log10 axes
   plot.scatter(points, opts)     points {{x, y [, class]}, ...}
   plot.decision_boundary(model, X, y, opts)
                                  the regions a 2-D classifier gives each
