@@ -30,7 +30,8 @@
 ** by one elementwise op gets a line per use; by any other op, one line
 ** with its uses together.
 **
-**     tl_trace *t = tl_trace_new(ctx, d);
+**     tl_trace *t;
+**     if (tl_trace_new(ctx, d, &t) != TL_OK) ...;
 **     while (tl_trace_next(ctx, t) == 1) puts(tl_trace_text(t));
 **     tl_trace_free(ctx, t);
 **
@@ -43,10 +44,11 @@
 
 typedef struct tl_trace tl_trace;
 
-/* A trace of backward from the scalar 'root', before its first step, or
-** NULL with the error set (TL_EARG for a NULL or array root or one that
-** needs no gradient, as tl_backward; TL_ENOMEM). */
-tl_trace *tl_trace_new(tl_ctx *ctx, tl_node *root);
+/* A trace of backward from the scalar 'root', before its first step, in
+** *t; or NULL there and a status with the error set (TL_EARG for a NULL
+** or array root or one that needs no gradient, as tl_backward;
+** TL_ENOMEM). */
+tl_status tl_trace_new(tl_ctx *ctx, tl_node *root, tl_trace **t);
 /* Runs the next step: 1 when one ran, 0 when the pass is over, -1 when
 ** memory ran short (the error is set; tl_trace_free still restores). */
 int tl_trace_next(tl_ctx *ctx, tl_trace *t);

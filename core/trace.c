@@ -201,9 +201,10 @@ nomem:
   return NULL;
 }
 
-tl_trace *tl_trace_new(tl_ctx *ctx, tl_node *root) {
+tl_status tl_trace_new(tl_ctx *ctx, tl_node *root, tl_trace **t) {
   tl_status status;
-  return trace_new(ctx, root, &status);
+  *t = trace_new(ctx, root, &status);
+  return status;
 }
 
 void tl_trace_free(tl_ctx *ctx, tl_trace *t) {
