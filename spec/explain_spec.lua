@@ -154,9 +154,8 @@ describe("e:explain()", function()
     local loss = (out - 1) ^ 2
     label_all(loss)
     local ps = model:parameters()
-    for i, p in ipairs(ps) do
-      assert.truthy(p.label, "parameter " .. i .. " has a label")
-    end
+    assert.are.same({"L1.W", "L1.b", "L2.W", "L2.b", "L3.W", "L3.b"},
+                    {ps[1].label, ps[2].label, ps[3].label, ps[4].label, ps[5].label, ps[6].label})
     local text = loss:explain()
     -- the engine's order, from e:children() alone
     local order, want = topo(loss), {}
@@ -214,5 +213,40 @@ describe("e:explain()", function()
     -- a method call: Lua counts 'self' out, so the extra argument is #1
     assert.error_matches(function() E(1):explain(2) end, "bad argument #1 to 'explain' %(no argument expected%)")
     assert.error_matches(function() t.Element_methods.explain(3) end, "bad argument #1 to 'explain'")
+  end)
+end)
+
+describe("model parameters' labels", function()
+  local helpers_tmp, cleanup = helpers.temp_paths()
+  teardown(function() cleanup() end)
+
+  it("name arrays L1.W, L1.b, ... and scalars L1.N3.w2, also in drawings", function()
+    t.manual_seed(1)
+    local model = t.nn.MLP(2, {3, 1})
+    local labels = {}
+    for _, p in ipairs(model:parameters()) do labels[#labels + 1] = p.label end
+    assert.are.same({"L1.W", "L1.b", "L2.W", "L2.b"}, labels)
+    local s = model:parameters{scalar = true}
+    assert.are.same({"L1.N1.w1", "L1.N1.w2", "L1.N1.b", "L1.N2.w1"},
+                    {s[1].label, s[2].label, s[3].label, s[4].label})
+    assert.are.equal("L1.N3.w2", s[8].label)
+    assert.are.equal("L2.N1.w3", s[12].label)
+    assert.are.equal("L2.N1.b", s[13].label)
+    -- a loaded model is labelled too
+    local path = helpers_tmp(".tlm")
+    model:save(path)
+    local back = t.nn.load(path)
+    assert.are.equal("L2.b", back:parameters()[4].label)
+    -- a relabelled array: its scalars say so
+    model:parameters()[1].label = "first"
+    assert.are.equal("first[2]", s[2].label)
+    -- drawings and explanations use them
+    local out = back({E(1, "x1"), E(2, "x2")})
+    local svg = helpers_tmp(".svg")
+    out:visualize("cairo", {file = svg})
+    local text = helpers.read_file(svg)
+    assert.truthy(text:find("\nL1.W | input | data (3, 2)", 1, true))
+    assert.truthy(text:find("\nL2.b | input | data (1)", 1, true))
+    assert.truthy(out:explain():find("L2.b.grad += ", 1, true))
   end)
 end)
