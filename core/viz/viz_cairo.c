@@ -210,9 +210,13 @@ static void curve_to(cairo_t *cr, double x0, double y0, double x1, double y1) {
 
 /* 'hot': the node of the step drawn (SIZE_MAX for none): the edges into
 ** it, along which its gradient goes back this step, are drawn in
-** hot_line. */
+** hot_line.  'done' (the step-by-step view; NULL otherwise) marks the
+** nodes whose step is over: only edges into them have carried a gradient
+** yet, and only they are drawn by it (a.grad known from a -> d must not
+** light a -> c before c's step). */
 static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
-                       const double *entry, size_t hot) {
+                       const double *entry, size_t hot,
+                       const unsigned char *done) {
   double gmax = max_edge_grad(g);
   for (size_t e = 0; e < g->ne; e++) {
     size_t u = g->edges[e].from, v = g->edges[e].to;
@@ -221,7 +225,7 @@ static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
     if (v == hot) {
       c = hot_line;
       width = 3.0;
-    } else if (gmax > 0) {
+    } else if (gmax > 0 && (done == NULL || done[v])) {
       double mag = tl__vgrad_mag(g->nodes[u]);
       t = isfinite(mag) ? sqrt(mag / gmax) : 1;
       c = (rgb){0.70 + 0.15 * t, 0.74 - 0.62 * t, 0.80 - 0.70 * t};
@@ -345,9 +349,9 @@ static tl_status svg_text_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
 ** gradient goes back along (SIZE_MAX: none). */
 static void paint(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
                   const metrics *m, const double *entry, const tl_trace *tr,
-                  size_t hot, size_t hot_edges) {
+                  size_t hot, size_t hot_edges, const unsigned char *done) {
   cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-  draw_edges(cr, lay, g, entry, hot_edges);
+  draw_edges(cr, lay, g, entry, hot_edges, done);
   for (size_t i = 0; i < g->n; i++) {
     box_text t;
     box_texts(g, i, &t, tr);
@@ -373,7 +377,7 @@ static tl_status draw(tl_ctx *ctx, const tl__vgraph *g, const tl__layout *lay,
   cairo_surface_t *s = tl__surface_new(ctx, out, fmt, W, H, scale);
   if (s == NULL) { free(entry); tl__out_abort(out); return TL_ENOMEM; }
   cairo_t *cr = cairo_create(s);
-  paint(cr, g, lay, m, entry, NULL, SIZE_MAX, SIZE_MAX);
+  paint(cr, g, lay, m, entry, NULL, SIZE_MAX, SIZE_MAX, NULL);
   cairo_status_t cst = cairo_status(cr);
   cairo_destroy(cr);
   free(entry);
@@ -549,14 +553,18 @@ static tl_status steps_measure(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
   return st;
 }
 
-/* Draws the current step of 'tr' (step 'k') on 'cr'. */
+/* Draws the current step of 'tr' (step 'k') on 'cr'; 'done' marks the
+** nodes of the steps before, and gets this one's. */
 static void paint_step(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
                        const metrics *m, const double *entry,
-                       const tl_trace *tr, size_t k, double W) {
+                       const tl_trace *tr, size_t k, double W,
+                       unsigned char *done) {
   size_t hot = SIZE_MAX;
   for (size_t i = 0; i < g->n; i++)
     if (g->nodes[i] == tl_trace_node(tr)) { hot = i; break; }
-  paint(cr, g, lay, m, entry, tr, hot, k > 1 ? hot : SIZE_MAX);  /* the seed sends nothing */
+  /* the seed sends nothing */
+  paint(cr, g, lay, m, entry, tr, hot, k > 1 ? hot : SIZE_MAX, done);
+  if (k > 1 && hot != SIZE_MAX) done[hot] = 1;
   char title[256];
   step_title(title, sizeof title, tr, k, tl_trace_count(tr));
   draw_caption(cr, lay->height + LEGEND_H, W, title, tl_trace_text(tr));
@@ -591,13 +599,15 @@ static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
   double scale = fmin(PNG_SCALE, fmin(TL__PNG_MAX_SIDE / W, TL__PNG_MAX_SIDE / H));
   scale = fmin(scale, sqrt(PNG_MAX_PIXELS / (W * H)));
   double *entry = malloc((g->ne ? g->ne : 1) * sizeof *entry);
-  if (entry == NULL || !entry_points(lay, g, entry)) {
+  unsigned char *done = calloc(g->n ? g->n : 1, 1);
+  if (entry == NULL || done == NULL || !entry_points(lay, g, entry)) {
     free(entry);
+    free(done);
     return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
   }
   tl_trace *tr;
   tl_status st = tl_trace_new(ctx, root, &tr);
-  if (st != TL_OK) { free(entry); return st; }
+  if (st != TL_OK) { free(entry); free(done); return st; }
   size_t plen = strlen(path);
   char *fpath = malloc(plen + 32);
   tl__out out;
@@ -626,7 +636,7 @@ static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
       cairo_set_source_rgb(cr, 1, 1, 1);
       cairo_paint(cr);
     }
-    paint_step(cr, g, lay, m, entry, tr, k, W);
+    paint_step(cr, g, lay, m, entry, tr, k, W, done);
     if (frames || cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
       cairo_status_t cst = cairo_status(cr);
       cairo_destroy(cr);
@@ -664,6 +674,7 @@ static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
   tl_trace_free(ctx, tr);
   free(fpath);
   free(entry);
+  free(done);
   return st;
 }
 
