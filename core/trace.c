@@ -445,11 +445,19 @@ static int step_measured(tl_ctx *ctx, tl_trace *t, tl_node *n) {
   size_t *first = malloc(cap * sizeof *first);  /* the slot of the first use */
   double **got = calloc(cap, sizeof *got);      /* what each input received */
   unsigned char *set_aside = calloc(cap, 1);
-  int ok = sv && first && got && set_aside;
+  size_t *uses = calloc(cap, sizeof *uses);     /* slots of each first use */
+  int ok = sv && first && got && set_aside && uses;
+  /* an input seen before in this list is marked (a stack of thousands of
+  ** scalars stays linear); only a repeated one searches for its first use */
+  uint32_t epoch = tl__next_epoch(ctx);
   for (size_t s = 0; ok && s < nin; s++) {
     first[s] = s;
-    for (size_t j = 0; j < s; j++)
-      if (in[j] == in[s]) { first[s] = j; break; }
+    if (in[s]->mark == epoch) {
+      for (size_t j = 0; j < s; j++)
+        if (in[j] == in[s]) { first[s] = j; break; }
+    }
+    in[s]->mark = epoch;
+    uses[first[s]]++;
   }
   for (size_t s = 0; ok && s < nin; s++)
     if (first[s] == s && tl__wants_grad(in[s])) {
@@ -471,16 +479,14 @@ static int step_measured(tl_ctx *ctx, tl_trace *t, tl_node *n) {
   if (ok) {
     for (size_t s = 0; s < nin; s++) {
       if (got[s] == NULL) continue;
-      size_t uses = 0;
-      for (size_t j = s; j < nin; j++) uses += first[j] == s;
       int had = (in[s]->flags & TL_F_HAS_GRAD) != 0;
       double now = had ? in[s]->grad + got[s][0] : got[s][0];
-      put_line(t, n, s, got[s], had, now, uses);
+      put_line(t, n, s, got[s], had, now, uses[s]);
     }
     tl__backward_sweep(ctx, &n, 1);
   }
   for (size_t s = 0; got && s < nin; s++) free(got[s]);
-  free(sv); free(first); free(got); free(set_aside);
+  free(sv); free(first); free(got); free(set_aside); free(uses);
   return ok;
 }
 
