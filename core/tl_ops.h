@@ -48,8 +48,10 @@
 ** codes, so order is free; appending keeps merges small), write
 ** its functions (EW: f and derivatives in core/ops.c; BW: constructor and
 ** backward side by side in a core file, the constructor ending in
-** tl__record), declare the constructor in a public header, and give it a
-** recipe in spec/ops_spec.lua, which fails for an op without one.
+** tl__record), write its rule as text (the grad column), declare the
+** constructor in a public header, and give it a recipe in
+** spec/ops_spec.lua, which fails for an op without one (or without rule
+** text, or whose e:explain() leaves a placeholder unfilled).
 */
 #ifndef TORCHLET_TL_OPS_H
 #define TORCHLET_TL_OPS_H
