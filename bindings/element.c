@@ -8,6 +8,7 @@
 ** turning text into data hides bugs in data loading.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tlb.h"
@@ -384,6 +385,23 @@ static int element_children(lua_State *L) {
   return 1;
 }
 
+/* e:explain(): the backward pass from 'e' as text, one line per input
+** slot, in the engine's order (core/tl_trace.h).  A view: gradients stay
+** as they were. */
+static int element_explain(lua_State *L) {
+  tl_node *n = tlb_checkelement(L, 1);
+  luaL_argcheck(L, lua_isnoneornil(L, 2), 2, "no argument expected");
+  void **box = tlb_newbox(L);   /* frees the text if pushing it raises */
+  char *text;
+  size_t len;
+  if (tl_explain(tlb_ctx(L), n, &text, &len) != TL_OK) return tlb_error(L);
+  *box = text;
+  lua_pushlstring(L, text, len);
+  free(text);
+  *box = NULL;
+  return 1;
+}
+
 static const luaL_Reg element_meta[] = {
   {"__add", element_add}, {"__sub", element_sub}, {"__mul", element_mul},
   {"__div", element_div}, {"__pow", element_pow}, {"__unm", element_unm},
@@ -396,6 +414,7 @@ static const luaL_Reg element_meta[] = {
 static const luaL_Reg element_methods[] = {
   {"backward", element_backward}, {"zero_grad", element_zero_grad},
   {"detach", element_detach}, {"children", element_children},
+  {"explain", element_explain},
   {NULL, NULL}
 };
 
@@ -405,10 +424,10 @@ static const luaL_Reg element_methods[] = {
 ** Ops as methods and torchlet.ops(), from TL_OP_LIST (core/tl_ops.h)
 ** ======================================================================= */
 
-typedef struct op_row { const char *id, *name, *symbol, *method; } op_row;
+typedef struct op_row { const char *id, *name, *symbol, *method, *grad; } op_row;
 
-#define ROW(id, name, symbol, arity, flags, method, rule) \
-  {#id, name, symbol, method},
+#define ROW(id, name, symbol, arity, flags, method, rule, grad) \
+  {#id, name, symbol, method, grad},
 static const op_row op_rows[] = { TL_OP_LIST(ROW) };
 #undef ROW
 _Static_assert(sizeof op_rows / sizeof op_rows[0] == TL_OP_COUNT,
@@ -484,6 +503,8 @@ static int element_ops(lua_State *L) {
       lua_pushstring(L, r->method);
       lua_setfield(L, -2, "method");
     }
+    lua_pushstring(L, r->grad);
+    lua_setfield(L, -2, "grad");
     lua_rawseti(L, -2, op + 1);
   }
   return 1;

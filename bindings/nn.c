@@ -15,6 +15,7 @@
 ** view, one torchlet.Parameter per value, whose .data and .grad read and
 ** write the arrays' values.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,16 @@ static void setmodel(lua_State *L, tlb_model *mo, tl_mlp *m, const char *fname) 
   if (m == NULL && fname == NULL) tlb_error(L);
   if (m == NULL) luaL_error(L, "%s: %s", fname, tl_ctx_error(tlb_ctx(L)));
   mo->m = m;
+  /* Labels, so drawings and e:explain() name the parameters: L1.W, L1.b,
+  ** L2.W, ... (layers from 1, as Lua counts).  The model owns its arrays,
+  ** which nothing has labelled yet. */
+  tl_node *const *ps = tl_mlp_params(m);
+  for (size_t i = 0, n = tl_mlp_nparams(m); i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "L%zu.%s", i / 2 + 1, i % 2 ? "b" : "W");
+    if (tl_set_label(tlb_ctx(L), ps[i], name) != TL_OK)
+      luaL_error(L, "out of memory creating a model");
+  }
   mo->x = malloc(tl_mlp_nin(m) * sizeof *mo->x);
   mo->out = malloc(tl_mlp_nout(m) * sizeof *mo->out);
   if (mo->x == NULL || mo->out == NULL)
@@ -317,12 +328,36 @@ static double param_grad(const tlb_param *p) {
   return g != NULL ? g[p->pos] : 0.0;  /* absent reads as 0 */
 }
 
-/* p.data, p.grad */
+/* The label of one scalar, from its array's: L1.N3.w2 (layer 1, neuron 3,
+** weight 2) for a weight, L1.N3.b for a bias; "label[pos]" when the array
+** was relabelled. */
+static void push_param_label(lua_State *L, const tlb_param *p) {
+  const char *l = tl_label(p->arr);
+  size_t layer, len = l ? strlen(l) : 0;
+  char kind = len ? l[len - 1] : 0;
+  int n = 0;
+  char buf[96];
+  if (l != NULL && sscanf(l, "L%zu.%n", &layer, &n) == 1 && (size_t)n == len - 1 &&
+      (kind == 'W' || kind == 'b')) {
+    size_t nin = kind == 'W' ? tl_dim(p->arr, 1) : 1;
+    if (kind == 'W')
+      snprintf(buf, sizeof buf, "L%zu.N%zu.w%zu", layer, p->pos / nin + 1,
+               p->pos % nin + 1);
+    else
+      snprintf(buf, sizeof buf, "L%zu.N%zu.b", layer, p->pos + 1);
+    lua_pushstring(L, buf);
+    return;
+  }
+  lua_pushfstring(L, "%s[%s]", l ? l : "param", tlb_pushsize(L, p->pos + 1));
+}
+
+/* p.data, p.grad, p.label */
 static int param_index(lua_State *L) {
   tlb_param *p = toparam(L, 1, "__index");
   const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
   if (strcmp(k, "data") == 0) lua_pushnumber(L, tl_values(p->arr)[p->pos]);
   else if (strcmp(k, "grad") == 0) lua_pushnumber(L, param_grad(p));
+  else if (strcmp(k, "label") == 0) push_param_label(L, p);
   else lua_pushnil(L);
   return 1;
 }

@@ -19,6 +19,7 @@
 #include "tlb_compat.h"   /* Lua 5.3, 5.1 and LuaJIT; nothing for 5.4 */
 
 #include "../core/torchlet.h"
+#include "../core/tl_trace.h"
 
 #define TLB_ELEMENT "torchlet.Element"
 #define TLB_NUPVALUES 2

@@ -10,6 +10,11 @@
 **     opts.max_nodes  largest graph drawn (default 1000 for graphviz, 2000
 **                     for cairo); bigger graphs raise an error
 **     opts.params     a list of Elements drawn as parameters (cairo)
+**     opts.steps      true: the step-by-step backward view (cairo), a PDF
+**                     page per step, to opts.file ("backward.pdf")
+**     opts.frames     a directory: the same, one file per step,
+**                     step-001.png ... (opts.format: png, svg or pdf)
+**   With steps or frames it returns the path and the number of steps.
 **   Without opts.file the picture goes to "Digraph.gv.<format>" (graphviz)
 **   or "graph.<format>" (cairo) in the current directory; the format
 **   defaults to png.
@@ -27,7 +32,7 @@
 /* Options each function takes (tlb_checkopts: any other key is an error,
 ** so that a misspelt option is not silently ignored). */
 static const char *const visualize_opts[] = {"file", "format", "max_nodes",
-                                             "params", NULL};
+                                             "params", "steps", "frames", NULL};
 static const char *const to_dot_opts[] = {NULL};
 static const char *const plot_opts[] = {"title", "xlabel", "ylabel", "width",
                                         "height", "file", "format", NULL};
@@ -161,9 +166,34 @@ static int viz_visualize(lua_State *L) {
                   "or \"graphviz\" expected)", method));
   tl_viz_opts o;
   tl_viz_format fmt;
+  check_opts(L, 3, "visualize", visualize_opts);
+  int steps = tlb_optboolean(L, 3, "visualize", "steps", 0);
+  const char *frames = tlb_optstring(L, 3, "visualize", "frames", NULL);
+  int has_file = tlb_getopt(L, 3, "file") != LUA_TNIL;
+  int has_format = tlb_getopt(L, 3, "format") != LUA_TNIL;
+  lua_pop(L, 2);
+  if ((steps || frames) && graphviz)
+    tlb_argerror(L, 3, "visualize", "options 'steps' and 'frames' are drawn by "
+                 "the cairo method");
+  if (frames && has_file)
+    tlb_argerror(L, 3, "visualize", "option 'frames' names a directory; "
+                 "'file' is for one picture (with 'steps', one PDF)");
   read_opts(L, 3, &o, &fmt, graphviz ? "Digraph.gv" : "graph", graphviz);
   const char *path = lua_tostring(L, -1);
   tl_ctx *ctx = tlb_ctx(L);
+  if (steps || frames) {
+    size_t count;
+    if (frames) path = frames;
+    else if (!has_file && !has_format) {   /* a step-through is a PDF */
+      fmt = TL_VIZ_PDF;
+      path = "backward.pdf";
+    }
+    if (tl_viz_cairo_steps(ctx, root, &o, fmt, path, frames != NULL, &count) != TL_OK)
+      return tlb_error(L);
+    lua_pushstring(L, path);
+    lua_pushinteger(L, (lua_Integer)count);
+    return 2;
+  }
   tl_status st = graphviz ? tl_viz_graphviz(ctx, gv_session(L), root, &o,
                                             fmt, path)
                           : tl_viz_cairo(ctx, root, &o, fmt, path);

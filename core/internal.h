@@ -193,6 +193,10 @@ void tl__small_free(tl_ctx *ctx, void *p);
 /* Frees every chunk (tl_ctx_free). */
 void tl__small_release(tl_ctx *ctx);
 
+/* What input 'slot' (0 or 1) of the scalar elementwise node 'n' receives
+** from n's gradient in backward (ops.c; core/trace.c shows it). */
+double tl__ew_input_grad(const tl_node *n, int slot);
+
 /* Propagates gradients from order[count-1] down to order[0] (ops.c). */
 void tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
 
@@ -219,7 +223,7 @@ void tl__gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, const double *a,
 /* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
 #define EW(f, da, db)
 #define BW(fn) void fn(tl_ctx *ctx, tl_node *n);
-#define TL__OP_PROTO(id, name, symbol, arity, flags, method, rule) rule
+#define TL__OP_PROTO(id, name, symbol, arity, flags, method, rule, grad) rule
 TL_OP_LIST(TL__OP_PROTO)
 #undef TL__OP_PROTO
 #undef BW

@@ -145,12 +145,13 @@ typedef struct op_info {
   double (*db)(double a, double b, double out, double g);
   /* other ops */
   void (*backward)(tl_ctx *ctx, tl_node *n);
+  const char *grad;     /* the rule as text (tl_ops.h) */
 } op_info;
 
 #define EW(f, da, db) f, da, db, NULL
 #define BW(fn) NULL, NULL, NULL, fn
-#define ROW(id, name, symbol, arity, flags, method, rule) \
-  [TL_OP_##id] = {name, symbol, arity, flags, rule},
+#define ROW(id, name, symbol, arity, flags, method, rule, grad) \
+  [TL_OP_##id] = {name, symbol, arity, flags, rule, grad},
 static const op_info ops[] = { TL_OP_LIST(ROW) };
 #undef ROW
 #undef BW
@@ -168,6 +169,21 @@ int tl_op_arity(tl_op op) {
 unsigned tl_op_flags(tl_op op) {
   if ((unsigned)op >= TL_OP_COUNT) return 0;
   return ops[op].flags | (ops[op].f != NULL ? (unsigned)TL_OPF_EW : 0u);
+}
+
+const char *tl_op_grad_text(tl_op op) {
+  return (unsigned)op < TL_OP_COUNT ? ops[op].grad : "";
+}
+
+/* What input 'slot' (0 or 1) of the scalar elementwise node 'n' receives
+** from its gradient: the same call scalar_backward makes (the inline cases
+** there multiply the same two numbers), so a trace shows the very number
+** backward adds, even when one node fills both slots (a * a). */
+double tl__ew_input_grad(const tl_node *n, int slot) {
+  const op_info *o = &ops[n->op];
+  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  double bv = b ? b->val.v : n->k;
+  return (slot == 0 ? o->da : o->db)(a->val.v, bv, n->val.v, n->grad);
 }
 
 /* Positions in labels count from 1: a drawing is read beside the Lua

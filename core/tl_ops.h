@@ -3,7 +3,7 @@
 **
 ** TL_OP_LIST(X) calls X once per op, in the order of enum tl_op:
 **
-**   X(ID, name, symbol, arity, flags, method, rule)
+**   X(ID, name, symbol, arity, flags, method, rule, grad)
 **
 **   ID      the enum suffix: TL_OP_ID
 **   name    for errors and Lua's e.op ("" for a leaf); ops that differ only
@@ -26,6 +26,16 @@
 **                            be a tl__ name defined in a core file next to
 **                            the op's constructor (which computes the value
 **                            and calls tl__record)
+**   grad    the rule as text, for e:explain() and the step-by-step view
+**           (core/trace.c): what each input receives, one part per input
+**           separated by "; " (the last part serves the remaining inputs of
+**           an n-ary op).  Placeholders: $g the gradient arriving at the
+**           op's result, $out its value, $a $b the first and second
+**           inputs' values, $k the op constant, $n the count averaged over,
+**           $row the row (1-based), $i the input's position (1-based), $w
+**           the weight W[row, i] of a neuron's input, $xs a neuron's
+**           inputs (the first four).  spec/ops_spec.lua
+**           checks that every op but the leaf has one.
 **
 ** Each file that expands the list defines X (and EW, BW where it reads the
 ** rule) and #undefs them after.  What is generated from the list: enum
@@ -38,8 +48,10 @@
 ** codes, so order is free; appending keeps merges small), write
 ** its functions (EW: f and derivatives in core/ops.c; BW: constructor and
 ** backward side by side in a core file, the constructor ending in
-** tl__record), declare the constructor in a public header, and give it a
-** recipe in spec/ops_spec.lua, which fails for an op without one.
+** tl__record), write its rule as text (the grad column), declare the
+** constructor in a public header, and give it a recipe in
+** spec/ops_spec.lua, which fails for an op without one (or without rule
+** text, or whose e:explain() leaves a placeholder unfilled).
 */
 #ifndef TORCHLET_TL_OPS_H
 #define TORCHLET_TL_OPS_H
@@ -68,53 +80,89 @@ enum {
 
 #define TL_OP_LIST(X) \
   /* no inputs: made by tl_leaf, tl_detach, or by any op in no-grad */ \
-  X(LEAF,        "",          "",          0,       0,      NULL,       EW(NULL, NULL, NULL)) \
+  X(LEAF,        "",          "",          0,       0,      NULL,       EW(NULL, NULL, NULL), \
+    "") \
   /* a . b */ \
-  X(ADD,         "add",       "+",         2,       0,      NULL,       EW(add_f, pass, pass)) \
-  X(SUB,         "sub",       "-",         2,       0,      NULL,       EW(sub_f, pass, negated)) \
-  X(MUL,         "mul",       "*",         2,       0,      NULL,       EW(mul_f, mul_ga, mul_gb)) \
-  X(DIV,         "div",       "/",         2,       0,      NULL,       EW(div_f, div_ga, div_gb)) \
-  X(POW,         "pow",       "^",         2,       0,      NULL,       EW(pow_f, pow_ga, pow_gb)) \
+  X(ADD,         "add",       "+",         2,       0,      NULL,       EW(add_f, pass, pass), \
+    "$g; $g") \
+  X(SUB,         "sub",       "-",         2,       0,      NULL,       EW(sub_f, pass, negated), \
+    "$g; -$g") \
+  X(MUL,         "mul",       "*",         2,       0,      NULL,       EW(mul_f, mul_ga, mul_gb), \
+    "$g * $b; $g * $a") \
+  X(DIV,         "div",       "/",         2,       0,      NULL,       EW(div_f, div_ga, div_gb), \
+    "$g / $b; -$g * $out / $b") \
+  X(POW,         "pow",       "^",         2,       0,      NULL,       EW(pow_f, pow_ga, pow_gb), \
+    "$g * $b * $a^($b - 1); $g * $out * log($a)") \
   /* a + k, a - k, a * k, a / k */ \
-  X(ADD_K,       "add",       "+",         1,       TL__K,  NULL,       EW(add_f, pass, NULL)) \
-  X(SUB_K,       "sub",       "-",         1,       TL__K,  NULL,       EW(sub_f, pass, NULL)) \
-  X(MUL_K,       "mul",       "*",         1,       TL__K,  NULL,       EW(mul_f, mul_ga, NULL)) \
-  X(DIV_K,       "div",       "/",         1,       TL__K,  NULL,       EW(div_f, div_ga, NULL)) \
+  X(ADD_K,       "add",       "+",         1,       TL__K,  NULL,       EW(add_f, pass, NULL), \
+    "$g") \
+  X(SUB_K,       "sub",       "-",         1,       TL__K,  NULL,       EW(sub_f, pass, NULL), \
+    "$g") \
+  X(MUL_K,       "mul",       "*",         1,       TL__K,  NULL,       EW(mul_f, mul_ga, NULL), \
+    "$g * $k") \
+  X(DIV_K,       "div",       "/",         1,       TL__K,  NULL,       EW(div_f, div_ga, NULL), \
+    "$g / $k") \
   /* k - a, k / a, a ^ k, k ^ a */ \
-  X(RSUB_K,      "sub",       "-",         1,       TL__KL, NULL,       EW(rsub_f, negated, NULL)) \
-  X(RDIV_K,      "div",       "/",         1,       TL__KL, NULL,       EW(rdiv_f, rdiv_ga, NULL)) \
-  X(POW_K,       "pow",       "^",         1,       TL__K,  NULL,       EW(powk_f, powk_ga, NULL)) \
-  X(RPOW_K,      "pow",       "^",         1,       TL__KL, NULL,       EW(rpow_f, rpow_ga, NULL)) \
+  X(RSUB_K,      "sub",       "-",         1,       TL__KL, NULL,       EW(rsub_f, negated, NULL), \
+    "-$g") \
+  X(RDIV_K,      "div",       "/",         1,       TL__KL, NULL,       EW(rdiv_f, rdiv_ga, NULL), \
+    "-$g * $out / $a") \
+  X(POW_K,       "pow",       "^",         1,       TL__K,  NULL,       EW(powk_f, powk_ga, NULL), \
+    "$g * $k * $a^($k - 1)") \
+  X(RPOW_K,      "pow",       "^",         1,       TL__KL, NULL,       EW(rpow_f, rpow_ga, NULL), \
+    "$g * $out * log($k)") \
   /* f(a) */ \
-  X(NEG,         "neg",       "neg",       1,       0,      "neg",      EW(neg_f, negated, NULL)) \
-  X(EXP,         "exp",       "exp",       1,       0,      "exp",      EW(exp_f, exp_ga, NULL)) \
-  X(LOG,         "log",       "log",       1,       0,      "log",      EW(log_f, log_ga, NULL)) \
-  X(TANH,        "tanh",      "tanh",      1,       0,      "tanh",     EW(tanh_f, tanh_ga, NULL)) \
-  X(SIGMOID,     "sigmoid",   "sigmoid",   1,       0,      "sigmoid",  EW(sigmoid_f, sigmoid_ga, NULL)) \
-  X(RELU,        "relu",      "ReLU",      1,       0,      "relu",     EW(relu_f, relu_ga, NULL)) \
-  X(SQRT,        "sqrt",      "sqrt",      1,       0,      "sqrt",     EW(sqrt_f, sqrt_ga, NULL)) \
-  X(ABS,         "abs",       "abs",       1,       0,      "abs",      EW(abs_f, abs_ga, NULL)) \
-  X(SIN,         "sin",       "sin",       1,       0,      "sin",      EW(sin_f, sin_ga, NULL)) \
-  X(COS,         "cos",       "cos",       1,       0,      "cos",      EW(cos_f, cos_ga, NULL)) \
+  X(NEG,         "neg",       "neg",       1,       0,      "neg",      EW(neg_f, negated, NULL), \
+    "-$g") \
+  X(EXP,         "exp",       "exp",       1,       0,      "exp",      EW(exp_f, exp_ga, NULL), \
+    "$g * $out") \
+  X(LOG,         "log",       "log",       1,       0,      "log",      EW(log_f, log_ga, NULL), \
+    "$g / $a") \
+  X(TANH,        "tanh",      "tanh",      1,       0,      "tanh",     EW(tanh_f, tanh_ga, NULL), \
+    "$g * (1 - $out^2)") \
+  X(SIGMOID,     "sigmoid",   "sigmoid",   1,       0,      "sigmoid",  EW(sigmoid_f, sigmoid_ga, NULL), \
+    "$g * $out * (1 - $out)") \
+  X(RELU,        "relu",      "ReLU",      1,       0,      "relu",     EW(relu_f, relu_ga, NULL), \
+    "$g * ($out > 0)") \
+  X(SQRT,        "sqrt",      "sqrt",      1,       0,      "sqrt",     EW(sqrt_f, sqrt_ga, NULL), \
+    "$g / (2 * $out)") \
+  X(ABS,         "abs",       "abs",       1,       0,      "abs",      EW(abs_f, abs_ga, NULL), \
+    "$g * sign($a)") \
+  X(SIN,         "sin",       "sin",       1,       0,      "sin",      EW(sin_f, sin_ga, NULL), \
+    "$g * cos($a)") \
+  X(COS,         "cos",       "cos",       1,       0,      "cos",      EW(cos_f, cos_ga, NULL), \
+    "$g * -sin($a)") \
   /* log(1 + exp(a)), computed without overflow */ \
-  X(SOFTPLUS,    "softplus",  "softplus",  1,       0,      "softplus", EW(softplus_f, softplus_ga, NULL)) \
+  X(SOFTPLUS,    "softplus",  "softplus",  1,       0,      "softplus", EW(softplus_f, softplus_ga, NULL), \
+    "$g * sigmoid($a)") \
   /* arrays (core/array_ops.c) */ \
-  X(REDUCE_SUM,  "sum",       "sum",       1,       TL__AR | TL_OPF_AXIS, "sum",  BW(tl__reduce_b)) \
-  X(REDUCE_MEAN, "mean",      "mean",      1,       TL__AR | TL_OPF_AXIS, "mean", BW(tl__reduce_b)) \
-  X(REDUCE_MAX,  "max",       "max",       1,       TL__AR | TL_OPF_AXIS, "max",  BW(tl__reduce_b)) \
-  X(MATMUL,      "matmul",    "@",         2,       TL__AR, "matmul",   BW(tl__matmul_b)) \
-  X(TRANSPOSE,   "transpose", "T",         1,       TL__AR, "transpose", BW(tl__transpose_b)) \
-  X(RESHAPE,     "reshape",   "reshape",   1,       TL__AR, "reshape",  BW(tl__reshape_b)) \
+  X(REDUCE_SUM,  "sum",       "sum",       1,       TL__AR | TL_OPF_AXIS, "sum",  BW(tl__reduce_b), \
+    "expand($g)") \
+  X(REDUCE_MEAN, "mean",      "mean",      1,       TL__AR | TL_OPF_AXIS, "mean", BW(tl__reduce_b), \
+    "expand($g) / $n") \
+  X(REDUCE_MAX,  "max",       "max",       1,       TL__AR | TL_OPF_AXIS, "max",  BW(tl__reduce_b), \
+    "$g where $a == $out") \
+  X(MATMUL,      "matmul",    "@",         2,       TL__AR, "matmul",   BW(tl__matmul_b), \
+    "$g @ $b^T; $a^T @ $g") \
+  X(TRANSPOSE,   "transpose", "T",         1,       TL__AR, "transpose", BW(tl__transpose_b), \
+    "$g^T") \
+  X(RESHAPE,     "reshape",   "reshape",   1,       TL__AR, "reshape",  BW(tl__reshape_b), \
+    "reshape($g)") \
   /* a[k]: a row of a matrix, an element of a vector (Lua: x[i]) */ \
-  X(INDEX,       "index",     "[]",        1,       TL__AR | TL_OPF_INDEX, NULL, BW(tl__index_b)) \
+  X(INDEX,       "index",     "[]",        1,       TL__AR | TL_OPF_INDEX, NULL, BW(tl__index_b), \
+    "$g into row $row") \
   /* scalars gathered into an array */ \
-  X(STACK,       "stack",     "stack",     TL_NARY, 0,      NULL,       BW(tl__stack_b)) \
+  X(STACK,       "stack",     "stack",     TL_NARY, 0,      NULL,       BW(tl__stack_b), \
+    "$g[$i]") \
   /* fused model and loss ops (core/nn_ops.c): W[k].x + b[k] over inputs \
   ** W, b, x... (k the row); X W^T + b over X, W, b; the mean softmax \
   ** cross-entropy of (N x K) logits */ \
-  X(NEURON_ROW,  "neuron",    "w.x+b",     TL_NARY, 0,      NULL,       BW(tl__neuron_row_b)) \
-  X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b)) \
-  X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b))
+  X(NEURON_ROW,  "neuron",    "w.x+b",     TL_NARY, 0,      NULL,       BW(tl__neuron_row_b), \
+    "$g * ($xs) into row $row; $g into [$row]; $g * $w") \
+  X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b), \
+    "$g @ $b; $g^T @ $a; column sums of $g") \
+  X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b), \
+    "(softmax($a) - onehot(class)) * $g / $n")
 
 #ifdef __cplusplus
 }

@@ -106,6 +106,20 @@ tl_status tl_viz_dot(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
 tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
                        tl_viz_format fmt, const char *path);
 
+/* The step-by-step backward view: the cairo view drawn once per step of
+** the backward pass from the scalar 'root' (tl_trace.h: the engine's own
+** order and numbers; gradients are left as they were), the step's node
+** highlighted with the edges its gradient goes back along, the gradients
+** known so far filled in and the rest blank, and a caption with the
+** step's chain rule in numbers.  With 'frames' 0, 'path' is one PDF
+** ('fmt' TL_VIZ_PDF), a page per step; with 'frames' 1, 'path' is an
+** existing directory that receives one file per step, step-001.png (or
+** .svg, .pdf: 'fmt') and on.  Layout and page size are the same for
+** every step.  *nsteps gets the number of steps (pages or files) drawn. */
+tl_status tl_viz_cairo_steps(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
+                             tl_viz_format fmt, const char *path, int frames,
+                             size_t *nsteps);
+
 #ifdef __cplusplus
 }
 #endif

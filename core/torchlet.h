@@ -79,7 +79,7 @@ typedef enum tl_status {
 ** ... TL_OP_COUNT.  Ops whose name ends in _K take a number operand (the op
 ** constant, tl_const()) instead of a second node: `a + 2` is ADD_K with k=2,
 ** `2 - a` is RSUB_K with k=2.  Numbers never become nodes of their own. */
-#define TL__OP_ENUM(id, name, symbol, arity, flags, method, rule) TL_OP_##id,
+#define TL__OP_ENUM(id, name, symbol, arity, flags, method, rule, grad) TL_OP_##id,
 typedef enum tl_op { TL_OP_LIST(TL__OP_ENUM) TL_OP_COUNT } tl_op;
 #undef TL__OP_ENUM
 
@@ -189,6 +189,10 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size);
 ** tl_binary, tl_with_const, tl_unary); 0 and 0 for a code that is no op. */
 int tl_op_arity(tl_op op);
 unsigned tl_op_flags(tl_op op);
+/* The op's backward rule as text, the 'grad' column of TL_OP_LIST: what
+** each input receives, parts separated by "; ", with $-placeholders
+** (tl_ops.h); "" for a leaf or a code that is no op. */
+const char *tl_op_grad_text(tl_op op);
 
 /* Writes 'v' into buf (at most 'size' bytes, always terminated) as
 ** printf's "%.*g" (style 'g') or "%.*f" (style 'f') with 'digits', except

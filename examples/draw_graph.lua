@@ -2,6 +2,8 @@
 -- backward, in both views:
 --   images/Digraph.gv.png    graphviz (records and op ellipses)
 --   images/example_cairo.png cairo (the quick view; edges show gradients)
+--   images/backward_step2.png, backward_step3.png, backward_mlp.png
+--                            the step-by-step backward view
 -- Run from anywhere after ./setup.sh build:  lua5.4 examples/draw_graph.lua
 local root = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
@@ -20,3 +22,34 @@ d:backward()
 
 print(d:visualize("graphviz", {file = root .. "/images/Digraph.gv.png"}))
 print(d:visualize("cairo", {file = root .. "/images/example_cairo.png"}))
+
+-- The step-by-step backward view (README, Watching backward): frames of
+-- the same pass, and one step of a small MLP's, into images/.
+local function copy(from, to)
+  local f = assert(io.open(from, "rb"))
+  local data = f:read("a")
+  f:close()
+  f = assert(io.open(to, "wb"))
+  f:write(data)
+  f:close()
+  print(to)
+end
+
+local function frames_of(e, keep, params)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir '" .. dir .. "'"))
+  e:visualize("cairo", {frames = dir, params = params})
+  for step, name in pairs(keep) do
+    copy(("%s/step-%03d.png"):format(dir, step), root .. "/images/" .. name)
+  end
+  os.execute("rm -rf '" .. dir .. "'")
+end
+
+frames_of(d, {[2] = "backward_step2.png", [3] = "backward_step3.png"})
+
+torchlet.manual_seed(5)
+local model = torchlet.nn.MLP(2, {2, 1}, {activation = "tanh"})
+local loss = (model({Element(0.5, "x1"), Element(-1.5, "x2")}) - 1) ^ 2
+loss.label = "loss"
+frames_of(loss, {[5] = "backward_mlp.png"}, model:parameters())

@@ -207,6 +207,18 @@ describe("ops()", function()
     end
   end)
 
+  it("has a backward rule as text for every op (e:explain(), core/tl_ops.h)", function()
+    local known = {g = true, out = true, a = true, b = true, k = true, n = true,
+                   row = true, i = true, w = true, xs = true}
+    assert.are.equal("", ops[1].grad)
+    for i = 2, #ops do
+      local o = ops[i]
+      assert(o.grad ~= "", "op '" .. o.id .. "' has no rule text in core/tl_ops.h")
+      assert.truthy(o.grad:find("$g", 1, true), o.id)
+      for name in o.grad:gmatch("%$(%a+)") do assert(known[name], o.id .. ": $" .. name) end
+    end
+  end)
+
   it("describes the ops as they behave", function()
     local by = {}
     for _, o in ipairs(ops) do by[o.id] = o end
@@ -247,6 +259,12 @@ describe("ops()", function()
       near(r.value(xs), root.data, 1e-12, o.id .. " value")
       root:backward()
       local got = leaf_grads(leaves)
+      -- its explanation: every placeholder filled in, a view that leaves
+      -- the gradients as they were
+      local text = root:explain()
+      assert.is_nil(text:find("$", 1, true), text)
+      assert.truthy(text:find(" += ", 1, true), text)
+      assert.are.same(got, leaf_grads(leaves))
       local want = helpers.numeric_grad(function(v) return (r.build(v)).data end, xs)
       assert.are.equal(#want, #got)
       for j = 1, #want do near(want[j], got[j], 1e-6, o.id .. " gradient " .. j) end

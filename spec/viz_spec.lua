@@ -298,11 +298,11 @@ describe("bad input", function()
     for _, method in ipairs({"cairo", "graphviz"}) do
       assert.has_error(function() d:visualize(method, {fiel = "a.png"}) end,
         "bad argument #2 to 'visualize' (unknown option 'fiel'; known: file, format, "
-        .. "max_nodes, params)")
+        .. "max_nodes, params, steps, frames)")
     end
     assert.has_error(function() torchlet.visualize(d, "cairo", {maxnodes = 5}) end,
       "bad argument #3 to 'visualize' (unknown option 'maxnodes'; known: file, format, "
-      .. "max_nodes, params)")
+      .. "max_nodes, params, steps, frames)")
     assert.has_error(function() d:to_dot({file = "d.dot"}) end,
       "bad argument #1 to 'to_dot' (unknown option 'file'; it takes none)")
     assert.has_error(function() torchlet.to_dot(d, 5) end,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "viz_layout.h"
+#include "../tl_trace.h"
 
 #define FONT_SANS TL__FONT_SANS
 #define FONT_MONO TL__FONT_MONO
@@ -46,13 +47,20 @@ typedef struct box_text {
   char data[96], grad[96];
 } box_text;
 
-static void box_texts(const tl__vgraph *g, size_t i, box_text *t) {
+/* With a trace 'tr' (the step-by-step view), a node without a label shows
+** the name the captions call it by, and a gradient not known yet is
+** blank. */
+static void box_texts(const tl__vgraph *g, size_t i, box_text *t,
+                      const tl_trace *tr) {
   tl_node *x = g->nodes[i];
   tl__vtext_label(x, t->label, sizeof t->label, LABEL_CUT);
+  if (tr != NULL && t->label[0] == '\0')
+    tl_trace_name(tr, x, t->label, sizeof t->label);
   if (g->kind[i] == TL__RESULT) tl_op_label(x, t->tag, sizeof t->tag);
   else snprintf(t->tag, sizeof t->tag, "%s", g->kind[i] == TL__PARAM ? "param" : "input");
   tl__vtext_data(x, t->data, sizeof t->data);
   tl__vtext_grad(x, t->grad, sizeof t->grad);
+  if (tr != NULL && tl_grads(x) == NULL) snprintf(t->grad, sizeof t->grad, "grad");
 }
 
 
@@ -95,16 +103,27 @@ static void text_at(cairo_t *cr, double x, double y, const char *s) {
   cairo_show_text(cr, s);
 }
 
+/* The colour of the step being drawn: its box and the edges the gradient
+** leaves it by. */
+static const rgb hot_line = {0.93, 0.42, 0.0};
+
 static void draw_box(cairo_t *cr, const metrics *m, const tl__layout *lay,
-                     size_t i, const box_text *t, int kind, int is_root) {
+                     size_t i, const box_text *t, int kind, int is_root,
+                     int is_hot) {
   double w = lay->w[i], h = lay->h[i];
   double x = lay->x[i] - w / 2, y = lay->y[i] - h / 2;
   rgb f = kind_fill[kind], l = kind_line[kind];
+  if (is_hot) {                  /* a halo around the step's node */
+    rounded_rect(cr, x - 5, y - 5, w + 10, h + 10, 9);
+    cairo_set_source_rgba(cr, hot_line.r, hot_line.g, hot_line.b, 0.25);
+    cairo_fill(cr);
+  }
   rounded_rect(cr, x, y, w, h, 5);
   cairo_set_source_rgb(cr, f.r, f.g, f.b);
   cairo_fill_preserve(cr);
-  cairo_set_source_rgb(cr, l.r, l.g, l.b);
-  cairo_set_line_width(cr, is_root ? 2.4 : 1.1);
+  if (is_hot) cairo_set_source_rgb(cr, hot_line.r, hot_line.g, hot_line.b);
+  else cairo_set_source_rgb(cr, l.r, l.g, l.b);
+  cairo_set_line_width(cr, is_hot ? 3.0 : is_root ? 2.4 : 1.1);
   cairo_stroke(cr);
   double base = y + PAD + m->label * 0.8;
   tl__set_font(cr, FONT_SANS, SIZE_LABEL, 1);
@@ -189,14 +208,24 @@ static void curve_to(cairo_t *cr, double x0, double y0, double x1, double y1) {
   cairo_curve_to(cr, x0 + dx, y0, x1 - dx, y1, x1, y1);
 }
 
+/* 'hot': the node of the step drawn (SIZE_MAX for none): the edges into
+** it, along which its gradient goes back this step, are drawn in
+** hot_line.  'done' (the step-by-step view; NULL otherwise) marks the
+** nodes whose step is over: only edges into them have carried a gradient
+** yet, and only they are drawn by it (a.grad known from a -> d must not
+** light a -> c before c's step). */
 static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
-                       const double *entry) {
+                       const double *entry, size_t hot,
+                       const unsigned char *done) {
   double gmax = max_edge_grad(g);
   for (size_t e = 0; e < g->ne; e++) {
     size_t u = g->edges[e].from, v = g->edges[e].to;
     double t = 0, width = 1.1;
     rgb c = {0.55, 0.58, 0.64};
-    if (gmax > 0) {
+    if (v == hot) {
+      c = hot_line;
+      width = 3.0;
+    } else if (gmax > 0 && (done == NULL || done[v])) {
       double mag = tl__vgrad_mag(g->nodes[u]);
       t = isfinite(mag) ? sqrt(mag / gmax) : 1;
       c = (rgb){0.70 + 0.15 * t, 0.74 - 0.62 * t, 0.80 - 0.70 * t};
@@ -227,8 +256,11 @@ static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
 /* }====================================================================== */
 
 /* The legend's words about edges, for the largest gradient 'gmax'. */
-static void legend_note(char *note, size_t size, double gmax) {
-  if (gmax > 0)
+static void legend_note(char *note, size_t size, double gmax, int steps) {
+  if (steps)       /* the same on every page: the layout does not move */
+    snprintf(note, size, "orange: this step; edge u \xe2\x86\x92 v: width "
+             "and red = |u.grad| known so far");
+  else if (gmax > 0)
     snprintf(note, size, "edge u \xe2\x86\x92 v: width and red = |u.grad| "
              "(max %.4g)", gmax);
   else
@@ -236,7 +268,7 @@ static void legend_note(char *note, size_t size, double gmax) {
 }
 
 /* The legend under the graph: the three kinds and what edges mean. */
-static void draw_legend(cairo_t *cr, double y, double gmax) {
+static void draw_legend(cairo_t *cr, double y, double gmax, int steps) {
   double x = MARGIN;
   tl__set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
   for (int k = 0; k < 3; k++) {
@@ -250,15 +282,15 @@ static void draw_legend(cairo_t *cr, double y, double gmax) {
     text_at(cr, x + 21, y, kind_name[k]);
     x += 21 + tl__text_width(cr, kind_name[k]) + 16;
   }
-  char note[96];
-  legend_note(note, sizeof note, gmax);
+  char note[128];
+  legend_note(note, sizeof note, gmax, steps);
   cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
   text_at(cr, x, y, note);
 }
 
-static double legend_width(cairo_t *cr, double gmax) {
-  char note[96];
-  legend_note(note, sizeof note, gmax);
+static double legend_width(cairo_t *cr, double gmax, int steps) {
+  char note[128];
+  legend_note(note, sizeof note, gmax, steps);
   tl__set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
   double w = 2 * MARGIN + 3 * 37;
   for (int k = 0; k < 3; k++) w += tl__text_width(cr, kind_name[k]);
@@ -268,7 +300,8 @@ static double legend_width(cairo_t *cr, double gmax) {
 /* Measures every box into 'w', 'h' (arrays of g->n) with a scratch
 ** context. */
 static tl_status measure(tl_ctx *ctx, const tl__vgraph *g, metrics *m,
-                         double *w, double *h, double *legend_w) {
+                         double *w, double *h, double *legend_w,
+                         const tl_trace *tr) {
   cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
   cairo_t *cr = cairo_create(s);
   tl_status st = TL_OK;
@@ -281,10 +314,10 @@ static tl_status measure(tl_ctx *ctx, const tl__vgraph *g, metrics *m,
     m->small = line_height(cr, FONT_SANS, SIZE_SMALL, 0);
     for (size_t i = 0; i < g->n; i++) {
       box_text t;
-      box_texts(g, i, &t);
+      box_texts(g, i, &t, tr);
       box_size(cr, m, &t, &w[i], &h[i]);
     }
-    *legend_w = legend_width(cr, max_edge_grad(g));
+    *legend_w = legend_width(cr, max_edge_grad(g), tr != NULL);
   }
   cairo_destroy(cr);
   cairo_surface_destroy(s);
@@ -294,13 +327,14 @@ static tl_status measure(tl_ctx *ctx, const tl__vgraph *g, metrics *m,
 /* cairo's SVG draws text as glyph outlines, which nothing can search.  An
 ** XML comment after the root element (allowed by XML) lists each box's
 ** texts, so the picture can be searched and checked. */
-static tl_status svg_text_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out) {
+static tl_status svg_text_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
+                                const tl_trace *tr) {
   static const char head[] = "<!-- torchlet graph text (label, op, data, grad):\n";
   tl_status st = tl__out_write(ctx, out, head, sizeof head - 1);
   for (size_t i = 0; i < g->n && st == TL_OK; i++) {
     box_text t;
     char line[sizeof t + 8];
-    box_texts(g, i, &t);
+    box_texts(g, i, &t, tr);
     int len = snprintf(line, sizeof line, "%s | %s | %s | %s\n", t.label, t.tag,
                        t.data, t.grad);
     for (char *p = line; (p = strstr(p, "--")) != NULL;) p[1] = '~';  /* no "--" in comments */
@@ -308,6 +342,22 @@ static tl_status svg_text_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out) 
   }
   if (st == TL_OK) st = tl__out_write(ctx, out, "-->\n", 4);
   return st;
+}
+
+/* The graph and its legend on 'cr'; with a trace 'tr', as the step at
+** node 'hot' leaves it, the edges into 'hot_edges' drawn as the ones its
+** gradient goes back along (SIZE_MAX: none). */
+static void paint(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
+                  const metrics *m, const double *entry, const tl_trace *tr,
+                  size_t hot, size_t hot_edges, const unsigned char *done) {
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  draw_edges(cr, lay, g, entry, hot_edges, done);
+  for (size_t i = 0; i < g->n; i++) {
+    box_text t;
+    box_texts(g, i, &t, tr);
+    draw_box(cr, m, lay, i, &t, g->kind[i], i + 1 == g->n, i == hot);
+  }
+  draw_legend(cr, lay->height + LEGEND_H / 2, max_edge_grad(g), tr != NULL);
 }
 
 static tl_status draw(tl_ctx *ctx, const tl__vgraph *g, const tl__layout *lay,
@@ -327,14 +377,7 @@ static tl_status draw(tl_ctx *ctx, const tl__vgraph *g, const tl__layout *lay,
   cairo_surface_t *s = tl__surface_new(ctx, out, fmt, W, H, scale);
   if (s == NULL) { free(entry); tl__out_abort(out); return TL_ENOMEM; }
   cairo_t *cr = cairo_create(s);
-  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-  draw_edges(cr, lay, g, entry);
-  for (size_t i = 0; i < g->n; i++) {
-    box_text t;
-    box_texts(g, i, &t);
-    draw_box(cr, m, lay, i, &t, g->kind[i], i + 1 == g->n);
-  }
-  draw_legend(cr, lay->height + LEGEND_H / 2, max_edge_grad(g));
+  paint(cr, g, lay, m, entry, NULL, SIZE_MAX, SIZE_MAX, NULL);
   cairo_status_t cst = cairo_status(cr);
   cairo_destroy(cr);
   free(entry);
@@ -344,7 +387,7 @@ static tl_status draw(tl_ctx *ctx, const tl__vgraph *g, const tl__layout *lay,
     return tl_ctx_fail(ctx, TL_ENOMEM, "cairo: %s", cairo_status_to_string(cst));
   }
   tl_status st = tl__surface_finish(ctx, s, out, fmt);
-  if (st == TL_OK && fmt == TL_VIZ_SVG) st = svg_text_index(ctx, g, out);
+  if (st == TL_OK && fmt == TL_VIZ_SVG) st = svg_text_index(ctx, g, out, NULL);
   if (st != TL_OK) { tl__out_abort(out); return st; }
   return tl__out_commit(ctx, out);
 }
@@ -369,7 +412,7 @@ tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
   metrics m = {0, 0, 0};
   double legend_w = 0;
   tl__layout lay = {0};
-  st = measure(ctx, &g, &m, wh, wh + g.n, &legend_w);
+  st = measure(ctx, &g, &m, wh, wh + g.n, &legend_w, NULL);
   if (st == TL_OK)
     st = tl__layout_run(ctx, g.n, wh, wh + g.n, g.ne, g.edges, MARGIN, &lay);
   free(wh);
@@ -380,3 +423,300 @@ tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
   tl__vgraph_free(&g);
   return st;
 }
+
+/* {======================================================================
+** The step-by-step backward view: one picture per step of a trace
+** (tl_trace.h), the step's node highlighted, the gradients known so far
+** filled in, a caption with the step's chain rule in numbers.
+** ======================================================================= */
+
+#define SIZE_TITLE 12.0
+#define SIZE_CAPTION 10.5
+#define CAPTION_LINE 15.0
+#define CAPTION_PAD 12.0
+#define CAPTION_CUT 1000       /* bytes of a caption line drawn */
+
+/* The caption's title for step 'k' of 'nsteps' (1-based). */
+static void step_title(char *buf, size_t size, const tl_trace *tr, size_t k,
+                       size_t nsteps) {
+  tl_node *n = tl_trace_node(tr);
+  char nm[96], clean[128];
+  tl_trace_name(tr, n, nm, sizeof nm);
+  tl__vtext_clean(nm, clean, sizeof clean, LABEL_CUT);
+  if (k == 1)
+    snprintf(buf, size, "Backward, step 1 of %zu: the seed at %s", nsteps, clean);
+  else
+    snprintf(buf, size, "Backward, step %zu of %zu: %s (%s) passes its "
+             "gradient to its inputs", k, nsteps, clean,
+             tl_op_name((tl_op)n->op));
+}
+
+/* Calls 'fn' on each line of 'text' (no newline), cleaned for cairo. */
+static void each_line(const char *text, void (*fn)(void *, const char *),
+                      void *ud) {
+  char line[CAPTION_CUT + 8], clean[CAPTION_CUT + 8];
+  while (*text) {
+    size_t len = strcspn(text, "\n"), keep = len < CAPTION_CUT ? len : CAPTION_CUT;
+    memcpy(line, text, keep);
+    line[keep] = '\0';
+    tl__vtext_clean(line, clean, sizeof clean, CAPTION_CUT);
+    fn(ud, clean);
+    text += len + (text[len] == '\n');
+  }
+}
+
+/* Measuring captions: the widest line and the most lines of a step. */
+typedef struct cap_measure { cairo_t *cr; double w; size_t lines, most; } cap_measure;
+
+static void measure_line(void *ud, const char *s) {
+  cap_measure *c = ud;
+  c->w = fmax(c->w, tl__text_width(c->cr, s));
+  c->lines++;
+}
+
+typedef struct cap_draw { cairo_t *cr; double x, y; } cap_draw;
+
+static void draw_line(void *ud, const char *s) {
+  cap_draw *c = ud;
+  text_at(c->cr, c->x, c->y, s);
+  c->y += CAPTION_LINE;
+}
+
+/* Captions are measured on a scratch surface and drawn on the page's:
+** with metrics hinting, a PNG at twice the size rounds each advance to
+** whole pixels, and a long line comes out 5% wider than measured. */
+static void unhinted(cairo_t *cr) {
+  cairo_font_options_t *fo = cairo_font_options_create();
+  cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
+  cairo_set_font_options(cr, fo);
+  cairo_font_options_destroy(fo);
+}
+
+/* The caption from 'top': a rule, the title, the step's lines. */
+static void draw_caption(cairo_t *cr, double top, double W, const char *title,
+                         const char *text) {
+  cairo_move_to(cr, MARGIN, top);
+  cairo_line_to(cr, W - MARGIN, top);
+  cairo_set_source_rgb(cr, 0.8, 0.8, 0.82);
+  cairo_set_line_width(cr, 0.8);
+  cairo_stroke(cr);
+  cairo_save(cr);
+  unhinted(cr);
+  tl__set_font(cr, FONT_SANS, SIZE_TITLE, 1);
+  cairo_set_source_rgb(cr, hot_line.r * 0.8, hot_line.g * 0.8, hot_line.b);
+  text_at(cr, MARGIN, top + CAPTION_PAD + CAPTION_LINE * 0.7, title);
+  tl__set_font(cr, FONT_MONO, SIZE_CAPTION, 0);
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  cap_draw c = {cr, MARGIN, top + CAPTION_PAD + CAPTION_LINE * 1.7 + 2};
+  each_line(text, draw_line, &c);
+  cairo_restore(cr);
+}
+
+/* Pass 1: runs a whole trace to measure the captions (*cap_w, *cap_lines,
+** *nsteps) and, at its end with every gradient known, the boxes; puts the
+** gradients back. */
+static tl_status steps_measure(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
+                               metrics *m, double *wh, double *legend_w,
+                               double *cap_w, size_t *cap_lines,
+                               size_t *nsteps) {
+  tl_trace *tr;
+  tl_status st = tl_trace_new(ctx, root, &tr);
+  if (st != TL_OK) return st;
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+  cairo_t *cr = cairo_create(s);
+  unhinted(cr);
+  cap_measure c = {cr, 0, 0, 0};
+  char title[256];
+  int r;
+  size_t k = 0;
+  while ((r = tl_trace_next(ctx, tr)) == 1) {
+    step_title(title, sizeof title, tr, ++k, tl_trace_count(tr));
+    tl__set_font(cr, FONT_SANS, SIZE_TITLE, 1);
+    c.w = fmax(c.w, tl__text_width(cr, title));
+    tl__set_font(cr, FONT_MONO, SIZE_CAPTION, 0);
+    c.lines = 0;
+    each_line(tl_trace_text(tr), measure_line, &c);
+    if (c.lines > c.most) c.most = c.lines;
+  }
+  if (cairo_status(cr) != CAIRO_STATUS_SUCCESS && r >= 0) {
+    r = -1;
+    tl_ctx_fail(ctx, TL_ENOMEM, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
+  }
+  cairo_destroy(cr);
+  cairo_surface_destroy(s);
+  if (r == 0) st = measure(ctx, g, m, wh, wh + g->n, legend_w, tr);
+  else st = TL_ENOMEM;
+  tl_trace_free(ctx, tr);
+  *cap_w = c.w;
+  *cap_lines = c.most;
+  *nsteps = k;
+  return st;
+}
+
+/* Draws the current step of 'tr' (step 'k') on 'cr'; 'done' marks the
+** nodes of the steps before, and gets this one's. */
+static void paint_step(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
+                       const metrics *m, const double *entry,
+                       const tl_trace *tr, size_t k, double W,
+                       unsigned char *done) {
+  size_t hot = SIZE_MAX;
+  for (size_t i = 0; i < g->n; i++)
+    if (g->nodes[i] == tl_trace_node(tr)) { hot = i; break; }
+  /* the seed sends nothing */
+  paint(cr, g, lay, m, entry, tr, hot, k > 1 ? hot : SIZE_MAX, done);
+  if (k > 1 && hot != SIZE_MAX) done[hot] = 1;
+  char title[256];
+  step_title(title, sizeof title, tr, k, tl_trace_count(tr));
+  draw_caption(cr, lay->height + LEGEND_H, W, title, tl_trace_text(tr));
+}
+
+/* An SVG frame's texts, searchable (see svg_text_index): the boxes, then
+** the caption, one line each, "--" written "-~". */
+static tl_status svg_step_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
+                                const tl_trace *tr, size_t k) {
+  tl_status st = svg_text_index(ctx, g, out, tr);
+  char title[256];
+  step_title(title, sizeof title, tr, k, tl_trace_count(tr));
+  const char *parts[] = {"<!-- torchlet step caption:\n", title, "\n",
+                         tl_trace_text(tr), "\n-->\n"};
+  for (size_t i = 0; i < 5 && st == TL_OK; i++) {
+    const char *p = parts[i];
+    if (i == 0 || i == 4) { st = tl__out_write(ctx, out, p, strlen(p)); continue; }
+    for (; *p && st == TL_OK; p++) {       /* no "--" inside a comment */
+      char c = *p == '-' && p[1] == '-' ? '-' : *p;
+      st = tl__out_write(ctx, out, &c, 1);
+      if (c == '-' && p[1] == '-') { st = tl__out_write(ctx, out, "~", 1); p++; }
+    }
+  }
+  return st;
+}
+
+/* Pass 2: every step drawn, as pages of one PDF or as frames. */
+static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
+                            const tl__layout *lay, const metrics *m,
+                            double W, double H, tl_viz_format fmt,
+                            const char *path, int frames) {
+  double scale = fmin(PNG_SCALE, fmin(TL__PNG_MAX_SIDE / W, TL__PNG_MAX_SIDE / H));
+  scale = fmin(scale, sqrt(PNG_MAX_PIXELS / (W * H)));
+  double *entry = malloc((g->ne ? g->ne : 1) * sizeof *entry);
+  unsigned char *done = calloc(g->n ? g->n : 1, 1);
+  if (entry == NULL || done == NULL || !entry_points(lay, g, entry)) {
+    free(entry);
+    free(done);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+  }
+  tl_trace *tr;
+  tl_status st = tl_trace_new(ctx, root, &tr);
+  if (st != TL_OK) { free(entry); free(done); return st; }
+  size_t plen = strlen(path);
+  char *fpath = malloc(plen + 32);
+  tl__out out;
+  cairo_surface_t *s = NULL;
+  cairo_t *cr = NULL;
+  int open = 0, r;
+  if (fpath == NULL) st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+  if (st == TL_OK && !frames) {
+    st = tl__out_open(ctx, &out, path);
+    open = st == TL_OK;
+    if (open && (s = tl__surface_new(ctx, &out, fmt, W, H, scale)) == NULL) st = TL_ENOMEM;
+    if (s) cr = cairo_create(s);
+  }
+  for (size_t k = 1; st == TL_OK && (r = tl_trace_next(ctx, tr)) != 0; k++) {
+    if (r < 0) { st = TL_ENOMEM; break; }
+    if (frames) {
+      snprintf(fpath, plen + 32, "%s%sstep-%03zu.%s", path,
+               plen && path[plen - 1] == '/' ? "" : "/", k,
+               tl_viz_format_name(fmt));
+      st = tl__out_open(ctx, &out, fpath);
+      if (st != TL_OK) break;
+      open = 1;
+      if ((s = tl__surface_new(ctx, &out, fmt, W, H, scale)) == NULL) { st = TL_ENOMEM; break; }
+      cr = cairo_create(s);
+    } else if (k > 1) {          /* a new page, white */
+      cairo_set_source_rgb(cr, 1, 1, 1);
+      cairo_paint(cr);
+    }
+    paint_step(cr, g, lay, m, entry, tr, k, W, done);
+    if (frames || cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+      cairo_status_t cst = cairo_status(cr);
+      cairo_destroy(cr);
+      cr = NULL;
+      if (cst != CAIRO_STATUS_SUCCESS) {
+        st = tl_ctx_fail(ctx, TL_ENOMEM, "cairo: %s", cairo_status_to_string(cst));
+        break;
+      }
+      st = tl__surface_finish(ctx, s, &out, fmt);   /* aborts 'out' on failure */
+      s = NULL;
+      open = st == TL_OK;
+      if (st == TL_OK && fmt == TL_VIZ_SVG) st = svg_step_index(ctx, g, &out, tr, k);
+      if (st == TL_OK) st = tl__out_commit(ctx, &out);
+      open = 0;
+    } else {
+      cairo_show_page(cr);
+    }
+  }
+  if (!frames && st == TL_OK) {
+    cairo_status_t cst = cairo_status(cr);
+    cairo_destroy(cr);
+    cr = NULL;
+    if (cst != CAIRO_STATUS_SUCCESS)
+      st = tl_ctx_fail(ctx, TL_ENOMEM, "cairo: %s", cairo_status_to_string(cst));
+    else {
+      st = tl__surface_finish(ctx, s, &out, fmt);
+      s = NULL;
+      if (st == TL_OK) st = tl__out_commit(ctx, &out);
+      open = 0;
+    }
+  }
+  if (cr) cairo_destroy(cr);
+  if (s) cairo_surface_destroy(s);
+  if (open) tl__out_abort(&out);
+  tl_trace_free(ctx, tr);
+  free(fpath);
+  free(entry);
+  free(done);
+  return st;
+}
+
+tl_status tl_viz_cairo_steps(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
+                             tl_viz_format fmt, const char *path, int frames,
+                             size_t *nsteps) {
+  *nsteps = 0;
+  if (fmt != TL_VIZ_PNG && fmt != TL_VIZ_SVG && fmt != TL_VIZ_PDF)
+    return tl_ctx_fail(ctx, TL_EARG, "steps: format '%s' is not drawn with "
+                       "cairo (png, svg or pdf expected)", tl_viz_format_name(fmt));
+  if (!frames && fmt != TL_VIZ_PDF)
+    return tl_ctx_fail(ctx, TL_EARG, "steps: one file holds every step only "
+                       "as pdf (a page each); frames write png or svg files");
+  if (path == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "steps: path expected, got NULL");
+  size_t limit = opts && opts->max_nodes ? opts->max_nodes : TL_VIZ_CAIRO_MAX_NODES;
+  tl__vgraph g;
+  tl_status st = tl__vgraph_build(ctx, root, opts, limit, "cairo", &g);
+  if (st != TL_OK) return st;
+  double *wh = malloc(2 * g.n * sizeof *wh);
+  if (wh == NULL) {
+    tl__vgraph_free(&g);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+  }
+  metrics m = {0, 0, 0};
+  double legend_w = 0, cap_w = 0;
+  size_t cap_lines = 0, count = 0;
+  tl__layout lay = {0};
+  st = steps_measure(ctx, root, &g, &m, wh, &legend_w, &cap_w, &cap_lines, &count);
+  if (st == TL_OK)
+    st = tl__layout_run(ctx, g.n, wh, wh + g.n, g.ne, g.edges, MARGIN, &lay);
+  free(wh);
+  if (st == TL_OK) {
+    double W = fmax(fmax(lay.width, legend_w), cap_w + 2 * MARGIN + 8);
+    double H = lay.height + LEGEND_H + 2 * CAPTION_PAD +
+               CAPTION_LINE * (double)(cap_lines + 1) + 6;
+    st = steps_draw(ctx, root, &g, &lay, &m, W, H, fmt, path, frames);
+  }
+  if (st == TL_OK) *nsteps = count;
+  tl__layout_free(&lay);
+  tl__vgraph_free(&g);
+  return st;
+}
+
+/* }====================================================================== */

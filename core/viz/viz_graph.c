@@ -144,9 +144,13 @@ static int is_unprintable(unsigned long cp) {
 }
 
 void tl__vtext_label(tl_node *n, char *buf, size_t size, size_t cut) {
-  static const char replacement[] = "\xef\xbf\xbd";   /* U+FFFD */
   const char *l = tl_label(n);
-  const unsigned char *s = (const unsigned char *)(l ? l : "");
+  tl__vtext_clean(l ? l : "", buf, size, cut);
+}
+
+void tl__vtext_clean(const char *text, char *buf, size_t size, size_t cut) {
+  static const char replacement[] = "\xef\xbf\xbd";   /* U+FFFD */
+  const unsigned char *s = (const unsigned char *)text;
   size_t j = 0;
   if (cut + 4 > size) cut = size > 4 ? size - 4 : 0;
   while (*s) {

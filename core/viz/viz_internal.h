@@ -80,6 +80,8 @@ void tl__vtext_grad(tl_node *n, char *buf, size_t size);
 ** data: cairo refuses invalid UTF-8, XML (SVG) refuses controls, and
 ** graphviz copies both into its SVG and DOT. */
 void tl__vtext_label(tl_node *n, char *buf, size_t size, size_t cut);
+/* The same for any text 's' (captions quote labels). */
+void tl__vtext_clean(const char *s, char *buf, size_t size, size_t cut);
 /* |grad| of a scalar, the L2 norm of an array's gradient (0 if none). */
 double tl__vgrad_mag(tl_node *n);
 
