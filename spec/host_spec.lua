@@ -116,7 +116,7 @@ describe("the torchlet program", function()
     local cmd = ("printf %s | script -q -c %s /dev/null"):format(
       quote(keys), quote(quote(bin) .. " -i"))
     local p = assert(io.popen(cmd, "r"))
-    local out = p:read("a"):gsub("\r", "")
+    local out = p:read("*a"):gsub("\r", "")
     p:close()
     assert.truthy(out:find("\n42\n", 1, true), out)
     assert.truthy(out:find("\n48\n", 1, true), out)

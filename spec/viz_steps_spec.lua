@@ -20,7 +20,7 @@ end
 local function png_size(path)
   local s = slurp(path)
   assert.are.equal("\137PNG\r\n\26\n", s:sub(1, 8))
-  return string.unpack(">I4I4", s, 17)
+  return helpers.be32x2(s, 17)
 end
 
 -- A fresh directory for frames (removed with its frames by teardown).
