@@ -26,10 +26,11 @@ cd "$(dirname "$0")"
 BUILD_PACKAGES="build-essential lua5.4 liblua5.4-dev premake4 pkg-config
 libcairo2-dev libgraphviz-dev graphviz libedit-dev"
 # busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
-# for build/lua5.3/... ), luarocks, and the benchmark's JSON and OpenBLAS
+# for build/lua5.3/... ), luarocks, the benchmark's JSON and OpenBLAS, and
+# the two real hosts the examples run in (Neovim 0.7 and LÖVE 11.4, LuaJIT)
 TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson
 libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
-libluajit-5.1-dev"
+libluajit-5.1-dev neovim love"
 BENCH_PACKAGES="lua-dkjson libopenblas-dev"
 
 # Installs those of the packages $@ that are missing.
@@ -144,6 +145,18 @@ run_c_tests() {
   run_check "threads test, 4 threads (ThreadSanitizer)" tsan_threads_test
   run_check "install into a temporary PREFIX" spec/install_test.sh
   run_check "luarocks make into a temporary tree" spec/luarocks_test.sh
+}
+
+# The real hosts, headless: Neovim (0.7 has no -l; the script quits with its
+# status) and LÖVE with no display (conf.lua turns the window off), each on
+# LuaJIT with build/luajit/, each exiting non-zero when its model did not
+# learn (examples/neovim/train.lua, examples/love/main.lua say the bounds).
+run_host_examples() {
+  echo "== real hosts"
+  run_check "examples/neovim in nvim --headless" env TORCHLET_ROOT="$PWD" \
+    timeout 120 nvim --headless -u NONE -c "luafile examples/neovim/train.lua"
+  run_check "examples/love in love, no display" env -u DISPLAY -u WAYLAND_DISPLAY \
+    TORCHLET_ROOT="$PWD" timeout 120 love examples/love
 }
 
 # Installs what `build release` made under $1.  Public headers are those
@@ -278,6 +291,7 @@ case "$cmd" in
     run_check "resident memory over 100000 training steps" \
       lua5.4 bench/rss_growth.lua 100000 1000
     run_c_tests
+    run_host_examples
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     [ "$TOTAL_FAILED" -eq 0 ]
     ;;
