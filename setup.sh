@@ -181,6 +181,18 @@ install_to() {
   (cd lua && find torchlet -name '*.lua') | while read -r f; do
     install -D -m 644 "lua/$f" "$prefix/share/lua/$lv/$f"
   done
+  # Lua 5.1 and LuaJIT share lib/lua/5.1 and the 5.1 C ABI: the LuaJIT
+  # build serves both (the hosts that embed Lua run LuaJIT), else the 5.1
+  # one; the pure-Lua part is the same files.
+  local m51=""
+  [ -f build/lua5.1/torchlet/core.so ] && m51=build/lua5.1/torchlet/core.so
+  [ -f build/luajit/torchlet/core.so ] && m51=build/luajit/torchlet/core.so
+  if [ -n "$m51" ]; then
+    install -D -m 755 "$m51" "$prefix/lib/lua/5.1/torchlet/core.so"
+    (cd lua && find torchlet -name '*.lua') | while read -r f; do
+      install -D -m 644 "lua/$f" "$prefix/share/lua/5.1/$f"
+    done
+  fi
   # The libraries are static, so what they link goes in Libs and Requires
   # (pkg-config reads Libs.private and Requires.private only with --static):
   # OpenBLAS when the core was built with --blas; graphviz and cairo when the
@@ -236,7 +248,8 @@ uninstall_from() {
     "$prefix/lib/pkgconfig/torchlet.pc" "$prefix/lib/pkgconfig/torchlet-viz.pc" \
     "$prefix/lib/pkgconfig/torchlet-lua.pc"
   rm -rf "$prefix/include/torchlet" "$prefix/lib/lua/$lv/torchlet" \
-    "$prefix/share/lua/$lv/torchlet" "$prefix/share/doc/torchlet"
+    "$prefix/share/lua/$lv/torchlet" "$prefix/share/doc/torchlet" \
+    "$prefix/lib/lua/5.1/torchlet" "$prefix/share/lua/5.1/torchlet"
   echo "setup: removed Torchlet from $prefix"
 }
 
