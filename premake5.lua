@@ -172,6 +172,7 @@ solution "torchlet"
     targetname "core"
     targetprefix ""
     files { "bindings/*.c", "bindings/*.h" }
+    defines { "TLB_LOADABLE_MODULE" }     -- bindings/tlb_loadable.h
     buildoptions(lua_cflags)
     link_core(true)
 
@@ -228,6 +229,7 @@ solution "torchlet"
         targetname "core"
         targetprefix ""
         files { "bindings/*.c", "bindings/*.h" }
+        defines { "TLB_LOADABLE_MODULE" }
         buildoptions(cflags)
         link_core(true)
     end

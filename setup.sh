@@ -26,10 +26,11 @@ cd "$(dirname "$0")"
 BUILD_PACKAGES="build-essential lua5.4 liblua5.4-dev premake4 pkg-config
 libcairo2-dev libgraphviz-dev graphviz libedit-dev"
 # busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
-# for build/lua5.3/... ), luarocks, and the benchmark's JSON and OpenBLAS
+# for build/lua5.3/... ), luarocks, the benchmark's JSON and OpenBLAS, and
+# the two real hosts the examples run in (Neovim 0.7 and LÖVE 11.4, LuaJIT)
 TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson
 libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
-libluajit-5.1-dev"
+libluajit-5.1-dev neovim love"
 BENCH_PACKAGES="lua-dkjson libopenblas-dev"
 
 # Installs those of the packages $@ that are missing.
@@ -146,6 +147,18 @@ run_c_tests() {
   run_check "luarocks make into a temporary tree" spec/luarocks_test.sh
 }
 
+# The real hosts, headless: Neovim (0.7 has no -l; the script quits with its
+# status) and LÖVE with no display (conf.lua turns the window off), each on
+# LuaJIT with build/luajit/, each exiting non-zero when its model did not
+# learn (examples/neovim/train.lua, examples/love/main.lua say the bounds).
+run_host_examples() {
+  echo "== real hosts"
+  run_check "examples/neovim in nvim --headless" env TORCHLET_ROOT="$PWD" \
+    timeout 120 nvim --headless -u NONE -c "luafile examples/neovim/train.lua"
+  run_check "examples/love in love, no display" env -u DISPLAY -u WAYLAND_DISPLAY \
+    TORCHLET_ROOT="$PWD" timeout 120 love examples/love
+}
+
 # Installs what `build release` made under $1.  Public headers are those
 # with the public prefix: core/torchlet.h, core/tl_*.h, and
 # bindings/torchlet_lua.h.
@@ -168,6 +181,18 @@ install_to() {
   (cd lua && find torchlet -name '*.lua') | while read -r f; do
     install -D -m 644 "lua/$f" "$prefix/share/lua/$lv/$f"
   done
+  # Lua 5.1 and LuaJIT share lib/lua/5.1 and the 5.1 C ABI: the LuaJIT
+  # build serves both (the hosts that embed Lua run LuaJIT), else the 5.1
+  # one; the pure-Lua part is the same files.
+  local m51=""
+  [ -f build/lua5.1/torchlet/core.so ] && m51=build/lua5.1/torchlet/core.so
+  [ -f build/luajit/torchlet/core.so ] && m51=build/luajit/torchlet/core.so
+  if [ -n "$m51" ]; then
+    install -D -m 755 "$m51" "$prefix/lib/lua/5.1/torchlet/core.so"
+    (cd lua && find torchlet -name '*.lua') | while read -r f; do
+      install -D -m 644 "lua/$f" "$prefix/share/lua/5.1/$f"
+    done
+  fi
   # The libraries are static, so what they link goes in Libs and Requires
   # (pkg-config reads Libs.private and Requires.private only with --static):
   # OpenBLAS when the core was built with --blas; graphviz and cairo when the
@@ -223,7 +248,8 @@ uninstall_from() {
     "$prefix/lib/pkgconfig/torchlet.pc" "$prefix/lib/pkgconfig/torchlet-viz.pc" \
     "$prefix/lib/pkgconfig/torchlet-lua.pc"
   rm -rf "$prefix/include/torchlet" "$prefix/lib/lua/$lv/torchlet" \
-    "$prefix/share/lua/$lv/torchlet" "$prefix/share/doc/torchlet"
+    "$prefix/share/lua/$lv/torchlet" "$prefix/share/doc/torchlet" \
+    "$prefix/lib/lua/5.1/torchlet" "$prefix/share/lua/5.1/torchlet"
   echo "setup: removed Torchlet from $prefix"
 }
 
@@ -278,6 +304,7 @@ case "$cmd" in
     run_check "resident memory over 100000 training steps" \
       lua5.4 bench/rss_growth.lua 100000 1000
     run_c_tests
+    run_host_examples
     echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     [ "$TOTAL_FAILED" -eq 0 ]
     ;;

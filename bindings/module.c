@@ -2,6 +2,8 @@
 ** module.c -- luaopen_torchlet_core: one context per lua_State, the module
 ** table, and the functions that act on the context (no_grad, seeding).
 */
+#include <string.h>
+
 #include "tlb.h"
 
 /* The state's metatable is registered under its __name; the state itself
@@ -242,9 +244,43 @@ static int open_module(lua_State *L) {
   return 1;
 }
 
+#ifdef TLB_LOADABLE_MODULE
+/* The VM this module was built for, and the one running it (from which of
+** the markers in tlb_loadable.h the dynamic linker found).  Lua 5.1 and
+** LuaJIT share one C ABI (LuaJIT's documented promise, and one
+** lib/lua/5.1 directory for both), so either build serves both. */
+#if LUA_VERSION_NUM == 501 && defined(LUA_LJDIR)
+#define TLB_BUILT_FOR "LuaJIT"
+#else
+#define TLB_BUILT_FOR LUA_VERSION   /* "Lua 5.4" ... */
+#endif
+
+static const char *running_vm(void) {
+  if (tlb_vm_luajit != NULL) return "LuaJIT";
+  if (tlb_vm_54 != NULL) return "Lua 5.4";
+  if (tlb_vm_53 != NULL) return "Lua 5.3";
+  if (tlb_vm_51 != NULL) return "Lua 5.1";
+  return "another Lua";
+}
+
+/* Whether the running VM has this build's C API.  Nothing but luaL_error
+** (the same in every VM) may be called before this says yes. */
+static int vm_matches(const char *vm) {
+  if (LUA_VERSION_NUM == 501)
+    return strcmp(vm, "Lua 5.1") == 0 || strcmp(vm, "LuaJIT") == 0;
+  return strcmp(vm, LUA_VERSION) == 0;
+}
+#endif
+
 int luaopen_torchlet_core(lua_State *L);
 
 int luaopen_torchlet_core(lua_State *L) {
+#ifdef TLB_LOADABLE_MODULE
+  const char *vm = running_vm();
+  if (!vm_matches(vm))
+    return luaL_error(L, "torchlet.core was built for %s, this is %s",
+                      TLB_BUILT_FOR, vm);
+#endif
   push_state(L);
   luaL_newmetatable(L, TLB_ELEMENT);   /* sets __name; reused if present */
   lua_pushcclosure(L, open_module, TLB_NUPVALUES);

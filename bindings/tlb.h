@@ -17,6 +17,7 @@
 #include <lua.h>
 
 #include "tlb_compat.h"   /* Lua 5.3, 5.1 and LuaJIT; nothing for 5.4 */
+#include "tlb_loadable.h" /* a module loaded into the wrong VM says so */
 
 #include "../core/torchlet.h"
 #include "../core/tl_trace.h"

@@ -47,7 +47,7 @@ build = {
         "bindings/loss.c", "bindings/module.c", "bindings/nn.c",
         "bindings/optim.c", "bindings/viz.c",
       },
-      defines = { "NDEBUG" },
+      defines = { "NDEBUG", "TLB_LOADABLE_MODULE" },   -- bindings/tlb_loadable.h
       incdirs = { "$(GRAPHVIZ_INCDIR)/graphviz", "$(CAIRO_INCDIR)/cairo" },
       libdirs = { "$(GRAPHVIZ_LIBDIR)", "$(CAIRO_LIBDIR)" },
       libraries = { "gvc", "cgraph", "cairo", "m" },

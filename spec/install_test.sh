@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # spec/install_test.sh -- installs Torchlet into a temporary PREFIX and uses
 # that install, and only it, from another directory:
-#   1. the stock lua5.4 with LUA_PATH/LUA_CPATH pointing into PREFIX;
+#   1. the stock lua5.4 with LUA_PATH/LUA_CPATH pointing into PREFIX, and
+#      lua5.1 and luajit through PREFIX/lib/lua/5.1;
 #   2. PREFIX/bin/torchlet with no LUA_PATH/LUA_CPATH at all;
 #   3. a plain C program built with `pkg-config --cflags --libs torchlet`;
 #   4. a C program with its own Lua VM built with `... torchlet-lua`;
@@ -26,8 +27,15 @@ cd "$work"
 cat >fit.lua <<'LUA'
 local prefix = assert(arg[1], "usage: fit.lua PREFIX")
 local torchlet = require "torchlet"
+-- package.searchpath (5.2+ and LuaJIT), written out for Lua 5.1
+local function searchpath(name, path)
+  for t in path:gmatch("[^;]+") do
+    local f = io.open((t:gsub("%?", (name:gsub("%.", "/")))), "r")
+    if f then f:close() return (t:gsub("%?", (name:gsub("%.", "/")))) end
+  end
+end
 local function from_prefix(what, path)
-  local found = assert(package.searchpath(what, path), what .. " not found")
+  local found = assert(searchpath(what, path), what .. " not found")
   assert(found:sub(1, #prefix) == prefix, what .. " comes from " .. found)
 end
 from_prefix("torchlet", package.path)
@@ -50,6 +58,13 @@ LUA_PATH="$prefix/share/lua/5.4/?.lua;$prefix/share/lua/5.4/?/init.lua" \
 LUA_CPATH="$prefix/lib/lua/5.4/?.so" \
   lua5.4 -e "assert(package.searchpath('torchlet.core', package.cpath):find('$prefix', 1, true))" \
   fit.lua "$prefix"
+
+# 1b. Lua 5.1 and LuaJIT through lib/lua/5.1 and share/lua/5.1 (one module
+# for both, the 5.1 C ABI)
+for vm in lua5.1 luajit; do
+  LUA_PATH="$prefix/share/lua/5.1/?.lua;$prefix/share/lua/5.1/?/init.lua" \
+  LUA_CPATH="$prefix/lib/lua/5.1/?.so" "$vm" fit.lua "$prefix"
+done
 
 # 2. the installed program finds its own Lua part; nothing else is set
 env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
