@@ -403,8 +403,9 @@ static int plot_boundary(lua_State *L) {
   /* nclass: 0 (two classes by the sign of one score) or k planes of scores */
   g.nclass = 0;
   if (tlb_getopt(L, 1, "nclass") != LUA_TNIL) {
-    lua_Integer k = lua_tointeger(L, -1);
-    if (!lua_isinteger(L, -1) || k < 2 || k > 10)
+    int isint;
+    lua_Integer k = lua_tointegerx(L, -1, &isint);
+    if (lua_type(L, -1) != LUA_TNUMBER || !isint || k < 2 || k > 10)
       tlb_argerror(L, 1, fname, "field 'nclass': integer from 2 to 10 expected");
     g.nclass = (size_t)k;
   }
