@@ -239,6 +239,7 @@ static int open_module(lua_State *L) {
   tlb_open_nn(L);
   tlb_open_optim(L);
   tlb_open_loss(L);
+  tlb_open_checkpoint(L);
   return 1;
 }
 
