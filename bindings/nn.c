@@ -213,7 +213,8 @@ tl_mlp *tlb_checkmodel(lua_State *L, int idx, int arg, const char *fname,
   tlb_model *mo = tlb_testudata(L, idx, TLB_MODULE, sizeof *mo);
   if (mo == NULL)
     tlb_argerror(L, arg, fname, "%s must be a Module, got %s", what,
-                 luaL_typename(L, idx));
+                 luaL_getmetafield(L, idx, "__name") == LUA_TSTRING
+                 ? lua_tostring(L, -1) : luaL_typename(L, idx));
   else if (mo->m == NULL)
     luaL_error(L, "%s: Module used after it was collected", fname);
   tlb_ctx(L);

@@ -188,7 +188,9 @@ static int optim_dump(lua_State *L) {
 ** the same parameters (or a model's loaded copy of them). */
 static int optim_load_string(lua_State *L) {
   tl_optim *o = tooptim(L, "load_string");
-  if (lua_type(L, 2) != LUA_TSTRING) return tlb_typeerror(L, 2, "load_string", "string");
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return tlb_argerror(L, 2, "load_string", "string expected, got %s",
+                        luaL_typename(L, 2));
   size_t len;
   const char *s = lua_tolstring(L, 2, &len);
   tl_ctx *ctx = tlb_ctx(L);
@@ -214,7 +216,8 @@ tl_optim *tlb_checkoptim(lua_State *L, int idx, int arg, const char *fname,
   tlb_optim *h = tlb_testudata(L, idx, TLB_OPTIMIZER, sizeof *h);
   if (h == NULL)
     tlb_argerror(L, arg, fname, "%s must be an Optimizer, got %s", what,
-                 luaL_typename(L, idx));
+                 luaL_getmetafield(L, idx, "__name") == LUA_TSTRING
+                 ? lua_tostring(L, -1) : luaL_typename(L, idx));
   else if (h->o == NULL)
     luaL_error(L, "%s: Optimizer used after it was collected", fname);
   tlb_ctx(L);
