@@ -591,30 +591,30 @@ tl_status tl__optim_decode(tl_ctx *ctx, const char *where, int path_like,
   uint32_t arrays = tl__get_u32(b + 28);
   if (k >= TL_OPTIM_COUNT) {
     return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (unknown "
-                "kind %lu)", (unsigned long)k);
+                       "kind %lu)", (unsigned long)k);
   }
   if (kind >= 0 && k != (uint32_t)kind) {
     return tl__fail_at(ctx, TL_EARG, where, "optimizer state is for %s, this "
-                "optimizer is %s", names[k], names[kind]);
+                       "optimizer is %s", names[k], names[kind]);
   }
   if (count != np) {
     return tl__fail_at(ctx, TL_EARG, where, "optimizer state is for %lu parameters, "
-                "this optimizer has %zu", (unsigned long)count, np);
+                       "this optimizer has %zu", (unsigned long)count, np);
   }
   /* the header holds 16 bytes per parameter: check that they are there
   ** before reading them */
   size_t room = n - STATE_HEADER - 8, S = 0;
   if (room / 16 < np) {
     return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (%lu "
-                "parameters do not fit in its length)", (unsigned long)count);
+                       "parameters do not fit in its length)", (unsigned long)count);
   }
   for (size_t i = 0; i < np; i++) {
     uint64_t size = tl__get_u64(b + STATE_HEADER + 16 * i);
     size_t here = tl__size(params[i]);
     if (size != here) {
       return tl__fail_at(ctx, TL_EARG, where, "optimizer state holds %llu values for "
-                  "parameter %zu of %zu, where this one has %zu (a model of "
-                  "another shape?)", (unsigned long long)size, i + 1, np, here);
+                         "parameter %zu of %zu, where this one has %zu (a model of "
+                         "another shape?)", (unsigned long long)size, i + 1, np, here);
     }
     S += here;     /* sizes of distinct live arrays: cannot wrap */
   }
@@ -629,7 +629,7 @@ tl_status tl__optim_decode(tl_ctx *ctx, const char *where, int path_like,
                        tl__get_u32(b + 120), tl__get_u32(b + 124)};
   if (flags[0] > 1 || flags[1] > 1 || flags[2] > 1 || flags[3] != 0) {
     return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (option "
-                "flags are not 0 or 1)");
+                       "flags are not 0 or 1)");
   }
   c.nesterov = (int)flags[0];
   c.centered = (int)flags[1];
@@ -646,7 +646,7 @@ tl_status tl__optim_decode(tl_ctx *ctx, const char *where, int path_like,
   if (arrays != held_arrays(o) || state_len(np, S, arrays) != n) {
     tl_optim_free(ctx, o);
     return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (its "
-                "arrays do not match its options and length)");
+                       "arrays do not match its options and length)");
   }
   const unsigned char *p = b + STATE_HEADER;
   for (size_t i = 0; i < np; i++, p += 16) o->steps[i] = tl__get_u64(p + 8);
