@@ -241,6 +241,7 @@ static int open_module(lua_State *L) {
   tlb_open_nn(L);
   tlb_open_optim(L);
   tlb_open_loss(L);
+  tlb_open_checkpoint(L);
   return 1;
 }
 

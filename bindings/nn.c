@@ -5,9 +5,10 @@
 **   nn.Layer(nin, nout [, opts])     opts: activation ("relu"), nonlin, init
 **   nn.MLP(nin, sizes [, opts])      opts: activation ("relu", hidden layers),
 **                                    output ("linear"), activations, init
-**   nn.load(path)
+**   nn.load(path)  nn.load_string(s)
 **   model(x)  model:parameters([{scalar = true}])  model:zero_grad()
-**   model:l2()  model:memory()  model:save(path)  tostring(model)
+**   model:l2()  model:memory()  model:save(path)  model:dump()
+**   tostring(model)
 **
 ** A forward pass reads the inputs, calls core once and pushes only the
 ** outputs: no Lua object per intermediate node.  parameters() gives the
@@ -198,6 +199,37 @@ static int nn_load(lua_State *L) {
   tlb_model *mo = newmodel(L);
   setmodel(L, mo, tl_mlp_load(tlb_ctx(L), path), NULL);  /* names itself */
   return 1;
+}
+
+/* nn.load_string(s): a model from what model:dump() gave. */
+static int nn_load_string(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TSTRING) tlb_typeerror(L, 1, "load_string", "string");
+  size_t len;
+  const char *s = lua_tolstring(L, 1, &len);
+  tlb_model *mo = newmodel(L);
+  tl_mlp *m = tl_mlp_load_bytes(tlb_ctx(L), s, len);
+  if (m == NULL) return tlb_argerror(L, 1, "load_string", "%s", tl_ctx_error(tlb_ctx(L)));
+  setmodel(L, mo, m, NULL);
+  return 1;
+}
+
+void tlb_pushmodel(lua_State *L) { newmodel(L); }
+
+void tlb_fillmodel(lua_State *L, int idx, tl_mlp *m) {
+  setmodel(L, lua_touserdata(L, idx), m, NULL);
+}
+
+tl_mlp *tlb_checkmodel(lua_State *L, int idx, int arg, const char *fname,
+                       const char *what) {
+  tlb_model *mo = tlb_testudata(L, idx, TLB_MODULE, sizeof *mo);
+  if (mo == NULL)
+    tlb_argerror(L, arg, fname, "%s must be a Module, got %s", what,
+                 luaL_getmetafield(L, idx, "__name") == LUA_TSTRING
+                 ? lua_tostring(L, -1) : luaL_typename(L, idx));
+  else if (mo->m == NULL)
+    luaL_error(L, "%s: Module used after it was collected", fname);
+  tlb_ctx(L);
+  return mo->m;
 }
 
 /* }====================================================================== */
@@ -460,6 +492,22 @@ static int model_save(lua_State *L) {
   return 0;
 }
 
+/* model:dump(): the bytes model:save writes, as a string. */
+static int model_dump(lua_State *L) {
+  tlb_model *mo = tomodel(L, 1, "dump");
+  if (lua_gettop(L) > 1) return tlb_argerror(L, 2, "dump", "no arguments expected");
+  void **box = tlb_newbox(L);          /* frees the bytes if pushing raises */
+  unsigned char *buf;
+  size_t len;
+  if (tl_mlp_dump(tlb_ctx(L), mo->m, &buf, &len) != TL_OK)
+    return luaL_error(L, "dump: %s", tl_ctx_error(tlb_ctx(L)));
+  *box = buf;
+  lua_pushlstring(L, (const char *)buf, len);
+  free(buf);
+  *box = NULL;
+  return 1;
+}
+
 /* Neuron: "ReLUNeuron(2)"; Layer: "Layer of [ReLUNeuron(2), ...]"; MLP:
 ** "MLP of [Layer of [...], ...]", as micrograd's __repr__. */
 static void addlayer(luaL_Buffer *b, size_t fan_in, size_t size, tl_act act) {
@@ -523,7 +571,7 @@ void tlb_open_nn(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"parameters", model_parameters}, {"zero_grad", model_zero_grad},
     {"l2", model_l2}, {"memory", model_memory}, {"save", model_save},
-    {NULL, NULL}
+    {"dump", model_dump}, {NULL, NULL}
   };
   static const luaL_Reg param_meta[] = {
     {"__index", param_index}, {"__newindex", param_newindex},
@@ -531,7 +579,7 @@ void tlb_open_nn(lua_State *L) {
   };
   static const luaL_Reg funcs[] = {
     {"Neuron", nn_neuron}, {"Layer", nn_layer}, {"MLP", nn_mlp},
-    {"load", nn_load}, {NULL, NULL}
+    {"load", nn_load}, {"load_string", nn_load_string}, {NULL, NULL}
   };
   tlb_newclass(L, TLB_MODULE, meta, methods, NULL);
   lua_pop(L, 1);

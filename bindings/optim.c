@@ -8,10 +8,12 @@
 **   optim.Adam(params [, opts])     lr betas={b1, b2} eps weight_decay amsgrad
 **   optim.AdamW(params [, opts])    as Adam (weight_decay defaults to 1e-2)
 **   opt:step()  opt:zero_grad()  opt.lr (read and write)  tostring(opt)
+**   opt:dump()  opt:load_string(s)     the state as a string, and back
 **
 ** 'params' is any Lua array of Elements; defaults and formulas are
 ** PyTorch's (core/tl_optim.h).
 */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/tl_optim.h"
@@ -161,6 +163,69 @@ static int optim_tostring(lua_State *L) {
   return 1;
 }
 
+/* {======================================================================
+** State: opt:dump(), opt:load_string(s), and the handles checkpoints
+** (bindings/checkpoint.c) push and read
+** ======================================================================= */
+
+/* opt:dump(): kind, options, step counts and state (tl_optim_dump). */
+static int optim_dump(lua_State *L) {
+  tl_optim *o = tooptim(L, "dump");
+  if (lua_gettop(L) > 1) return tlb_argerror(L, 2, "dump", "no arguments expected");
+  void **box = tlb_newbox(L);          /* frees the bytes if pushing raises */
+  unsigned char *buf;
+  size_t len;
+  if (tl_optim_dump(tlb_ctx(L), o, &buf, &len) != TL_OK)
+    return luaL_error(L, "dump: %s", tl_ctx_error(tlb_ctx(L)));
+  *box = buf;
+  lua_pushlstring(L, (const char *)buf, len);
+  free(buf);
+  *box = NULL;
+  return 1;
+}
+
+/* opt:load_string(s): the state opt:dump() gave, into this optimizer over
+** the same parameters (or a model's loaded copy of them). */
+static int optim_load_string(lua_State *L) {
+  tl_optim *o = tooptim(L, "load_string");
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return tlb_argerror(L, 2, "load_string", "string expected, got %s",
+                        luaL_typename(L, 2));
+  size_t len;
+  const char *s = lua_tolstring(L, 2, &len);
+  tl_ctx *ctx = tlb_ctx(L);
+  switch (tl_optim_load_bytes(ctx, o, s, len)) {
+    case TL_OK: return 0;
+    case TL_ENOMEM: return luaL_error(L, "load_string: %s", tl_ctx_error(ctx));
+    default: return tlb_argerror(L, 2, "load_string", "%s", tl_ctx_error(ctx));
+  }
+}
+
+void tlb_pushoptim(lua_State *L) {
+  tlb_optim *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->o = NULL;
+  luaL_setmetatable(L, TLB_OPTIMIZER);
+}
+
+void tlb_filloptim(lua_State *L, int idx, tl_optim *o) {
+  ((tlb_optim *)lua_touserdata(L, idx))->o = o;
+}
+
+tl_optim *tlb_checkoptim(lua_State *L, int idx, int arg, const char *fname,
+                         const char *what) {
+  tlb_optim *h = tlb_testudata(L, idx, TLB_OPTIMIZER, sizeof *h);
+  if (h == NULL)
+    tlb_argerror(L, arg, fname, "%s must be an Optimizer, got %s", what,
+                 luaL_getmetafield(L, idx, "__name") == LUA_TSTRING
+                 ? lua_tostring(L, -1) : luaL_typename(L, idx));
+  else if (h->o == NULL)
+    luaL_error(L, "%s: Optimizer used after it was collected", fname);
+  tlb_ctx(L);
+  return h->o;
+}
+
+/* }====================================================================== */
+
 static int optim_gc(lua_State *L) {
   tlb_optim *h = tlb_testudata(L, 1, TLB_OPTIMIZER, sizeof *h);
   if (h == NULL) return 0;
@@ -176,7 +241,8 @@ void tlb_open_optim(lua_State *L) {
     {"__gc", optim_gc}, {NULL, NULL}
   };
   static const luaL_Reg methods[] = {
-    {"step", optim_step}, {"zero_grad", optim_zero_grad}, {NULL, NULL}
+    {"step", optim_step}, {"zero_grad", optim_zero_grad},
+    {"dump", optim_dump}, {"load_string", optim_load_string}, {NULL, NULL}
   };
   tlb_newclass(L, TLB_OPTIMIZER, meta, methods, optim_index);
   lua_pop(L, 1);                               /* metatable */

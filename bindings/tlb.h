@@ -142,6 +142,26 @@ lua_CFunction tlb_array_method(tl_op op);
 void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */
 void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
 void tlb_open_loss(lua_State *L);    /* module.loss */
+void tlb_open_checkpoint(lua_State *L);  /* module.save_checkpoint ... */
+
+/* {== Models and optimizers for checkpoints (nn.c, optim.c) ============= */
+
+struct tl_mlp;
+struct tl_optim;
+
+/* Push a Module / Optimizer handle born empty; the fill functions then
+** hand the handle at 'idx' its model / optimizer, which it owns from then
+** on even if filling raises (a model's forward scratch is allocated). */
+void tlb_pushmodel(lua_State *L);
+void tlb_fillmodel(lua_State *L, int idx, struct tl_mlp *m);
+void tlb_pushoptim(lua_State *L);
+void tlb_filloptim(lua_State *L, int idx, struct tl_optim *o);
+/* The model / optimizer at stack index 'idx', else an error about
+** argument 'arg' of 'fname' calling it 'what' ("field 'model'"). */
+struct tl_mlp *tlb_checkmodel(lua_State *L, int idx, int arg,
+                              const char *fname, const char *what);
+struct tl_optim *tlb_checkoptim(lua_State *L, int idx, int arg,
+                                const char *fname, const char *what);
 
 /* {== Arguments and options ============================================ */
 

@@ -274,4 +274,72 @@ void tl__out_abort(tl__out *out);
 
 /* }====================================================================== */
 
+/* {======================================================================
+** Binary files (serialize.c): model files, optimizer state (optim.c) and
+** checkpoints (checkpoint.c) share one envelope: an 8-byte magic, a u32
+** version, then at offset 16 a u64 total length, and a 64-bit FNV-1a
+** checksum of every byte before it in the last 8.  Integers are unsigned
+** little-endian, doubles their binary64 bit pattern.
+** ======================================================================= */
+
+struct tl_mlp;
+
+uint64_t tl__fnv1a(const unsigned char *p, size_t n);
+void tl__put_u32(unsigned char *p, uint32_t v);
+void tl__put_u64(unsigned char *p, uint64_t v);
+uint32_t tl__get_u32(const unsigned char *p);
+uint64_t tl__get_u64(const unsigned char *p);
+void tl__put_f64(unsigned char *p, double d);
+double tl__get_f64(const unsigned char *p);
+
+/* One kind of file: its magic (8 bytes), the versions this build reads,
+** its name in messages ("model", "checkpoint", ...), the word naming its
+** version ("format version") and the largest length worth reading. */
+typedef struct tl__format {
+  const char *magic;
+  uint32_t oldest, newest;
+  const char *what;
+  const char *version_word;
+  size_t header_len;      /* bytes before the body, checksum not counted */
+  size_t max_len;
+} tl__format;
+
+/* Checks magic, version, length and checksum of 'b'[0..n), in that order;
+** messages start "'where': " when 'where' is not NULL and call the bytes
+** "file" when 'path_like' (else "data"). */
+tl_status tl__check_envelope(tl_ctx *ctx, const tl__format *fmt,
+                             const char *where, int path_like,
+                             const unsigned char *b, size_t n);
+/* Fails with "'where': MESSAGE" (or MESSAGE alone when 'where' is NULL). */
+tl_status tl__fail_at(tl_ctx *ctx, tl_status st, const char *where,
+                      const char *fmt, ...);
+/* Reads at most max_len + 1 bytes of 'path' into *out (malloc'd). */
+tl_status tl__read_file(tl_ctx *ctx, const char *path, size_t max_len,
+                        unsigned char **out, size_t *len);
+/* Writes b[0..n) to 'path' whole or not at all (tl__out). */
+tl_status tl__write_file(tl_ctx *ctx, const char *path,
+                         const unsigned char *b, size_t n);
+/* Writes the envelope of a buffer of 'len' bytes whose body is filled:
+** magic, version, length, checksum. */
+void tl__seal(const tl__format *fmt, unsigned char *b, size_t len);
+
+/* The model in a buffer (model file, version 2; malloc'd) and back; the
+** decoder's messages start "'where': ". */
+tl_status tl__mlp_encode(tl_ctx *ctx, const struct tl_mlp *m,
+                         unsigned char **out, size_t *len);
+struct tl_mlp *tl__mlp_decode(tl_ctx *ctx, const char *where, int path_like,
+                              const unsigned char *b, size_t n);
+
+/* The optimizer state in b[0..n) (optim.c's format) as a new optimizer
+** over params[0..np) in *out; 'kind' >= 0 requires that kind.  TL_EARG
+** when it is for other parameters or another kind, TL_EFORMAT when it is
+** damaged; messages start "'where': ". */
+struct tl_optim;
+tl_status tl__optim_decode(tl_ctx *ctx, const char *where, int path_like,
+                           const unsigned char *b, size_t n, int kind,
+                           size_t np, tl_node *const *params,
+                           struct tl_optim **out);
+
+/* }====================================================================== */
+
 #endif

@@ -491,3 +491,189 @@ tl_status tl_optim_set_lr(tl_ctx *ctx, tl_optim *o, double lr) {
   o->cfg.lr = lr;
   return TL_OK;
 }
+
+/* {======================================================================
+** State: the optimizer in bytes and back (tl_optim_dump,
+** tl_optim_load_bytes; checkpoint.c puts it in checkpoints).
+**
+** Optimizer state, version 1 (the envelope of serialize.c):
+**
+**   offset   size  field
+**   0        8     magic "TLOS\r\n\x1a\n"
+**   8        4     version: 1
+**   12       4     kind: 0 SGD, 1 RMSprop, 2 Adagrad, 3 Adam, 4 AdamW
+**   16       8     total length in bytes, checksum included
+**   24       4     n, the number of parameters
+**   28       4     state arrays held: bit 0 s1, bit 1 s2, bit 2 s3
+**   32       80    config, binary64: lr momentum dampening weight_decay
+**                  alpha eps beta1 beta2 lr_decay initial_accumulator_value
+**   112      16    u32 nesterov, centered, amsgrad (0 or 1), then 0
+**   128      16*n  per parameter: u64 its number of values, u64 its steps
+**   128+16n  8*S   per array held, in order s1 s2 s3: S values (S = the sum
+**                  of the parameters' sizes), binary64
+**   end-8    8     checksum: 64-bit FNV-1a of every byte before it
+**
+** Which arrays a kind holds follows from its options (tl_optim_create);
+** a file whose bits disagree with its options is refused, as is one whose
+** options tl_optim_create would refuse.
+** ======================================================================= */
+
+#define STATE_HEADER 128
+
+static const tl__format state_format = {
+  "TLOS\r\n\x1a\n", 1, 1, "optimizer state", "optimizer state version",
+  STATE_HEADER, SIZE_MAX
+};
+
+static unsigned held_arrays(const tl_optim *o) {
+  return (o->s1 ? 1u : 0u) | (o->s2 ? 2u : 0u) | (o->s3 ? 4u : 0u);
+}
+
+/* Bytes of a state over n parameters of S values in all, with 'arrays'
+** held; 0 when that does not fit in a size_t. */
+static size_t state_len(size_t n, size_t S, unsigned arrays) {
+  size_t k = (arrays & 1) + ((arrays >> 1) & 1) + ((arrays >> 2) & 1);
+  size_t per, vals, len;
+  if (!tl__size_mul(n, 16, &per) || !tl__size_mul(S, 8 * k, &vals) ||
+      !tl__size_add(per, vals, &len) || !tl__size_add(len, STATE_HEADER + 8, &len))
+    return 0;
+  return len;
+}
+
+tl_status tl_optim_dump(tl_ctx *ctx, const tl_optim *o, unsigned char **out,
+                        size_t *len) {
+  if (o == NULL || out == NULL || len == NULL)
+    return tl_ctx_fail(ctx, TL_EARG, "dump: NULL optimizer or output");
+  if (o->n > UINT32_MAX)
+    return tl_ctx_fail(ctx, TL_EARG, "dump: more than 2^32-1 parameters");
+  unsigned arrays = held_arrays(o);
+  size_t n = state_len(o->n, o->nslots, arrays);
+  unsigned char *b = n != 0 ? malloc(n) : NULL;
+  if (b == NULL) return tl_ctx_fail(ctx, TL_ENOMEM, "dump: out of memory");
+  const tl_optim_config *c = &o->cfg;
+  const double cfg[10] = {c->lr, c->momentum, c->dampening, c->weight_decay,
+                          c->alpha, c->eps, c->beta1, c->beta2, c->lr_decay,
+                          c->initial_accumulator_value};
+  tl__put_u32(b + 12, (uint32_t)o->kind);
+  tl__put_u32(b + 24, (uint32_t)o->n);
+  tl__put_u32(b + 28, arrays);
+  for (int i = 0; i < 10; i++) tl__put_f64(b + 32 + 8 * i, cfg[i]);
+  tl__put_u32(b + 112, c->nesterov != 0);
+  tl__put_u32(b + 116, c->centered != 0);
+  tl__put_u32(b + 120, c->amsgrad != 0);
+  tl__put_u32(b + 124, 0);
+  unsigned char *p = b + STATE_HEADER;
+  for (size_t i = 0; i < o->n; i++, p += 16) {
+    tl__put_u64(p, (uint64_t)tl__size(o->params[i]));
+    tl__put_u64(p + 8, o->steps[i]);
+  }
+  const double *s[3] = {o->s1, o->s2, o->s3};
+  for (int a = 0; a < 3; a++)
+    if (s[a] != NULL)
+      for (size_t j = 0; j < o->nslots; j++, p += 8) tl__put_f64(p, s[a][j]);
+  tl__seal(&state_format, b, n);
+  *out = b;
+  *len = n;
+  return TL_OK;
+}
+
+/* A new optimizer (*out) over params[0..np) holding the state in
+** b[0..n), or a status with a message starting "'where': ": TL_EARG when
+** the state is for other parameters or (kind >= 0) another kind,
+** TL_EFORMAT when it is damaged, TL_ENOMEM. */
+tl_status tl__optim_decode(tl_ctx *ctx, const char *where, int path_like,
+                           const unsigned char *b, size_t n, int kind,
+                           size_t np, tl_node *const *params, tl_optim **out) {
+  *out = NULL;
+  tl_status st = tl__check_envelope(ctx, &state_format, where, path_like, b, n);
+  if (st != TL_OK) return st;
+  uint32_t k = tl__get_u32(b + 12), count = tl__get_u32(b + 24);
+  uint32_t arrays = tl__get_u32(b + 28);
+  if (k >= TL_OPTIM_COUNT) {
+    return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (unknown "
+                       "kind %lu)", (unsigned long)k);
+  }
+  if (kind >= 0 && k != (uint32_t)kind) {
+    return tl__fail_at(ctx, TL_EARG, where, "optimizer state is for %s, this "
+                       "optimizer is %s", names[k], names[kind]);
+  }
+  if (count != np) {
+    return tl__fail_at(ctx, TL_EARG, where, "optimizer state is for %lu parameters, "
+                       "this optimizer has %zu", (unsigned long)count, np);
+  }
+  /* the header holds 16 bytes per parameter: check that they are there
+  ** before reading them */
+  size_t room = n - STATE_HEADER - 8, S = 0;
+  if (room / 16 < np) {
+    return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (%lu "
+                       "parameters do not fit in its length)", (unsigned long)count);
+  }
+  for (size_t i = 0; i < np; i++) {
+    uint64_t size = tl__get_u64(b + STATE_HEADER + 16 * i);
+    size_t here = tl__size(params[i]);
+    if (size != here) {
+      return tl__fail_at(ctx, TL_EARG, where, "optimizer state holds %llu values for "
+                         "parameter %zu of %zu, where this one has %zu (a model of "
+                         "another shape?)", (unsigned long long)size, i + 1, np, here);
+    }
+    S += here;     /* sizes of distinct live arrays: cannot wrap */
+  }
+  tl_optim_config c;
+  double cfg[10];
+  for (int i = 0; i < 10; i++) cfg[i] = tl__get_f64(b + 32 + 8 * i);
+  c.lr = cfg[0]; c.momentum = cfg[1]; c.dampening = cfg[2];
+  c.weight_decay = cfg[3]; c.alpha = cfg[4]; c.eps = cfg[5];
+  c.beta1 = cfg[6]; c.beta2 = cfg[7]; c.lr_decay = cfg[8];
+  c.initial_accumulator_value = cfg[9];
+  uint32_t flags[4] = {tl__get_u32(b + 112), tl__get_u32(b + 116),
+                       tl__get_u32(b + 120), tl__get_u32(b + 124)};
+  if (flags[0] > 1 || flags[1] > 1 || flags[2] > 1 || flags[3] != 0) {
+    return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (option "
+                       "flags are not 0 or 1)");
+  }
+  c.nesterov = (int)flags[0];
+  c.centered = (int)flags[1];
+  c.amsgrad = (int)flags[2];
+  tl_optim *o = NULL;
+  st = tl_optim_create(ctx, (tl_optim_kind)k, &c, np, params, &o);
+  if (st != TL_OK) {
+    char why[200];
+    snprintf(why, sizeof why, "%s", tl_ctx_error(ctx));
+    return tl__fail_at(ctx, st == TL_EARG ? TL_EFORMAT : st, where, "%s%s%s",
+                       st == TL_EARG ? "invalid optimizer state (" : "", why,
+                       st == TL_EARG ? ")" : "");
+  }
+  if (arrays != held_arrays(o) || state_len(np, S, arrays) != n) {
+    tl_optim_free(ctx, o);
+    return tl__fail_at(ctx, TL_EFORMAT, where, "invalid optimizer state (its "
+                       "arrays do not match its options and length)");
+  }
+  const unsigned char *p = b + STATE_HEADER;
+  for (size_t i = 0; i < np; i++, p += 16) o->steps[i] = tl__get_u64(p + 8);
+  double *s[3] = {o->s1, o->s2, o->s3};
+  for (int a = 0; a < 3; a++)
+    if (s[a] != NULL)
+      for (size_t j = 0; j < S; j++, p += 8) s[a][j] = tl__get_f64(p);
+  *out = o;
+  return TL_OK;
+}
+
+tl_status tl_optim_load_bytes(tl_ctx *ctx, tl_optim *o, const void *buf,
+                              size_t len) {
+  if (o == NULL || (buf == NULL && len > 0))
+    return tl_ctx_fail(ctx, TL_EARG, "load_bytes: NULL optimizer or buffer");
+  tl_optim *fresh;
+  tl_status st = tl__optim_decode(ctx, NULL, 0, buf != NULL ? buf : "", len,
+                                  (int)o->kind, o->n, o->params, &fresh);
+  if (st != TL_OK) return st;
+  /* swap: 'o' takes the new state, and the old one is freed with 'fresh' */
+  tl_optim old = *o;
+  *o = *fresh;
+  *fresh = old;
+  tl_optim_free(ctx, fresh);
+  return TL_OK;
+}
+
+tl_node *const *tl_optim_params(const tl_optim *o) { return o->params; }
+
+/* }====================================================================== */

@@ -157,6 +157,14 @@ tl_status tl_mlp_save(tl_ctx *ctx, const tl_mlp *m, const char *path);
 ** is wrong: TL_EIO (cannot open or read), TL_EFORMAT (bad magic, unknown
 ** version, truncated, corrupted). */
 tl_mlp *tl_mlp_load(tl_ctx *ctx, const char *path);
+/* The bytes tl_mlp_save writes, in a new buffer (*out, *len) the caller
+** frees with free(); for hosts that keep their own save files.  TL_ENOMEM
+** when memory is short. */
+tl_status tl_mlp_dump(tl_ctx *ctx, const tl_mlp *m, unsigned char **out,
+                      size_t *len);
+/* A model from buf[0..len) (what tl_mlp_dump gave), checked as tl_mlp_load
+** checks a file; messages say "data" where tl_mlp_load's say "file". */
+tl_mlp *tl_mlp_load_bytes(tl_ctx *ctx, const void *buf, size_t len);
 
 /* Private to core: a model with the given architecture whose parameters
 ** hold 'params' (tl_mlp_nscalars of them), layer by layer W row-major

@@ -104,6 +104,27 @@ size_t tl_optim_nparams(const tl_optim *o);
 /* Changes the learning rate (for schedules); TL_EARG if negative or nan. */
 tl_status tl_optim_set_lr(tl_ctx *ctx, tl_optim *o, double lr);
 
+/* The parameters, in the order given to tl_optim_create (borrowed). */
+tl_node *const *tl_optim_params(const tl_optim *o);
+
+/* The optimizer's whole state in a new buffer (*out, *len; the caller
+** frees it with free()): kind, every option of tl_optim_config, and per
+** parameter its size, its step count and its state values (momentum
+** buffers, moving averages), bit for bit; the format is described in
+** optim.c.  Gradients are not part of it.  TL_ENOMEM when memory is
+** short. */
+tl_status tl_optim_dump(tl_ctx *ctx, const tl_optim *o, unsigned char **out,
+                        size_t *len);
+/* Replaces the kind's options and the state of 'o' with those saved in
+** buf[0..len) by tl_optim_dump, so the next step is the one the saved
+** optimizer would have taken.  Refused, with 'o' unchanged: TL_EARG when
+** the state is for another kind of optimizer or for other parameters
+** (another count, or a parameter of another size: the message says which),
+** TL_EFORMAT when the bytes are damaged (truncated, corrupted, another
+** version), TL_ENOMEM. */
+tl_status tl_optim_load_bytes(tl_ctx *ctx, tl_optim *o, const void *buf,
+                              size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -186,6 +186,7 @@ env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 ./host_cpp
 for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lua.a \
          include/torchlet/torchlet.h include/torchlet/torchlet_lua.h \
          include/torchlet/tl_nn.h include/torchlet/tl_optim.h \
+         include/torchlet/tl_checkpoint.h \
          include/torchlet/tl_loss.h include/torchlet/tl_viz.h \
          include/torchlet/tl_plot.h \
          lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
