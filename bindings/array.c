@@ -101,7 +101,8 @@ static void fill_values(lua_State *L, const char *fname, int arg,
   }
 }
 
-tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg) {
+tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg,
+                              tl_dtype t) {
   size_t shape[TL_MAX_DIMS];
   idx = lua_absindex(L, idx);
   size_t ndim = probe_shape(L, idx, fname, arg, shape);
@@ -112,10 +113,16 @@ tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg)
   lua_pushvalue(L, idx);
   fill_values(L, fname, arg, shape, ndim, NULL);
   tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, tl_array(tlb_ctx(L), ndim, shape, NULL));
+  tlb_sethandle(L, h, tl_array_of(tlb_ctx(L), t, ndim, shape, NULL));
+  double *out = tl_values(h->node);     /* float32: read into doubles first */
+  if (out == NULL) out = lua_newuserdatauv(L, tl_size(h->node) * sizeof(double), 0);
   lua_pushvalue(L, idx);
-  fill_values(L, fname, arg, shape, ndim, tl_values(h->node));
+  fill_values(L, fname, arg, shape, ndim, out);
   lua_pop(L, 1);
+  if (t != TL_FLOAT64) {
+    tl_write_values(h->node, out);
+    lua_pop(L, 1);
+  }
   lua_remove(L, -2);                    /* the table pushed for checking */
   return h->node;
 }
@@ -137,7 +144,23 @@ static void push_nested(lua_State *L, const double *values, size_t ndim,
   lua_setmetatable(L, -2);
 }
 
+const double *tlb_values_f64(lua_State *L, tl_node *n) {
+  if (tl_dtype_of(n) == TL_FLOAT64) return tl_values(n);
+  double *copy = lua_newuserdatauv(L, tl_size(n) * sizeof(double), 0);
+  tl_read_values(n, copy);
+  return copy;
+}
+
 void tlb_push_values(lua_State *L, tl_node *n, int grad) {
+  if (tl_dtype_of(n) != TL_FLOAT64) {   /* as doubles, in a scratch copy */
+    double *copy = lua_newuserdatauv(L, tl_size(n) * sizeof(double), 0);
+    if (grad) tl_read_grads(n, copy); else tl_read_values(n, copy);
+    size_t shape[TL_MAX_DIMS];
+    for (size_t d = 0; d < tl_ndim(n); d++) shape[d] = tl_dim(n, d);
+    push_nested(L, copy, tl_ndim(n), shape);
+    lua_remove(L, -2);
+    return;
+  }
   const double *v = grad ? tl_grads(n) : tl_values(n);
   size_t ndim = tl_ndim(n), shape[TL_MAX_DIMS];
   if (ndim == 0) {
@@ -209,14 +232,16 @@ static size_t check_dims(lua_State *L, int first, int last, const char *fname,
 
 /* The constructors' options, a table after their other arguments (at
 ** 'arg'; none when nil): {requires_grad = false} makes data that backward
-** computes no gradient for. */
-typedef struct array_opts { int requires_grad; } array_opts;
+** computes no gradient for; {dtype = "float32"} the values' type (the
+** default dtype when absent). */
+typedef struct array_opts { int requires_grad; tl_dtype dtype; } array_opts;
 
 static array_opts check_array_opts(lua_State *L, int arg, const char *fname) {
-  static const char *const allowed[] = {"requires_grad", NULL};
+  static const char *const allowed[] = {"requires_grad", "dtype", NULL};
   array_opts o;
   tlb_checkopts(L, arg, fname, allowed);
   o.requires_grad = tlb_optboolean(L, arg, fname, "requires_grad", 1);
+  o.dtype = tlb_optdtype(L, arg, fname);
   return o;
 }
 
@@ -242,11 +267,10 @@ static int make_filled(lua_State *L, fill_kind kind, const char *fname) {
   size_t ndim = check_dims(L, 1, last, fname, shape);
   tl_ctx *ctx = tlb_ctx(L);
   tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, tl_array(ctx, ndim, shape, NULL));
-  double *v = tl_values(h->node);
-  for (size_t i = 0, size = tl_size(h->node); i < size; i++)
-    v[i] = kind == FILL_ZEROS ? 0 : kind == FILL_ONES ? 1
-         : kind == FILL_RAND ? tl_rng_uniform(ctx) : tl_rng_normal(ctx);
+  tlb_sethandle(L, h, tl_array_of(ctx, o.dtype, ndim, shape, NULL));
+  for (size_t i = 0, size = tl_size(h->node); kind != FILL_ZEROS && i < size; i++)
+    tl_set_value_at(h->node, i, kind == FILL_ONES ? 1
+                    : kind == FILL_RAND ? tl_rng_uniform(ctx) : tl_rng_normal(ctx));
   return apply_array_opts(L, &o);
 }
 
@@ -264,9 +288,9 @@ static int array_full(lua_State *L) {
   size_t ndim = check_dims(L, 1, 1, "full", shape);
   lua_settop(L, 3);
   tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, tl_array(tlb_ctx(L), ndim, shape, NULL));
-  double *v = tl_values(h->node);
-  for (size_t i = 0, size = tl_size(h->node); i < size; i++) v[i] = value;
+  tlb_sethandle(L, h, tl_array_of(tlb_ctx(L), o.dtype, ndim, shape, NULL));
+  for (size_t i = 0, size = tl_size(h->node); i < size; i++)
+    tl_set_value_at(h->node, i, value);
   return apply_array_opts(L, &o);
 }
 
@@ -300,9 +324,8 @@ static int array_arange(lua_State *L) {
   }
   size_t n = (size_t)count;
   tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, tl_array(tlb_ctx(L), 1, &n, NULL));
-  double *v = tl_values(h->node);
-  for (size_t i = 0; i < n; i++) v[i] = start + (double)i * step;
+  tlb_sethandle(L, h, tl_array_of(tlb_ctx(L), o.dtype, 1, &n, NULL));
+  for (size_t i = 0; i < n; i++) tl_set_value_at(h->node, i, start + (double)i * step);
   return apply_array_opts(L, &o);
 }
 
@@ -409,7 +432,7 @@ static size_t check_position(lua_State *L, tl_node *n, int first,
 
 static int array_get(lua_State *L) {
   tl_node *n = tlb_checkelement(L, 1);
-  lua_pushnumber(L, tl_values(n)[check_position(L, n, 2, "get")]);
+  lua_pushnumber(L, tl_value_at(n, check_position(L, n, 2, "get")));
   return 1;
 }
 
@@ -418,7 +441,7 @@ static int array_set(lua_State *L) {
   tl_node *n = tlb_checkelement(L, 1);
   int varg = 2 + (int)tl_ndim(n);
   if (lua_type(L, varg) != LUA_TNUMBER) return tlb_typeerror(L, varg, "set", "number");
-  tl_values(n)[check_position(L, n, 2, "set")] = lua_tonumber(L, varg);
+  tl_set_value_at(n, check_position(L, n, 2, "set"), lua_tonumber(L, varg));
   return 0;
 }
 
@@ -477,12 +500,25 @@ void tlb_assign_values(lua_State *L, tl_node *n, int idx, int grad,
   if (grad) {
     if (tl_set_grads(tlb_ctx(L), n, scratch) != TL_OK) tlb_error(L);
   } else
-    memcpy(tl_values(n), scratch, tl_size(n) * sizeof(double));
+    tl_write_values(n, scratch);
   lua_pop(L, 1);
 }
 
+/* x:to(dtype), x:float(), x:double(): the values in that dtype, through
+** which gradients flow back (PyTorch's x.to, x.float(), x.double()) */
+static int convert(lua_State *L, tl_dtype t) {
+  tl_node *a = tlb_checkelement(L, 1);
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_to_dtype(tlb_ctx(L), a, t));
+  return 1;
+}
+static int array_to(lua_State *L) { return convert(L, tlb_checkdtype(L, 2, 2, "to")); }
+static int array_float(lua_State *L) { return convert(L, TL_FLOAT32); }
+static int array_double(lua_State *L) { return convert(L, TL_FLOAT64); }
+
 /* The methods that are not ops. */
 static const luaL_Reg array_methods[] = {
+  {"to", array_to}, {"float", array_float}, {"double", array_double},
   {"get", array_get}, {"set", array_set},
   {"totable", array_totable}, {"numel", array_numel},
   {NULL, NULL}

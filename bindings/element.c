@@ -60,12 +60,21 @@ static void push_label(lua_State *L, tl_node *n) {
 ** numbers for an array ({{1, 2}, {3, 4}} is 2x2); options {label = ...,
 ** requires_grad = ...}. */
 static int element_new(lua_State *L) {
-  static const char *const allowed[] = {"label", "requires_grad", NULL};
+  static const char *const allowed[] = {"label", "requires_grad", "dtype", NULL};
   const char *label = NULL;
   int requires_grad = 1;
+  tl_dtype dtype = tlb_default_dtype(L);
   if (lua_type(L, 2) == LUA_TTABLE) {
     tlb_checkopts(L, 2, "Element", allowed);
     requires_grad = tlb_optboolean(L, 2, "Element", "requires_grad", 1);
+    dtype = tlb_optdtype(L, 2, "Element");
+    if (lua_type(L, 1) == LUA_TNUMBER) {
+      int has = tlb_getopt(L, 2, "dtype") != LUA_TNIL;
+      lua_pop(L, 1);
+      if (has)
+        return luaL_error(L, "bad argument #2 to 'Element' (option 'dtype' "
+                          "is for arrays: a scalar Element is always float64)");
+    }
     tlb_getopt(L, 2, "label");
     label = checklabel(L, -1, 2, "Element", " for option 'label'");
     lua_replace(L, 2);     /* keeps the label's string alive on the stack */
@@ -73,7 +82,7 @@ static int element_new(lua_State *L) {
     label = checklabel(L, 2, 2, "Element", "");
   tl_ctx *ctx = tlb_ctx(L);
   tl_node *n;
-  if (lua_type(L, 1) == LUA_TTABLE) n = tlb_push_table_array(L, 1, "Element", 1);
+  if (lua_type(L, 1) == LUA_TTABLE) n = tlb_push_table_array(L, 1, "Element", 1, dtype);
   else {
     if (lua_type(L, 1) != LUA_TNUMBER)
       return tlb_typeerror(L, 1, "Element", "number or table of numbers");
@@ -120,6 +129,10 @@ static int element_index(lua_State *L) {
     if (strcmp(key, "data") == 0) { tlb_push_values(L, n, 0); return 1; }
     if (strcmp(key, "grad") == 0) { tlb_push_values(L, n, 1); return 1; }
     if (strcmp(key, "shape") == 0) { tlb_push_shape(L, n); return 1; }
+    if (strcmp(key, "dtype") == 0) {
+      lua_pushstring(L, tl_dtype_name(tl_dtype_of(n)));
+      return 1;
+    }
     if (strcmp(key, "label") == 0) { push_label(L, n); return 1; }
     if (strcmp(key, "requires_grad") == 0) {
       lua_pushboolean(L, tl_requires_grad(n));
@@ -343,7 +356,7 @@ static int element_backward(lua_State *L) {
   }
   tl_node *g = tlb_toelement(L, 2);
   if (g == NULL && lua_type(L, 2) == LUA_TTABLE)
-    g = tlb_push_table_array(L, 2, "backward", 2);
+    g = tlb_push_table_array(L, 2, "backward", 2, TL_FLOAT64);
   else if (g == NULL && lua_type(L, 2) == LUA_TNUMBER && !tl_is_array(n)) {
     double seed = lua_tonumber(L, 2);
     if (tl_backward_with(ctx, n, &seed) != TL_OK) return tlb_error(L);
@@ -355,7 +368,7 @@ static int element_backward(lua_State *L) {
   if (!same)
     return luaL_error(L, "bad argument #2 to 'backward' (gradient of the "
                       "root's shape expected)");
-  if (tl_backward_with(ctx, n, tl_values(g)) != TL_OK) return tlb_error(L);
+  if (tl_backward_with(ctx, n, tlb_values_f64(L, g)) != TL_OK) return tlb_error(L);
   return 0;
 }
 

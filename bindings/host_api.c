@@ -73,7 +73,7 @@ static int to_array_body(lua_State *L) {
   if (a->ndim != NULL) *a->ndim = ndim;
   if (a->shape != NULL)
     for (size_t d = 0; d < ndim; d++) a->shape[d] = tl_dim(n, d);
-  if (a->data != NULL) memcpy(a->data, tl_values(n), size * sizeof(double));
+  if (a->data != NULL) tl_read_values(n, a->data);
   return 0;
 }
 

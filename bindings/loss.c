@@ -152,7 +152,7 @@ static int array_loss(lua_State *L, const char *fname, tl_node *s,
   const double *y;
   if (yn != NULL) {
     if (tl_size(yn) != n) return lengths_differ(L, fname, tl_size(yn), "targets", n, "scores");
-    y = tl_values(yn);
+    y = tlb_values_f64(L, yn);
   } else {
     if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of targets");
     size_t ny = tlb_rawlen(L, 2, 2, fname);

@@ -35,6 +35,7 @@ static void push_state(lua_State *L) {
   s->ctx = NULL;
   s->seen = s->live_after = 0;
   s->pace = 1;
+  s->default_dtype = TL_FLOAT64;
   luaL_newmetatable(L, TLB_STATE_META);          /* sets __name */
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");
@@ -191,6 +192,24 @@ static int module_pace_collector(lua_State *L) {
   return 1;
 }
 
+/* set_default_dtype(name) -> previous name: the dtype of arrays made
+** without a dtype option (PyTorch's torch.set_default_dtype); "float64"
+** until changed.  Per lua_State, as everything else. */
+static int module_set_default_dtype(lua_State *L) {
+  tl_dtype t = tlb_checkdtype(L, 1, 1, "set_default_dtype");
+  tlb_state *s = lua_touserdata(L, lua_upvalueindex(1));
+  tlb_ctx(L);
+  lua_pushstring(L, tl_dtype_name((tl_dtype)s->default_dtype));
+  s->default_dtype = (int)t;
+  return 1;
+}
+
+static int module_get_default_dtype(lua_State *L) {
+  tlb_ctx(L);
+  lua_pushstring(L, tl_dtype_name(tlb_default_dtype(L)));
+  return 1;
+}
+
 /* Counters of the node pool and the array cache, for tests and
 ** benchmarks. */
 static int module_memory(lua_State *L) {
@@ -229,6 +248,8 @@ static int open_module(lua_State *L) {
     {"memory", module_memory},
     {"empty_cache", module_empty_cache},
     {"pace_collector", module_pace_collector},
+    {"set_default_dtype", module_set_default_dtype},
+    {"get_default_dtype", module_get_default_dtype},
     {NULL, NULL}
   };
   lua_newtable(L);

@@ -328,6 +328,32 @@ const char *tlb_optstring(lua_State *L, int arg, const char *fname,
   return v;
 }
 
+tl_dtype tlb_checkdtype(lua_State *L, int idx, int arg, const char *fname) {
+  const char *name = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+  for (int t = 0; name != NULL && t < TL_DTYPE_COUNT; t++)
+    if (strcmp(name, tl_dtype_name((tl_dtype)t)) == 0) return (tl_dtype)t;
+  if (name == NULL)
+    return tlb_argerror(L, arg, fname, "dtype name expected (\"float32\" or "
+                        "\"float64\"), got %s", typename_of(L, idx)), TL_FLOAT64;
+  return tlb_argerror(L, arg, fname, "unknown dtype '%s'; \"float32\" or "
+                      "\"float64\" expected", name), TL_FLOAT64;
+}
+
+tl_dtype tlb_default_dtype(lua_State *L) {
+  tlb_state *s = lua_touserdata(L, lua_upvalueindex(1));
+  return (tl_dtype)s->default_dtype;
+}
+
+tl_dtype tlb_optdtype(lua_State *L, int arg, const char *fname) {
+  if (tlb_getopt(L, arg, "dtype") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return tlb_default_dtype(L);
+  }
+  tl_dtype t = tlb_checkdtype(L, -1, arg, fname);
+  lua_pop(L, 1);
+  return t;
+}
+
 lua_Integer tlb_topositive(lua_State *L, int idx, int arg, const char *fname,
                            const char *what) {
   int isint = 0;

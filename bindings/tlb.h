@@ -33,6 +33,7 @@ typedef struct tlb_state {
   size_t seen;          /* tl_ctx_allocated_bytes at the last look */
   size_t live_after;    /* tl_ctx_live_bytes after the last collection */
   int pace;             /* collect for the core at all (pace_collector) */
+  int default_dtype;    /* tl_dtype of new arrays (set_default_dtype) */
 } tlb_state;
 
 /* An Element handle: one reference on 'node', or NULL once collected. */
@@ -117,10 +118,14 @@ int tlb_error(lua_State *L);
 /* Arrays (array.c).  Pushes a new array Element read from the nested table
 ** at 'idx' and returns its node; bad tables raise errors naming 'fname' and
 ** argument 'arg'. */
-tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg);
+tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg,
+                              tl_dtype t);
 /* Pushes n's values (or gradient, zeros if none) as a number for a scalar,
 ** nested tables for an array. */
 void tlb_push_values(lua_State *L, tl_node *n, int grad);
+/* n's values as doubles: tl_values for float64, else a copy in a userdata
+** pushed onto the stack (valid until the calling C function returns). */
+const double *tlb_values_f64(lua_State *L, tl_node *n);
 /* Pushes the shape as a Lua array ({} for a scalar). */
 void tlb_push_shape(lua_State *L, tl_node *n);
 /* x[i] for an integer key at 'key': pushes the row and returns 1, or
@@ -202,6 +207,14 @@ int tlb_optboolean(lua_State *L, int arg, const char *fname, const char *key,
                    int def);
 const char *tlb_optstring(lua_State *L, int arg, const char *fname,
                           const char *key, const char *def);
+
+/* The dtype named by the string at 'idx' ("float32", "float64"), else
+** an error about argument 'arg'; tlb_optdtype reads option 'dtype' of the
+** options table at 'arg', the state's default dtype when absent. */
+tl_dtype tlb_checkdtype(lua_State *L, int idx, int arg, const char *fname);
+tl_dtype tlb_optdtype(lua_State *L, int arg, const char *fname);
+/* The default dtype of new arrays in this state (set_default_dtype). */
+tl_dtype tlb_default_dtype(lua_State *L);
 
 /* The positive integer at stack index 'idx' (floats with an integral
 ** value accepted), else an error about argument 'arg' calling it 'what'. */

@@ -24,8 +24,12 @@
 #endif
 
 /* Bytes of an array's value block and of its gradient buffer. */
-static size_t value_bytes(size_t size) { return sizeof(tl__array) + size * sizeof(double); }
-static size_t grad_bytes(size_t size) { return size * sizeof(double); }
+static size_t value_bytes(const tl__array *arr) {
+  return sizeof(tl__array) + arr->size * tl__esize((tl_dtype)arr->dtype);
+}
+static size_t grad_bytes(const tl__array *arr) {
+  return arr->size * tl__esize((tl_dtype)arr->dtype);
+}
 
 /* {======================================================================
 ** The block cache
@@ -195,13 +199,12 @@ void tl_ctx_empty_cache(tl_ctx *ctx) {
 void tl__free_value(tl_ctx *ctx, tl_node *n) {
   if (n->flags & TL_F_ARRAY) {
     tl__array *arr = n->val.arr;
-    size_t size = arr->size;
-    ctx->array_bytes -= value_bytes(size);
+    ctx->array_bytes -= value_bytes(arr);
     if (arr->grad != NULL) {
-      ctx->array_bytes -= grad_bytes(size);
-      cache_put(ctx, arr->grad, capacity(grad_bytes(size)));
+      ctx->array_bytes -= grad_bytes(arr);
+      cache_put(ctx, arr->grad, capacity(grad_bytes(arr)));
     }
-    cache_put(ctx, arr, capacity(value_bytes(size)));
+    cache_put(ctx, arr, capacity(value_bytes(arr)));
     n->flags &= (uint8_t)~TL_F_ARRAY;
   }
 }
@@ -213,6 +216,11 @@ void tl__free_extras(tl_ctx *ctx, tl_node *n) {
 }
 
 tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
+  return tl__array_node_t(ctx, TL_FLOAT64, ndim, shape);
+}
+
+tl_node *tl__array_node_t(tl_ctx *ctx, tl_dtype t, size_t ndim,
+                          const size_t *shape) {
   if (ndim == 0 || ndim > TL_MAX_DIMS) {
     tl_ctx_fail(ctx, TL_EARG, "array: 1 to %d dimensions expected, got %zu",
                 TL_MAX_DIMS, ndim);
@@ -232,80 +240,162 @@ tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {
     }
     size *= shape[d];
   }
-  tl__array *arr = cache_get(ctx, capacity(value_bytes(size)));
+  tl__array head = {.size = size, .dtype = (uint32_t)t};
+  size_t bytes = value_bytes(&head);
+  tl__array *arr = cache_get(ctx, capacity(bytes));
   if (arr == NULL) {
     tl_ctx_fail(ctx, TL_ENOMEM, "out of memory for an array of %zu values", size);
     return NULL;
   }
   arr->size = size;
+  arr->dtype = (uint32_t)t;
   arr->ndim = ndim;
   for (size_t d = 0; d < TL_MAX_DIMS; d++) arr->shape[d] = d < ndim ? shape[d] : 1;
   arr->grad = NULL;
   tl_node *n = tl__node_alloc(ctx);
   if (n == NULL) {
-    cache_put(ctx, arr, capacity(value_bytes(size)));
+    cache_put(ctx, arr, capacity(bytes));
     return NULL;
   }
   n->flags |= TL_F_ARRAY;
   n->val.arr = arr;
-  ctx->array_bytes += value_bytes(size);
-  ctx->allocated += value_bytes(size);
+  ctx->array_bytes += bytes;
+  ctx->allocated += bytes;
   return n;
 }
 
 tl_node *tl_array(tl_ctx *ctx, size_t ndim, const size_t *shape,
                   const double *data) {
+  return tl_array_of(ctx, TL_FLOAT64, ndim, shape, data);
+}
+
+tl_node *tl_array_of(tl_ctx *ctx, tl_dtype t, size_t ndim,
+                     const size_t *shape, const double *data) {
   if (shape == NULL && ndim > 0) {
     tl_ctx_fail(ctx, TL_EARG, "array: shape expected, got NULL");
     return NULL;
   }
-  tl_node *n = tl__array_node(ctx, ndim, shape);
+  if ((unsigned)t >= TL_DTYPE_COUNT) {
+    tl_ctx_fail(ctx, TL_EARG, "array: unknown dtype %d", (int)t);
+    return NULL;
+  }
+  tl_node *n = tl__array_node_t(ctx, t, ndim, shape);
   if (n == NULL) return NULL;
   tl__array *arr = n->val.arr;
-  if (data != NULL) memcpy(arr->data, data, arr->size * sizeof(double));
-  else memset(arr->data, 0, arr->size * sizeof(double));
+  if (data != NULL) tl_write_values(n, data);
+  else memset(arr->data, 0, grad_bytes(arr));
   return n;
+}
+
+static const char *const dtype_names[TL_DTYPE_COUNT] = {"float64", "float32"};
+
+tl_dtype tl_dtype_of(const tl_node *n) { return tl__dtype(n); }
+
+const char *tl_dtype_name(tl_dtype t) {
+  return (unsigned)t < TL_DTYPE_COUNT ? dtype_names[t] : "unknown dtype";
+}
+
+int tl__need_f64(tl_ctx *ctx, const char *op, const tl_node *n) {
+  if (tl__dtype(n) == TL_FLOAT64) return 1;
+  tl_ctx_fail(ctx, TL_EARG, "%s: float32 arrays are not supported yet; "
+              "convert with x:double() (tl_to_dtype)", op);
+  return 0;
+}
+
+void tl_read_values(tl_node *n, double *out) {
+  size_t size = tl__size(n);
+  if (tl__dtype(n) == TL_FLOAT32) {
+    const float *v = tl__f32(n);
+    for (size_t i = 0; i < size; i++) out[i] = v[i];
+  } else memcpy(out, tl__vals(n), size * sizeof(double));
+}
+
+void tl_write_values(tl_node *n, const double *in) {
+  size_t size = tl__size(n);
+  if (tl__dtype(n) == TL_FLOAT32) {
+    float *v = tl__f32(n);
+    for (size_t i = 0; i < size; i++) v[i] = (float)in[i];
+  } else memcpy(tl__vals(n), in, size * sizeof(double));
+}
+
+double tl_value_at(const tl_node *n, size_t i) {
+  return tl__at((tl_node *)n, i);       /* reads only */
+}
+
+void tl_set_value_at(tl_node *n, size_t i, double v) {
+  if (tl__dtype(n) == TL_FLOAT32) tl__f32(n)[i] = (float)v;
+  else tl__vals(n)[i] = v;
+}
+
+int tl_has_grads(const tl_node *n) { return (n->flags & TL_F_HAS_GRAD) != 0; }
+
+double tl_grad_at(const tl_node *n, size_t i) {
+  if (!(n->flags & TL_F_HAS_GRAD)) return 0;
+  if (!tl__is_array(n)) return n->grad;
+  if (n->val.arr->dtype == TL_FLOAT32)
+    return ((const float *)(const void *)n->val.arr->grad)[i];
+  return n->val.arr->grad[i];
+}
+
+void tl_read_grads(const tl_node *n, double *out) {
+  size_t size = tl__size(n);
+  if (!(n->flags & TL_F_HAS_GRAD)) memset(out, 0, size * sizeof(double));
+  else if (!tl__is_array(n)) out[0] = n->grad;
+  else if (n->val.arr->dtype == TL_FLOAT32) {
+    const float *g = (const float *)(const void *)n->val.arr->grad;
+    for (size_t i = 0; i < size; i++) out[i] = g[i];
+  } else memcpy(out, n->val.arr->grad, size * sizeof(double));
 }
 
 int tl__alloc_grad(tl_ctx *ctx, tl_node *n) {
   if (!tl__is_array(n) || n->val.arr->grad != NULL) return 1;
-  n->val.arr->grad = cache_get(ctx, capacity(grad_bytes(n->val.arr->size)));
+  n->val.arr->grad = cache_get(ctx, capacity(grad_bytes(n->val.arr)));
   if (n->val.arr->grad == NULL) {
     tl_ctx_fail(ctx, TL_ENOMEM, "out of memory for a gradient of %zu values",
                 n->val.arr->size);
     return 0;
   }
   n->flags &= (uint8_t)~TL_F_HAS_GRAD;   /* the new buffer holds garbage */
-  ctx->array_bytes += grad_bytes(n->val.arr->size);
-  ctx->allocated += grad_bytes(n->val.arr->size);
+  ctx->array_bytes += grad_bytes(n->val.arr);
+  ctx->allocated += grad_bytes(n->val.arr);
   return 1;
 }
 
-double *tl__grads(tl_node *n) {
+void *tl__grads_any(tl_node *n) {
   if (!tl__is_array(n)) {
     if (!(n->flags & TL_F_HAS_GRAD)) { n->grad = 0; n->flags |= TL_F_HAS_GRAD; }
     return &n->grad;
   }
   tl__array *arr = n->val.arr;
   if (!(n->flags & TL_F_HAS_GRAD)) {
-    memset(arr->grad, 0, arr->size * sizeof(double));
+    memset(arr->grad, 0, grad_bytes(arr));
     n->flags |= TL_F_HAS_GRAD;
   }
   return arr->grad;
 }
 
-double *tl__grads_once(tl_node *n, int *assign) {
+void *tl__grads_once_any(tl_node *n, int *assign) {
   *assign = !(n->flags & TL_F_HAS_GRAD);
-  return tl__grads(n);
+  return tl__grads_any(n);
 }
 
-double *tl__grads_to_fill(tl_node *n, int *assign) {
+void *tl__grads_to_fill_any(tl_node *n, int *assign) {
   *assign = !(n->flags & TL_F_HAS_GRAD);
   if (*assign && tl__is_array(n)) {
     n->flags |= TL_F_HAS_GRAD;
     return n->val.arr->grad;
   }
-  return tl__grads(n);
+  return tl__grads_any(n);
+}
+
+double *tl__grads(tl_node *n) { return tl__grads_any(n); }
+
+double *tl__grads_once(tl_node *n, int *assign) {
+  return tl__grads_once_any(n, assign);
+}
+
+double *tl__grads_to_fill(tl_node *n, int *assign) {
+  return tl__grads_to_fill_any(n, assign);
 }
 
 const char *tl__shape_str(const tl_node *n, char *buf, size_t size) {
@@ -333,19 +423,30 @@ size_t tl_dim(const tl_node *n, size_t i) {
   return i < tl__ndim(n) ? n->val.arr->shape[i] : 0;
 }
 
-double *tl_values(tl_node *n) { return tl__vals(n); }
+double *tl_values(tl_node *n) {
+  return tl__dtype(n) == TL_FLOAT64 ? tl__vals(n) : NULL;
+}
+
+float *tl_values_f32(tl_node *n) {
+  return tl__dtype(n) == TL_FLOAT32 ? tl__f32(n) : NULL;
+}
 
 const double *tl_grads(const tl_node *n) {
-  if (!(n->flags & TL_F_HAS_GRAD)) return NULL;
+  if (!(n->flags & TL_F_HAS_GRAD) || tl__dtype(n) != TL_FLOAT64) return NULL;
   return tl__is_array(n) ? n->val.arr->grad : &n->grad;
 }
 
 tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g) {
   if (!tl__alloc_grad(ctx, n)) return TL_ENOMEM;
-  double *dst = tl__is_array(n) ? n->val.arr->grad : &n->grad;
   size_t size = tl__size(n);
-  if (g != NULL) memcpy(dst, g, size * sizeof(double));
-  else memset(dst, 0, size * sizeof(double));
+  if (tl__dtype(n) == TL_FLOAT32) {
+    float *dst = tl__g32(n);
+    for (size_t i = 0; i < size; i++) dst[i] = g != NULL ? (float)g[i] : 0.0f;
+  } else {
+    double *dst = tl__is_array(n) ? n->val.arr->grad : &n->grad;
+    if (g != NULL) memcpy(dst, g, size * sizeof(double));
+    else memset(dst, 0, size * sizeof(double));
+  }
   n->flags |= TL_F_HAS_GRAD;
   return TL_OK;
 }
@@ -369,23 +470,27 @@ const char *tl_summary(const tl_node *n, char *buf, size_t size) {
     return buf;
   }
   const tl__array *arr = n->val.arr;
-  double lo = arr->data[0], hi = arr->data[0], sum = 0;
+  tl_node *m = (tl_node *)n;            /* tl__at reads only */
+  double lo = tl__at(m, 0), hi = lo, sum = 0;
   for (size_t i = 0; i < arr->size; i++) {
-    double v = arr->data[i];
+    double v = tl__at(m, i);
     if (v < lo || isnan(v)) lo = v;     /* a nan shows, as in x:max() */
     if (v > hi || isnan(v)) hi = v;
     sum += v;
   }
   char shape[64];
-  int used = snprintf(buf, size, "shape=%s, min=%s, mean=%s, max=%s",
+  int used = snprintf(buf, size, "shape=%s%s, min=%s, mean=%s, max=%s",
                       tl__shape_str(n, shape, sizeof shape),
+                      arr->dtype == TL_FLOAT32 ? ", dtype=float32" : "",
                       tl_format_number(x[0], sizeof x[0], lo, 'g', 4),
                       tl_format_number(x[1], sizeof x[1], sum / (double)arr->size, 'g', 4),
                       tl_format_number(x[2], sizeof x[2], hi, 'g', 4));
-  const double *g = tl_grads(n);
-  if (g != NULL && used > 0 && (size_t)used < size) {
+  if ((n->flags & TL_F_HAS_GRAD) && used > 0 && (size_t)used < size) {
     double sq = 0;
-    for (size_t i = 0; i < arr->size; i++) sq += g[i] * g[i];
+    for (size_t i = 0; i < arr->size; i++) {
+      double g = arr->dtype == TL_FLOAT32 ? (double)tl__g32(m)[i] : arr->grad[i];
+      sq += g * g;
+    }
     snprintf(buf + used, size - (size_t)used, ", |grad|=%s",
              tl_format_number(x[3], sizeof x[3], sqrt(sq), 'g', 4));
   }

@@ -14,9 +14,27 @@
 #define A(n) ((n)->src.in[0])
 #define B(n) ((n)->src.in[1])
 
-/* A result node with the given shape, or a scalar node when ndim is 0. */
-static tl_node *result(tl_ctx *ctx, size_t ndim, const size_t *shape) {
-  return ndim == 0 ? tl__node_alloc(ctx) : tl__array_node(ctx, ndim, shape);
+/* A result node with the given shape and dtype, or a scalar node (float64)
+** when ndim is 0. */
+static tl_node *result(tl_ctx *ctx, size_t ndim, const size_t *shape,
+                       tl_dtype t) {
+  return ndim == 0 ? tl__node_alloc(ctx) : tl__array_node_t(ctx, t, ndim, shape);
+}
+
+/* Gradients of float32 arrays, read and written as doubles: the ops below
+** that are not hot paths serve both dtypes through these. */
+static double gat(tl_node *n, const void *g, size_t i) {
+  return tl__dtype(n) == TL_FLOAT32 ? (double)((const float *)g)[i]
+                                    : ((const double *)g)[i];
+}
+static void gput(tl_node *n, void *g, size_t i, double v, int set) {
+  if (tl__dtype(n) == TL_FLOAT32) {
+    float *p = g;
+    p[i] = set ? (float)v : p[i] + (float)v;
+  } else {
+    double *p = g;
+    p[i] = set ? v : p[i] + v;
+  }
 }
 
 static int check_node(tl_ctx *ctx, const char *fn, const tl_node *a) {
@@ -57,22 +75,27 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   size_t shape[TL_MAX_DIMS], ndim = 0;
   for (size_t d = 0; axis >= 0 && d < nd; d++)
     if ((int)d != axis) shape[ndim++] = a->val.arr->shape[d];
-  tl_node *n = result(ctx, ndim, shape);
+  tl_node *n = result(ctx, ndim, shape, tl__dtype(a));
   if (n == NULL) return NULL;
   span s = span_of(a, axis);
-  const double *x = tl__vals(a);
-  double *out = tl__vals(n);
-  for (size_t o = 0; o < s.outer; o++)
-    for (size_t i = 0; i < s.inner; i++) {
-      const double *p = x + o * s.len * s.inner + i;
-      double acc = op == TL_OP_REDUCE_MAX ? p[0] : 0;
-      for (size_t j = 0; j < s.len; j++) {
-        double v = p[j * s.inner];
-        if (op == TL_OP_REDUCE_MAX) { if (v > acc || isnan(v)) acc = v; }
-        else acc += v;
-      }
-      out[o * s.inner + i] = op == TL_OP_REDUCE_MEAN ? acc / (double)s.len : acc;
+  /* float32 sums accumulate in double and round once (PyTorch's float
+  ** kernels accumulate in float, less exactly) */
+#define REDUCE(T, x, out) \
+  for (size_t o = 0; o < s.outer; o++) \
+    for (size_t i = 0; i < s.inner; i++) { \
+      const T *p = (x) + o * s.len * s.inner + i; \
+      double acc = op == TL_OP_REDUCE_MAX ? p[0] : 0; \
+      for (size_t j = 0; j < s.len; j++) { \
+        double v = p[j * s.inner]; \
+        if (op == TL_OP_REDUCE_MAX) { if (v > acc || isnan(v)) acc = v; } \
+        else acc += v; \
+      } \
+      (out)[o * s.inner + i] = op == TL_OP_REDUCE_MEAN ? acc / (double)s.len : acc; \
     }
+  if (tl__dtype(a) == TL_FLOAT64) REDUCE(double, tl__vals(a), tl__vals(n))
+  else if (ndim == 0) REDUCE(float, tl__f32(a), tl__vals(n))
+  else REDUCE(float, tl__f32(a), tl__f32(n))
+#undef REDUCE
   return tl__record(ctx, n, op, axis, 1, &a);
 }
 
@@ -92,16 +115,19 @@ void tl__reduce_b(tl_ctx *ctx, tl_node *n) {
   tl_node *a = A(n);
   if (!tl__wants_grad(a)) return;
   span s = span_of(a, (int)n->k);
-  const double *x = tl__vals(a), *out = tl__vals(n), *g = tl__grads(n);
+  const void *g = tl__grads_any(n);
   int set;                              /* each position gets one value */
-  double *ga = tl__grads_once(a, &set);
-#define GIVE(j, v) (set ? (ga[j] = (v)) : (ga[j] += (v)))
+  void *ga = tl__grads_once_any(a, &set);
+#define X(j) tl__at(a, j)
+#define OUT(j) tl__at(n, j)
+#define G(j) gat(n, g, j)
+#define GIVE(j, v) gput(a, ga, j, v, set)
   if (n->op == TL_OP_REDUCE_MAX && n->k < 0) {
     size_t ties = 0, len = tl__size(a);
-    for (size_t j = 0; j < len; j++) ties += (size_t)is_max_at(x[j], out[0]);
-    double share = g[0] / (double)ties;
+    for (size_t j = 0; j < len; j++) ties += (size_t)is_max_at(X(j), OUT(0));
+    double share = G(0) / (double)ties;
     for (size_t j = 0; j < len; j++)
-      if (is_max_at(x[j], out[0])) GIVE(j, share);
+      if (is_max_at(X(j), OUT(0))) GIVE(j, share);
     return;
   }
   for (size_t o = 0; o < s.outer; o++)
@@ -109,16 +135,19 @@ void tl__reduce_b(tl_ctx *ctx, tl_node *n) {
       size_t base = o * s.len * s.inner + i, at = o * s.inner + i;
       if (n->op == TL_OP_REDUCE_MAX) {
         for (size_t j = 0; j < s.len; j++)
-          if (is_max_at(x[base + j * s.inner], out[at])) {
-            GIVE(base + j * s.inner, g[at]);
+          if (is_max_at(X(base + j * s.inner), OUT(at))) {
+            GIVE(base + j * s.inner, G(at));
             break;
           }
       } else {
-        double gi = n->op == TL_OP_REDUCE_MEAN ? g[at] / (double)s.len : g[at];
+        double gi = n->op == TL_OP_REDUCE_MEAN ? G(at) / (double)s.len : G(at);
         for (size_t j = 0; j < s.len; j++) GIVE(base + j * s.inner, gi);
       }
     }
 #undef GIVE
+#undef G
+#undef OUT
+#undef X
 }
 
 /* }====================================================================== */
@@ -160,44 +189,74 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   size_t shape[2], ndim = 0;
   if (tl__ndim(a) == 2) shape[ndim++] = d.n;
   if (tl__ndim(b) == 2) shape[ndim++] = d.m;
-  tl_node *n = result(ctx, ndim, shape);
+  tl_dtype t = tl__dtype(a);
+  if (t != tl__dtype(b)) {
+    tl_ctx_fail(ctx, TL_EARG, "matmul: dtypes %s and %s do not mix; convert "
+                "one with x:float() or x:double()", tl_dtype_name(t),
+                tl_dtype_name(tl__dtype(b)));
+    return NULL;
+  }
+  if (t == TL_FLOAT32 && ndim == 0) {   /* a dot product: a float scalar */
+    size_t one = 1;
+    tl_node *n = tl__array_node_t(ctx, t, 1, &one);
+    if (n == NULL) return NULL;
+    tl__gemm_f32(ctx, 1, d.k, 1, tl__f32(a), 0, tl__f32(b), 0, tl__f32(n), 1);
+    double v = tl__f32(n)[0];
+    tl__free_value(ctx, n);             /* the node becomes the scalar */
+    n->val.v = v;
+    tl_node *in[2] = {a, b};
+    return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
+  }
+  tl_node *n = result(ctx, ndim, shape, t);
   if (n == NULL) return NULL;
-  tl__gemm(ctx, d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, tl__vals(n), 1);
+  if (t == TL_FLOAT32)
+    tl__gemm_f32(ctx, d.n, d.k, d.m, tl__f32(a), 0, tl__f32(b), 0, tl__f32(n), 1);
+  else
+    tl__gemm(ctx, d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, tl__vals(n), 1);
   tl_node *in[2] = {a, b};
   return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
 }
 
 /* grads[i][j] (+)= u[i] * v[j]: the outer product PyTorch uses when the
-** other operand is a vector (torch.ger), each position one product. */
-static void outer_b(tl_node *dst, size_t rows, size_t cols, const double *u,
-                    const double *v) {
+** other operand is a vector (torch.ger), each position one product.  u and
+** v are values or gradients of 'nu' and 'nv' (their dtypes). */
+static void outer_b(tl_node *dst, size_t rows, size_t cols, tl_node *nu,
+                    const void *u, tl_node *nv, const void *v) {
   if (!tl__wants_grad(dst)) return;
   int set;
-  double *c = tl__grads_once(dst, &set);
+  void *c = tl__grads_once_any(dst, &set);
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < cols; j++)
-      c[i * cols + j] = set ? u[i] * v[j] : c[i * cols + j] + u[i] * v[j];
+      gput(dst, c, i * cols + j, gat(nu, u, i) * gat(nv, v, j), set);
 }
 
 /* dA += G B^T and dB += A^T G; where the other operand is a vector these
 ** are outer products, computed as such (the sign of a zero product then
-** survives, as in PyTorch's mv and dot backward). */
+** survives, as in PyTorch's mv and dot backward).  A float32 dot product's
+** result is a (float64) scalar node: its gradient is rounded to float
+** first, as it would be in a float32 graph. */
 void tl__matmul_b(tl_ctx *ctx, tl_node *n) {
   tl_node *a = A(n), *b = B(n);
   mm d = {0, 0, 0};
   mm_dims(NULL, a, b, &d);              /* checked on the way in */
-  const double *g = tl__grads(n);
-  if (tl__ndim(b) == 1) outer_b(a, d.n, d.k, g, tl__vals(b));
+  int f32 = tl__dtype(a) == TL_FLOAT32;
+  float g1;
+  const void *g = tl__grads_any(n);
+  tl_node *gn = n;                      /* the node whose dtype g has */
+  if (f32 && !tl__is_array(n)) { g1 = (float)n->grad; g = &g1; gn = a; }
+  if (tl__ndim(b) == 1) outer_b(a, d.n, d.k, gn, g, b, b->val.arr->data);
   else if (tl__wants_grad(a)) {
     int set;
-    double *ga = tl__grads_to_fill(a, &set);
-    tl__gemm(ctx, d.n, d.m, d.k, g, 0, tl__vals(b), 1, ga, set);
+    void *ga = tl__grads_to_fill_any(a, &set);
+    if (f32) tl__gemm_f32(ctx, d.n, d.m, d.k, g, 0, tl__f32(b), 1, ga, set);
+    else tl__gemm(ctx, d.n, d.m, d.k, g, 0, tl__vals(b), 1, ga, set);
   }
-  if (tl__ndim(a) == 1) outer_b(b, d.k, d.m, tl__vals(a), g);
+  if (tl__ndim(a) == 1) outer_b(b, d.k, d.m, a, a->val.arr->data, gn, g);
   else if (tl__wants_grad(b)) {
     int set;
-    double *gb = tl__grads_to_fill(b, &set);
-    tl__gemm(ctx, d.k, d.n, d.m, tl__vals(a), 1, g, 0, gb, set);
+    void *gb = tl__grads_to_fill_any(b, &set);
+    if (f32) tl__gemm_f32(ctx, d.k, d.n, d.m, tl__f32(a), 1, g, 0, gb, set);
+    else tl__gemm(ctx, d.k, d.n, d.m, tl__vals(a), 1, g, 0, gb, set);
   }
 }
 
@@ -217,12 +276,19 @@ tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
   }
   size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
   size_t shape[2] = {c, r};
-  tl_node *n = tl__array_node(ctx, 2, shape);
+  tl_node *n = tl__array_node_t(ctx, tl__dtype(a), 2, shape);
   if (n == NULL) return NULL;
-  const double *x = tl__vals(a);
-  double *out = tl__vals(n);
-  for (size_t i = 0; i < r; i++)
-    for (size_t j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
+  if (tl__dtype(a) == TL_FLOAT32) {
+    const float *x = tl__f32(a);
+    float *out = tl__f32(n);
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
+  } else {
+    const double *x = tl__vals(a);
+    double *out = tl__vals(n);
+    for (size_t i = 0; i < r; i++)
+      for (size_t j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
+  }
   return tl__record(ctx, n, TL_OP_TRANSPOSE, 0, 1, &a);
 }
 
@@ -231,12 +297,11 @@ void tl__transpose_b(tl_ctx *ctx, tl_node *n) {
   tl_node *a = A(n);
   if (!tl__wants_grad(a)) return;
   size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
-  const double *g = tl__grads(n);
+  const void *g = tl__grads_any(n);
   int set;
-  double *ga = tl__grads_once(a, &set);
+  void *ga = tl__grads_once_any(a, &set);
   for (size_t i = 0; i < r; i++)
-    for (size_t j = 0; j < c; j++)
-      ga[i * c + j] = set ? g[j * r + i] : ga[i * c + j] + g[j * r + i];
+    for (size_t j = 0; j < c; j++) gput(a, ga, i * c + j, gat(n, g, j * r + i), set);
 }
 
 tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
@@ -249,20 +314,20 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
                 "%zu values", tl__shape_str(a, s, sizeof s), tl__size(a), size);
     return NULL;
   }
-  tl_node *n = tl__array_node(ctx, ndim, shape);
+  tl_node *n = tl__array_node_t(ctx, tl__dtype(a), ndim, shape);
   if (n == NULL) return NULL;
-  memcpy(tl__vals(n), tl__vals(a), size * sizeof(double));
+  memcpy(n->val.arr->data, tl__vals(a), size * tl__esize(tl__dtype(a)));
   return tl__record(ctx, n, TL_OP_RESHAPE, 0, 1, &a);
 }
 
 void tl__reshape_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   if (!tl__wants_grad(A(n))) return;
-  const double *g = tl__grads(n);
+  const void *g = tl__grads_any(n);
   int set;
-  double *ga = tl__grads_once(A(n), &set);
+  void *ga = tl__grads_once_any(A(n), &set);
   for (size_t i = 0, size = tl__size(n); i < size; i++)
-    ga[i] = set ? g[i] : ga[i] + g[i];
+    gput(A(n), ga, i, gat(n, g, i), set);
 }
 
 tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
@@ -275,20 +340,25 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
   }
   tl__array *arr = a->val.arr;
   size_t inner = arr->size / arr->shape[0];
-  tl_node *n = result(ctx, arr->ndim - 1, arr->shape + 1);
+  tl_node *n = result(ctx, arr->ndim - 1, arr->shape + 1, tl__dtype(a));
   if (n == NULL) return NULL;
-  memcpy(tl__vals(n), arr->data + i * inner, inner * sizeof(double));
+  if (tl__dtype(a) == TL_FLOAT32 && arr->ndim == 1)
+    n->val.v = tl__f32(a)[i];           /* an element: a float64 scalar */
+  else {
+    size_t es = tl__esize(tl__dtype(a));
+    memcpy(tl__vals(n), (const char *)arr->data + i * inner * es, inner * es);
+  }
   return tl__record(ctx, n, TL_OP_INDEX, (double)i, 1, &a);
 }
 
 void tl__index_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   if (!tl__wants_grad(A(n))) return;
-  size_t inner = tl__size(n);
-  const double *g = tl__grads(n);
+  size_t inner = tl__size(n), at = (size_t)n->k * inner;
+  const void *g = tl__grads_any(n);
   int set;
-  double *ga = tl__grads_once(A(n), &set) + (size_t)n->k * inner;
-  for (size_t j = 0; j < inner; j++) ga[j] = set ? g[j] : ga[j] + g[j];
+  void *ga = tl__grads_once_any(A(n), &set);
+  for (size_t j = 0; j < inner; j++) gput(A(n), ga, at + j, gat(n, g, j), set);
 }
 
 tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
@@ -318,6 +388,49 @@ void tl__stack_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   const double *g = tl__grads(n);
   for (size_t i = 0; i < n->src.many.n; i++) tl__grad_add(n->src.many.v[i], g[i]);
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** dtype conversion
+** ======================================================================= */
+
+tl_node *tl_to_dtype(tl_ctx *ctx, tl_node *a, tl_dtype t) {
+  if (!check_node(ctx, "to", a)) return NULL;
+  if ((unsigned)t >= TL_DTYPE_COUNT) {
+    tl_ctx_fail(ctx, TL_EARG, "to: unknown dtype %d", (int)t);
+    return NULL;
+  }
+  if (!tl__is_array(a)) {
+    tl_ctx_fail(ctx, TL_EARG, "to: an array expected, got a scalar (scalars "
+                "are always float64)");
+    return NULL;
+  }
+  tl_node *n = tl__array_node_t(ctx, t, a->val.arr->ndim, a->val.arr->shape);
+  if (n == NULL) return NULL;
+  size_t size = tl__size(a);
+  if (t == tl__dtype(a)) memcpy(n->val.arr->data, a->val.arr->data, size * tl__esize(t));
+  else if (t == TL_FLOAT32) {
+    const double *x = tl__vals(a);
+    float *out = tl__f32(n);
+    for (size_t i = 0; i < size; i++) out[i] = (float)x[i];
+  } else {
+    const float *x = tl__f32(a);
+    double *out = tl__vals(n);
+    for (size_t i = 0; i < size; i++) out[i] = x[i];
+  }
+  return tl__record(ctx, n, TL_OP_TO_DTYPE, (double)t, 1, &a);
+}
+
+void tl__to_dtype_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  if (!tl__wants_grad(A(n))) return;
+  const void *g = tl__grads_any(n);
+  int set;
+  void *ga = tl__grads_once_any(A(n), &set);
+  for (size_t i = 0, size = tl__size(n); i < size; i++)
+    gput(A(n), ga, i, gat(n, g, i), set);
 }
 
 /* }====================================================================== */

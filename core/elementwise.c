@@ -28,6 +28,24 @@ static void strides_for(const tl_node *n, size_t ndim, size_t *st) {
   }
 }
 
+/* The dtype of f(a, b): float32 when an array input is; arrays of both
+** dtypes do not mix (an error naming both, rather than PyTorch's silent
+** promotion to float64, which would hide a model and data left in
+** different precisions).  A scalar node, like PyTorch's 0-dimensional
+** tensors, takes the array's dtype. */
+static int result_dtype(tl_ctx *ctx, const char *name, const tl_node *a,
+                        const tl_node *b, tl_dtype *t) {
+  tl_dtype ta = tl__dtype(a), tb = b ? tl__dtype(b) : ta;
+  if (tl__is_array(a) && b != NULL && tl__is_array(b) && ta != tb) {
+    tl_ctx_fail(ctx, TL_EARG, "%s: dtypes %s and %s do not mix; convert one "
+                "with x:float() or x:double()", name, tl_dtype_name(ta),
+                tl_dtype_name(tb));
+    return 0;
+  }
+  *t = ta == TL_FLOAT32 || tb == TL_FLOAT32 ? TL_FLOAT32 : TL_FLOAT64;
+  return 1;
+}
+
 static int broadcast(tl_ctx *ctx, const char *name, const tl_node *a,
                      const tl_node *b, bcast *v) {
   size_t na = tl__ndim(a), nb = b ? tl__ndim(b) : 0;
@@ -65,12 +83,62 @@ static void advance(const bcast *v, size_t *idx, size_t *ia, size_t *ib) {
   }
 }
 
+/* {== float32 ============================================================
+** The same functions of doubles serve float32: each value is widened, the
+** function applied, and the result rounded to float once.  For + - * / and
+** sqrt that is exactly float arithmetic (double has more than twice
+** float's precision, so rounding twice cannot differ from rounding once);
+** for exp, tanh and the rest it is the correctly rounded float of a
+** double result, within an ulp of PyTorch's float kernels.  An input
+** that is a scalar node stays a double. */
+
+/* Value i of input x: float32 array values or a double (scalar node, k). */
+typedef struct src { const void *p; int f32; } src;
+static double ld(src s, size_t i) {
+  return s.f32 ? (double)((const float *)s.p)[i] : ((const double *)s.p)[i];
+}
+static src src_of(tl_node *x) {
+  src s = {tl__dtype(x) == TL_FLOAT32 ? (void *)tl__f32(x) : (void *)tl__vals(x),
+           tl__dtype(x) == TL_FLOAT32};
+  return s;
+}
+
+static void forward_f32(const bcast *v, double (*f)(double, double), float *out,
+                        src x, src y, int y_one) {
+  if (v->plain && x.f32 && y.f32 && !y_one) {
+    const float *xp = x.p, *yp = y.p;
+    for (size_t i = 0; i < v->size; i++) out[i] = (float)f(xp[i], yp[i]);
+    return;
+  }
+  if (v->plain && x.f32 && y_one) {
+    const float *xp = x.p;
+    double k = ld(y, 0);
+    for (size_t i = 0; i < v->size; i++) out[i] = (float)f(xp[i], k);
+    return;
+  }
+  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
+  for (size_t i = 0; i < v->size; i++) {
+    out[i] = (float)f(ld(x, ia), ld(y, ib));
+    advance(v, idx, &ia, &ib);
+  }
+}
+
+/* }====================================================================== */
+
 tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
                          tl_node *a, tl_node *b, double k, const char *name) {
   bcast v;
-  if (!broadcast(ctx, name, a, b, &v)) return NULL;
-  tl_node *n = tl__array_node(ctx, v.ndim, v.shape);
+  tl_dtype t;
+  if (!result_dtype(ctx, name, a, b, &t) || !broadcast(ctx, name, a, b, &v))
+    return NULL;
+  tl_node *n = tl__array_node_t(ctx, t, v.ndim, v.shape);
   if (n == NULL) return NULL;
+  if (t == TL_FLOAT32) {
+    src y = {&k, 0};
+    if (b != NULL) y = src_of(b);
+    forward_f32(&v, f, tl__f32(n), src_of(a), y, b == NULL || tl__size(b) == 1);
+    return n;
+  }
   double *out = n->val.arr->data, *x = tl__vals(a);
   double *y = b ? tl__vals(b) : &k;
   if (v.plain) {   /* a in step with the output; b too, or a single value */
@@ -88,12 +156,57 @@ tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
   return n;
 }
 
+/* Where an input's gradient goes: a float32 array's buffer, or doubles
+** (a float64 array, a scalar node); stored on its first gradient ('set')
+** or added. */
+typedef struct dst { void *p; int f32, set; } dst;
+static void give(dst d, size_t i, double v) {
+  if (d.f32) {
+    float *p = d.p;
+    p[i] = d.set ? (float)v : p[i] + (float)v;
+  } else {
+    double *p = d.p;
+    p[i] = d.set ? v : p[i] + v;
+  }
+}
+
+/* An input's destination, or p NULL when it needs no gradient; 'set' when
+** it has none yet and gets one value per position (see below). */
+static dst dst_of(tl_node *x, const bcast *v) {
+  dst d = {NULL, tl__dtype(x) == TL_FLOAT32, 0};
+  if (!tl__wants_grad(x)) return d;
+  d.p = tl__grads_once_any(x, &d.set);
+  d.set = d.set && tl__ndim(x) == v->ndim && tl__size(x) == v->size;
+  return d;
+}
+
+static void backward_f32(tl_node *n, const bcast *v,
+                         double (*da)(double, double, double, double),
+                         double (*db)(double, double, double, double)) {
+  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  const float *out = tl__f32(n), *g = tl__grads_any(n);
+  src x = src_of(a), y = b ? src_of(b) : (src){&n->k, 0};
+  dst ga = dst_of(a, v), gb = {NULL, 0, 0};
+  if (b != NULL) gb = dst_of(b, v);     /* b == a: a is marked, so b adds */
+  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
+  for (size_t i = 0; i < v->size; i++) {
+    double xa = ld(x, ia), yb = ld(y, ib);
+    if (ga.p) give(ga, ia, da(xa, yb, out[i], g[i]));
+    if (gb.p) give(gb, ib, db(xa, yb, out[i], g[i]));
+    advance(v, idx, &ia, &ib);
+  }
+}
+
 void tl__elementwise_b(tl_node *n,
                        double (*da)(double, double, double, double),
                        double (*db)(double, double, double, double)) {
   tl_node *a = n->src.in[0], *b = n->src.in[1];
   bcast v;
   broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
+  if (tl__dtype(n) == TL_FLOAT32) {
+    backward_f32(n, &v, da, db);
+    return;
+  }
   const double *out = n->val.arr->data, *g = tl__grads(n);
   const double *x = tl__vals(a), *y = b ? tl__vals(b) : &n->k;
   /* an input of the output's own shape gets one value per position, which

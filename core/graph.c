@@ -109,9 +109,15 @@ static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
   if (seed == NULL) tl__grad_add(root, 1.0);
   else {
     int assign;
-    double *g = tl__grads_once(root, &assign);
+    void *g = tl__grads_once_any(root, &assign);
     for (size_t i = 0, size = tl__size(root); i < size; i++)
-      g[i] = assign ? seed[i] : g[i] + seed[i];
+      if (tl__dtype(root) == TL_FLOAT32) {
+        float *gf = g;
+        gf[i] = assign ? (float)seed[i] : gf[i] + (float)seed[i];
+      } else {
+        double *gd = g;
+        gd[i] = assign ? seed[i] : gd[i] + seed[i];
+      }
   }
   tl__backward_sweep(ctx, order, count);
   return TL_OK;

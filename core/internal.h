@@ -31,13 +31,17 @@
                              ** whose inputs all need none (recorded as a
                              ** leaf); backward rules skip it */
 
-/* The value of an array node: row-major float64 with its shape.  The
-** gradient buffer is allocated by the first walk that needs it. */
+/* The value of an array node: row-major values of its dtype with its
+** shape.  The gradient buffer, of the same dtype, is allocated by the
+** first walk that needs it.  'data' and 'grad' are declared double (the
+** default dtype, and the alignment both need); a float32 array's values
+** are floats in the same bytes, read through tl__f32 and tl__g32. */
 typedef struct tl__array {
   size_t size;                    /* product of shape */
   size_t ndim;
   size_t shape[TL_MAX_DIMS];
   double *grad;                   /* NULL until first needed */
+  uint32_t dtype;                 /* tl_dtype */
   double data[];                  /* 'size' values */
 } tl__array;
 
@@ -156,6 +160,24 @@ static inline const size_t *tl__shape(const tl_node *n) {
   return tl__is_array(n) ? n->val.arr->shape : NULL;
 }
 
+/* The dtype of any node (scalars are float64) and the bytes of one value. */
+static inline tl_dtype tl__dtype(const tl_node *n) {
+  return tl__is_array(n) ? (tl_dtype)n->val.arr->dtype : TL_FLOAT64;
+}
+static inline size_t tl__esize(tl_dtype t) {
+  return t == TL_FLOAT32 ? sizeof(float) : sizeof(double);
+}
+/* A float32 array's values and gradient buffer. */
+static inline float *tl__f32(tl_node *n) { return (float *)(void *)n->val.arr->data; }
+static inline float *tl__g32(tl_node *n) { return (float *)(void *)n->val.arr->grad; }
+/* Value i of any node as a double (slow paths: messages, drawings). */
+static inline double tl__at(tl_node *n, size_t i) {
+  return tl__dtype(n) == TL_FLOAT32 ? (double)tl__f32(n)[i] : tl__vals(n)[i];
+}
+/* The ops written for float64 only call this first: TL_EARG naming the op
+** and the dtype when 'n' is a float32 array (0), else 1. */
+int tl__need_f64(tl_ctx *ctx, const char *op, const tl_node *n);
+
 /* The gradient buffer of 'n' ready for +=: zeroed on first touch in this
 ** pass.  An array's buffer must exist already (walks allocate it). */
 double *tl__grads(tl_node *n);
@@ -174,8 +196,14 @@ int tl__alloc_grad(tl_ctx *ctx, tl_node *n);
 
 /* A new array node of the given shape, data uninitialised, refs = 1, or
 ** NULL (with the context's error set) when the shape is bad or memory is
-** short. */
+** short; tl__array_node_t makes one of dtype 't'. */
 tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape);
+tl_node *tl__array_node_t(tl_ctx *ctx, tl_dtype t, size_t ndim,
+                          const size_t *shape);
+/* The gradient buffer of any dtype, as tl__grads (float32: floats). */
+void *tl__grads_any(tl_node *n);
+void *tl__grads_once_any(tl_node *n, int *assign);
+void *tl__grads_to_fill_any(tl_node *n, int *assign);
 /* Frees what a node owns outside the pool (array, label, input list). */
 void tl__free_extras(tl_ctx *ctx, tl_node *n);
 /* Frees only an array node's buffers, leaving a scalar-looking node, so
@@ -219,6 +247,10 @@ const char *tl__shape_str(const tl_node *n, char *buf, size_t size);
 void tl__gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, const double *a,
               int trans_a, const double *b, int trans_b, double *c,
               int assign);
+/* The same in float32: products fused in float (fmaf), in the same order. */
+void tl__gemm_f32(tl_ctx *ctx, size_t n, size_t k, size_t m, const float *a,
+                  int trans_a, const float *b, int trans_b, float *c,
+                  int assign);
 
 /* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
 #define EW(f, da, db)

@@ -66,7 +66,7 @@ static tl_node *targets_like(tl_ctx *ctx, const char *fn, tl_node *s,
   }
   if (tl_loss_check_targets(ctx, fn, kind, n, y) != TL_OK) return NULL;
   size_t dims[2] = {n, 1};
-  return tl_array(ctx, nd, dims, y);
+  return tl_array_of(ctx, tl_dtype_of(s), nd, dims, y);   /* s's dtype */
 }
 
 /* The mean over everything of *h, which is released: sum, then / n. */

@@ -45,6 +45,7 @@ static int check_wb(tl_ctx *ctx, const char *fn, const tl_node *w,
     tl_ctx_fail(ctx, TL_EARG, "%s: weight and bias expected, got NULL", fn);
     return 0;
   }
+  if (!tl__need_f64(ctx, fn, w) || !tl__need_f64(ctx, fn, b)) return 0;
   if (tl__ndim(w) != 2 || tl__ndim(b) != 1 ||
       b->val.arr->shape[0] != w->val.arr->shape[0]) {
     tl_ctx_fail(ctx, TL_EARG, "%s: weight of shape %s and bias of shape %s; "
@@ -120,6 +121,7 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
 
 tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   if (!check_wb(ctx, "linear", w, b)) return NULL;
+  if (x != NULL && !tl__need_f64(ctx, "linear", x)) return NULL;
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t nd = x ? tl__ndim(x) : 0;
   if (x == NULL || (nd != 1 && nd != 2) || x->val.arr->shape[nd - 1] != nin) {
@@ -214,6 +216,7 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
                 logits ? tl__shape_str(logits, shape, sizeof shape) : "");
     return NULL;
   }
+  if (!tl__need_f64(ctx, "cross_entropy", logits)) return NULL;
   size_t rows = logits->val.arr->shape[0], k = logits->val.arr->shape[1];
   for (size_t i = 0; i < rows; i++)
     if (cls[i] >= k) {

@@ -18,8 +18,14 @@ tl_node *tl_detach(tl_ctx *ctx, tl_node *n) {
     tl_ctx_fail(ctx, TL_EARG, "detach: node expected, got NULL");
     return NULL;
   }
-  if (tl__is_array(n))
-    return tl_array(ctx, n->val.arr->ndim, n->val.arr->shape, n->val.arr->data);
+  if (tl__is_array(n)) {
+    tl_node *c = tl__array_node_t(ctx, tl__dtype(n), n->val.arr->ndim,
+                                  n->val.arr->shape);
+    if (c != NULL)
+      memcpy(c->val.arr->data, n->val.arr->data,
+             tl__size(n) * tl__esize(tl__dtype(n)));
+    return c;
+  }
   return tl_leaf(ctx, n->val.v);
 }
 

@@ -196,6 +196,8 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
     snprintf(buf, size, "%s %s", k, o->symbol);      /* "2 -": 2 - a */
   else if (o->flags & TL_OPF_K)
     snprintf(buf, size, "%s %s", o->symbol, k);      /* "+ 2": a + 2 */
+  else if (n->op == TL_OP_TO_DTYPE)            /* "to float32" */
+    snprintf(buf, size, "%s %s", o->symbol, tl_dtype_name((tl_dtype)n->k));
   else if (o->flags & TL_OPF_INDEX)
     snprintf(buf, size, "[%.0f]", n->k + 1);
   else if ((o->flags & TL_OPF_AXIS) && n->k >= 0)
@@ -245,9 +247,18 @@ void tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
 ** ======================================================================= */
 
 static int all_finite(size_t n, tl_node *const *xs) {
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0, m = tl__size(xs[i]); j < m; j++)
-      if (!isfinite(tl__vals(xs[i])[j])) return 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t m = tl__size(xs[i]);
+    if (tl__dtype(xs[i]) == TL_FLOAT32) {
+      const float *v = tl__f32(xs[i]);
+      for (size_t j = 0; j < m; j++)
+        if (!isfinite(v[j])) return 0;
+    } else {
+      const double *v = tl__vals(xs[i]);
+      for (size_t j = 0; j < m; j++)
+        if (!isfinite(v[j])) return 0;
+    }
+  }
   return 1;
 }
 
@@ -274,7 +285,7 @@ static int numerics_ok(tl_ctx *ctx, tl_op op, tl_node *n, size_t nin,
   int src = nonfinite_source(nin, in);
   if (src == 2) return 1;
   int has_nan = 0;
-  for (size_t j = 0; j < tl__size(n); j++) has_nan |= isnan(tl__vals(n)[j]);
+  for (size_t j = 0; j < tl__size(n); j++) has_nan |= isnan(tl__at(n, j));
   tl_ctx_fail(ctx, TL_ENUMERIC, "%s produced %s%s", ops[op].name,
               has_nan ? "nan" : "inf", src ? " from a non-finite input" : "");
   return 0;

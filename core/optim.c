@@ -154,6 +154,7 @@ tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
       return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is not a leaf (it was "
                          "made by '%s'): optimize the leaves it is computed "
                          "from", i, tl_op_name((tl_op)params[i]->op));
+    if (!tl__need_f64(ctx, "optimizer", params[i])) return TL_EARG;
   }
   if (!check_config(ctx, kind, cfg)) return TL_EARG;
   tl_status st = all_distinct(ctx, n, params);

@@ -162,7 +162,10 @@ enum {
   X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b), \
     "$g @ $b; $g^T @ $a; column sums of $g") \
   X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b), \
-    "(softmax($a) - onehot(class)) * $g / $n")
+    "(softmax($a) - onehot(class)) * $g / $n") \
+  /* a's values in another dtype (k: the tl_dtype); drawn "to float32" */ \
+  X(TO_DTYPE,    "to",        "to",        1,       TL__AR, NULL,       BW(tl__to_dtype_b), \
+    "$g")
 
 #ifdef __cplusplus
 }

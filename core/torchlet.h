@@ -65,6 +65,10 @@ extern "C" {
 typedef struct tl_ctx tl_ctx;
 typedef struct tl_node tl_node;
 
+/* The type of an array's values.  Scalar nodes are always float64 (Lua's
+** numbers); an array is either. */
+typedef enum tl_dtype { TL_FLOAT64 = 0, TL_FLOAT32 = 1, TL_DTYPE_COUNT } tl_dtype;
+
 typedef enum tl_status {
   TL_OK = 0,
   TL_ENOMEM,   /* an allocation failed */
@@ -225,23 +229,51 @@ tl_node *tl_detach(tl_ctx *ctx, tl_node *n);
 ** broadcasting; shape errors name the op and both shapes.  A scalar node
 ** counts as an array of no dimension where shapes are compared. */
 
-/* A new array of the given shape holding a copy of 'data' (zeros if NULL). */
+/* A new float64 array of the given shape holding a copy of 'data' (zeros
+** if NULL). */
 tl_node *tl_array(tl_ctx *ctx, size_t ndim, const size_t *shape,
                   const double *data);
+/* The same in dtype 't': float32 values are 'data' rounded to nearest. */
+tl_node *tl_array_of(tl_ctx *ctx, tl_dtype t, size_t ndim,
+                     const size_t *shape, const double *data);
+/* An array's dtype (TL_FLOAT64 for a scalar) and its name ("float32"). */
+tl_dtype tl_dtype_of(const tl_node *n);
+const char *tl_dtype_name(tl_dtype t);
+/* The values of 'a' in dtype 't', as an op: gradients flow back, converted
+** to a's dtype (PyTorch's x.to(dtype)).  A new node even when a already has
+** dtype 't'.  Arrays only. */
+tl_node *tl_to_dtype(tl_ctx *ctx, tl_node *a, tl_dtype t);
+/* Copies the values (or the gradient: zeros before any backward pass) of
+** any node into out[0..tl_size(n)) as doubles, whatever its dtype. */
+void tl_read_values(tl_node *n, double *out);
+void tl_read_grads(const tl_node *n, double *out);
+/* Sets the values from in[0..tl_size(n)), rounded to n's dtype. */
+void tl_write_values(tl_node *n, const double *in);
+/* Value i and gradient i of any node as doubles (i < tl_size(n)); the
+** gradient reads 0 when absent, which tl_has_grads tells. */
+double tl_value_at(const tl_node *n, size_t i);
+double tl_grad_at(const tl_node *n, size_t i);
+int tl_has_grads(const tl_node *n);
+/* Sets value i, rounded to n's dtype. */
+void tl_set_value_at(tl_node *n, size_t i, double v);
 int tl_is_array(const tl_node *n);
 size_t tl_ndim(const tl_node *n);              /* 0 for a scalar */
 size_t tl_dim(const tl_node *n, size_t i);     /* dimension i (0-based), 0 past the end */
 size_t tl_size(const tl_node *n);              /* number of values, 1 for a scalar */
 /* The values (a scalar's one value too), writable in place; the pointer is
-** valid as long as the node lives. */
+** valid as long as the node lives.  NULL for a float32 array, whose values
+** tl_values_f32 gives (and NULL for any other node). */
 double *tl_values(tl_node *n);
-/* The gradient values, or NULL before any backward pass touched them. */
+float *tl_values_f32(tl_node *n);
+/* The gradient values, or NULL before any backward pass touched them (and
+** for a float32 array, whose gradient tl_read_grads copies out). */
 const double *tl_grads(const tl_node *n);
 /* Writes a one-line summary of n's value into buf: for a scalar its data
 ** and gradient, for an array "shape=(2, 3), min=.., mean=.., max=.." and
 ** "|grad|=.." once it has a gradient (%.4g numbers).  Returns buf. */
 const char *tl_summary(const tl_node *n, char *buf, size_t size);
-/* Sets the gradient to a copy of 'g' (size values; zeros if NULL). */
+/* Sets the gradient to a copy of 'g' (size values, rounded to n's dtype;
+** zeros if NULL). */
 tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g);
 
 /* Sum, mean or max (op TL_OP_REDUCE_*) over all values (axis -1: the

@@ -112,10 +112,10 @@ static int save(saved_grad *s, tl_node *n) {
   s->grad = n->grad;
   s->arr = NULL;
   if (s->has && tl__is_array(n)) {
-    size_t size = tl__size(n);
-    s->arr = malloc(size * sizeof(double));
+    size_t bytes = tl__size(n) * tl__esize(tl__dtype(n));
+    s->arr = malloc(bytes);
     if (s->arr == NULL) return 0;
-    memcpy(s->arr, n->val.arr->grad, size * sizeof(double));
+    memcpy(s->arr, n->val.arr->grad, bytes);
   }
   return 1;
 }
@@ -123,7 +123,8 @@ static int save(saved_grad *s, tl_node *n) {
 static void restore(saved_grad *s, tl_node *n) {
   n->flags = (uint8_t)((n->flags & ~TL_F_HAS_GRAD) | s->has);
   n->grad = s->grad;
-  if (s->arr != NULL) memcpy(n->val.arr->grad, s->arr, tl__size(n) * sizeof(double));
+  if (s->arr != NULL)
+    memcpy(n->val.arr->grad, s->arr, tl__size(n) * tl__esize(tl__dtype(n)));
   free(s->arr);
   s->arr = NULL;
 }
@@ -275,7 +276,7 @@ static void expand(sbuf *b, const slot_env *e, const char *p, const char *end,
       size_t i = e->slot - e->first_rep;
       if (tl__is_array(n) && end - p >= 4 && memcmp(p, "[$i]", 4) == 0) {
         p += 4;
-        if (numeric) put_number(b, n->val.arr->grad[i], alone);
+        if (numeric) put_number(b, tl_grad_at(n, i), alone);
         else sb_printf(b, "%s.grad[%zu]",
                        tl_trace_name(e->t, n, nm, sizeof nm), i + 1);
       } else if (numeric) {
@@ -286,7 +287,7 @@ static void expand(sbuf *b, const slot_env *e, const char *p, const char *end,
     } else if (IS("out") || IS("a") || IS("b")) {
       size_t j = IS("a") ? 0 : 1;
       tl_node *x = IS("out") || j >= nin ? n : in[j];  /* rows name inputs they have */
-      if (numeric) put_value(b, x, tl__vals(x)[0], alone);
+      if (numeric) put_value(b, x, tl__at(x, 0), alone);
       else sb_printf(b, "%s.data", tl_trace_name(e->t, x, nm, sizeof nm));
     } else if (IS("k")) {
       put_number(b, n->k, alone);
@@ -471,8 +472,7 @@ static int step_measured(tl_ctx *ctx, tl_trace *t, tl_node *n) {
     size_t size = tl__size(in[s]);
     got[s] = malloc(size * sizeof(double));
     if (got[s] == NULL) { ok = 0; break; }
-    memcpy(got[s], tl__is_array(in[s]) ? in[s]->val.arr->grad : &in[s]->grad,
-           size * sizeof(double));
+    tl_read_grads(in[s], got[s]);
   }
   for (size_t s = 0; set_aside && s < nin; s++)
     if (set_aside[s]) restore(&sv[s], in[s]);

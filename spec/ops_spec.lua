@@ -159,6 +159,11 @@ recipes.reshape = {xs = M,
 recipes.index = {xs = M,
   build = function(xs) local x = matrix(xs) return weigh(x[2]), {x} end,
   value = function(xs) return weighed({xs[4], xs[5], xs[6]}) end}
+-- float32 and back: the values survive (they are floats), and a step of
+-- 2^-6 is exact in float32 too, so central differences see every bit
+recipes.to_dtype = {xs = M, h = 2 ^ -6,
+  build = function(xs) local x = matrix(xs) return weigh(x:float():double()), {x} end,
+  value = function(xs) return weighed(xs) end}
 
 for id, f in pairs(unary) do
   recipes[id] = {xs = {0.75},
@@ -265,7 +270,7 @@ describe("ops()", function()
       assert.is_nil(text:find("$", 1, true), text)
       assert.truthy(text:find(" += ", 1, true), text)
       assert.are.same(got, leaf_grads(leaves))
-      local want = helpers.numeric_grad(function(v) return (r.build(v)).data end, xs)
+      local want = helpers.numeric_grad(function(v) return (r.build(v)).data end, xs, r.h)
       assert.are.equal(#want, #got)
       for j = 1, #want do near(want[j], got[j], 1e-6, o.id .. " gradient " .. j) end
     end)

@@ -60,7 +60,7 @@ static void box_texts(const tl__vgraph *g, size_t i, box_text *t,
   else snprintf(t->tag, sizeof t->tag, "%s", g->kind[i] == TL__PARAM ? "param" : "input");
   tl__vtext_data(x, t->data, sizeof t->data);
   tl__vtext_grad(x, t->grad, sizeof t->grad);
-  if (tr != NULL && tl_grads(x) == NULL) snprintf(t->grad, sizeof t->grad, "grad");
+  if (tr != NULL && !tl_has_grads(x)) snprintf(t->grad, sizeof t->grad, "grad");
 }
 
 

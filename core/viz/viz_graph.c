@@ -188,10 +188,9 @@ void tl__vtext_data(tl_node *n, char *buf, size_t size) {
     snprintf(buf, size, "data %s", tl_format_number(x, sizeof x, tl_data(n), 'f', 4));
     return;
   }
-  const double *v = tl_values(n);
   double sum = 0;
   size_t count = tl_size(n);
-  for (size_t i = 0; i < count; i++) sum += v[i];
+  for (size_t i = 0; i < count; i++) sum += tl_value_at(n, i);
   char shape[64];
   shape_text(n, shape, sizeof shape);
   snprintf(buf, size, "data %s mean %s", shape,
@@ -200,10 +199,12 @@ void tl__vtext_data(tl_node *n, char *buf, size_t size) {
 
 double tl__vgrad_mag(tl_node *n) {
   if (!tl_is_array(n)) return fabs(tl_grad(n));
-  const double *g = tl_grads(n);
   double sum = 0;
-  if (g == NULL) return 0;
-  for (size_t i = 0, count = tl_size(n); i < count; i++) sum += g[i] * g[i];
+  if (!tl_has_grads(n)) return 0;
+  for (size_t i = 0, count = tl_size(n); i < count; i++) {
+    double g = tl_grad_at(n, i);
+    sum += g * g;
+  }
   return sqrt(sum);
 }
 
@@ -211,7 +212,7 @@ void tl__vtext_grad(tl_node *n, char *buf, size_t size) {
   char x[32];
   if (!tl_is_array(n))
     snprintf(buf, size, "grad %s", tl_format_number(x, sizeof x, tl_grad(n), 'f', 4));
-  else if (tl_grads(n) == NULL) snprintf(buf, size, "grad none");
+  else if (!tl_has_grads(n)) snprintf(buf, size, "grad none");
   else snprintf(buf, size, "grad |g| %s", tl_format_number(x, sizeof x, tl__vgrad_mag(n), 'g', 4));
 }
 

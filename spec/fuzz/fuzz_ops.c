@@ -90,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t d = 0; d < ndim; d++) total *= shape[d] = byte(&r) % 5;  /* 0 is rejected */
         double values[64] = {0};
         for (size_t i = 0; i < total && i < 64; i++) values[i] = number(&r);
-        put(ctx, pool, tl_array(ctx, ndim, shape, values), slot);
+        tl_dtype t = byte(&r) & 1 ? TL_FLOAT32 : TL_FLOAT64;
+        put(ctx, pool, tl_array_of(ctx, t, ndim, shape, values), slot);
         break;
       }
       case 2: if (a && b) put(ctx, pool, tl_binary(ctx, choose(&binary_ops, &r), a, b), slot); break;
@@ -115,7 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
       } break;
       case 11: if (a) tl_zero_grad(ctx, a); break;
-      case 12: if (a) put(ctx, pool, tl_detach(ctx, a), slot); break;
+      case 12: if (a) {             /* a copy, or a conversion (arrays) */
+        unsigned how = byte(&r) % 3;
+        put(ctx, pool, how == 0 ? tl_detach(ctx, a)
+                       : tl_to_dtype(ctx, a, how == 1 ? TL_FLOAT32 : TL_FLOAT64), slot);
+      } break;
       case 13: tl_release(ctx, pool[slot % POOL]); pool[slot % POOL] = NULL; break;
       case 14: tl_set_grad_enabled(ctx, byte(&r) & 1); break;
       case 15: tl_set_check_numerics(ctx, byte(&r) & 1); break;

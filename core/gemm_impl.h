@@ -1,0 +1,234 @@
+/*
+** gemm_impl.h -- the body of gemm.c, included once per dtype.  The
+** includer defines:
+**   T        the value type (double, float)
+**   GM(x)    a name for x in this dtype (x##_f64)
+**   NR       columns of a micro-kernel tile: two vectors of LANES
+**   FMA      the scalar fused multiply-add (fma, fmaf)
+**   with TL_HAVE_FMA_KERNEL, the AVX2 vector type and operations: VEC,
+**   LANES, VZERO, VLOAD, VSTORE, VBCAST, VFMA
+** and gets static GM(gemm)(ctx, n, k, m, A, B, C, assign).  Everything
+** said in gemm.c holds for each dtype.
+*/
+
+/* A strided matrix view: element (i, j) is at p[i * rs + j * cs]. */
+typedef struct GM(mat) { const T *p; size_t rs, cs; } GM(mat);
+
+
+/* {======================================================================
+** Kernels: the portable one (libm's fma) and the FMA one (AVX2 + FMA
+** instructions), computing the same thing.  A kernel adds to c[mr x nr]
+** (row stride ldc) the sums over kc steps of a[i] * b[j], where step p
+** reads a + p * a_step (rows a_rs apart) and b + p * b_step (columns
+** b_cs apart).  The packed panels are the case a_rs = 1, b_cs = 1.
+** ======================================================================= */
+
+typedef struct GM(args) {
+  int assign;                 /* store the sums into c instead of adding */
+  int packed;                 /* a and b are packed panels (padded: whole
+                              ** MR x NR tiles may be read) */
+  size_t kc;
+  const T *a; size_t a_step, a_rs;
+  const T *b; size_t b_step, b_cs;
+  T *c; size_t ldc, mr, nr;
+} GM(args);
+
+/* c[mr x nr] (+)= the tile's sums (row stride 'ts').  The sums start from
+** +0 and add fused products, so none is ever -0: storing one and adding it
+** to a zeroed c give the same bits, and assigning saves zeroing c. */
+static void GM(write_back)(const GM(args) *k, const T *tile, size_t ts) {
+  for (size_t i = 0; i < k->mr; i++) {
+    T *c = k->c + i * k->ldc;
+    const T *t = tile + i * ts;
+    if (k->assign) memcpy(c, t, k->nr * sizeof *c);
+    else
+      for (size_t j = 0; j < k->nr; j++) c[j] += t[j];
+  }
+}
+
+static void GM(kernel_portable)(const GM(args) *k) {
+  T acc[MR][NR] = {{0}};
+  for (size_t p = 0; p < k->kc; p++) {
+    const T *ap = k->a + p * k->a_step, *bp = k->b + p * k->b_step;
+    for (size_t i = 0; i < k->mr; i++)
+      for (size_t j = 0; j < k->nr; j++)
+        acc[i][j] = FMA(ap[i * k->a_rs], bp[j * k->b_cs], acc[i][j]);
+  }
+  GM(write_back)(k, &acc[0][0], NR);
+}
+
+#ifdef TL_HAVE_FMA_KERNEL
+/* The packed case (full 6 x 8 panels in registers: 12 accumulators of 4,
+** two of B, one broadcast of A), and any other through the strided loop
+** with scalar fused multiply-adds. */
+__attribute__((target("avx2,fma")))
+static void GM(kernel_fma)(const GM(args) *k) {
+  if (k->packed) {
+    /* twelve named accumulators: an array of them stays in memory (gcc
+    ** 12 stores each one back every step, halving the rate) */
+    VEC c00 = VZERO(), c01 = c00, c10 = c00, c11 = c00,
+            c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00,
+            c41 = c00, c50 = c00, c51 = c00;
+    const T *a = k->a, *b = k->b;
+    for (size_t p = 0, kc = k->kc; p < kc; p++, a += MR, b += NR) {
+      VEC b0 = VLOAD(b), b1 = VLOAD(b + LANES), ai;
+#define TL_ROW(i) ai = VBCAST(a + i); \
+      c##i##0 = VFMA(ai, b0, c##i##0); \
+      c##i##1 = VFMA(ai, b1, c##i##1);
+      TL_ROW(0) TL_ROW(1) TL_ROW(2) TL_ROW(3) TL_ROW(4) TL_ROW(5)
+#undef TL_ROW
+    }
+    T tile[MR][NR];
+#define TL_STORE(i) VSTORE(tile[i], c##i##0); \
+    VSTORE(tile[i] + LANES, c##i##1);
+    TL_STORE(0) TL_STORE(1) TL_STORE(2) TL_STORE(3) TL_STORE(4) TL_STORE(5)
+#undef TL_STORE
+    GM(write_back)(k, &tile[0][0], NR);
+    return;
+  }
+  /* straight from A and B (fewer than MR rows), one row at a time: with
+  ** B's rows contiguous, two vectors of sums; read transposed, NR scalar
+  ** sums, each along a contiguous column of the stored matrix */
+  T tile[MR][NR];
+  for (size_t i = 0; i < k->mr; i++) {
+    const T *a = k->a + i * k->a_rs;
+    if (k->nr == NR && k->b_cs == 1) {
+      VEC acc0 = VZERO(), acc1 = VZERO();
+      for (size_t p = 0, kc = k->kc; p < kc; p++) {
+        VEC ai = VBCAST(a + p * k->a_step);
+        const T *bp = k->b + p * k->b_step;
+        acc0 = VFMA(ai, VLOAD(bp), acc0);
+        acc1 = VFMA(ai, VLOAD(bp + LANES), acc1);
+      }
+      VSTORE(tile[i], acc0);
+      VSTORE(tile[i] + LANES, acc1);
+    } else if (k->nr == NR) {
+      T s[NR] = {0};
+      const T *b = k->b;
+      size_t cs = k->b_cs;
+      for (size_t p = 0, kc = k->kc; p < kc; p++, b += k->b_step) {
+        T ap = a[p * k->a_step];
+        for (size_t j = 0; j < NR; j++) s[j] = FMA(ap, b[j * cs], s[j]);
+      }
+      memcpy(tile[i], s, sizeof s);
+    } else {
+      for (size_t j = 0; j < k->nr; j++) {
+        T s = 0;
+        for (size_t p = 0; p < k->kc; p++)
+          s = FMA(a[p * k->a_step], k->b[p * k->b_step + j * k->b_cs], s);
+        tile[i][j] = s;
+      }
+    }
+  }
+  GM(write_back)(k, &tile[0][0], NR);
+}
+#endif
+
+typedef void (*GM(kernel_fn))(const GM(args) *k);
+
+/* The FMA kernel where the CPU has it (__builtin_cpu_supports reads what
+** libgcc found at load time: no state of ours). */
+static GM(kernel_fn) GM(pick_kernel)(void) {
+#ifdef TL_HAVE_FMA_KERNEL
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return GM(kernel_fma);
+#endif
+  return GM(kernel_portable);
+}
+
+/* }====================================================================== */
+
+/* Packs rows [i0, i0+mc) x cols [p0, p0+kc) of A into MR-row panels,
+** zero-padding the last one. */
+static void GM(pack_a)(GM(mat) A, size_t i0, size_t mc, size_t p0, size_t kc,
+                   T *dst) {
+  for (size_t ir = 0; ir < mc; ir += MR) {
+    const T *src = A.p + (i0 + ir) * A.rs + p0 * A.cs;
+    if (ir + MR <= mc && A.cs == 1)           /* rows of A: MR streams */
+      for (size_t p = 0; p < kc; p++, dst += MR)
+        for (size_t i = 0; i < MR; i++) dst[i] = src[i * A.rs + p];
+    else if (ir + MR <= mc && A.rs == 1)      /* A read transposed: copies */
+      for (size_t p = 0; p < kc; p++, dst += MR)
+        memcpy(dst, src + p * A.cs, MR * sizeof *dst);
+    else
+      for (size_t p = 0; p < kc; p++)
+        for (size_t i = 0; i < MR; i++)
+          *dst++ = ir + i < mc ? src[i * A.rs + p * A.cs] : 0;
+  }
+}
+
+/* Packs rows [p0, p0+kc) x cols [j0, j0+nc) of B into NR-column panels. */
+static void GM(pack_b)(GM(mat) B, size_t p0, size_t kc, size_t j0, size_t nc,
+                   T *dst) {
+  for (size_t jr = 0; jr < nc; jr += NR) {
+    const T *src = B.p + p0 * B.rs + (j0 + jr) * B.cs;
+    if (jr + NR <= nc && B.cs == 1)           /* rows of B: copies */
+      for (size_t p = 0; p < kc; p++, dst += NR)
+        memcpy(dst, src + p * B.rs, NR * sizeof *dst);
+    else if (jr + NR <= nc && B.rs == 1)      /* B read transposed: NR streams */
+      for (size_t p = 0; p < kc; p++, dst += NR)
+        for (size_t j = 0; j < NR; j++) dst[j] = src[j * B.cs + p];
+    else
+      for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < NR; j++)
+          *dst++ = jr + j < nc ? src[p * B.rs + j * B.cs] : 0;
+  }
+}
+
+/* Straight from A and B, tile by tile: for fewer than MR rows (one sample
+** through a layer), where packing would copy as many values as there are
+** products, and for when there is no memory to pack into (a backward pass
+** cannot fail).  From MR rows on, packing costs n k + k m copies for
+** n k m products: little, even at the moons demo's sizes. */
+static void GM(gemm_direct)(GM(kernel_fn) kernel, size_t n, size_t k, size_t m,
+                        GM(mat) A, GM(mat) B, T *C, int assign) {
+  for (size_t p0 = 0; p0 < k; p0 += TL_KC)
+    for (size_t i0 = 0; i0 < n; i0 += MR)
+      for (size_t j0 = 0; j0 < m; j0 += NR) {
+        GM(args) ka = {
+          assign && p0 == 0, 0, min_size(TL_KC, k - p0),
+          A.p + i0 * A.rs + p0 * A.cs, A.cs, A.rs,
+          B.p + p0 * B.rs + j0 * B.cs, B.rs, B.cs,
+          C + i0 * m + j0, m, min_size(MR, n - i0), min_size(NR, m - j0)
+        };
+        kernel(&ka);
+      }
+}
+
+/* C (n x m, row-major, contiguous) += op(A) (n x k) op(B) (k x m). */
+static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
+                 GM(mat) B, T *C, int assign) {
+  GM(kernel_fn) kernel = GM(pick_kernel)();
+  if (n < MR) {
+    GM(gemm_direct)(kernel, n, k, m, A, B, C, assign);
+    return;
+  }
+  size_t kc_max = min_size(k, TL_KC), mc_max = min_size(round_up(n, MR), TL_MC);
+  size_t nc_max = min_size(round_up(m, NR), TL_NC);
+  T *ap = tl__pack_scratch(ctx, (mc_max + nc_max) * kc_max * sizeof(T));
+  if (ap == NULL) {
+    GM(gemm_direct)(kernel, n, k, m, A, B, C, assign);
+    return;
+  }
+  T *bp = ap + mc_max * kc_max;
+  for (size_t j0 = 0; j0 < m; j0 += TL_NC) {
+    size_t nc = min_size(TL_NC, m - j0);
+    for (size_t p0 = 0; p0 < k; p0 += TL_KC) {
+      size_t kc = min_size(TL_KC, k - p0);
+      GM(pack_b)(B, p0, kc, j0, nc, bp);
+      for (size_t i0 = 0; i0 < n; i0 += TL_MC) {
+        size_t mc = min_size(TL_MC, n - i0);
+        GM(pack_a)(A, i0, mc, p0, kc, ap);
+        for (size_t jr = 0; jr < nc; jr += NR)
+          for (size_t ir = 0; ir < mc; ir += MR) {
+            GM(args) ka = {
+              assign && p0 == 0, 1, kc, ap + ir * kc, MR, 1, bp + jr * kc, NR, 1,
+              C + (i0 + ir) * m + j0 + jr, m,
+              min_size(MR, mc - ir), min_size(NR, nc - jr)
+            };
+            kernel(&ka);
+          }
+      }
+    }
+  }
+}
