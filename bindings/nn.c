@@ -108,7 +108,8 @@ static tl_init checkinit(lua_State *L, int arg, const char *fname) {
 /* The activation of a Neuron or Layer: 'activation', or micrograd's
 ** 'nonlin' (false means linear); ReLU by default, as in micrograd. */
 static tl_act single_act(lua_State *L, int arg, const char *fname) {
-  static const char *const allowed[] = {"activation", "nonlin", "init", NULL};
+  static const char *const allowed[] = {"activation", "nonlin", "init", "dtype",
+                                        NULL};
   tlb_checkopts(L, arg, fname, allowed);
   const char *name = tlb_optstring(L, arg, fname, "activation", NULL);
   int nonlin = tlb_optboolean(L, arg, fname, "nonlin", 1);
@@ -116,6 +117,14 @@ static tl_act single_act(lua_State *L, int arg, const char *fname) {
     tlb_argerror(L, arg, fname, "give either 'activation' or 'nonlin', not both");
   if (name == NULL) return nonlin ? TL_ACT_RELU : TL_ACT_LINEAR;
   return checkact(L, arg, fname, name, "activation");
+}
+
+/* Option 'dtype' of a model's options at 'arg': a float32 model is made
+** as a float64 one (the same draws from the generator) and converted. */
+static void apply_dtype(lua_State *L, tlb_model *mo, int arg, const char *fname) {
+  tl_dtype t = tlb_optdtype(L, arg, fname);
+  if (t != TL_FLOAT64 && tl_mlp_to_dtype(tlb_ctx(L), mo->m, t) != TL_OK)
+    tlb_error(L);
 }
 
 static int nn_neuron(lua_State *L) {
@@ -126,6 +135,7 @@ static int nn_neuron(lua_State *L) {
   tlb_model *mo = newmodel(L);
   setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_NEURON, nin, 1, &one, &act, init),
            "Neuron");
+  apply_dtype(L, mo, 2, "Neuron");
   return 1;
 }
 
@@ -138,6 +148,7 @@ static int nn_layer(lua_State *L) {
   tlb_model *mo = newmodel(L);
   setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_LAYER, nin, 1, &nout, &act, init),
            "Layer");
+  apply_dtype(L, mo, 3, "Layer");
   return 1;
 }
 
@@ -145,7 +156,7 @@ static int nn_layer(lua_State *L) {
 ** the stack, so an error while reading them leaks nothing. */
 static int nn_mlp(lua_State *L) {
   static const char *const allowed[] = {"activation", "output", "activations",
-                                        "init", NULL};
+                                        "init", "dtype", NULL};
   size_t nin = (size_t)tlb_topositive(L, 1, 1, "MLP", "number of inputs");
   size_t nl = tlb_checklist(L, 2, "MLP", "table of layer sizes");
   if (nl == 0) return tlb_argerror(L, 2, "MLP", "at least one layer expected");
@@ -184,6 +195,7 @@ static int nn_mlp(lua_State *L) {
   tlb_model *mo = newmodel(L);
   setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_MLP, nin, nl, sizes, acts, init),
            "MLP");
+  apply_dtype(L, mo, 3, "MLP");
   return 1;
 }
 
@@ -356,8 +368,7 @@ static tlb_param *toparam(lua_State *L, int i, const char *fname) {
 }
 
 static double param_grad(const tlb_param *p) {
-  const double *g = tl_grads(p->arr);
-  return g != NULL ? g[p->pos] : 0.0;  /* absent reads as 0 */
+  return tl_grad_at(p->arr, p->pos);   /* absent reads as 0 */
 }
 
 /* The label of one scalar, from its array's: L1.N3.w2 (layer 1, neuron 3,
@@ -387,7 +398,7 @@ static void push_param_label(lua_State *L, const tlb_param *p) {
 static int param_index(lua_State *L) {
   tlb_param *p = toparam(L, 1, "__index");
   const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
-  if (strcmp(k, "data") == 0) lua_pushnumber(L, tl_values(p->arr)[p->pos]);
+  if (strcmp(k, "data") == 0) lua_pushnumber(L, tl_value_at(p->arr, p->pos));
   else if (strcmp(k, "grad") == 0) lua_pushnumber(L, param_grad(p));
   else if (strcmp(k, "label") == 0) push_param_label(L, p);
   else lua_pushnil(L);
@@ -404,7 +415,7 @@ static int param_newindex(lua_State *L) {
                         "'%s'; data and grad are", luaL_tolstring(L, 2, NULL));
   if (lua_type(L, 3) != LUA_TNUMBER) return tlb_typeerror(L, 3, "__newindex", "number");
   double v = lua_tonumber(L, 3);
-  if (data) tl_values(p->arr)[p->pos] = v;
+  if (data) tl_set_value_at(p->arr, p->pos, v);
   else if (tl_mlp_set_grad_at(tlb_ctx(L), p->arr, p->pos, v) != TL_OK)
     return tlb_error(L);
   return 0;
@@ -414,7 +425,7 @@ static int param_tostring(lua_State *L) {
   tlb_param *p = toparam(L, 1, "__tostring");
   char d[32], g[32];
   lua_pushfstring(L, "Parameter(data=%s, grad=%s)",
-                  tl_format_number(d, sizeof d, tl_values(p->arr)[p->pos], 'g', 4),
+                  tl_format_number(d, sizeof d, tl_value_at(p->arr, p->pos), 'g', 4),
                   tl_format_number(g, sizeof g, param_grad(p), 'g', 4));
   return 1;
 }
@@ -543,9 +554,26 @@ static int model_tostring(lua_State *L) {
     }
     luaL_addchar(&b, ']');
   }
+  if (tl_mlp_dtype(m) != TL_FLOAT64) {
+    luaL_addstring(&b, ", ");
+    luaL_addstring(&b, tl_dtype_name(tl_mlp_dtype(m)));
+  }
   luaL_pushresult(&b);
   return 1;
 }
+
+/* model:float(), model:double(): the parameters converted in place (new
+** leaves, without gradients: make optimizers after), as PyTorch's; returns
+** the model */
+static int model_convert(lua_State *L, tl_dtype t, const char *fname) {
+  tlb_model *mo = tomodel(L, 1, fname);
+  if (tl_mlp_dtype(mo->m) != t && tl_mlp_to_dtype(tlb_ctx(L), mo->m, t) != TL_OK)
+    return tlb_error(L);
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_float(lua_State *L) { return model_convert(L, TL_FLOAT32, "float"); }
+static int model_double(lua_State *L) { return model_convert(L, TL_FLOAT64, "double"); }
 
 /* Frees the model.  At lua_close the context is finalized after every
 ** handle made later; should it already be gone, its pool took the nodes. */
@@ -571,7 +599,8 @@ void tlb_open_nn(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"parameters", model_parameters}, {"zero_grad", model_zero_grad},
     {"l2", model_l2}, {"memory", model_memory}, {"save", model_save},
-    {"dump", model_dump}, {NULL, NULL}
+    {"dump", model_dump}, {"float", model_float}, {"double", model_double},
+    {NULL, NULL}
   };
   static const luaL_Reg param_meta[] = {
     {"__index", param_index}, {"__newindex", param_newindex},

@@ -302,6 +302,17 @@ int tl__need_f64(tl_ctx *ctx, const char *op, const tl_node *n) {
   return 0;
 }
 
+int tl__same_dtype(tl_ctx *ctx, const char *op, size_t n, tl_node *const *xs) {
+  for (size_t i = 1; i < n; i++)
+    if (tl__dtype(xs[i]) != tl__dtype(xs[0])) {
+      tl_ctx_fail(ctx, TL_EARG, "%s: dtypes %s and %s do not mix; convert one "
+                  "with x:float() or x:double()", op,
+                  tl_dtype_name(tl__dtype(xs[0])), tl_dtype_name(tl__dtype(xs[i])));
+      return 0;
+    }
+  return 1;
+}
+
 void tl_read_values(tl_node *n, double *out) {
   size_t size = tl__size(n);
   if (tl__dtype(n) == TL_FLOAT32) {

@@ -145,3 +145,10 @@ void tl__gemm_f32(tl_ctx *ctx, size_t n, size_t k, size_t m, const float *a,
   gemm_f32(ctx, n, k, m, A, B, c, assign);
 #endif
 }
+
+void tl__gemm_t(tl_ctx *ctx, tl_dtype t, size_t n, size_t k, size_t m,
+                const void *a, int trans_a, const void *b, int trans_b,
+                void *c, int assign) {
+  if (t == TL_FLOAT32) tl__gemm_f32(ctx, n, k, m, a, trans_a, b, trans_b, c, assign);
+  else tl__gemm(ctx, n, k, m, a, trans_a, b, trans_b, c, assign);
+}

@@ -251,6 +251,13 @@ void tl__gemm(tl_ctx *ctx, size_t n, size_t k, size_t m, const double *a,
 void tl__gemm_f32(tl_ctx *ctx, size_t n, size_t k, size_t m, const float *a,
                   int trans_a, const float *b, int trans_b, float *c,
                   int assign);
+/* tl__gemm or tl__gemm_f32 by dtype 't', for code that serves both. */
+void tl__gemm_t(tl_ctx *ctx, tl_dtype t, size_t n, size_t k, size_t m,
+                const void *a, int trans_a, const void *b, int trans_b,
+                void *c, int assign);
+/* 1 when every node of xs[0..n) has the dtype of xs[0]; else 0, with
+** TL_EARG naming 'op' and the two dtypes that differ. */
+int tl__same_dtype(tl_ctx *ctx, const char *op, size_t n, tl_node *const *xs);
 
 /* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
 #define EW(f, da, db)

@@ -195,6 +195,36 @@ void tl_mlp_free(tl_ctx *ctx, tl_mlp *m) {
 ** ======================================================================= */
 
 tl_mlp_kind tl_mlp_kind_of(const tl_mlp *m) { return m->kind; }
+tl_dtype tl_mlp_dtype(const tl_mlp *m) { return tl__dtype(m->params[0]); }
+
+tl_status tl_mlp_to_dtype(tl_ctx *ctx, tl_mlp *m, tl_dtype t) {
+  size_t np = 2 * m->nlayers;
+  tl_node **fresh = calloc(np, sizeof *fresh);
+  if (fresh == NULL) return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < np; i++) {
+    tl_node *old = m->params[i];
+    fresh[i] = tl__array_node_t(ctx, t, old->val.arr->ndim, old->val.arr->shape);
+    if (fresh[i] != NULL && old->label != NULL &&    /* L1.W stays L1.W */
+        tl_set_label(ctx, fresh[i], old->label) != TL_OK) {
+      tl_release(ctx, fresh[i]);
+      fresh[i] = NULL;
+    }
+    if (fresh[i] == NULL) {
+      for (size_t j = 0; j < i; j++) tl_release(ctx, fresh[j]);
+      free(fresh);
+      return TL_ENOMEM;
+    }
+    for (size_t k = 0, size = tl__size(old); k < size; k++)
+      tl_set_value_at(fresh[i], k, tl__at(old, k));
+    fresh[i]->flags |= old->flags & TL_F_NO_GRAD;   /* frozen stays frozen */
+  }
+  for (size_t i = 0; i < np; i++) {
+    tl_release(ctx, m->params[i]);
+    m->params[i] = fresh[i];
+  }
+  free(fresh);
+  return TL_OK;
+}
 size_t tl_mlp_nin(const tl_mlp *m) { return m->nin; }
 size_t tl_mlp_nout(const tl_mlp *m) { return m->sizes[m->nlayers - 1]; }
 size_t tl_mlp_nlayers(const tl_mlp *m) { return m->nlayers; }
@@ -229,7 +259,8 @@ int tl_mlp_scalar(const tl_mlp *m, size_t i, tl_node **array, size_t *pos) {
 tl_status tl_mlp_set_grad_at(tl_ctx *ctx, tl_node *arr, size_t pos, double g) {
   if (!(arr->flags & TL_F_HAS_GRAD) && tl_set_grads(ctx, arr, NULL) != TL_OK)
     return TL_ENOMEM;
-  tl__grads(arr)[pos] = g;
+  if (tl__dtype(arr) == TL_FLOAT32) ((float *)tl__grads_any(arr))[pos] = (float)g;
+  else tl__grads(arr)[pos] = g;
   return TL_OK;
 }
 
@@ -241,8 +272,9 @@ size_t tl_mlp_bytes(const tl_mlp *m) {
   bytes += 2 * widest * sizeof(tl_node *);
   for (size_t i = 0; i < 2 * m->nlayers; i++) {
     const tl__array *arr = m->params[i]->val.arr;
-    bytes += sizeof *arr + arr->size * sizeof(double);
-    if (arr->grad != NULL) bytes += arr->size * sizeof(double);
+    size_t es = tl__esize((tl_dtype)arr->dtype);
+    bytes += sizeof *arr + arr->size * es;
+    if (arr->grad != NULL) bytes += arr->size * es;
   }
   return bytes;
 }

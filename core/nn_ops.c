@@ -45,7 +45,6 @@ static int check_wb(tl_ctx *ctx, const char *fn, const tl_node *w,
     tl_ctx_fail(ctx, TL_EARG, "%s: weight and bias expected, got NULL", fn);
     return 0;
   }
-  if (!tl__need_f64(ctx, fn, w) || !tl__need_f64(ctx, fn, b)) return 0;
   if (tl__ndim(w) != 2 || tl__ndim(b) != 1 ||
       b->val.arr->shape[0] != w->val.arr->shape[0]) {
     tl_ctx_fail(ctx, TL_EARG, "%s: weight of shape %s and bias of shape %s; "
@@ -65,6 +64,7 @@ static int check_wb(tl_ctx *ctx, const char *fn, const tl_node *w,
 tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
                        tl_node *const *x) {
   if (!check_wb(ctx, "neuron", w, b)) return NULL;
+  if (!tl__same_dtype(ctx, "neuron", 2, (tl_node *[]){w, b})) return NULL;
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   if (row >= nout) {
     tl_ctx_fail(ctx, TL_EARG, "neuron: row %zu out of range for %zu rows",
@@ -82,15 +82,19 @@ tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
     }
   tl_node **in = alloc_inputs(ctx, "neuron", nin + 2, 0);
   if (in == NULL) return NULL;
-  /* b first, then each product: the order of micrograd's sum */
-  const double *wr = w->val.arr->data + row * nin;
-  double s = b->val.arr->data[row];
+  /* b first, then each product: the order of micrograd's sum; a float32
+  ** model's weights are widened (the neuron's value is a float64 scalar) */
+  double s = tl__at(b, row);
   in[0] = w;
   in[1] = b;
-  for (size_t i = 0; i < nin; i++) {
-    s += wr[i] * x[i]->val.v;
-    in[2 + i] = x[i];
+  if (tl__dtype(w) == TL_FLOAT32) {
+    const float *wr = tl__f32(w) + row * nin;
+    for (size_t i = 0; i < nin; i++) s += (double)wr[i] * x[i]->val.v;
+  } else {
+    const double *wr = w->val.arr->data + row * nin;
+    for (size_t i = 0; i < nin; i++) s += wr[i] * x[i]->val.v;
   }
+  for (size_t i = 0; i < nin; i++) in[2 + i] = x[i];
   tl_node *n = tl__node_alloc(ctx);
   if (n == NULL) { tl__small_free(ctx, in); return NULL; }
   n->val.v = s;
@@ -104,6 +108,16 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
   tl_node *const *in = n->src.many.v;
   size_t nin = n->src.many.n - 2, j = (size_t)n->k;
   double g = n->grad;
+  if (tl__dtype(in[0]) == TL_FLOAT32) {
+    const float *wr = tl__f32(in[0]) + j * nin;
+    if (tl__wants_grad(in[0])) {
+      float *gw = (float *)tl__grads_any(in[0]) + j * nin;
+      for (size_t i = 0; i < nin; i++) gw[i] += (float)(in[2 + i]->val.v * g);
+    }
+    if (tl__wants_grad(in[1])) ((float *)tl__grads_any(in[1]))[j] += (float)g;
+    for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], (double)wr[i] * g);
+    return;
+  }
   const double *wr = in[0]->val.arr->data + j * nin;
   if (tl__wants_grad(in[0])) {
     double *gw = tl__grads(in[0]) + j * nin;
@@ -121,7 +135,6 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
 
 tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   if (!check_wb(ctx, "linear", w, b)) return NULL;
-  if (x != NULL && !tl__need_f64(ctx, "linear", x)) return NULL;
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t nd = x ? tl__ndim(x) : 0;
   if (x == NULL || (nd != 1 && nd != 2) || x->val.arr->shape[nd - 1] != nin) {
@@ -131,19 +144,25 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
                 "expected", s, nin, nin);
     return NULL;
   }
+  tl_node *xwb[3] = {x, w, b};
+  if (!tl__same_dtype(ctx, "linear", 3, xwb)) return NULL;
+  tl_dtype t = tl__dtype(x);
   size_t rows = nd == 2 ? x->val.arr->shape[0] : 1;
   size_t shape[2] = {rows, nout};
   tl_node **in = alloc_inputs(ctx, "linear", 3, 0);
   if (in == NULL) return NULL;
-  tl_node *n = nd == 2 ? tl__array_node(ctx, 2, shape)
-                       : tl__array_node(ctx, 1, &nout);
+  tl_node *n = nd == 2 ? tl__array_node_t(ctx, t, 2, shape)
+                       : tl__array_node_t(ctx, t, 1, &nout);
   if (n == NULL) { tl__small_free(ctx, in); return NULL; }
-  double *out = n->val.arr->data;
-  const double *bv = b->val.arr->data;
   /* products first, then the bias: (X W^T) + b, as written by hand */
-  tl__gemm(ctx, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data, 1, out, 1);
-  for (size_t r = 0; r < rows; r++)
-    for (size_t j = 0; j < nout; j++) out[r * nout + j] += bv[j];
+  tl__gemm_t(ctx, t, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data,
+             1, n->val.arr->data, 1);
+#define BIAS(T, out, bv) \
+  for (size_t r = 0; r < rows; r++) \
+    for (size_t j = 0; j < nout; j++) (out)[r * nout + j] += (bv)[j];
+  if (t == TL_FLOAT32) BIAS(float, tl__f32(n), tl__f32(b))
+  else BIAS(double, tl__vals(n), tl__vals(b))
+#undef BIAS
   in[0] = x;
   in[1] = w;
   in[2] = b;
@@ -158,20 +177,24 @@ void tl__linear_b(tl_ctx *ctx, tl_node *n) {
   tl_node *x = in[0], *w = in[1], *b = in[2];
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t rows = tl__size(x) / nin;
-  const double *g = tl__grads(n);
+  tl_dtype t = tl__dtype(n);
+  const void *g = tl__grads_any(n);
   int set;
   if (tl__wants_grad(w)) {
-    double *gw = tl__grads_to_fill(w, &set);
-    tl__gemm(ctx, nout, rows, nin, g, 1, x->val.arr->data, 0, gw, set);
+    void *gw = tl__grads_to_fill_any(w, &set);
+    tl__gemm_t(ctx, t, nout, rows, nin, g, 1, x->val.arr->data, 0, gw, set);
   }
   if (tl__wants_grad(b)) {
-    double *gb = tl__grads(b);
-    for (size_t r = 0; r < rows; r++)
-      for (size_t j = 0; j < nout; j++) gb[j] += g[r * nout + j];
+#define COLSUM(T, gb, g) \
+    for (size_t r = 0; r < rows; r++) \
+      for (size_t j = 0; j < nout; j++) (gb)[j] += (g)[r * nout + j];
+    if (t == TL_FLOAT32) COLSUM(float, (float *)tl__grads_any(b), (const float *)g)
+    else COLSUM(double, tl__grads(b), (const double *)g)
+#undef COLSUM
   }
   if (tl__wants_grad(x)) {
-    double *gx = tl__grads_to_fill(x, &set);
-    tl__gemm(ctx, rows, nout, nin, g, 0, w->val.arr->data, 0, gx, set);
+    void *gx = tl__grads_to_fill_any(x, &set);
+    tl__gemm_t(ctx, t, rows, nout, nin, g, 0, w->val.arr->data, 0, gx, set);
   }
 }
 
@@ -216,7 +239,6 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
                 logits ? tl__shape_str(logits, shape, sizeof shape) : "");
     return NULL;
   }
-  if (!tl__need_f64(ctx, "cross_entropy", logits)) return NULL;
   size_t rows = logits->val.arr->shape[0], k = logits->val.arr->shape[1];
   for (size_t i = 0; i < rows; i++)
     if (cls[i] >= k) {
@@ -231,12 +253,26 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
   tl_node *n = tl__node_alloc(ctx);
   if (n == NULL) { tl__small_free(ctx, blk); return NULL; }
   double *lse = ce_lse(blk, rows), total = 0;
-  const double *x = logits->val.arr->data;
-  for (size_t i = 0; i < rows; i++) {
-    blk->cls[i] = cls[i];
-    lse[i] = row_logsumexp(x + i * k, k);
-    total += lse[i] - x[i * k + cls[i]];
+  double *row = tl__dtype(logits) == TL_FLOAT32 ? tl__small_alloc(ctx, k * sizeof *row) : NULL;
+  if (tl__dtype(logits) == TL_FLOAT32 && row == NULL) {
+    tl_ctx_fail(ctx, TL_ENOMEM, "cross_entropy: out of memory");
+    tl__small_free(ctx, blk);
+    tl_release(ctx, n);
+    return NULL;
   }
+  for (size_t i = 0; i < rows; i++) {
+    /* a float32 row is widened first: logsumexp in double, as PyTorch's
+    ** float kernel accumulates in float (less exactly) */
+    const double *x = logits->val.arr->data + i * k;
+    if (row != NULL) {
+      for (size_t j = 0; j < k; j++) row[j] = tl__f32(logits)[i * k + j];
+      x = row;
+    }
+    blk->cls[i] = cls[i];
+    lse[i] = row_logsumexp(x, k);
+    total += lse[i] - x[cls[i]];
+  }
+  tl__small_free(ctx, row);
   n->val.v = total / (double)rows;
   blk->in[0] = logits;
   return tl__record_block(ctx, n, TL_OP_CROSS_ENTROPY, 0, 1, blk->in);
@@ -249,13 +285,16 @@ void tl__cross_entropy_b(tl_ctx *ctx, tl_node *n) {
   tl_node *a = blk->in[0];
   size_t rows = a->val.arr->shape[0], k = a->val.arr->shape[1];
   if (!tl__wants_grad(a)) return;
-  const double *x = a->val.arr->data, *lse = ce_lse(blk, rows);
-  double g = n->grad / (double)rows, *ga = tl__grads(a);
+  const double *lse = ce_lse(blk, rows);
+  double g = n->grad / (double)rows;
+  void *ga = tl__grads_any(a);
+  int f32 = tl__dtype(a) == TL_FLOAT32;
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < k; j++) {
-      double gi = exp(x[i * k + j] - lse[i]) * g;
+      double gi = exp(tl__at(a, i * k + j) - lse[i]) * g;
       if (j == blk->cls[i]) gi -= g;
-      ga[i * k + j] += gi;
+      if (f32) ((float *)ga)[i * k + j] += (float)gi;
+      else ((double *)ga)[i * k + j] += gi;
     }
 }
 

@@ -32,6 +32,8 @@ struct tl_optim {
   size_t nslots;        /* values of all parameters (arrays count each) */
   double *s1, *s2, *s3; /* per-kind state, one slot per value, or NULL
                         ** where the kind and its options need none */
+  double *wide;         /* float32 parameters' values and gradients widened
+                        ** (2 x the largest such parameter), or NULL */
 };
 
 static const char *const names[TL_OPTIM_COUNT] = {
@@ -154,7 +156,6 @@ tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
       return tl_ctx_fail(ctx, TL_EARG, "parameter %zu is not a leaf (it was "
                          "made by '%s'): optimize the leaves it is computed "
                          "from", i, tl_op_name((tl_op)params[i]->op));
-    if (!tl__need_f64(ctx, "optimizer", params[i])) return TL_EARG;
   }
   if (!check_config(ctx, kind, cfg)) return TL_EARG;
   tl_status st = all_distinct(ctx, n, params);
@@ -179,6 +180,18 @@ tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
   int need1 = kind != TL_OPTIM_SGD || cfg->momentum != 0;
   int need2 = adam || (rms && cfg->momentum > 0);
   int need3 = (adam && cfg->amsgrad) || (rms && cfg->centered);
+  /* a float32 parameter is updated in double (its state is double too)
+  ** and rounded back: one state format for both dtypes, and an update a
+  ** little more exact than PyTorch's float one */
+  size_t widest = 0;
+  for (size_t i = 0; i < n; i++)
+    if (tl__dtype(params[i]) == TL_FLOAT32 && tl__size(params[i]) > widest)
+      widest = tl__size(params[i]);
+  if (widest > 0) o->wide = malloc(2 * widest * sizeof *o->wide);
+  if (widest > 0 && o->wide == NULL) {
+    tl_optim_free(ctx, o);
+    goto nomem;
+  }
   if (need1) o->s1 = calloc(nslots, sizeof *o->s1);
   if (need2) o->s2 = calloc(nslots, sizeof *o->s2);
   if (need3) o->s3 = calloc(nslots, sizeof *o->s3);
@@ -221,6 +234,7 @@ void tl_optim_free(tl_ctx *ctx, tl_optim *o) {
   free(o->s1);
   free(o->s2);
   free(o->s3);
+  free(o->wide);
   free(o);
 }
 
@@ -468,7 +482,15 @@ void tl_optim_step(tl_optim *o) {
     tl_node *p = o->params[i];
     if (!(p->flags & TL_F_HAS_GRAD)) continue;   /* PyTorch: grad is None */
     uint64_t t = ++o->steps[i];
-    if (tl__is_array(p))
+    if (tl__dtype(p) == TL_FLOAT32) {
+      size_t size = p->val.arr->size;
+      double *v = o->wide, *g = o->wide + size;
+      const float *pf = tl__f32(p), *gf = tl__g32(p);
+      for (size_t j = 0; j < size; j++) { v[j] = pf[j]; g[j] = gf[j]; }
+      update(o, o->offset[i], v, g, size, t);
+      float *out = tl__f32(p);
+      for (size_t j = 0; j < size; j++) out[j] = (float)v[j];
+    } else if (tl__is_array(p))
       update(o, o->offset[i], p->val.arr->data, p->val.arr->grad,
              p->val.arr->size, t);
     else

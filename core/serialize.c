@@ -11,7 +11,9 @@
 **   0             8     magic "TLNN\r\n\x1a\n" (the \r\n and \x1a catch
 **                       text-mode and line-ending mangling, as PNG's does)
 **   8             4     format version: 2
-**   12            4     model kind: 0 Neuron, 1 Layer, 2 MLP
+**   12            2     model kind: 0 Neuron, 1 Layer, 2 MLP
+**   14            2     dtype of the parameters: 0 float64, 1 float32
+**                       (version 3; 0 in versions 1 and 2)
 **   16            8     total file length in bytes, checksum included
 **   24            4     nin, the number of inputs
 **   28            4     nlayers
@@ -23,7 +25,11 @@
 **
 ** Version 1 is the same but for the parameters' order: micrograd's, layer
 ** by layer, neuron by neuron, the neuron's weights then its bias.  Version
-** 1 files still load (converted on the way in); saves write version 2.
+** 1 files still load (converted on the way in).  Version 3 is version 2
+** with a dtype: a float32 model's parameters are still stored as binary64
+** (widening is exact, and one layout serves both), and it loads back as
+** float32.  A float64 model is saved as version 2, which older builds
+** read; a float32 one as version 3.
 **
 ** P follows from the architecture: the sum over layers of size*(fan_in+1).
 ** Reading checks, in this order: magic, version (a later version may lay
@@ -45,7 +51,7 @@
 #include "tl_nn.h"
 
 #define MAGIC_LEN 8
-#define VERSION 2u
+#define VERSION 3u
 #define HEADER_LEN 32
 
 /* The largest file a valid model can need (tl_nn.h limits), read no more. */
@@ -204,7 +210,8 @@ tl_status tl__mlp_encode(tl_ctx *ctx, const tl_mlp *m, unsigned char **out,
   size_t n = HEADER_LEN + 8 * nl + 8 * np + 8;   /* tl_nn.h limits: no wrap */
   unsigned char *buf = malloc(n);
   if (buf == NULL) return tl_ctx_fail(ctx, TL_ENOMEM, "save: out of memory");
-  tl__put_u32(buf + 12, (uint32_t)tl_mlp_kind_of(m));
+  tl__put_u32(buf + 12, (uint32_t)tl_mlp_kind_of(m) |
+                        (uint32_t)tl_mlp_dtype(m) << 16);
   tl__put_u32(buf + 24, (uint32_t)tl_mlp_nin(m));
   tl__put_u32(buf + 28, (uint32_t)nl);
   unsigned char *p = buf + HEADER_LEN;
@@ -214,11 +221,14 @@ tl_status tl__mlp_encode(tl_ctx *ctx, const tl_mlp *m, unsigned char **out,
   }
   tl_node *const *params = tl_mlp_params(m);
   for (size_t a = 0; a < tl_mlp_nparams(m); a++) {
-    const double *v = tl_values(params[a]);
     for (size_t i = 0, size = tl_size(params[a]); i < size; i++, p += 8)
-      tl__put_f64(p, v[i]);
+      tl__put_f64(p, tl_value_at(params[a], i));
   }
   tl__seal(&model_format, buf, n);
+  if (tl_mlp_dtype(m) == TL_FLOAT64) {   /* readable by version-2 builds */
+    tl__put_u32(buf + 8, 2);
+    tl__put_u64(buf + n - 8, tl__fnv1a(buf, n - 8));
+  }
   *out = buf;
   *len = n;
   return TL_OK;
@@ -269,7 +279,8 @@ tl_mlp *tl__mlp_decode(tl_ctx *ctx, const char *where, int path_like,
                        const unsigned char *b, size_t n) {
   if (tl__check_envelope(ctx, &model_format, where, path_like, b, n) != TL_OK)
     return NULL;
-  uint32_t kind = tl__get_u32(b + 12), nin = tl__get_u32(b + 24);
+  uint32_t kind = tl__get_u32(b + 12) & 0xffffu, dtype = tl__get_u32(b + 12) >> 16;
+  uint32_t nin = tl__get_u32(b + 24);
   uint32_t nl = tl__get_u32(b + 28);
   if (nl == 0 || nl > TL_MLP_MAX_LAYERS || HEADER_LEN + 8 * (size_t)nl + 8 > n) {
     tl__fail_at(ctx, TL_EFORMAT, where, "invalid model (%lu layers)",
@@ -293,6 +304,11 @@ tl_mlp *tl__mlp_decode(tl_ctx *ctx, const char *where, int path_like,
     fan_in = sizes[l];
   }
   size_t room = n - HEADER_LEN - 8 * (size_t)nl - 8;   /* n >= these: checked */
+  if (dtype >= TL_DTYPE_COUNT || (dtype != 0 && tl__get_u32(b + 8) < 3)) {
+    tl__fail_at(ctx, TL_EFORMAT, where, "invalid model (unknown dtype %lu)",
+                (unsigned long)dtype);
+    goto done;
+  }
   if (!widths_ok || kind >= TL_KIND_COUNT || room % 8 != 0 || np != room / 8) {
     tl__fail_at(ctx, TL_EFORMAT, where, "invalid model (architecture does "
                 "not match the %s length)", path_like ? "file" : "data");
@@ -313,6 +329,11 @@ tl_mlp *tl__mlp_decode(tl_ctx *ctx, const char *where, int path_like,
   if (tl__get_u32(b + 8) == 1) v1_to_v2(p, nin, nl, sizes, params);
   else for (size_t i = 0; i < np; i++) params[i] = tl__get_f64(p + 8 * i);
   m = tl__mlp_with_params(ctx, (tl_mlp_kind)kind, nin, nl, sizes, acts, params);
+  if (m != NULL && dtype != TL_FLOAT64 &&
+      tl_mlp_to_dtype(ctx, m, (tl_dtype)dtype) != TL_OK) {
+    tl_mlp_free(ctx, m);
+    m = NULL;
+  }
   if (m == NULL) {
     char why[200];
     snprintf(why, sizeof why, "%s", tl_ctx_error(ctx));

@@ -83,6 +83,13 @@ tl_mlp *tl_mlp_new(tl_ctx *ctx, tl_mlp_kind kind, size_t nin, size_t nlayers,
 void tl_mlp_free(tl_ctx *ctx, tl_mlp *m);
 
 tl_mlp_kind tl_mlp_kind_of(const tl_mlp *m);
+/* The dtype of the model's parameters (TL_FLOAT64 as made), and a change
+** of it in place: every parameter is replaced by a new leaf of dtype 't'
+** holding its values converted (float32: rounded), without a gradient,
+** as PyTorch's model.float() (make optimizers after).  TL_ENOMEM leaves
+** the model as it was. */
+tl_dtype tl_mlp_dtype(const tl_mlp *m);
+tl_status tl_mlp_to_dtype(tl_ctx *ctx, tl_mlp *m, tl_dtype t);
 size_t tl_mlp_nin(const tl_mlp *m);
 size_t tl_mlp_nout(const tl_mlp *m);
 size_t tl_mlp_nlayers(const tl_mlp *m);

@@ -353,14 +353,106 @@ describe("float32 mixing rules", function()
     assert.are.same({6, 6}, x.grad)
   end)
 
-  it("models, cross-entropy and optimizers are float64 only for now, and say so", function()
-    local x = t.zeros(4, 2, F)
-    local model = t.nn.MLP(2, {3, 1})
-    helpers.fails("linear: float32 arrays are not supported yet", model, x)
-    helpers.fails("cross_entropy: float32 arrays are not supported yet",
-                  t.loss.cross_entropy, t.zeros(2, 3, F), {1, 2})
-    local w = t.zeros(2, F)
-    helpers.fails("optimizer: float32 arrays are not supported yet",
-                  t.optim.SGD, {w}, {lr = 0.1})
+  it("a float64 batch into a float32 model: the error names both", function()
+    local model = t.nn.MLP(2, {3, 1}, {dtype = "float32"})
+    helpers.fails("linear: dtypes float64 and float32 do not mix", model, t.zeros(4, 2))
   end)
 end)
+
+-- {== models, losses and optimizers ======================================
+
+describe("float32 models", function()
+  it("MLP{dtype = 'float32'} holds the float64 model's draws, rounded, and keeps its labels", function()
+    t.manual_seed(3)
+    local m64 = t.nn.MLP(3, {5, 2})
+    t.manual_seed(3)
+    local m32 = t.nn.MLP(3, {5, 2}, {dtype = "float32"})
+    local p64, p32 = m64:parameters(), m32:parameters()
+    for i = 1, #p64 do
+      assert.are.equal("float32", p32[i].dtype)
+      assert.are.equal(p64[i].label, p32[i].label)
+      close(p32[i].data, p64[i].data, U, "parameter " .. i)
+    end
+    assert.truthy(tostring(m32):find("float32", 1, true))
+    local x = t.randn(4, 3, F)
+    close(m32(x).data, m64(x:double()).data, 64 * U, "outputs")
+    local y, y64 = m32({0.5, -1, 2}), m64({0.5, -1, 2})  -- one sample: scalars
+    close({y[1].data, y[2].data}, {y64[1].data, y64[2].data}, 64 * U, "sample")
+  end)
+
+  it("model:float() and model:double() convert in place and return the model", function()
+    t.manual_seed(4)
+    local m = t.nn.MLP(2, {3, 1})
+    local before = m:parameters()[1].data
+    assert.are.equal(m, m:float())
+    assert.are.equal("float32", m:parameters()[1].dtype)
+    m:double()
+    assert.are.equal("float64", m:parameters()[2].dtype)
+    close(m:parameters()[1].data, before, U, "round trip through float32")
+  end)
+
+  it("cross-entropy over float32 logits against float64", function()
+    against_f64("cross_entropy", {{4, 3}}, function(x)
+      return t.loss.cross_entropy(x, {1, 3, 2, 3}) * E({1}, {dtype = x.dtype})
+    end)
+  end)
+
+  it("an optimizer step on a float32 parameter is the float64 step, rounded", function()
+    local w = E({1.5, -0.25, 3}, F)
+    local g = {0.1, 0.2, -0.3}
+    local opt = t.optim.SGD({w}, {lr = 0.1, momentum = 0.9})
+    for _ = 1, 3 do
+      w.grad = g
+      opt:step()
+    end
+    -- momentum in float64, from the float32 values: b = g, 1.9 g, 2.71 g
+    local want = {}
+    local start = {1.5, -0.25, 3}
+    for i = 1, 3 do
+      local p = start[i]
+      for _, b in ipairs({1, 1.9, 2.71}) do
+        p = p - 0.1 * (b * (g[i] == 0.1 and 0.100000001490116119384765625 or
+                            g[i] == 0.2 and 0.20000000298023223876953125 or
+                            -0.300000011920928955078125))
+      end
+      want[i] = p
+    end
+    close(w.data, want, 2 * U, "SGD with momentum")
+  end)
+
+  it("trains: Adam lowers a float32 MLP's loss", function()
+    t.manual_seed(2)
+    local m = t.nn.MLP(4, {8, 3}, {dtype = "float32"})
+    local X = t.randn(6, 4, {dtype = "float32", requires_grad = false})
+    local y = {1, 2, 3, 1, 2, 3}
+    local opt = t.optim.Adam(m:parameters(), {lr = 0.02})
+    local first
+    for i = 1, 60 do
+      local l = t.loss.cross_entropy(m(X), y)
+      first = first or l.data
+      opt:zero_grad()
+      l:backward()
+      opt:step()
+    end
+    local last = t.loss.cross_entropy(m(X), y).data
+    assert.is_true(last < first / 2, first .. " -> " .. last)
+    assert.are.equal("float32", m:parameters()[1].dtype)
+  end)
+
+  it("saves its dtype: a float32 model loads back float32, bit for bit; float64 files stay version 2", function()
+    local tmppath, cleanup = helpers.temp_paths()
+    local f32, f64 = tmppath(".tlnn"), tmppath(".tlnn")
+    t.manual_seed(6)
+    local m = t.nn.MLP(3, {4, 2}, {dtype = "float32"})
+    m:save(f32)
+    t.nn.MLP(3, {4, 2}):save(f64)
+    local m2 = t.nn.load(f32)
+    assert.are.equal("float32", m2:parameters()[1].dtype)
+    for i, p in ipairs(m:parameters()) do assert.are.same(p.data, m2:parameters()[i].data) end
+    assert.are.equal(3, helpers.u32le(helpers.read_file(f32), 9))
+    assert.are.equal(2, helpers.u32le(helpers.read_file(f64), 9))
+    assert.are.equal("float64", t.nn.load(f64):parameters()[1].dtype)
+    cleanup()
+  end)
+end)
+
