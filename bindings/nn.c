@@ -401,7 +401,7 @@ static int param_newindex(lua_State *L) {
   int data = strcmp(k, "data") == 0;
   if (!data && strcmp(k, "grad") != 0)
     return tlb_argerror(L, 2, "__newindex", "Parameter has no settable field "
-                        "'%s'; data and grad are", luaL_tolstring(L, 2, NULL));
+                        "'%s'; data and grad are", tlb_pushvalue_text(L, 2));
   if (lua_type(L, 3) != LUA_TNUMBER) return tlb_typeerror(L, 3, "__newindex", "number");
   double v = lua_tonumber(L, 3);
   if (data) tl_values(p->arr)[p->pos] = v;

@@ -147,7 +147,7 @@ static int optim_newindex(lua_State *L) {
   tl_optim *o = tooptim(L, "__newindex");
   if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "lr") != 0)
     return tlb_argerror(L, 2, "__newindex", "Optimizer has no settable field "
-                        "'%s'; lr is", luaL_tolstring(L, 2, NULL));
+                        "'%s'; lr is", tlb_pushvalue_text(L, 2));
   if (lua_type(L, 3) != LUA_TNUMBER)
     return tlb_typeerror(L, 3, "__newindex", "number");
   if (tl_optim_set_lr(tlb_ctx(L), o, lua_tonumber(L, 3)) != TL_OK)

@@ -234,6 +234,15 @@ const char *tlb_pushint(lua_State *L, lua_Integer n) {
   return lua_tostring(L, -1);
 }
 
+/* Numbers as the running VM's tostring shows them, so a message quotes a
+** 0 as the script's own print would: luaL_tolstring's shim prints 5.1's
+** numbers as 5.4 prints floats ("0.0"), for Element's print. */
+const char *tlb_pushvalue_text(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TNUMBER) return luaL_tolstring(L, i, NULL);
+  lua_pushvalue(L, i);
+  return lua_tolstring(L, -1, NULL);     /* converts the copy */
+}
+
 /* Type name of the value at 'i' for messages: its __name if it has one. */
 static const char *typename_of(lua_State *L, int i) {
   if (luaL_getmetafield(L, i, "__name") == LUA_TSTRING) return lua_tostring(L, -1);
@@ -334,7 +343,7 @@ lua_Integer tlb_topositive(lua_State *L, int idx, int arg, const char *fname,
   lua_Integer v = lua_type(L, idx) == LUA_TNUMBER ? lua_tointegerx(L, idx, &isint) : 0;
   if (!isint || v <= 0) {
     const char *got = lua_type(L, idx) == LUA_TNUMBER
-                    ? luaL_tolstring(L, idx, NULL) : luaL_typename(L, idx);
+                    ? tlb_pushvalue_text(L, idx) : luaL_typename(L, idx);
     return tlb_argerror(L, arg, fname, "%s must be a positive integer, got %s",
                         what, got);
   }

@@ -180,6 +180,10 @@ const char *tlb_pushsize(lua_State *L, size_t n);
 ** or x[-1] must be named as given, not wrapped by a cast). */
 const char *tlb_pushint(lua_State *L, lua_Integer n);
 
+/* Pushes the value at 'i' as text for a message, as luaL_tolstring, but a
+** number as the running VM's tostring prints it (0 on Lua 5.1, not 0.0). */
+const char *tlb_pushvalue_text(lua_State *L, int i);
+
 /* Checks that the value at 'arg' is nil/none or a table whose keys are all
 ** strings among 'allowed' (NULL-terminated; the message of an unknown key
 ** lists them).  Returns 0 for nil, 1 for a table. */

@@ -49,6 +49,10 @@ M.unpack = table.unpack or unpack
 -- #t without __len: rawlen from 5.2 on; 5.1 tables have no __len.
 M.rawlen = rawget(_G, "rawlen") or function(t) return #t end
 
+-- -0, computed: Lua 5.1 keeps one constant for 0.0 and -0.0 in a chunk
+-- (they are equal as table keys), so a literal -0.0 can read as 0.0 there.
+M.neg_zero = -1 / math.huge
+
 -- load(string) is loadstring on 5.1 (LuaJIT's load takes strings too).
 M.load = loadstring or load
 
