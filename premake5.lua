@@ -232,6 +232,16 @@ solution "torchlet"
         defines { "TLB_LOADABLE_MODULE" }
         buildoptions(cflags)
         link_core(true)
+      -- the benchmark's clock and floor, for spec/bench_spec.lua there
+      for _, m in ipairs { "clock", "floor" } do
+        project("bench_" .. m .. "_" .. vm:gsub("%.", ""))
+          kind "SharedLib"
+          outdirs("/" .. vm .. "/bench")
+          targetname(m)
+          targetprefix ""
+          files { "bench/" .. m .. ".c" }
+          buildoptions(cflags)
+      end
     end
   end
 

@@ -107,9 +107,9 @@ static int optim_new(lua_State *L) {
     lua_rawsetp(L, -2, params[i]);
   }
   lua_pop(L, 1);
-  tlb_optim *h = lua_newuserdatauv(L, sizeof *h, 0);
+  tlb_optim *h = tlb_newudata(L, sizeof *h);
   h->o = NULL;
-  luaL_setmetatable(L, TLB_OPTIMIZER);
+  tlb_setclass(L, TLB_OPTIMIZER, sizeof *h);
   tl_ctx *ctx = tlb_ctx(L);
   switch (tl_optim_create(ctx, kind, &cfg, n, params, &h->o)) {
     case TL_OK: return 1;
@@ -202,9 +202,9 @@ static int optim_load_string(lua_State *L) {
 }
 
 void tlb_pushoptim(lua_State *L) {
-  tlb_optim *h = lua_newuserdatauv(L, sizeof *h, 0);
+  tlb_optim *h = tlb_newudata(L, sizeof *h);
   h->o = NULL;
-  luaL_setmetatable(L, TLB_OPTIMIZER);
+  tlb_setclass(L, TLB_OPTIMIZER, sizeof *h);
 }
 
 void tlb_filloptim(lua_State *L, int idx, tl_optim *o) {
