@@ -162,13 +162,13 @@ run_host_examples() {
 # }===========================================================================
 
 cmd=${1:-demo}
-# shellcheck disable=SC2086  # the package lists are meant to split
 [ "$cmd" = install ] && [ "${2:-}" = --no-viz ] && PREMAKE_OPTIONS=(--no-viz)
+# shellcheck disable=SC2086  # the package lists are meant to split
 case "$cmd" in
   build|demo) install_missing $BUILD_PACKAGES $VIZ_PACKAGES ;;
   install)
-    [ ${#PREMAKE_OPTIONS[@]} -gt 0 ] && install_missing $BUILD_PACKAGES ||
-      install_missing $BUILD_PACKAGES $VIZ_PACKAGES ;;
+    if [ ${#PREMAKE_OPTIONS[@]} -gt 0 ]; then install_missing $BUILD_PACKAGES
+    else install_missing $BUILD_PACKAGES $VIZ_PACKAGES; fi ;;
   test) install_missing $BUILD_PACKAGES $VIZ_PACKAGES $TEST_PACKAGES ;;
   bench) install_missing $BUILD_PACKAGES $VIZ_PACKAGES $BENCH_PACKAGES ;;
 esac
