@@ -12,8 +12,10 @@
 # without them", and nothing installed needs graphviz or cairo.
 
 PREFIX ?= /usr/local
-ifneq ($(PREFIX),$(abspath $(PREFIX)))
-  $(error PREFIX must be an absolute path, got '$(PREFIX)')
+ifneq ($(filter install uninstall,$(MAKECMDGOALS)),)
+  ifneq ($(PREFIX),$(abspath $(PREFIX)))
+    $(error PREFIX must be an absolute path, got '$(PREFIX)')
+  endif
 endif
 TL_ROOT := ..
 D := $(DESTDIR)$(PREFIX)
