@@ -9,10 +9,12 @@
 #   ./setup.sh build   install what is missing and build only
 #   ./setup.sh bench [--compare] [--update] ...
 #                      build, then run the benchmarks (bench/run.lua)
-#   ./setup.sh install PREFIX
+#   ./setup.sh install [--no-viz] PREFIX
 #                      build, then install the torchlet program, the Lua
-#                      module, the C libraries, headers and pkg-config files
-#                      under PREFIX (e.g. /usr/local)
+#                      modules, the C libraries, headers and pkg-config files
+#                      under PREFIX (e.g. /usr/local): `make -C build install`
+#                      (install.mk).  --no-viz: without graphviz and cairo,
+#                      neither installed nor linked (drawing raises an error)
 #   ./setup.sh uninstall PREFIX
 #                      remove what install put there
 #
@@ -24,7 +26,9 @@ cd "$(dirname "$0")"
 # too, for the C++ host of the install test; libedit, BSD-licensed, the
 # prompt's line editing); `test` and `bench` add their tools below.
 BUILD_PACKAGES="build-essential lua5.4 liblua5.4-dev premake4 pkg-config
-libcairo2-dev libgraphviz-dev graphviz libedit-dev"
+libedit-dev"
+# drawing (not for `install --no-viz`)
+VIZ_PACKAGES="libcairo2-dev libgraphviz-dev graphviz"
 # busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
 # for build/lua5.3/... ), luarocks, the benchmark's JSON and OpenBLAS, and
 # the two real hosts the examples run in (Neovim 0.7 and LÖVE 11.4, LuaJIT)
@@ -48,12 +52,14 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Generates the makefiles and builds configuration $1 (and make targets
-# $2...); the compiler's file-by-file progress is shown only on failure.
+# Generates the makefiles (with the premake options in PREMAKE_OPTIONS) and
+# builds configuration $1 (and make targets and variables $2...); the
+# compiler's file-by-file progress is shown only on failure.
+PREMAKE_OPTIONS=()
 build() {
   local config=$1 log
   shift
-  premake4 --file=premake5.lua gmake >/dev/null
+  premake4 --file=premake5.lua "${PREMAKE_OPTIONS[@]}" gmake >/dev/null
   log=$(make -s -C build config="$config" -j2 "$@" 2>&1) || {
     printf '%s\n' "$log" >&2
     echo "setup: the $config build failed" >&2
@@ -96,24 +102,18 @@ run_specs() {
   TOTAL_FAILED=$((TOTAL_FAILED + failed))
 }
 
-# Lua 5.3 runs every spec against build/lua5.3/torchlet/core.so, but the
-# benchmark's (bench/ builds its clock and floor modules for 5.4 only).  Lua
-# 5.1 and LuaJIT run every spec file against build/<vm>/, but the benchmark's
-# and those in VM_PARTIAL_SPECS, which still hold tests those VMs fail (the
-# README's "Other Lua VMs" says which and why); spec/vm_spec.lua covers the
-# C part there.
-VM_PARTIAL_SPECS="bench_spec debug_library_spec edges_spec element_spec loss_spec nn_spec viz_spec"
+# Lua 5.3, Lua 5.1 and LuaJIT run every spec against build/<vm>/ (the
+# module and the benchmark's clock and floor built for each), 5.1 and
+# LuaJIT but the cases tagged #lua53, which test what only Lua 5.3 and
+# later can do (the README's "Other Lua VMs" lists them and why).
 run_other_vm_specs() {
-  local vm f files=()
+  local vm
   echo "== specs, Lua 5.3"
-  LUA_CPATH="$PWD/build/lua5.3/?.so;;" \
-    run_specs lua5.3 /usr/bin/busted --exclude-pattern=bench_spec spec
-  for f in spec/*_spec.lua; do
-    [[ " $VM_PARTIAL_SPECS " == *" $(basename "$f" .lua) "* ]] || files+=("$f")
-  done
+  LUA_CPATH="$PWD/build/lua5.3/?.so;;" run_specs lua5.3 /usr/bin/busted spec
   for vm in lua5.1 luajit; do
     echo "== specs, $vm"
-    LUA_CPATH="$PWD/build/$vm/?.so;;" run_specs "$vm" /usr/bin/busted "${files[@]}"
+    LUA_CPATH="$PWD/build/$vm/?.so;;" \
+      run_specs "$vm" /usr/bin/busted --exclude-tags=lua53 spec
   done
 }
 
@@ -159,108 +159,18 @@ run_host_examples() {
     TORCHLET_ROOT="$PWD" timeout 120 love examples/love
 }
 
-# Installs what `build release` made under $1.  Public headers are those
-# with the public prefix: core/torchlet.h, core/tl_*.h, and
-# bindings/torchlet_lua.h.
-install_to() {
-  local prefix lv=5.4 version f
-  mkdir -p "$1"
-  prefix=$(cd "$1" && pwd)
-  version=$(sed -n 's/^#define TL_VERSION "\(.*\)"/\1/p' core/torchlet.h)
-  install -d "$prefix/bin" "$prefix/include/torchlet" "$prefix/lib/pkgconfig" \
-    "$prefix/lib/lua/$lv/torchlet" "$prefix/share/lua/$lv" \
-    "$prefix/share/doc/torchlet"
-  install -m 644 LICENSE "$prefix/share/doc/torchlet/LICENSE"
-  install -m 755 build/bin/torchlet "$prefix/bin/torchlet"
-  install -m 755 build/torchlet/core.so "$prefix/lib/lua/$lv/torchlet/core.so"
-  install -m 644 build/libtlcore.a "$prefix/lib/libtorchlet.a"
-  install -m 644 build/libtlviz.a "$prefix/lib/libtorchlet_viz.a"
-  install -m 644 build/libtlbind.a "$prefix/lib/libtorchlet_lua.a"
-  install -m 644 core/torchlet.h core/tl_*.h bindings/torchlet_lua.h \
-    "$prefix/include/torchlet/"
-  (cd lua && find torchlet -name '*.lua') | while read -r f; do
-    install -D -m 644 "lua/$f" "$prefix/share/lua/$lv/$f"
-  done
-  # Lua 5.1 and LuaJIT share lib/lua/5.1 and the 5.1 C ABI: the LuaJIT
-  # build serves both (the hosts that embed Lua run LuaJIT), else the 5.1
-  # one; the pure-Lua part is the same files.
-  local m51=""
-  [ -f build/lua5.1/torchlet/core.so ] && m51=build/lua5.1/torchlet/core.so
-  [ -f build/luajit/torchlet/core.so ] && m51=build/luajit/torchlet/core.so
-  if [ -n "$m51" ]; then
-    install -D -m 755 "$m51" "$prefix/lib/lua/5.1/torchlet/core.so"
-    (cd lua && find torchlet -name '*.lua') | while read -r f; do
-      install -D -m 644 "lua/$f" "$prefix/share/lua/5.1/$f"
-    done
-  fi
-  # The libraries are static, so what they link goes in Libs and Requires
-  # (pkg-config reads Libs.private and Requires.private only with --static):
-  # OpenBLAS when the core was built with --blas; graphviz and cairo when the
-  # drawing library was built with them.
-  local requires="" viz_requires=""
-  nm build/libtlcore.a 2>/dev/null | grep -q ' U cblas_dgemm' && requires="openblas"
-  ar t build/libtlviz.a | grep -qx 'viz_graphviz.o' &&
-    viz_requires="libgvc libcgraph cairo"
-  cat >"$prefix/lib/pkgconfig/torchlet.pc" <<PC
-prefix=$prefix
-includedir=\${prefix}/include
-libdir=\${prefix}/lib
-
-Name: torchlet
-Description: Reverse-mode automatic differentiation, the C core
-Version: $version
-Requires: $requires
-Cflags: -I\${includedir}
-Libs: -L\${libdir} -ltorchlet -lm
-PC
-  cat >"$prefix/lib/pkgconfig/torchlet-viz.pc" <<PC
-prefix=$prefix
-includedir=\${prefix}/include
-libdir=\${prefix}/lib
-
-Name: torchlet-viz
-Description: Torchlet's drawing: graph views (graphviz, cairo) and plots
-Version: $version
-Requires: torchlet = $version $viz_requires
-Cflags: -I\${includedir}
-Libs: -L\${libdir} -ltorchlet_viz
-PC
-  cat >"$prefix/lib/pkgconfig/torchlet-lua.pc" <<PC
-prefix=$prefix
-includedir=\${prefix}/include
-libdir=\${prefix}/lib
-
-Name: torchlet-lua
-Description: Torchlet's Lua $lv module, for C programs that run their own Lua VM
-Version: $version
-Requires: torchlet-viz = $version, torchlet = $version, lua$lv
-Cflags: -I\${includedir}
-Libs: -L\${libdir} -ltorchlet_lua
-PC
-  echo "setup: installed Torchlet $version under $prefix"
-}
-
-# Removes what install_to puts under $1 (the torchlet/ folders are ours whole).
-uninstall_from() {
-  local prefix=$1 lv=5.4
-  rm -f "$prefix/bin/torchlet" "$prefix/lib/libtorchlet.a" \
-    "$prefix/lib/libtorchlet_viz.a" "$prefix/lib/libtorchlet_lua.a" \
-    "$prefix/lib/pkgconfig/torchlet.pc" "$prefix/lib/pkgconfig/torchlet-viz.pc" \
-    "$prefix/lib/pkgconfig/torchlet-lua.pc"
-  rm -rf "$prefix/include/torchlet" "$prefix/lib/lua/$lv/torchlet" \
-    "$prefix/share/lua/$lv/torchlet" "$prefix/share/doc/torchlet" \
-    "$prefix/lib/lua/5.1/torchlet" "$prefix/share/lua/5.1/torchlet"
-  echo "setup: removed Torchlet from $prefix"
-}
-
 # }===========================================================================
 
 cmd=${1:-demo}
+[ "$cmd" = install ] && [ "${2:-}" = --no-viz ] && PREMAKE_OPTIONS=(--no-viz)
 # shellcheck disable=SC2086  # the package lists are meant to split
 case "$cmd" in
-  build|demo|install) install_missing $BUILD_PACKAGES ;;
-  test) install_missing $BUILD_PACKAGES $TEST_PACKAGES ;;
-  bench) install_missing $BUILD_PACKAGES $BENCH_PACKAGES ;;
+  build|demo) install_missing $BUILD_PACKAGES $VIZ_PACKAGES ;;
+  install)
+    if [ ${#PREMAKE_OPTIONS[@]} -gt 0 ]; then install_missing $BUILD_PACKAGES
+    else install_missing $BUILD_PACKAGES $VIZ_PACKAGES; fi ;;
+  test) install_missing $BUILD_PACKAGES $VIZ_PACKAGES $TEST_PACKAGES ;;
+  bench) install_missing $BUILD_PACKAGES $VIZ_PACKAGES $BENCH_PACKAGES ;;
 esac
 case "$cmd" in
   build)
@@ -314,16 +224,22 @@ case "$cmd" in
     lua5.4 bench/run.lua "$@"
     ;;
   install)
-    [ $# -eq 2 ] || { echo "usage: $0 install PREFIX" >&2; exit 2; }
-    build release
-    install_to "$2"
+    shift
+    [ ${#PREMAKE_OPTIONS[@]} -gt 0 ] && shift
+    [ $# -eq 1 ] || { echo "usage: $0 install [--no-viz] PREFIX" >&2; exit 2; }
+    mkdir -p "$1"
+    prefix=$(cd "$1" && pwd)
+    build release install PREFIX="$prefix"
+    echo "setup: installed Torchlet under $prefix${PREMAKE_OPTIONS[*]:+ (${PREMAKE_OPTIONS[*]})}"
     ;;
   uninstall)
     [ $# -eq 2 ] || { echo "usage: $0 uninstall PREFIX" >&2; exit 2; }
-    uninstall_from "$2"
+    premake4 --file=premake5.lua gmake >/dev/null
+    make -s -C build uninstall PREFIX="$(cd "$2" && pwd)" >/dev/null
+    echo "setup: removed Torchlet from $2"
     ;;
   *)
-    echo "usage: $0 demo|test|build|bench|install PREFIX|uninstall PREFIX" >&2
+    echo "usage: $0 demo|test|build|bench|install [--no-viz] PREFIX|uninstall PREFIX" >&2
     exit 2
     ;;
 esac

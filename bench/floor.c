@@ -18,6 +18,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "../bindings/tlb_compat.h"   /* built for every VM the specs run on */
+
 int luaopen_bench_floor(lua_State *L);
 
 /* Pushes a new value holding 'v'; upvalue 1 is the shared metatable. */

@@ -47,8 +47,9 @@ end
 -- The median of a sorted array.
 function M.median(sorted)
   local n = #sorted
-  if n % 2 == 1 then return sorted[(n + 1) // 2] end
-  return (sorted[n // 2] + sorted[n // 2 + 1]) / 2
+  local half = math.floor(n / 2)     -- no // on Lua 5.1 (spec/bench_spec.lua runs there)
+  if n % 2 == 1 then return sorted[half + 1] end
+  return (sorted[half] + sorted[half + 1]) / 2
 end
 
 -- The q-quantile of xs (unsorted; not changed): the smallest value with at
@@ -70,7 +71,7 @@ end
 -- The means of at most 'blocks' runs of consecutive values of 't' (fewer
 -- when 't' is shorter; the last block takes the remainder), sorted.
 function M.block_means(t, blocks)
-  local size = math.max(1, (#t + blocks - 1) // blocks)
+  local size = math.max(1, math.floor((#t + blocks - 1) / blocks))
   local means = {}
   local i = 1
   while i <= #t do

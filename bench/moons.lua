@@ -17,7 +17,7 @@ end
 function M.make_moons(n)
   math.randomseed(SEED)
   local X, y = {}, {}
-  local half = n // 2
+  local half = math.floor(n / 2)
   for i = 1, n do
     local upper = i <= half
     local t = math.pi * ((upper and i - 1 or i - 1 - half) / math.max(half - 1, 1))

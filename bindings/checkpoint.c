@@ -38,7 +38,7 @@ static void readparts(lua_State *L, int arg, const char *fname, tl_mlp **m,
     lua_Integer n = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
     if (!ok || n < 0)
       tlb_argerror(L, arg, fname, "field 'step' must be an integer >= 0, got "
-                   "%s", luaL_tolstring(L, -1, NULL));
+                   "%s", tlb_pushvalue_text(L, -1));
     *step = (uint64_t)n;
   }
   lua_pop(L, 3);     /* the handles stay referenced by the caller's table */

@@ -180,7 +180,7 @@ static int element_newindex(lua_State *L) {
     return luaL_error(L, "bad argument #2 to '__newindex' (Element has no "
                       "settable field '%s'; data, grad, label and "
                       "requires_grad are)",
-                      luaL_tolstring(L, 2, NULL));
+                      tlb_pushvalue_text(L, 2));
   return 0;
 }
 

@@ -215,7 +215,7 @@ static size_t checkclass(lua_State *L, size_t k, size_t sample) {
   int isint = 0;
   lua_Integer c = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
   if (!isint || c < 1 || (lua_Unsigned)c > k) {
-    const char *got = luaL_tolstring(L, -1, NULL);
+    const char *got = tlb_pushvalue_text(L, -1);
     tlb_argerror(L, 2, "cross_entropy", "class of sample %s must be an "
                  "integer in 1..%s, got %s", tlb_pushsize(L, sample),
                  tlb_pushsize(L, k), got);

@@ -31,7 +31,7 @@ static int state_gc(lua_State *L) {
 static void push_state(lua_State *L) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, TLB_STATE_KEY) != LUA_TNIL) return;
   lua_pop(L, 1);
-  tlb_state *s = lua_newuserdatauv(L, sizeof *s, 0);
+  tlb_state *s = tlb_newudata(L, sizeof *s);
   s->ctx = NULL;
   s->seen = s->live_after = 0;
   s->pace = 1;
@@ -39,7 +39,7 @@ static void push_state(lua_State *L) {
   luaL_newmetatable(L, TLB_STATE_META);          /* sets __name */
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  tlb_setmetatable(L, sizeof *s);
   s->ctx = tl_ctx_new();
   if (s->ctx == NULL) luaL_error(L, "torchlet: out of memory creating a context");
   lua_pushvalue(L, -1);
@@ -49,7 +49,9 @@ static void push_state(lua_State *L) {
 /* no_grad(fn, ...): calls fn(...) with graph recording off and returns
 ** its results; recording is restored even if fn raises. */
 static int module_no_grad(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  /* named here, not by luaL_checktype: LuaJIT knows no name for a function
+  ** called in tail position (return torchlet.no_grad(f)) and says '?' */
+  if (lua_type(L, 1) != LUA_TFUNCTION) return tlb_typeerror(L, 1, "no_grad", "function");
   tl_ctx *ctx = tlb_ctx(L);
   int nargs = lua_gettop(L) - 1;      /* results replace fn and its args */
   int old = tl_set_grad_enabled(ctx, 0);
@@ -66,14 +68,14 @@ static int module_is_grad_enabled(lua_State *L) {
 
 /* set_grad_enabled(flag) -> previous flag */
 static int module_set_grad_enabled(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  if (lua_type(L, 1) != LUA_TBOOLEAN) return tlb_typeerror(L, 1, "set_grad_enabled", "boolean");
   lua_pushboolean(L, tl_set_grad_enabled(tlb_ctx(L), lua_toboolean(L, 1)));
   return 1;
 }
 
 /* check_numerics(flag) -> previous flag */
 static int module_check_numerics(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  if (lua_type(L, 1) != LUA_TBOOLEAN) return tlb_typeerror(L, 1, "check_numerics", "boolean");
   lua_pushboolean(L, tl_set_check_numerics(tlb_ctx(L), lua_toboolean(L, 1)));
   return 1;
 }
@@ -113,9 +115,9 @@ static int generator_new(lua_State *L) {
   int isint = 0;
   lua_Integer seed = lua_type(L, 1) == LUA_TNUMBER ? lua_tointegerx(L, 1, &isint) : 0;
   if (!isint) return tlb_typeerror(L, 1, "Generator", "integer");
-  tlb_generator *g = lua_newuserdatauv(L, sizeof *g, 0);
+  tlb_generator *g = tlb_newudata(L, sizeof *g);
   g->ctx = NULL;
-  luaL_setmetatable(L, TLB_GENERATOR);
+  tlb_setclass(L, TLB_GENERATOR, sizeof *g);
   g->ctx = tl_ctx_new();
   if (g->ctx == NULL) return luaL_error(L, "Generator: out of memory");
   tl_rng_seed(g->ctx, (uint64_t)seed);
@@ -184,7 +186,7 @@ static void open_generator(lua_State *L) {
 ** that run the collector on their own schedule (a game between frames),
 ** and for benchmarks that compare. */
 static int module_pace_collector(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TBOOLEAN);
+  if (lua_type(L, 1) != LUA_TBOOLEAN) return tlb_typeerror(L, 1, "pace_collector", "boolean");
   tlb_state *s = lua_touserdata(L, lua_upvalueindex(1));
   tlb_ctx(L);
   lua_pushboolean(L, s->pace);

@@ -49,10 +49,10 @@ static tlb_model *tomodel(lua_State *L, int i, const char *fname) {
 ** ======================================================================= */
 
 static tlb_model *newmodel(lua_State *L) {
-  tlb_model *mo = lua_newuserdatauv(L, sizeof *mo, 0);
+  tlb_model *mo = tlb_newudata(L, sizeof *mo);
   mo->m = NULL;
   mo->x = mo->out = NULL;
-  luaL_setmetatable(L, TLB_MODULE);
+  tlb_setclass(L, TLB_MODULE, sizeof *mo);
   return mo;
 }
 
@@ -412,7 +412,7 @@ static int param_newindex(lua_State *L) {
   int data = strcmp(k, "data") == 0;
   if (!data && strcmp(k, "grad") != 0)
     return tlb_argerror(L, 2, "__newindex", "Parameter has no settable field "
-                        "'%s'; data and grad are", luaL_tolstring(L, 2, NULL));
+                        "'%s'; data and grad are", tlb_pushvalue_text(L, 2));
   if (lua_type(L, 3) != LUA_TNUMBER) return tlb_typeerror(L, 3, "__newindex", "number");
   double v = lua_tonumber(L, 3);
   if (data) tl_set_value_at(p->arr, p->pos, v);
@@ -462,9 +462,9 @@ static int model_parameters(lua_State *L) {
   size_t n = tl_mlp_nscalars(m);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    tlb_param *p = lua_newuserdatauv(L, sizeof *p, 0);
+    tlb_param *p = tlb_newudata(L, sizeof *p);
     p->arr = NULL;                     /* born empty, for __gc */
-    luaL_setmetatable(L, TLB_PARAMETER);
+    tlb_setclass(L, TLB_PARAMETER, sizeof *p);
     tl_node *arr = NULL;
     tl_mlp_scalar(m, i, &arr, &p->pos);
     tl_retain(arr);

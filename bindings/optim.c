@@ -107,9 +107,9 @@ static int optim_new(lua_State *L) {
     lua_rawsetp(L, -2, params[i]);
   }
   lua_pop(L, 1);
-  tlb_optim *h = lua_newuserdatauv(L, sizeof *h, 0);
+  tlb_optim *h = tlb_newudata(L, sizeof *h);
   h->o = NULL;
-  luaL_setmetatable(L, TLB_OPTIMIZER);
+  tlb_setclass(L, TLB_OPTIMIZER, sizeof *h);
   tl_ctx *ctx = tlb_ctx(L);
   switch (tl_optim_create(ctx, kind, &cfg, n, params, &h->o)) {
     case TL_OK: return 1;
@@ -147,7 +147,7 @@ static int optim_newindex(lua_State *L) {
   tl_optim *o = tooptim(L, "__newindex");
   if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "lr") != 0)
     return tlb_argerror(L, 2, "__newindex", "Optimizer has no settable field "
-                        "'%s'; lr is", luaL_tolstring(L, 2, NULL));
+                        "'%s'; lr is", tlb_pushvalue_text(L, 2));
   if (lua_type(L, 3) != LUA_TNUMBER)
     return tlb_typeerror(L, 3, "__newindex", "number");
   if (tl_optim_set_lr(tlb_ctx(L), o, lua_tonumber(L, 3)) != TL_OK)
@@ -202,9 +202,9 @@ static int optim_load_string(lua_State *L) {
 }
 
 void tlb_pushoptim(lua_State *L) {
-  tlb_optim *h = lua_newuserdatauv(L, sizeof *h, 0);
+  tlb_optim *h = tlb_newudata(L, sizeof *h);
   h->o = NULL;
-  luaL_setmetatable(L, TLB_OPTIMIZER);
+  tlb_setclass(L, TLB_OPTIMIZER, sizeof *h);
 }
 
 void tlb_filloptim(lua_State *L, int idx, tl_optim *o) {

@@ -38,9 +38,47 @@ size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname) {
   return (size_t)len;
 }
 
+/* Where an object's metatable address is kept: after its bytes, aligned. */
+static size_t tag_offset(size_t size) {
+  return (size + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *);
+}
+
+void *tlb_newudata(lua_State *L, size_t size) {
+  char *p = lua_newuserdatauv(L, tag_offset(size) + sizeof(const void *), 0);
+  const void *none = NULL;
+  memcpy(p + tag_offset(size), &none, sizeof none);
+  return p;
+}
+
+void tlb_setmetatable(lua_State *L, size_t size) {
+  const void *mt = lua_topointer(L, -1);
+  char *p = lua_touserdata(L, -2);
+  memcpy(p + tag_offset(size), &mt, sizeof mt);
+  lua_setmetatable(L, -2);
+}
+
+void tlb_setclass(lua_State *L, const char *tname, size_t size) {
+  luaL_getmetatable(L, tname);
+  tlb_setmetatable(L, size);
+}
+
+/* Whether the object 'p' at 'i', whose metatable is at the top of the
+** stack, is one of ours of 'size' bytes given that metatable. */
+static int tagged(lua_State *L, int i, const char *p, size_t size) {
+  const void *tag;
+  if (lua_rawlen(L, i) != tag_offset(size) + sizeof tag) return 0;
+  memcpy(&tag, p + tag_offset(size), sizeof tag);
+  return tag == lua_topointer(L, -1);
+}
+
 void *tlb_testudata(lua_State *L, int i, const char *tname, size_t size) {
-  void *p = luaL_testudata(L, i, tname);
-  return p != NULL && lua_rawlen(L, i) == size ? p : NULL;
+  i = lua_absindex(L, i);
+  void *p = lua_touserdata(L, i);
+  if (p == NULL || !lua_getmetatable(L, i)) return NULL;
+  luaL_getmetatable(L, tname);
+  int ok = lua_rawequal(L, -1, -2) && tagged(L, i, p, size);
+  lua_pop(L, 2);
+  return ok ? p : NULL;
 }
 
 void tlb_protect_metatable(lua_State *L, int idx) {
@@ -98,11 +136,12 @@ void tlb_setfuncs(lua_State *L, const luaL_Reg *l) {
 ** another library's userdata (a file handle, say) the Element metatable:
 ** its memory is then not a handle, and its size tells. */
 tlb_element *tlb_tohandle(lua_State *L, int i) {
+  i = lua_absindex(L, i);
   tlb_element *h = lua_touserdata(L, i);
   if (h == NULL || !lua_getmetatable(L, i)) return NULL;
-  int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+  int same = lua_rawequal(L, -1, lua_upvalueindex(2)) && tagged(L, i, (char *)h, sizeof *h);
   lua_pop(L, 1);
-  return same && lua_rawlen(L, i) == sizeof *h ? h : NULL;
+  return same ? h : NULL;
 }
 
 /* The context is checked before the node is read: once the state's
@@ -124,10 +163,10 @@ tl_node *tlb_checkelement(lua_State *L, int i) {
 }
 
 tlb_element *tlb_newhandle(lua_State *L) {
-  tlb_element *h = lua_newuserdatauv(L, sizeof *h, 0);
+  tlb_element *h = tlb_newudata(L, sizeof *h);
   h->node = NULL;
   lua_pushvalue(L, lua_upvalueindex(2));
-  lua_setmetatable(L, -2);
+  tlb_setmetatable(L, sizeof *h);
   return h;
 }
 
@@ -232,6 +271,15 @@ const char *tlb_pushint(lua_State *L, lua_Integer n) {
   snprintf(buf, sizeof buf, "%lld", (long long)n);
   lua_pushstring(L, buf);
   return lua_tostring(L, -1);
+}
+
+/* Numbers as the running VM's tostring shows them, so a message quotes a
+** 0 as the script's own print would: luaL_tolstring's shim prints 5.1's
+** numbers as 5.4 prints floats ("0.0"), for Element's print. */
+const char *tlb_pushvalue_text(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TNUMBER) return luaL_tolstring(L, i, NULL);
+  lua_pushvalue(L, i);
+  return lua_tolstring(L, -1, NULL);     /* converts the copy */
 }
 
 /* Type name of the value at 'i' for messages: its __name if it has one. */
@@ -360,7 +408,7 @@ lua_Integer tlb_topositive(lua_State *L, int idx, int arg, const char *fname,
   lua_Integer v = lua_type(L, idx) == LUA_TNUMBER ? lua_tointegerx(L, idx, &isint) : 0;
   if (!isint || v <= 0) {
     const char *got = lua_type(L, idx) == LUA_TNUMBER
-                    ? luaL_tolstring(L, idx, NULL) : luaL_typename(L, idx);
+                    ? tlb_pushvalue_text(L, idx) : luaL_typename(L, idx);
     return tlb_argerror(L, arg, fname, "%s must be a positive integer, got %s",
                         what, got);
   }
@@ -414,14 +462,14 @@ static int box_gc(lua_State *L) {
 }
 
 void **tlb_newbox(lua_State *L) {
-  void **box = lua_newuserdatauv(L, sizeof *box, 0);
+  void **box = tlb_newudata(L, sizeof *box);
   *box = NULL;                                  /* born empty */
   if (luaL_newmetatable(L, TLB_BOX)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
     tlb_protect_metatable(L, -1);
   }
-  lua_setmetatable(L, -2);
+  tlb_setmetatable(L, sizeof *box);
   return box;
 }
 

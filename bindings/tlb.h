@@ -55,9 +55,21 @@ tl_ctx *tlb_ctx_or_null(lua_State *L);
 ** 'fname' past TLB_MAX_LEN. */
 size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname);
 
-/* The userdata at 'i' if its metatable is registry[tname] and its size is
-** 'size', else NULL.  The size matters only to scripts using the debug
-** library, which can give any userdata any metatable. */
+/* Object userdata (Elements, modules, optimizers, boxes...) hold 'size'
+** bytes, then the address of the metatable they were given.  A script
+** with the debug library can give any userdata any metatable; the
+** metatable and the size alone took a Lua 5.1 FILE* (8 bytes) for an
+** Element, and an Element (8 bytes) for the graphviz session, whose
+** finalizer then freed a node as a session.  tlb_newudata pushes one with
+** no metatable yet; tlb_setmetatable pops the table at the top and makes
+** it the metatable of the object below, recording it; tlb_setclass does
+** that with registry[tname]. */
+void *tlb_newudata(lua_State *L, size_t size);
+void tlb_setmetatable(lua_State *L, size_t size);
+void tlb_setclass(lua_State *L, const char *tname, size_t size);
+
+/* The object at 'i' if it was made by tlb_newudata with 'size' bytes and
+** given registry[tname] as its metatable, which it still has; else NULL. */
 void *tlb_testudata(lua_State *L, int i, const char *tname, size_t size);
 
 /* Sets the metatable at 'idx' a __metatable field: a copy of it without
@@ -184,6 +196,10 @@ const char *tlb_pushsize(lua_State *L, size_t n);
 /* The same for a Lua integer, such as a position a script gave (x[2^31]
 ** or x[-1] must be named as given, not wrapped by a cast). */
 const char *tlb_pushint(lua_State *L, lua_Integer n);
+
+/* Pushes the value at 'i' as text for a message, as luaL_tolstring, but a
+** number as the running VM's tostring prints it (0 on Lua 5.1, not 0.0). */
+const char *tlb_pushvalue_text(lua_State *L, int i);
 
 /* Checks that the value at 'arg' is nil/none or a table whose keys are all
 ** strings among 'allowed' (NULL-terminated; the message of an unknown key

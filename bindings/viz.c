@@ -140,12 +140,12 @@ static tl_gv *gv_session(lua_State *L) {
     return *box;
   }
   lua_pop(L, 1);
-  tl_gv **box = lua_newuserdatauv(L, sizeof *box, 0);  /* born empty */
+  tl_gv **box = tlb_newudata(L, sizeof *box);  /* born empty */
   *box = NULL;
   luaL_newmetatable(L, TLB_GV_META);
   lua_pushcfunction(L, gv_gc);
   lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  tlb_setmetatable(L, sizeof *box);
   *box = tl_gv_new(tlb_ctx(L));
   if (*box == NULL) tlb_error(L);
   lua_setfield(L, LUA_REGISTRYINDEX, TLB_GV_KEY);

@@ -1,6 +1,8 @@
 -- rockspec/torchlet-scm-1.rockspec -- Torchlet for LuaRocks.  From the root
 -- of a checkout:
 --   luarocks --lua-version=5.4 make rockspec/torchlet-scm-1.rockspec
+-- (or 5.3, or 5.1: the 5.1 module serves LuaJIT 2.1 too, which loads
+-- modules built for 5.1's C API)
 -- builds torchlet.core from core/ and bindings/ with the builtin backend
 -- (no premake needed) and installs it with the lua/ modules; add --local
 -- for ~/.luarocks.  The builtin backend compiles in place, leaving *.o files
@@ -17,7 +19,7 @@ description = {
   license = "MIT",   -- the LICENSE file at the root of the checkout
   detailed = [[
 Scalar Elements whose operators build a computational graph in C, with
-backward() for gradients, driven from Lua 5.4.
+backward() for gradients, driven from Lua 5.4, 5.3, 5.1 or LuaJIT 2.1.
 ]],
 }
 -- Drawing (core/viz/) needs graphviz and cairo: on Debian,
@@ -27,7 +29,7 @@ external_dependencies = {
   CAIRO = { header = "cairo/cairo.h", library = "cairo" },
 }
 dependencies = {
-  "lua >= 5.3, < 5.5",   -- 5.3 through bindings/tlb_compat.h
+  "lua >= 5.1, < 5.5",   -- 5.3, 5.1 and LuaJIT through bindings/tlb_compat.h
 }
 -- The builtin backend copies the lua/ folder whole (torchlet/init.lua and
 -- every other pure-Lua module), so only the C module is listed.

@@ -50,7 +50,7 @@ describe("the debug library", function()
   it("cannot crash a finalizer with the wrong argument", function()
     local gcs, objs = finalizers()
     local f = io.tmpfile()
-    local wrong = {nil, 1, "x", {}, print, f, coroutine.create(print),
+    local wrong = {nil, 1, "x", {}, print, f, coroutine.create(function() end),
                    objs[1], objs[2], objs[3]}
     for name, gc in pairs(gcs) do
       for i = 1, 10 do
@@ -107,6 +107,47 @@ describe("the debug library", function()
     assert.is_false(ok2)
     assert.matches("Element.* expected", err2)
     assert.is_false(ok3)
+  end)
+
+  -- issue 19: objects of the same size were taken for each other (an
+  -- Element, an Optimizer, a Generator and the graphviz session are each one
+  -- pointer): the session's finalizer freed an Element's node (segfault)
+  it("does not take one of its objects for another kind given its metatable", function()
+    local ok, out = run_alone([[
+      local t = require "torchlet"
+      local a = t.Element(2, "a") * 3
+      assert(a:visualize("graphviz", {format = "dot", file = os.tmpname()}))
+      local reg = debug.getregistry()
+      local m = t.nn.MLP(2, {2, 1})
+      local o = t.optim.SGD(m:parameters())
+      local objs = {t.Element(5), t.Element({1, 2}), m, m:parameters({scalar = true})[1],
+                    o, t.Generator(1), reg["torchlet.gvsession.object"],
+                    reg["torchlet.state.object"]}
+      local n = 0
+      for name, mt in pairs(reg) do
+        if type(name) == "string" and name:match("^torchlet%.") and type(mt) == "table"
+           and rawget(mt, "__gc") then
+          for _, x in ipairs(objs) do
+            local own = debug.getmetatable(x)
+            if own ~= mt then
+              debug.setmetatable(x, mt)
+              pcall(mt.__gc, x)
+              debug.setmetatable(x, own)
+              n = n + 1
+            end
+          end
+        end
+      end
+      local out = m({1, 2})
+      out:backward()
+      o:step()
+      assert(a:visualize("graphviz", {format = "dot", file = os.tmpname()}))
+      io.write(n, " ", (objs[1] + 1).data, " ", objs[2].data[2], " ", objs[6]:integer(1))
+    ]])
+    assert.is_true(ok, out)
+    local n, rest = out:match("^(%d+) (.*)$")
+    assert.is_true(tonumber(n or 0) >= 40, out)       -- 6 finalizers or more, 7 others each
+    assert.are.equal("6 2 1", rest)
   end)
 
   it("refuses graphviz drawing once the session's finalizer ran by hand", function()

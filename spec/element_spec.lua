@@ -356,12 +356,14 @@ describe("memory under the garbage collector", function()
     -- finalizes in reverse order of creation) and uses it: resurrection
     local results = {}
     do
-      local holder = setmetatable({}, {__gc = function(t)
+      local t = {}
+      local holder = helpers.finalized(function()
         results[1] = {pcall(function() return t.e + 1 end)}
         results[2] = {pcall(function() return t.e.data end)}
         results[3] = {pcall(function() t.e:backward() end)}
-      end})
-      holder.e = Element(1)
+      end)()
+      t.e = Element(1)
+      assert(holder)
     end
     collectgarbage()
     collectgarbage()
@@ -439,10 +441,13 @@ describe("bad input", function()
      "bad argument #1 to '__sub' %(Element or number expected, got table%)"},
     {"a / true", function() return a / true end,
      "bad argument #2 to '__div' %(Element or number expected, got boolean%)"},
+    -- a userdata is named by its metatable's __name, which 5.1's have not
     {"a ^ io.stdout", function() return a ^ io.stdout end,
-     "bad argument #2 to '__pow' %(Element or number expected, got FILE%*%)"},
+     "bad argument #2 to '__pow' %(Element or number expected, got "
+     .. (getmetatable(io.stdout).__name or "userdata"):gsub("%*", "%%*") .. "%)"},
+    -- 5.1 and LuaJIT compare only values of one type: "attempt to compare"
     {"a < {}", function() return a < {} end,
-     "bad argument #2 to '__lt' %(Element or number expected, got table%)"},
+     "bad argument #2 to '__lt' %(Element or number expected, got table%)", helpers.LUA53},
     {"a.data = 'x'", function() a.data = "x" end,
      "bad argument #3 to '__newindex' %(number expected for field 'data', got string%)"},
     {"a.grad = {}", function() a.grad = {} end,
@@ -471,10 +476,12 @@ describe("bad input", function()
        local t = load_string("return {" .. table.concat(keys, ", ") .. "}")()
        assert(helpers.rawlen(t) > 2 ^ 31)
        return torchlet.loss.mse(t, t)
-     end, "bad argument #1 to 'mse' %(a table of %d+ entries; at most 2147483648 are taken%)"},
+     end, "bad argument #1 to 'mse' %(a table of %d+ entries; at most 2147483648 are taken%)",
+     helpers.LUA53},     -- 5.1 and LuaJIT find no border past 2^30 in a hash part
   }
   for _, case in ipairs(cases) do
-    it("rejects " .. case[1] .. " with a message naming function and argument", function()
+    it("rejects " .. case[1] .. " with a message naming function and argument"
+       .. (case[4] or ""), function()
       local ok, err = pcall(case[2])
       assert.is_false(ok)
       assert.matches(case[3], err)
@@ -580,9 +587,17 @@ describe("labels and finalizers (issue 12)", function()
       local e = Element(case[2], fills[1])
       local ran, bad = 0, nil
       with_eager_collector(function()
-        local mt = {__gc = function(o) e.label = fills[o[1]]; ran = ran + 1 end}
-        for i = 1, 2000 do setmetatable({i % 2 + 1}, mt) end
-        for _ = 1, 4000 do
+        local makers = {}
+        for k = 1, 2 do
+          makers[k] = helpers.finalized(function() e.label = fills[k]; ran = ran + 1 end)
+        end
+        for i = 1, 2000 do makers[i % 2 + 1]() end
+        -- 4000 calls, and more until the finalizers have run: a collector
+        -- step on 5.1 and LuaJIT marks about one object, so with the whole
+        -- suite's heap their cycle reaches the finalizers much later
+        local calls = 0
+        while calls < 4000 or (ran <= 100 and calls < 1000000) do
+          calls = calls + 1
           local label = tostring(e):match('label="(.*)"%)$')
           local field = e.label
           if label ~= fills[1] and label ~= fills[2] or

@@ -49,6 +49,30 @@ M.unpack = table.unpack or unpack
 -- #t without __len: rawlen from 5.2 on; 5.1 tables have no __len.
 M.rawlen = rawget(_G, "rawlen") or function(t) return #t end
 
+-- -0, computed: Lua 5.1 keeps one constant for 0.0 and -0.0 in a chunk
+-- (they are equal as table keys), so a literal -0.0 can read as 0.0 there.
+M.neg_zero = -1 / math.huge
+
+-- A maker of objects whose finalizer calls fn(): tables with __gc from 5.2
+-- on; on 5.1 and LuaJIT, whose tables have no finalizers, userdata from
+-- newproxy (the first is the prototype the others share a metatable with).
+function M.finalized(fn)
+  local newproxy, proto = rawget(_G, "newproxy"), nil
+  local mt = {__gc = function() fn() end}
+  return function()
+    if not newproxy then return setmetatable({}, mt) end
+    if proto then return newproxy(proto) end
+    proto = newproxy(true)
+    getmetatable(proto).__gc = mt.__gc
+    return proto
+  end
+end
+
+-- The tag of the specs that need Lua 5.3 or later (setup.sh runs Lua 5.1
+-- and LuaJIT with --exclude-tags=lua53; the README's "Other Lua VMs" lists
+-- each and why).
+M.LUA53 = " #lua53"
+
 -- load(string) is loadstring on 5.1 (LuaJIT's load takes strings too).
 M.load = loadstring or load
 

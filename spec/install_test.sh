@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # spec/install_test.sh -- installs Torchlet into a temporary PREFIX and uses
 # that install, and only it, from another directory:
-#   1. the stock lua5.4 with LUA_PATH/LUA_CPATH pointing into PREFIX, and
-#      lua5.1 and luajit through PREFIX/lib/lua/5.1;
+#   1. the stock lua5.4 with LUA_PATH/LUA_CPATH pointing into PREFIX, lua5.3
+#      through PREFIX/lib/lua/5.3, lua5.1 and luajit through .../5.1;
 #   2. PREFIX/bin/torchlet with no LUA_PATH/LUA_CPATH at all;
 #   3. a plain C program built with `pkg-config --cflags --libs torchlet`;
 #   4. a C program with its own Lua VM built with `... torchlet-lua`;
 #   5. C++: every header compiled by g++, a function of each linked, and
 #      examples/cpp/host.cpp (Lua VM, arrays from C++ buffers, the core);
-# then `setup.sh uninstall` must leave nothing of it.
+# then `setup.sh uninstall` must leave nothing of it.  Then
+#   6. `setup.sh install --no-viz`, from a copy of the checkout, into a
+#      second PREFIX: nothing installed needs graphviz or cairo, scripts
+#      train on every VM, C hosts build, and drawing raises an error that
+#      says it was not built.
 # Each step checks where its module came from, so the repository's copy
 # cannot pass for the installed one.  Exits non-zero at the first failure.
 set -euo pipefail
@@ -59,12 +63,15 @@ LUA_CPATH="$prefix/lib/lua/5.4/?.so" \
   lua5.4 -e "assert(package.searchpath('torchlet.core', package.cpath):find('$prefix', 1, true))" \
   fit.lua "$prefix"
 
-# 1b. Lua 5.1 and LuaJIT through lib/lua/5.1 and share/lua/5.1 (one module
-# for both, the 5.1 C ABI)
-for vm in lua5.1 luajit; do
-  LUA_PATH="$prefix/share/lua/5.1/?.lua;$prefix/share/lua/5.1/?/init.lua" \
-  LUA_CPATH="$prefix/lib/lua/5.1/?.so" "$vm" fit.lua "$prefix"
-done
+# 1b. Lua 5.3 through lib/lua/5.3, Lua 5.1 and LuaJIT through lib/lua/5.1
+# (one module for both, the 5.1 C ABI); $1 the prefix, $2 the interpreter.
+other_vm() {
+  local lv=5.1
+  [ "$2" = lua5.3 ] && lv=5.3
+  LUA_PATH="$1/share/lua/$lv/?.lua;$1/share/lua/$lv/?/init.lua" \
+  LUA_CPATH="$1/lib/lua/$lv/?.so" "$2" fit.lua "$1"
+}
+for vm in lua5.3 lua5.1 luajit; do other_vm "$prefix" "$vm"; done
 
 # 2. the installed program finds its own Lua part; nothing else is set
 env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 \
@@ -190,6 +197,8 @@ for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lu
          include/torchlet/tl_loss.h include/torchlet/tl_viz.h \
          include/torchlet/tl_plot.h \
          lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
+         lib/lua/5.3/torchlet/core.so share/lua/5.3/torchlet/init.lua \
+         lib/lua/5.1/torchlet/core.so share/lua/5.1/torchlet/init.lua \
          lib/pkgconfig/torchlet.pc lib/pkgconfig/torchlet-viz.pc \
          lib/pkgconfig/torchlet-lua.pc share/doc/torchlet/LICENSE; do
   [ -e "$prefix/$f" ] || { echo "install_test: missing $f" >&2; exit 1; }
@@ -201,4 +210,48 @@ done
 "$repo/setup.sh" uninstall "$prefix" >/dev/null
 left=$(find "$prefix" -name '*torchlet*')
 [ -z "$left" ] || { echo "install_test: uninstall left $left" >&2; exit 1; }
-echo "install_test: all uses of the install under $prefix work, and uninstall removes it"
+
+# 6. without graphviz and cairo, built from a copy (switching the
+# repository's own build/ would change what the other checks run)
+nv=$tmp/noviz
+mkdir -p "$tmp/src"
+tar -C "$repo" --exclude=./build --exclude=./.git -cf - . | tar -C "$tmp/src" -xf -
+"$tmp/src/setup.sh" install --no-viz "$nv" >/dev/null
+for f in bin/torchlet lib/lua/5.4/torchlet/core.so lib/lua/5.3/torchlet/core.so \
+         lib/lua/5.1/torchlet/core.so; do
+  if readelf -d "$nv/$f" | grep -E 'NEEDED.*(gvc|cgraph|cairo)'; then
+    echo "install_test: the --no-viz $f needs a drawing library" >&2; exit 1
+  fi
+done
+for pc in torchlet torchlet-viz torchlet-lua; do
+  case "$(PKG_CONFIG_PATH="$nv/lib/pkgconfig" pkg-config --libs "$pc")" in
+    *gvc*|*cgraph*|*cairo*) echo "install_test: --no-viz $pc.pc links drawing" >&2; exit 1;;
+  esac
+done
+LUA_PATH="$nv/share/lua/5.4/?.lua;$nv/share/lua/5.4/?/init.lua" \
+LUA_CPATH="$nv/lib/lua/5.4/?.so" lua5.4 fit.lua "$nv"
+for vm in lua5.3 lua5.1 luajit; do other_vm "$nv" "$vm"; done
+env -u LUA_PATH -u LUA_CPATH "$nv/bin/torchlet" fit.lua "$nv"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o host_noviz host.c \
+  $(PKG_CONFIG_PATH="$nv/lib/pkgconfig" pkg-config --cflags --libs torchlet-lua)
+[ "$(env -u LUA_PATH -u LUA_CPATH ./host_noviz)" = 6 ] ||
+  { echo "install_test: the README's C host did not print 6 (--no-viz)" >&2; exit 1; }
+# drawing: an error saying why, and no file written
+drawn=$("$nv/bin/torchlet" -e '
+  local e = torchlet.Element(2, "a") * 3
+  local file = os.tmpname() .. ".png"
+  for _, call in ipairs{function() return e:visualize("cairo", {file = file}) end,
+                        function() return e:visualize("graphviz", {file = file}) end,
+                        function() return torchlet.plot.line({1, 2, 3}, {file = file}) end} do
+    local ok, err = pcall(call)
+    assert(not ok, "drawing worked without graphviz and cairo")
+    assert(not io.open(file), "a file was written")
+    print(err)
+  end')
+n=$(printf '%s\n' "$drawn" | grep -c "built without them" || true)
+[ "$n" = 3 ] || { echo "install_test: --no-viz drawing said: $drawn" >&2; exit 1; }
+"$tmp/src/setup.sh" uninstall "$nv" >/dev/null
+left=$(find "$nv" -name '*torchlet*')
+[ -z "$left" ] || { echo "install_test: uninstall left $left (--no-viz)" >&2; exit 1; }
+echo "install_test: all uses of the installs under $prefix and $nv (--no-viz) work, and uninstall removes them"

@@ -247,8 +247,10 @@ describe("loss", function()
     end)
 
     -- issue 12 finding 1: 2^31 rows of 2^30 - 1 logits made the scratch size
-    -- n*k*8 + n*8 wrap to 0, and the classes were written far outside it
-    it("refuses sparse tables whose sizes would overflow, without writing", function()
+    -- n*k*8 + n*8 wrap to 0, and the classes were written far outside it.
+    -- Not on 5.1 and LuaJIT: their # finds no border past 2^30 in a hash
+    -- part, so no table there is long enough to wrap the size.
+    it("refuses sparse tables whose sizes would overflow, without writing" .. helpers.LUA53, function()
       local row = sparse(2 ^ 30 - 1, 1)
       local ok, err = pcall(loss.cross_entropy, sparse(2 ^ 31, row), sparse(2 ^ 31, 1))
       assert.is_false(ok)

@@ -1,5 +1,6 @@
 local torchlet = require "torchlet"
-local unpack = require("spec.helpers").unpack   -- a global on 5.1
+local helpers = require "spec.helpers"
+local unpack = helpers.unpack   -- a global on 5.1
 local optim, Element = torchlet.optim, torchlet.Element
 
 -- The optimizers update a whole parameter in one vectorized pass (issue 14).
@@ -133,7 +134,7 @@ local function check(kind, opts, special)
   for k, v in pairs(defaults[kind]) do o[k] = v end
   for k, v in pairs(opts) do o[k] = v end
   local rnd = sequence(special and 7 or 1)
-  local odd = {0 / 0, 1 / 0, -1 / 0, -0.0, 0.0, 1e300, -1e-300}
+  local odd = {0 / 0, 1 / 0, -1 / 0, helpers.neg_zero, 0.0, 1e300, -1e-300}
   local init = {}
   for i = 1, N do init[i] = rnd() end
   if special then for i, v in ipairs(odd) do init[i * 3] = v end end

@@ -29,6 +29,10 @@ describe("the rockspec", function()
     assert.are.equal("builtin", spec.build.type)
   end)
 
+  it("takes every VM the specs run on: Lua 5.1 (and LuaJIT, to LuaRocks a 5.1) to 5.4", function()
+    assert.are.same({"lua >= 5.1, < 5.5"}, spec.dependencies)
+  end)
+
   it("compiles every C file of core/ and bindings/ into torchlet.core", function()
     local sources = {}
     for _, s in ipairs(spec.build.modules["torchlet.core"].sources) do

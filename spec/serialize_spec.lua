@@ -26,7 +26,7 @@ describe("save/load", function()
     local m = nn.MLP(3, {5, 4, 2}, {activations = {"tanh", "sigmoid", "linear"}})
     local ps = m:parameters({scalar = true})
     -- values a decimal format would get wrong, and special ones
-    ps[1].data, ps[2].data, ps[3].data = 0.1, -0.0, 1 / 3
+    ps[1].data, ps[2].data, ps[3].data = 0.1, helpers.neg_zero, 1 / 3
     ps[4].data, ps[5].data, ps[6].data = 5e-324, math.huge, -math.huge
     ps[7].data = 0 / 0
     m:save(path)

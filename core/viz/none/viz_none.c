@@ -9,7 +9,8 @@
 static tl_status unavailable(tl_ctx *ctx) {
   return tl_ctx_fail(ctx, TL_EARG, "drawing needs graphviz and cairo, and "
                      "torchlet was built without them (install "
-                     "libgraphviz-dev and libcairo2-dev, then rebuild)");
+                     "libgraphviz-dev and libcairo2-dev, then rebuild "
+                     "without --no-viz)");
 }
 
 struct tl_gv { int unused; };
