@@ -162,7 +162,13 @@ enum {
   X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b), \
     "$g @ $b; $g^T @ $a; column sums of $g") \
   X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b), \
-    "(softmax($a) - onehot(class)) * $g / $n")
+    "(softmax($a) - onehot(class)) * $g / $n") \
+  /* activations of torchlet.nn's modules: GELU (erf form), leaky ReLU \
+  ** with the slope below 0 as k */ \
+  X(GELU,        "gelu",      "GELU",      1,       0,      "gelu",     EW(gelu_f, gelu_ga, NULL), \
+    "$g * (Phi($a) + $a * phi($a))") \
+  X(LEAKY_RELU_K, "leaky_relu", "leaky",   1,       TL__K,  "leaky_relu", EW(leaky_f, leaky_ga, NULL), \
+    "$g * ($a > 0 ? 1 : $k)")
 
 #ifdef __cplusplus
 }
