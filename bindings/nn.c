@@ -224,7 +224,8 @@ tl_mlp *tlb_checkmodel(lua_State *L, int idx, int arg, const char *fname,
                        const char *what) {
   tlb_model *mo = tlb_testudata(L, idx, TLB_MODULE, sizeof *mo);
   if (mo == NULL)
-    tlb_argerror(L, arg, fname, "%s must be a Module, got %s", what,
+    tlb_argerror(L, arg, fname, "%s must be a Module (nn.MLP, Layer or Neuron; "
+                 "a Sequential is not saved), got %s", what,
                  luaL_getmetafield(L, idx, "__name") == LUA_TSTRING
                  ? lua_tostring(L, -1) : luaL_typename(L, idx));
   else if (mo->m == NULL)

@@ -284,6 +284,15 @@ describe("nn.Sequential", function()
     fails("bad argument #1 to 'Sequential'", nn.Sequential, {parameters = function() end})
   end)
 
+  it("is not saved: save, dump and checkpoints say so", function()
+    local s = nn.Sequential(nn.Linear(2, 1))
+    fails("save: a Sequential cannot be saved", function() s:save("never.tlnn") end)
+    fails("dump: a Sequential cannot be saved", function() return s:dump() end)
+    fails("(field 'model' must be a Module (nn.MLP, Layer or Neuron; a Sequential is not saved), got table)",
+      torchlet.dump_checkpoint, {model = s})
+    assert.is_false(helpers.exists("never.tlnn"))
+  end)
+
   it("trains: Adam on a small Sequential lowers the loss on moons", function()
     torchlet.manual_seed(1)
     local X, y = torchlet.data.make_moons(64, {noise = 0.1, seed = 2})

@@ -101,13 +101,17 @@ end
 
 local function no_params() return {} end
 local function identity_self(self) return self end
+-- zero_grad of every module: marks each parameter's gradient absent.
+local function zero_grad(self)
+  for _, p in ipairs(self:parameters()) do p:zero_grad() end
+end
 
 -- Defines activation class 'name' whose forward applies Element method
 -- 'method' (with the module's 'arg', when it has one).
 local function activation(name, method)
   local c = class(name)
   c.parameters = no_params
-  c.train, c.eval = identity_self, identity_self
+  c.train, c.eval, c.zero_grad = identity_self, identity_self, zero_grad
   function c:forward(x)
     local arg = self.arg
     return map(name, x, function(e) return e[method](e, arg) end)
@@ -149,7 +153,7 @@ end
 -- ======================================================================
 
 local Dropout = class("Dropout")
-Dropout.parameters = no_params
+Dropout.parameters, Dropout.zero_grad = no_params, zero_grad
 Dropout.__call = function(self, x) return self:forward(x) end
 function Dropout:title() return ("Dropout(%s)"):format(args.show(self.p)) end
 Dropout.__tostring = Dropout.title
@@ -210,7 +214,7 @@ end
 -- ======================================================================
 
 local Linear = class("Linear")
-Linear.train, Linear.eval = identity_self, identity_self
+Linear.train, Linear.eval, Linear.zero_grad = identity_self, identity_self, zero_grad
 function Linear:forward(x) return nn.linear(x, self.weight, self.bias) end
 Linear.__call = Linear.forward
 function Linear:parameters() return {self.weight, self.bias} end
@@ -262,9 +266,7 @@ function Sequential:parameters()
   return out
 end
 
-function Sequential:zero_grad()
-  for _, p in ipairs(self:parameters()) do p:zero_grad() end
-end
+Sequential.zero_grad = zero_grad
 
 -- The sum of squares of the parameters (as model:l2() of an MLP).
 function Sequential:l2()
@@ -289,6 +291,16 @@ end
 function Sequential:eval() return self:train(false) end
 function Sequential:title() return "Sequential" end
 Sequential.__tostring = function(self) return self:summary() end
+
+-- Files hold the C models only (their format has no place for other
+-- modules); saying so beats "attempt to call a nil value".
+local function not_saved(name)
+  return function()
+    error(("%s: a Sequential cannot be saved; model files and checkpoints hold "
+      .. "an nn.MLP (or Layer, Neuron), which saves with model:save"):format(name), 2)
+  end
+end
+Sequential.save, Sequential.dump = not_saved("save"), not_saved("dump")
 
 function M.Sequential(...)
   local self = {training = true}
