@@ -199,6 +199,31 @@ describe("nn.Sequential", function()
     near(R.out[2][1], y.data, 1e-15, "sample")
   end)
 
+  it("sends gradients as central differences say, through every activation", function()
+    torchlet.manual_seed(4)
+    local model = nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 4), nn.LeakyReLU(0.3),
+                                nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2), nn.Sigmoid(),
+                                nn.Linear(2, 2), nn.ReLU())
+    local xs = {0.3, -0.7, 1.1, -0.2, 0.9, 0.4}
+    local X = E({{xs[1], xs[2], xs[3]}, {xs[4], xs[5], xs[6]}})
+    weigh(model(X)):backward()
+    local want = helpers.numeric_grad(function(v)
+      return weigh(model(E({{v[1], v[2], v[3]}, {v[4], v[5], v[6]}}))).data
+    end, xs)
+    all_near(want, X.grad, 1e-7, "dX")
+    -- and for a parameter: the first Linear's bias
+    local b = model[1].bias
+    local g = flat(b.grad)
+    local b0 = flat(b.data)
+    local want_b = helpers.numeric_grad(function(v)
+      b.data = v
+      local r = weigh(model(E({{xs[1], xs[2], xs[3]}, {xs[4], xs[5], xs[6]}}))).data
+      b.data = b0
+      return r
+    end, {b0[1], b0[2], b0[3], b0[4]})
+    all_near(want_b, g, 1e-7, "db1")
+  end)
+
   it("lists its parameters in order, zero_grad clears them, l2 sums their squares", function()
     local model, l1, l2 = torch_model()
     local p = model:parameters()
