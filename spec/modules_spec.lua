@@ -160,6 +160,32 @@ describe("activation modules", function()
     assert.are.equal(-0.01 * 3, nn.LeakyReLU()(-3).data)  -- PyTorch's default slope
   end)
 
+  it("GELU and LeakyReLU at the edges: PyTorch's values and gradients, zeros' signs too", function()
+    local inf, nan, NZ = math.huge, 0 / 0, -1 / math.huge   -- NZ: -0 (5.1 folds the literal)
+    -- {x, gelu, gelu', leaky_relu(0.1), its gradient}, recorded from PyTorch 1.13
+    local rows = {
+      {-inf, nan, nan, -inf, 0.1}, {inf, inf, nan, inf, 1}, {nan, nan, nan, nan, 0.1},
+      {NZ, NZ, 0.5, NZ, 0.1}, {0, 0, 0.5, 0, 0.1}, {-40, NZ, 0, -4, 0.1}, {40, 40, 1, 40, 1},
+    }
+    local function same(want, got, what)
+      if want ~= want then assert(got ~= got, what .. ": nan expected, got " .. got) return end
+      assert.are.equal(want, got, what)
+      if want == 0 then assert.are.equal(1 / want, 1 / got, what .. ": sign of zero") end
+    end
+    for _, r in ipairs(rows) do
+      local x = E(r[1])
+      local y = x:gelu()
+      y:backward()
+      same(r[2], y.data, "gelu(" .. r[1] .. ")")
+      same(r[3], x.grad, "gelu'(" .. r[1] .. ")")
+      x = E(r[1])
+      y = nn.LeakyReLU(0.1)(x)
+      y:backward()
+      same(r[4], y.data, "leaky_relu(" .. r[1] .. ")")
+      same(r[5], x.grad, "leaky_relu'(" .. r[1] .. ")")
+    end
+  end)
+
   it("have no parameters, print as made, and refuse bad arguments", function()
     assert.are.same({}, nn.ReLU():parameters())
     assert.are.equal("GELU()", tostring(nn.GELU()))
