@@ -39,8 +39,8 @@ local M = {}
 -- The most inputs or outputs of a layer (TL_MLP_MAX_WIDTH, core/tl_nn.h).
 local MAX_WIDTH = 1000000
 
-local function class(name)
-  local c = {name = name}
+local function class()
+  local c = {}
   c.__index = c
   return c
 end
@@ -109,7 +109,7 @@ end
 -- Defines activation class 'name' whose forward applies Element method
 -- 'method' (with the module's 'arg', when it has one).
 local function activation(name, method)
-  local c = class(name)
+  local c = class()
   c.parameters = no_params
   c.train, c.eval, c.zero_grad = identity_self, identity_self, zero_grad
   function c:forward(x)
@@ -130,9 +130,8 @@ local activations = {
   ReLU = activation("ReLU", "relu"), Tanh = activation("Tanh", "tanh"),
   Sigmoid = activation("Sigmoid", "sigmoid"), GELU = activation("GELU", "gelu"),
 }
--- The C models' activation names, for model[i] and saving.
+-- The C models' activation names, for model[i].
 local by_act = {relu = "ReLU", tanh = "Tanh", sigmoid = "Sigmoid"}
-local act_of = {ReLU = "relu", Tanh = "tanh", Sigmoid = "sigmoid"}
 
 local LeakyReLU = activation("LeakyReLU", "leaky_relu")
 function LeakyReLU:title() return ("LeakyReLU(%s)"):format(args.show(self.arg)) end
@@ -152,7 +151,7 @@ end
 -- Dropout
 -- ======================================================================
 
-local Dropout = class("Dropout")
+local Dropout = class()
 Dropout.parameters, Dropout.zero_grad = no_params, zero_grad
 Dropout.__call = function(self, x) return self:forward(x) end
 function Dropout:title() return ("Dropout(%s)"):format(args.show(self.p)) end
@@ -213,7 +212,7 @@ end
 -- Linear
 -- ======================================================================
 
-local Linear = class("Linear")
+local Linear = class()
 Linear.train, Linear.eval, Linear.zero_grad = identity_self, identity_self, zero_grad
 function Linear:forward(x) return nn.linear(x, self.weight, self.bias) end
 Linear.__call = Linear.forward
@@ -249,7 +248,7 @@ end
 -- Sequential
 -- ======================================================================
 
-local Sequential = class("Sequential")
+local Sequential = class()
 
 function Sequential:forward(x)
   for i = 1, #self do x = run(self[i], x) end
