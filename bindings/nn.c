@@ -142,11 +142,50 @@ static int nn_layer(lua_State *L) {
   return 1;
 }
 
+/* The option 'weights' of MLP at 'idx': {W1, b1, W2, b2, ...}, arrays of
+** the model's shapes (W (size x fan-in), b (size)), whose values it
+** copies, layer by layer W then b, into a scratch buffer it pushes and
+** returns (the collector frees it). */
+static const double *readweights(lua_State *L, int idx, size_t nin, size_t nl,
+                                 const size_t *sizes) {
+  if (!lua_istable(L, idx) || lua_rawlen(L, idx) != 2 * nl)
+    return tlb_argerror(L, 3, "MLP", "option 'weights' must be a table of %d "
+                        "arrays (W1, b1, W2, b2, ...)", (int)(2 * nl)), NULL;
+  size_t total = 0, fan_in = nin;
+  for (size_t i = 0; i < 2 * nl; i++) {     /* check all: shapes bound sizes */
+    size_t l = i / 2, rows = sizes[l];
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    tl_node *a = tlb_toelement(L, -1);
+    int ok = a != NULL && (i % 2 == 0
+      ? tl_ndim(a) == 2 && tl_dim(a, 0) == rows && tl_dim(a, 1) == fan_in
+      : tl_ndim(a) == 1 && tl_dim(a, 0) == rows);
+    if (!ok && i % 2)
+      return tlb_argerror(L, 3, "MLP", "weights[%d] must be an array of shape "
+                          "(%d)", (int)i + 1, (int)rows), NULL;
+    if (!ok)
+      return tlb_argerror(L, 3, "MLP", "weights[%d] must be an array of shape "
+                          "(%d x %d)", (int)i + 1, (int)rows, (int)fan_in), NULL;
+    total += tl_size(a);
+    lua_pop(L, 1);
+    if (i % 2) fan_in = rows;
+  }
+  double *values = tlb_newscratch(L, total, sizeof *values, 3, "MLP");
+  size_t at = 0;
+  for (size_t i = 0; i < 2 * nl; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    tl_node *a = tlb_toelement(L, -1);
+    memcpy(values + at, tl_values(a), tl_size(a) * sizeof *values);
+    at += tl_size(a);
+    lua_pop(L, 1);
+  }
+  return values;
+}
+
 /* MLP(nin, sizes [, opts]): the per-layer arrays live in a userdata on
 ** the stack, so an error while reading them leaks nothing. */
 static int nn_mlp(lua_State *L) {
   static const char *const allowed[] = {"activation", "output", "activations",
-                                        "init", NULL};
+                                        "init", "weights", NULL};
   size_t nin = (size_t)tlb_topositive(L, 1, 1, "MLP", "number of inputs");
   size_t nl = tlb_checklist(L, 2, "MLP", "table of layer sizes");
   if (nl == 0) return tlb_argerror(L, 2, "MLP", "at least one layer expected");
@@ -182,8 +221,17 @@ static int nn_mlp(lua_State *L) {
     lua_pop(L, 1);
   }
   tl_init init = checkinit(L, 3, "MLP");
+  const double *values = NULL;
+  int has_init = tlb_getopt(L, 3, "init") != LUA_TNIL;
+  if (tlb_getopt(L, 3, "weights") != LUA_TNIL) {
+    if (has_init)
+      return tlb_argerror(L, 3, "MLP", "give either 'init' or 'weights', not both");
+    values = readweights(L, lua_gettop(L), nin, nl, sizes);
+  }
   tlb_model *mo = newmodel(L);
-  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_MLP, nin, nl, sizes, acts, init),
+  tl_ctx *ctx = tlb_ctx(L);
+  setmodel(L, mo, values ? tl_mlp_new_from(ctx, TL_KIND_MLP, nin, nl, sizes, acts, values)
+                         : tl_mlp_new(ctx, TL_KIND_MLP, nin, nl, sizes, acts, init),
            "MLP");
   return 1;
 }
@@ -225,7 +273,7 @@ tl_mlp *tlb_checkmodel(lua_State *L, int idx, int arg, const char *fname,
   tlb_model *mo = tlb_testudata(L, idx, TLB_MODULE, sizeof *mo);
   if (mo == NULL)
     tlb_argerror(L, arg, fname, "%s must be a Module (nn.MLP, Layer or Neuron; "
-                 "a Sequential is not saved), got %s", what,
+                 "not a Sequential), got %s", what,
                  luaL_getmetafield(L, idx, "__name") == LUA_TSTRING
                  ? lua_tostring(L, -1) : luaL_typename(L, idx));
   else if (mo->m == NULL)

@@ -335,13 +335,58 @@ describe("nn.Sequential", function()
     fails("bad argument #1 to 'Sequential'", nn.Sequential, {parameters = function() end})
   end)
 
-  it("is not saved: save, dump and checkpoints say so", function()
-    local s = nn.Sequential(nn.Linear(2, 1))
-    fails("save: a Sequential cannot be saved", function() s:save("never.tlnn") end)
-    fails("dump: a Sequential cannot be saved", function() return s:dump() end)
-    fails("(field 'model' must be a Module (nn.MLP, Layer or Neuron; a Sequential is not saved), got table)",
-      torchlet.dump_checkpoint, {model = s})
+  it("saves as the MLP it equals, drawing nothing; nn.load gives that MLP", function()
+    local path = os.tmpname()
+    torchlet.manual_seed(9)
+    local seq = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.Linear(4, 2),
+                              nn.Sigmoid())
+    local after_make = torchlet.rand(3).data
+    torchlet.manual_seed(9)
+    seq = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.Linear(4, 2),
+                        nn.Sigmoid())
+    seq:save(path)
+    local s = seq:dump()
+    same_bits(after_make, torchlet.rand(3).data, "generator untouched")
+    local m = nn.load(path)
+    os.remove(path)
+    assert.are.same({kind = "MLP", nin = 3, sizes = {5, 4, 2},
+                     activations = {"tanh", "linear", "sigmoid"}}, m:architecture())
+    assert.are.equal(s, m:dump())
+    local X = E({{0.5, -1, 2}, {1, 0.25, -0.75}})
+    same_bits(seq(X).data, m(X).data, "loaded model")
+    local ps, pm = seq:parameters(), m:parameters()
+    for i = 1, 6 do same_bits(ps[i].data, pm[i].data, "parameter " .. i) end
+    -- the file holds copies: training the Sequential on leaves the MLP alone
+    ps[1]:set(1, 1, 42)
+    assert.is_true(pm[1]:get(1, 1) ~= 42)
+    -- and the MLP made from given weights is the same model
+    local m2 = nn.MLP(3, {5, 4, 2}, {activations = {"tanh", "linear", "sigmoid"},
+                                     weights = m:parameters()})
+    assert.are.equal(s, m2:dump())
+  end)
+
+  it("refuses files with modules they cannot hold, and checkpoints, saying which", function()
+    fails("save: module 2, GELU(), has no place in a model file (it holds Linears, each "
+      .. "followed by at most one ReLU, Tanh or Sigmoid)",
+      function() nn.Sequential(nn.Linear(2, 2), nn.GELU()):save("never.tlnn") end)
+    fails("dump: module 3, Dropout(0.5), has no place",
+      function() return nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Dropout(0.5)):dump() end)
+    fails("dump: module 3, ReLU(), has no place",
+      function() return nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.ReLU()):dump() end)
+    fails("dump: module 2, Linear(3, 1), takes 3 inputs but gets 2",
+      function() return nn.Sequential(nn.Linear(2, 2), nn.Linear(3, 1)):dump() end)
+    fails("dump: an empty Sequential has nothing to save",
+      function() return nn.Sequential():dump() end)
+    fails("(field 'model' must be a Module (nn.MLP, Layer or Neuron; not a Sequential), got table)",
+      torchlet.dump_checkpoint, {model = nn.Sequential(nn.Linear(2, 1))})
     assert.is_false(helpers.exists("never.tlnn"))
+    local W = E({{1, 2}})
+    fails("bad argument #3 to 'MLP' (weights[1] must be an array of shape (1 x 3))",
+      nn.MLP, 3, {1}, {weights = {W, E({0})}})
+    fails("bad argument #3 to 'MLP' (option 'weights' must be a table of 2 arrays",
+      nn.MLP, 2, {1}, {weights = {W}})
+    fails("bad argument #3 to 'MLP' (give either 'init' or 'weights', not both)",
+      nn.MLP, 2, {1}, {weights = {W, E({0})}, init = "default"})
   end)
 
   it("trains: Adam on a small Sequential lowers the loss on moons", function()

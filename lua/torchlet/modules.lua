@@ -291,16 +291,6 @@ function Sequential:eval() return self:train(false) end
 function Sequential:title() return "Sequential" end
 Sequential.__tostring = function(self) return self:summary() end
 
--- Files hold the C models only (their format has no place for other
--- modules); saying so beats "attempt to call a nil value".
-local function not_saved(name)
-  return function()
-    error(("%s: a Sequential cannot be saved; model files and checkpoints hold "
-      .. "an nn.MLP (or Layer, Neuron), which saves with model:save"):format(name), 2)
-  end
-end
-Sequential.save, Sequential.dump = not_saved("save"), not_saved("dump")
-
 function M.Sequential(...)
   local self = {training = true}
   for i = 1, select("#", ...) do
@@ -322,6 +312,50 @@ function M.Sequential(...)
   end
   return setmetatable(self, Sequential)
 end
+
+-- }======================================================================
+
+-- {======================================================================
+-- Files: a Sequential of Linears, each followed by at most one ReLU, Tanh
+-- or Sigmoid, is an MLP, which model files hold
+-- ======================================================================
+
+local title_of   -- with the summaries, below
+
+local file_acts = {[activations.ReLU] = "relu", [activations.Tanh] = "tanh",
+                   [activations.Sigmoid] = "sigmoid"}
+
+-- The nn.MLP that 'seq' equals, holding copies of its weights (nothing is
+-- drawn from the generator), or an error from 'fname' saying which module
+-- a file has no place for.
+local function to_mlp(seq, fname)
+  local sizes, acts, weights, nin, fan_in = {}, {}, {}, nil, nil
+  local i = 1
+  while i <= #seq do
+    local m = seq[i]
+    if getmetatable(m) ~= Linear then
+      error(("%s: module %d, %s, has no place in a model file (it holds Linears, "
+        .. "each followed by at most one ReLU, Tanh or Sigmoid)"):format(fname, i, title_of(m)), 3)
+    end
+    if fan_in and m.nin ~= fan_in then
+      error(("%s: module %d, %s, takes %d inputs but gets %d"):format(fname, i,
+        m:title(), m.nin, fan_in), 3)
+    end
+    nin, fan_in = nin or m.nin, m.nout
+    sizes[#sizes + 1] = m.nout
+    weights[#weights + 1], weights[#weights + 2] = m.weight, m.bias
+    local act = seq[i + 1] and file_acts[getmetatable(seq[i + 1])]
+    acts[#acts + 1] = act or "linear"
+    i = i + (act and 2 or 1)
+  end
+  if nin == nil then error(fname .. ": an empty Sequential has nothing to save", 3) end
+  return nn.MLP(nin, sizes, {activations = acts, weights = weights})
+end
+
+-- seq:save(path), seq:dump(): the file (bytes) of the MLP it equals, which
+-- nn.load gives back.
+function Sequential:save(path) return to_mlp(self, "save"):save(path) end
+function Sequential:dump() return to_mlp(self, "dump"):dump() end
 
 -- }======================================================================
 
@@ -358,7 +392,7 @@ end
 
 -- A module's name in a summary: its title(), or for a user's module its
 -- 'name' field, its own tostring's first line, or "Module".
-local function title_of(m)
+function title_of(m)
   if type(m.title) == "function" then return m:title() end
   if type(m) == "table" and type(rawget(m, "name")) == "string" then return m.name end
   local mt = getmetatable(m)
