@@ -345,6 +345,23 @@ static int element_unary(lua_State *L) {
   return 1;
 }
 
+/* Methods of unary ops with an op constant, x:leaky_relu([k]): upvalue 3
+** holds the op; 'k' is a number, 0.01 when absent (PyTorch's
+** negative_slope default, the op's only such method so far). */
+static int element_unary_k(lua_State *L) {
+  tl_node *a = tlb_checkelement(L, 1);
+  tl_op op = (tl_op)lua_tointeger(L, lua_upvalueindex(3));
+  double k = 0.01;
+  if (!lua_isnoneornil(L, 2)) {
+    if (lua_type(L, 2) != LUA_TNUMBER)
+      return tlb_typeerror(L, 2, tl_op_name(op), "number");
+    k = lua_tonumber(L, 2);
+  }
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_with_const(tlb_ctx(L), op, a, k));
+  return 1;
+}
+
 /* backward([grad]): grad (an Element or nested table of the root's shape)
 ** is required for an array root, optional for a scalar one (default 1). */
 static int element_backward(lua_State *L) {
@@ -450,6 +467,7 @@ _Static_assert(sizeof op_rows / sizeof op_rows[0] == TL_OP_COUNT,
 ** one; the array ops read their own arguments (array.c). */
 static lua_CFunction op_method(tl_op op) {
   if (tl_op_arity(op) == 1 && tl_op_flags(op) == TL_OPF_EW) return element_unary;
+  if (tl_op_arity(op) == 1 && tl_op_flags(op) == (TL_OPF_EW | TL_OPF_K)) return element_unary_k;
   return tlb_array_method(op);
 }
 

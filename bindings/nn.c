@@ -25,6 +25,7 @@
 
 #define TLB_MODULE "torchlet.Module"
 #define TLB_PARAMETER "torchlet.Parameter"
+#define TLB_MODULE_METHODS "torchlet.Module.methods"
 
 /* A model handle: born empty (m == NULL) so that an error while it is
 ** being made leaves a harmless husk for __gc. */
@@ -152,11 +153,50 @@ static int nn_layer(lua_State *L) {
   return 1;
 }
 
+/* The option 'weights' of MLP at 'idx': {W1, b1, W2, b2, ...}, arrays of
+** the model's shapes (W (size x fan-in), b (size)), whose values it
+** copies, layer by layer W then b, into a scratch buffer it pushes and
+** returns (the collector frees it). */
+static const double *readweights(lua_State *L, int idx, size_t nin, size_t nl,
+                                 const size_t *sizes) {
+  if (!lua_istable(L, idx) || lua_rawlen(L, idx) != 2 * nl)
+    return tlb_argerror(L, 3, "MLP", "option 'weights' must be a table of %d "
+                        "arrays (W1, b1, W2, b2, ...)", (int)(2 * nl)), NULL;
+  size_t total = 0, fan_in = nin;
+  for (size_t i = 0; i < 2 * nl; i++) {     /* check all: shapes bound sizes */
+    size_t l = i / 2, rows = sizes[l];
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    tl_node *a = tlb_toelement(L, -1);
+    int ok = a != NULL && (i % 2 == 0
+      ? tl_ndim(a) == 2 && tl_dim(a, 0) == rows && tl_dim(a, 1) == fan_in
+      : tl_ndim(a) == 1 && tl_dim(a, 0) == rows);
+    if (!ok && i % 2)
+      return tlb_argerror(L, 3, "MLP", "weights[%d] must be an array of shape "
+                          "(%d)", (int)i + 1, (int)rows), NULL;
+    if (!ok)
+      return tlb_argerror(L, 3, "MLP", "weights[%d] must be an array of shape "
+                          "(%d x %d)", (int)i + 1, (int)rows, (int)fan_in), NULL;
+    total += tl_size(a);
+    lua_pop(L, 1);
+    if (i % 2) fan_in = rows;
+  }
+  double *values = tlb_newscratch(L, total, sizeof *values, 3, "MLP");
+  size_t at = 0;
+  for (size_t i = 0; i < 2 * nl; i++) {
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    tl_node *a = tlb_toelement(L, -1);
+    memcpy(values + at, tl_values(a), tl_size(a) * sizeof *values);
+    at += tl_size(a);
+    lua_pop(L, 1);
+  }
+  return values;
+}
+
 /* MLP(nin, sizes [, opts]): the per-layer arrays live in a userdata on
 ** the stack, so an error while reading them leaks nothing. */
 static int nn_mlp(lua_State *L) {
   static const char *const allowed[] = {"activation", "output", "activations",
-                                        "init", "dtype", NULL};
+                                        "init", "dtype", "weights", NULL};
   size_t nin = (size_t)tlb_topositive(L, 1, 1, "MLP", "number of inputs");
   size_t nl = tlb_checklist(L, 2, "MLP", "table of layer sizes");
   if (nl == 0) return tlb_argerror(L, 2, "MLP", "at least one layer expected");
@@ -192,8 +232,17 @@ static int nn_mlp(lua_State *L) {
     lua_pop(L, 1);
   }
   tl_init init = checkinit(L, 3, "MLP");
+  const double *values = NULL;
+  int has_init = tlb_getopt(L, 3, "init") != LUA_TNIL;
+  if (tlb_getopt(L, 3, "weights") != LUA_TNIL) {
+    if (has_init)
+      return tlb_argerror(L, 3, "MLP", "give either 'init' or 'weights', not both");
+    values = readweights(L, lua_gettop(L), nin, nl, sizes);
+  }
   tlb_model *mo = newmodel(L);
-  setmodel(L, mo, tl_mlp_new(tlb_ctx(L), TL_KIND_MLP, nin, nl, sizes, acts, init),
+  tl_ctx *ctx = tlb_ctx(L);
+  setmodel(L, mo, values ? tl_mlp_new_from(ctx, TL_KIND_MLP, nin, nl, sizes, acts, values)
+                         : tl_mlp_new(ctx, TL_KIND_MLP, nin, nl, sizes, acts, init),
            "MLP");
   apply_dtype(L, mo, 3, "MLP");
   return 1;
@@ -235,7 +284,8 @@ tl_mlp *tlb_checkmodel(lua_State *L, int idx, int arg, const char *fname,
                        const char *what) {
   tlb_model *mo = tlb_testudata(L, idx, TLB_MODULE, sizeof *mo);
   if (mo == NULL)
-    tlb_argerror(L, arg, fname, "%s must be a Module, got %s", what,
+    tlb_argerror(L, arg, fname, "%s must be a Module (nn.MLP, Layer or Neuron; "
+                 "not a Sequential), got %s", what,
                  luaL_getmetafield(L, idx, "__name") == LUA_TSTRING
                  ? lua_tostring(L, -1) : luaL_typename(L, idx));
   else if (mo->m == NULL)
@@ -251,12 +301,10 @@ tl_mlp *tlb_checkmodel(lua_State *L, int idx, int arg, const char *fname,
 ** ======================================================================= */
 
 /* Checks input i (1-based) at the top of the stack: a number or an Element. */
-static void checkinput(lua_State *L, tl_mlp *m, size_t i) {
-  if (lua_type(L, -1) != LUA_TNUMBER && tlb_toelement(L, -1) == NULL) {
-    const char *fname = kind_names[tl_mlp_kind_of(m)];
+static void checkinput(lua_State *L, const char *fname, size_t i) {
+  if (lua_type(L, -1) != LUA_TNUMBER && tlb_toelement(L, -1) == NULL)
     tlb_argerror(L, 1, fname, "input %d must be a number or an Element, got %s",
                  (int)i, luaL_typename(L, -1));
-  }
 }
 
 /* Stores into x[i] a reference to the value at the top: the Element's
@@ -268,38 +316,63 @@ static tl_node *inputnode(lua_State *L, tl_ctx *ctx) {
   return n;
 }
 
-/* Reads argument 2 (a table of nin numbers or Elements, or one of them
-** when nin == 1) into mo->x, every entry one reference. */
-static void readinputs(lua_State *L, tlb_model *mo) {
-  tl_mlp *m = mo->m;
+/* Reads the value at 'idx' (a table of nin numbers or Elements, or one of
+** them when nin == 1), argument #1 of 'fname', into x[0..nin), every entry
+** one reference. */
+static void readinputs(lua_State *L, int idx, size_t nin, const char *fname,
+                       tl_node **x) {
   tl_ctx *ctx = tlb_ctx(L);
-  size_t nin = tl_mlp_nin(m);
-  const char *fname = kind_names[tl_mlp_kind_of(m)];
-  if (lua_type(L, 2) != LUA_TTABLE) {
+  if (lua_type(L, idx) != LUA_TTABLE) {
     if (nin != 1)
       tlb_argerror(L, 1, fname, "table of %d inputs expected, got %s",
-                   (int)nin, luaL_typename(L, 2));
-    lua_pushvalue(L, 2);
-    checkinput(L, m, 1);
-    if ((mo->x[0] = inputnode(L, ctx)) == NULL) tlb_error(L);
+                   (int)nin, luaL_typename(L, idx));
+    lua_pushvalue(L, idx);
+    checkinput(L, fname, 1);
+    if ((x[0] = inputnode(L, ctx)) == NULL) tlb_error(L);
     lua_pop(L, 1);
     return;
   }
-  size_t len = tlb_rawlen(L, 2, 2, fname);
+  size_t len = tlb_rawlen(L, idx, 1, fname);
   if (len != nin)
     tlb_argerror(L, 1, fname, "input of length %d expected, got %d", (int)nin,
                  (int)len);
   for (size_t i = 0; i < nin; i++) {   /* check all before making any */
-    lua_rawgeti(L, 2, (lua_Integer)i + 1);
-    checkinput(L, m, i + 1);
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    checkinput(L, fname, i + 1);
     lua_pop(L, 1);
   }
   for (size_t i = 0; i < nin; i++) {
-    lua_rawgeti(L, 2, (lua_Integer)i + 1);
-    if ((mo->x[i] = inputnode(L, ctx)) == NULL) {
-      while (i-- > 0) tl_release(ctx, mo->x[i]);
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    if ((x[i] = inputnode(L, ctx)) == NULL) {
+      while (i-- > 0) tl_release(ctx, x[i]);
       tlb_error(L);
     }
+    lua_pop(L, 1);
+  }
+}
+
+/* Pushes 'nout' empty handles for results: one, or an array of them. */
+static void pushoutputs(lua_State *L, size_t nout) {
+  if (nout == 1) {
+    tlb_newhandle(L);
+    return;
+  }
+  lua_createtable(L, (int)nout, 0);
+  for (size_t j = 0; j < nout; j++) {
+    tlb_newhandle(L);
+    lua_rawseti(L, -2, (lua_Integer)j + 1);
+  }
+}
+
+/* Fills the handles pushoutputs made (on top) with out[0..nout). */
+static void filloutputs(lua_State *L, size_t nout, tl_node *const *out) {
+  if (nout == 1) {
+    ((tlb_element *)lua_touserdata(L, -1))->node = out[0];
+    return;
+  }
+  for (size_t j = 0; j < nout; j++) {
+    lua_rawgeti(L, -1, (lua_Integer)j + 1);
+    ((tlb_element *)lua_touserdata(L, -1))->node = out[j];
     lua_pop(L, 1);
   }
 }
@@ -316,30 +389,53 @@ static int model_call(lua_State *L) {
     return 1;
   }
   size_t nout = tl_mlp_nout(mo->m), nin = tl_mlp_nin(mo->m);
-  tlb_element *one = NULL;
-  if (nout == 1)
-    one = tlb_newhandle(L);
-  else {
-    lua_createtable(L, (int)nout, 0);
-    for (size_t j = 0; j < nout; j++) {
-      tlb_newhandle(L);
-      lua_rawseti(L, -2, (lua_Integer)j + 1);
-    }
-  }
-  readinputs(L, mo);
+  pushoutputs(L, nout);
+  readinputs(L, 2, nin, kind_names[tl_mlp_kind_of(mo->m)], mo->x);
   tl_ctx *ctx = tlb_ctx(L);
   tl_status st = tl_mlp_forward(ctx, mo->m, mo->x, mo->out);
   for (size_t i = 0; i < nin; i++) tl_release(ctx, mo->x[i]);
   if (st != TL_OK) return tlb_error(L);
-  if (one != NULL) {
-    one->node = mo->out[0];
+  filloutputs(L, nout, mo->out);
+  return 1;
+}
+
+/* nn.linear(x, W, b): x W^T + b, the Linear module's forward (also what
+** each layer of an MLP computes), with W of shape (nout x nin) and b
+** (nout).  x an array (N x nin, or a vector of nin) gives one linear node;
+** x a table of nin numbers or Elements (or one of them when nin is 1)
+** gives per row j one neuron node W[j].x + b[j], an Element when nout is
+** 1, else an array of them: the two paths of model(x). */
+static int nn_linear(lua_State *L) {
+  tl_node *w = tlb_toelement(L, 2), *b = tlb_toelement(L, 3);
+  if (w == NULL || tl_ndim(w) != 2)
+    return tlb_argerror(L, 2, "linear", "weight must be an (nout x nin) array "
+                        "Element, got %s", w ? "an Element of another shape"
+                        : luaL_typename(L, 2));
+  size_t nout = tl_dim(w, 0), nin = tl_dim(w, 1);
+  if (b == NULL || tl_ndim(b) != 1 || tl_dim(b, 0) != nout)
+    return tlb_argerror(L, 3, "linear", "bias must be an array Element of %s "
+                        "values, one per row of the weight", tlb_pushsize(L, nout));
+  lua_settop(L, 3);
+  tl_ctx *ctx = tlb_ctx(L);
+  tl_node *xa = tlb_toelement(L, 1);
+  if (xa != NULL && tl_is_array(xa)) {
+    tlb_element *h = tlb_newhandle(L);
+    tlb_sethandle(L, h, tl_linear(ctx, xa, w, b));
     return 1;
   }
-  for (size_t j = 0; j < nout; j++) {
-    lua_rawgeti(L, -1, (lua_Integer)j + 1);
-    ((tlb_element *)lua_touserdata(L, -1))->node = mo->out[j];
-    lua_pop(L, 1);
+  tl_node **x = tlb_newscratch(L, nin, sizeof *x, 2, "linear");        /* 4 */
+  tl_node **out = tlb_newscratch(L, nout, sizeof *out, 2, "linear");   /* 5 */
+  pushoutputs(L, nout);                                                 /* 6 */
+  readinputs(L, 1, nin, "linear", x);
+  size_t j = 0;
+  for (; j < nout; j++)
+    if ((out[j] = tl_neuron_row(ctx, w, b, j, x)) == NULL) break;
+  for (size_t i = 0; i < nin; i++) tl_release(ctx, x[i]);
+  if (j < nout) {
+    while (j-- > 0) tl_release(ctx, out[j]);
+    return tlb_error(L);
   }
+  filloutputs(L, nout, out);
   return 1;
 }
 
@@ -535,6 +631,18 @@ static void addlayer(luaL_Buffer *b, size_t fan_in, size_t size, tl_act act) {
 static int model_tostring(lua_State *L) {
   tlb_model *mo = tomodel(L, 1, "__tostring");
   tl_mlp *m = mo->m;
+  /* An MLP prints as the multi-line summary every module prints, written
+  ** once, in Lua (lua/torchlet/modules.lua sets methods.summary); with
+  ** torchlet.core alone, micrograd's line below. */
+  if (tl_mlp_kind_of(m) == TL_KIND_MLP) {
+    lua_getfield(L, LUA_REGISTRYINDEX, TLB_MODULE_METHODS);
+    if (lua_getfield(L, -1, "summary") == LUA_TFUNCTION) {
+      lua_pushvalue(L, 1);
+      lua_call(L, 1, 1);
+      if (lua_type(L, -1) == LUA_TSTRING) return 1;
+    }
+    lua_settop(L, 1);
+  }
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   tl_mlp_kind kind = tl_mlp_kind_of(m);
@@ -575,6 +683,63 @@ static int model_convert(lua_State *L, tl_dtype t, const char *fname) {
 static int model_float(lua_State *L) { return model_convert(L, TL_FLOAT32, "float"); }
 static int model_double(lua_State *L) { return model_convert(L, TL_FLOAT64, "double"); }
 
+/* model:architecture(): {kind = "MLP", nin = 2, sizes = {16, 16, 1},
+** activations = {"relu", "relu", "linear"}}, what the model was made
+** with (kind "Neuron", "Layer" or "MLP"). */
+static int model_architecture(lua_State *L) {
+  tl_mlp *m = tomodel(L, 1, "architecture")->m;
+  size_t nl = tl_mlp_nlayers(m);
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, kind_names[tl_mlp_kind_of(m)]);
+  lua_setfield(L, -2, "kind");
+  lua_pushinteger(L, (lua_Integer)tl_mlp_nin(m));
+  lua_setfield(L, -2, "nin");
+  lua_createtable(L, (int)nl, 0);
+  lua_createtable(L, (int)nl, 0);
+  for (size_t l = 0; l < nl; l++) {
+    lua_pushinteger(L, (lua_Integer)tl_mlp_layer_size(m, l));
+    lua_rawseti(L, -3, (lua_Integer)l + 1);
+    lua_pushstring(L, tl_act_name(tl_mlp_layer_act(m, l)));
+    lua_rawseti(L, -2, (lua_Integer)l + 1);
+  }
+  lua_setfield(L, -3, "activations");
+  lua_setfield(L, -2, "sizes");
+  return 1;
+}
+
+/* #model: the modules of the equivalent nn.Sequential, a Linear per layer
+** and an activation after each layer that has one (model[i], see
+** model_index). */
+static int model_len(lua_State *L) {
+  tl_mlp *m = tomodel(L, 1, "__len")->m;
+  size_t n = 0;
+  for (size_t l = 0; l < tl_mlp_nlayers(m); l++)
+    n += 1 + (tl_mlp_layer_act(m, l) != TL_ACT_LINEAR);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* model.key: a method (upvalue 3 is the methods table); model[i]: module
+** i of the equivalent nn.Sequential, made by methods._item, which the Lua
+** part (lua/torchlet/modules.lua) defines: a Linear over the model's own
+** W and b, or an activation module (nil without the Lua part). */
+static int model_index(lua_State *L) {
+  tomodel(L, 1, "__index");
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    if (lua_getfield(L, lua_upvalueindex(3), "_item") != LUA_TFUNCTION) {
+      lua_pushnil(L);
+      return 1;
+    }
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(3));
+  return 1;
+}
+
 /* Frees the model.  At lua_close the context is finalized after every
 ** handle made later; should it already be gone, its pool took the nodes. */
 static int model_gc(lua_State *L) {
@@ -594,13 +759,13 @@ static int model_gc(lua_State *L) {
 void tlb_open_nn(lua_State *L) {
   static const luaL_Reg meta[] = {
     {"__call", model_call}, {"__tostring", model_tostring},
-    {"__gc", model_gc}, {NULL, NULL}
+    {"__len", model_len}, {"__gc", model_gc}, {NULL, NULL}
   };
   static const luaL_Reg methods[] = {
     {"parameters", model_parameters}, {"zero_grad", model_zero_grad},
     {"l2", model_l2}, {"memory", model_memory}, {"save", model_save},
-    {"dump", model_dump}, {"float", model_float}, {"double", model_double},
-    {NULL, NULL}
+    {"dump", model_dump}, {"architecture", model_architecture},
+    {"float", model_float}, {"double", model_double}, {NULL, NULL}
   };
   static const luaL_Reg param_meta[] = {
     {"__index", param_index}, {"__newindex", param_newindex},
@@ -608,13 +773,31 @@ void tlb_open_nn(lua_State *L) {
   };
   static const luaL_Reg funcs[] = {
     {"Neuron", nn_neuron}, {"Layer", nn_layer}, {"MLP", nn_mlp},
-    {"load", nn_load}, {"load_string", nn_load_string}, {NULL, NULL}
+    {"load", nn_load}, {"load_string", nn_load_string}, {"linear", nn_linear},
+    {NULL, NULL}
   };
-  tlb_newclass(L, TLB_MODULE, meta, methods, NULL);
+  /* as tlb_newclass, keeping the methods table in the registry too */
+  luaL_newmetatable(L, TLB_MODULE);
+  tlb_setfuncs(L, meta);
+  lua_newtable(L);                             /* methods */
+  tlb_setfuncs(L, methods);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, TLB_MODULE_METHODS);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, -3);                        /* methods as upvalue 3 */
+  lua_pushcclosure(L, model_index, 3);
+  lua_setfield(L, -3, "__index");
+  lua_pop(L, 1);                               /* methods */
+  tlb_protect_metatable(L, -1);
   lua_pop(L, 1);
   tlb_newclass(L, TLB_PARAMETER, param_meta, NULL, NULL);
   lua_pop(L, 1);
   lua_newtable(L);
   tlb_setfuncs(L, funcs);
+  /* the methods of Neuron, Layer and MLP, where the Lua part adds its own
+  ** (train, eval, summary, _item), as Element_methods */
+  lua_getfield(L, LUA_REGISTRYINDEX, TLB_MODULE_METHODS);
+  lua_setfield(L, -2, "Module_methods");
   lua_setfield(L, -2, "nn");                   /* module.nn */
 }

@@ -176,6 +176,12 @@ tl_mlp *tl__mlp_with_params(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
   return m;
 }
 
+tl_mlp *tl_mlp_new_from(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
+                        size_t nlayers, const size_t *sizes,
+                        const tl_act *act, const double *values) {
+  return tl__mlp_with_params(ctx, kind, nin, nlayers, sizes, act, values);
+}
+
 void tl_mlp_free(tl_ctx *ctx, tl_mlp *m) {
   if (m == NULL) return;
   if (m->params != NULL)

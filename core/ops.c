@@ -128,6 +128,25 @@ static double cos_ga(double a, double u, double out, double g) { UNUSED u; UNUSE
 static double softplus_f(double a, double u) { UNUSED u; return (a > 0 ? a : 0) + log1p(exp(-fabs(a))); }
 static double softplus_ga(double a, double u, double out, double g) { UNUSED out; return g * sigmoid_f(a, u); }
 
+/* GELU, PyTorch's exact form x * 0.5 * (1 + erf(x / sqrt 2)) (libm's erf),
+** with its backward g * (cdf + x * pdf), pdf = e^(-x^2 / 2) / sqrt(2 pi),
+** written in the order of PyTorch 1.13's CPU kernel (GeluKernel.cpp).
+** (M_SQRT1_2 and M_2_SQRTPI are POSIX, not C11: spelled out here.) */
+#define TL_SQRT1_2 0.70710678118654752440
+#define TL_2_SQRTPI 1.12837916709551257390
+static double gelu_f(double a, double u) { UNUSED u; return a * 0.5 * (1 + erf(a * TL_SQRT1_2)); }
+static double gelu_ga(double a, double u, double out, double g) {
+  UNUSED u; UNUSED out;
+  double cdf = 0.5 * (1 + erf(a * TL_SQRT1_2));
+  double pdf = (TL_2_SQRTPI * TL_SQRT1_2 * 0.5) * exp(a * a * -0.5);
+  return g * (cdf + a * pdf);
+}
+
+/* Leaky ReLU with slope 'k' below 0, as PyTorch's leaky_relu: a > 0 ? a :
+** a * k (nan and 0 take the second branch), and the gradient g or g * k. */
+static double leaky_f(double a, double k) { return a > 0 ? a : a * k; }
+static double leaky_ga(double a, double k, double out, double g) { UNUSED out; return a > 0 ? g : g * k; }
+
 /* }====================================================================== */
 
 /* {======================================================================

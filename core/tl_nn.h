@@ -79,6 +79,12 @@ typedef struct tl_mlp tl_mlp;
 ** layer of one neuron, a TL_KIND_LAYER model one layer. */
 tl_mlp *tl_mlp_new(tl_ctx *ctx, tl_mlp_kind kind, size_t nin, size_t nlayers,
                    const size_t *sizes, const tl_act *acts, tl_init init);
+/* A model as tl_mlp_new makes, whose parameters hold 'values' (the
+** model's tl_mlp_nscalars of them, layer by layer W row-major then b: the
+** order of model files) instead of draws: the generator is not used. */
+tl_mlp *tl_mlp_new_from(tl_ctx *ctx, tl_mlp_kind kind, size_t nin,
+                        size_t nlayers, const size_t *sizes,
+                        const tl_act *acts, const double *values);
 /* Releases the model's parameters and frees it.  NULL is ignored. */
 void tl_mlp_free(tl_ctx *ctx, tl_mlp *m);
 

@@ -165,7 +165,13 @@ enum {
     "(softmax($a) - onehot(class)) * $g / $n") \
   /* a's values in another dtype (k: the tl_dtype); drawn "to float32" */ \
   X(TO_DTYPE,    "to",        "to",        1,       TL__AR, NULL,       BW(tl__to_dtype_b), \
-    "$g")
+    "$g") \
+  /* activations of torchlet.nn's modules: GELU (erf form), leaky ReLU \
+  ** with the slope below 0 as k */ \
+  X(GELU,        "gelu",      "GELU",      1,       0,      "gelu",     EW(gelu_f, gelu_ga, NULL), \
+    "$g * (Phi($a) + $a * phi($a))") \
+  X(LEAKY_RELU_K, "leaky_relu", "leaky",   1,       TL__K,  "leaky_relu", EW(leaky_f, leaky_ga, NULL), \
+    "$g * ($a > 0 ? 1 : $k)")
 
 #ifdef __cplusplus
 }

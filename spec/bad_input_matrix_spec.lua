@@ -53,7 +53,9 @@ local function callables()
   end
   local model = function() return torchlet.nn.MLP(2, {3, 1}) end
   local mmeta = getmetatable(model())
-  for k, v in pairs(mmeta.__index) do add("model:" .. k, v, model) end
+  for k, v in pairs(torchlet.nn.Module_methods) do add("model:" .. k, v, model) end
+  add("model __index", mmeta.__index, model)
+  add("model __len", mmeta.__len, model)
   add("model __call", mmeta.__call, model)
   add("model __tostring", mmeta.__tostring, nil)
   local param = function() return torchlet.nn.MLP(2, {3, 1}):parameters({scalar = true})[2] end

@@ -249,7 +249,7 @@ describe("checkpoints", function()
           torchlet.dump_checkpoint, {model = m, optimiser = opt})
     fails("bad argument #1 to 'dump_checkpoint' (field 'model' is missing)",
           torchlet.dump_checkpoint, {optimizer = opt})
-    fails("bad argument #1 to 'dump_checkpoint' (field 'model' must be a Module, got torchlet.Optimizer)",
+    fails("bad argument #1 to 'dump_checkpoint' (field 'model' must be a Module (nn.MLP, Layer or Neuron; not a Sequential), got torchlet.Optimizer)",
           torchlet.dump_checkpoint, {model = opt})
     fails("bad argument #1 to 'dump_checkpoint' (field 'optimizer' must be an Optimizer, got table)",
           torchlet.dump_checkpoint, {model = m, optimizer = {}})

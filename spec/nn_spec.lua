@@ -64,17 +64,22 @@ describe("nn", function()
       assert.is_true(loss().data < 0.5 * first)
     end)
 
-    it("prints like micrograd", function()
-      assert.are.equal("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], "
-                       .. "Layer of [LinearNeuron(2)]]", tostring(nn.MLP(2, {2, 1})))
+    it("prints Neurons and Layers like micrograd, an MLP as its summary", function()
+      assert.are.equal("MLP(2, {2, 1})\n"
+                       .. "  (1) Linear(2, 2)  W (2 x 2), b (2)          6\n"
+                       .. "  (2) ReLU()\n"
+                       .. "  (3) Linear(2, 1)  W (1 x 2), b (1)          3\n"
+                       .. "total: 9 parameters", tostring(nn.MLP(2, {2, 1})))
       assert.are.equal("ReLUNeuron(3)", tostring(nn.Neuron(3)))
       assert.are.equal("LinearNeuron(3)", tostring(nn.Neuron(3, {nonlin = false})))
       assert.are.equal("Layer of [TanhNeuron(2), TanhNeuron(2)]",
                        tostring(nn.Layer(2, 2, {activation = "tanh"})))
-      assert.are.equal("MLP of [Layer of [SigmoidNeuron(1)], Layer of [TanhNeuron(1)]]",
-                       tostring(nn.MLP(1, {1, 1}, {activation = "sigmoid", output = "tanh"})))
-      assert.are.equal("MLP of [Layer of [LinearNeuron(1)], Layer of [ReLUNeuron(1)]]",
-                       tostring(nn.MLP(1, {1, 1}, {activations = {"linear", "relu"}})))
+      local s = tostring(nn.MLP(1, {1, 1}, {activation = "sigmoid", output = "tanh"}))
+      assert.truthy(s:find("\n  (2) Sigmoid()\n", 1, true), s)
+      assert.truthy(s:find("\n  (4) Tanh()\ntotal: 4 parameters", 1, true), s)
+      s = tostring(nn.MLP(1, {1, 1}, {activations = {"linear", "relu"}}))
+      assert.truthy(s:find("\n  (2) Linear(1, 1)", 1, true), s)
+      assert.truthy(s:find("\n  (3) ReLU()\n", 1, true), s)
     end)
 
     -- issue 13: no scalar node per parameter

@@ -171,6 +171,15 @@ for id, f in pairs(unary) do
     value = function(xs) return f(xs[1]) end}
 end
 
+-- gelu: Lua has no erf, so its value at 0.75 is PyTorch 1.13's
+-- (torch.nn.functional.gelu, float64); leaky_relu's slope is its constant.
+recipes.gelu = {xs = {0.75},
+  build = function(xs) local x = E(xs[1]) return x:gelu(), {x} end,
+  value = function() return 0.5800294857173489 end}
+recipes.leaky_relu_k = {xs = {-1.25},
+  build = function(xs) local x = E(xs[1]) return x:leaky_relu(0.2), {x} end,
+  value = function(xs) return xs[1] * 0.2 end}
+
 -- Whether the graph of 'root' holds a node of op 'entry'.
 local function holds(root, entry)
   local stack = {root}                  -- the recipes' graphs are small trees

@@ -130,6 +130,7 @@ describe("torchlet.core on " .. (jit and jit.version or _VERSION), function()
     assert.is_true(last < 0.01 and last < first, "loss " .. first .. " -> " .. last)
     assert.are.equal(4, #model:parameters())
     assert.are.equal(17, #model:parameters({scalar = true}))
+    -- torchlet.core alone: micrograd's line (the summary is the Lua part's)
     assert.truthy(tostring(model):find("MLP of [", 1, true))
   end)
 

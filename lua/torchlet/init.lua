@@ -7,7 +7,8 @@ torchlet -- reverse-mode automatic differentiation with a C core.
 The C part is the submodule torchlet.core; this file re-exports it and adds
 what is easier to write in Lua.  It sets no globals.
 
-    torchlet.nn      Neuron, Layer, MLP, load          (C: bindings/nn.c)
+    torchlet.nn      Neuron, Layer, MLP, load, linear   (C: bindings/nn.c),
+                     Linear, Sequential, ReLU, ..., Dropout (lua/torchlet/modules.lua)
     torchlet.optim   SGD, RMSprop, Adagrad, Adam, AdamW (C: bindings/optim.c),
                      clip_grad_norm, schedule (lua/torchlet/optim_extra.lua)
     torchlet.loss    mse, hinge, bce, cross_entropy     (C: bindings/loss.c)
@@ -24,6 +25,8 @@ M.data = require "torchlet.data"
 -- The Lua part of optim joins the C part's table, so torchlet.optim and
 -- torchlet.core.optim stay one table.
 for k, v in pairs(require "torchlet.optim_extra") do core.optim[k] = v end
+-- Likewise the modules (Linear, Sequential, activations, Dropout) join nn.
+for k, v in pairs(require "torchlet.modules") do core.nn[k] = v end
 
 -- Nested value tables (x.data, x.grad, x:totable() of arrays) print as
 -- [[1, 2], [3, 4]], rows of a matrix on lines of their own.
