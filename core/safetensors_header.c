@@ -404,7 +404,7 @@ static tl_status check_layout(cursor *c, tl__st_header *hd,
     st = tl__fail_at(c->ctx, TL_EFORMAT, w, "%llu bytes of data after the last "
                      "tensor", (unsigned long long)(data_len - at));
   if (st != TL_OK) return st;
-  qsort(hd->t, hd->nt, sizeof *hd->t, by_name);
+  if (hd->nt > 1) qsort(hd->t, hd->nt, sizeof *hd->t, by_name);
   for (size_t k = 1; k < hd->nt; k++)
     if (strcmp(hd->t[k - 1].name, hd->t[k].name) == 0)
       return tl__fail_at(c->ctx, TL_EFORMAT, w, "bad safetensors header: "

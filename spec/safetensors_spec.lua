@@ -470,6 +470,11 @@ describe("safetensors", function()
               file(g('"torchlet.nin":"2"', '"torchlet.nin":"2","torchlet.nin":"2"')))
     end)
 
+    it("a file without tensors (the fuzzer's first find: qsort of none)", function()
+      refused("no Torchlet architecture in the header's __metadata__", file("{}", ""))
+      refused("missing tensor '0.weight'", file("{" .. META .. "}", ""))
+    end)
+
     it("a file it cannot open", function()
       fails("cannot open", nn.load, tmppath(".safetensors"))
     end)
