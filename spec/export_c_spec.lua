@@ -108,7 +108,7 @@ describe("model:export_c", function()
 
   it("gives model(x) bit for bit: mixed activations, a Layer and a Neuron", function()
     check_model(nn.MLP(4, {6, 5, 4, 2}, {activations = {"linear", "relu", "sigmoid", "tanh"}}), 4, 12)
-    check_model(nn.Layer(3, 5, {activation = "tanh"}), 3, 8)
+    check_model(nn.Layer(3, 13, {activation = "tanh"}), 3, 8)   -- 8 rows at once, then 5
     check_model(nn.Neuron(2), 2, 8)
   end)
 
