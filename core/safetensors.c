@@ -351,11 +351,12 @@ static tl_mlp *build(tl_ctx *ctx, const char *where, const tl__st_header *hd,
   if (hd->nt != 2 * nl) {
     /* a tensor no layer claims: the first by name not among ts */
     const char *extra = "?";
-    for (size_t k = 0; k < hd->nt && extra[0] == '?'; k++) {
-      size_t j = 0;
-      while (j < 2 * nl && ts[j] != &hd->t[k]) j++;
-      if (j == 2 * nl) extra = hd->t[k].name;
-    }
+    unsigned char *claimed = calloc(hd->nt, 1);
+    if (claimed == NULL) { tl__fail_at(ctx, TL_ENOMEM, where, "out of memory"); goto done; }
+    for (size_t j = 0; j < 2 * nl; j++) claimed[ts[j] - hd->t] = 1;
+    for (size_t k = 0; k < hd->nt && extra[0] == '?'; k++)
+      if (!claimed[k]) extra = hd->t[k].name;
+    free(claimed);
     tl__fail_at(ctx, TL_EFORMAT, where, "tensor '%.200s' belongs to no layer "
                 "of the architecture (%zu layers, %zu tensors expected)",
                 extra, nl, 2 * nl);

@@ -287,15 +287,10 @@ static tl_status parse_metadata(cursor *c, tl__st_header *hd) {
       hd->cap_meta = cap;
     }
     tl__st_pair *pr = &hd->meta[hd->nmeta];
-    size_t len, at = c->i;
+    size_t len;
     if ((st = parse_string(c, &pr->key, &len)) != TL_OK) return st;
     pr->value = NULL;
     hd->nmeta++;
-    for (size_t k = 0; k + 1 < hd->nmeta; k++)
-      if (strcmp(hd->meta[k].key, pr->key) == 0) {
-        c->i = at;
-        return bad(c, "repeated key in __metadata__");
-      }
     if ((st = expect(c, ':')) != TL_OK) return st;
     skip_ws(c);
     if (c->i < c->n && c->s[c->i] != '"')
@@ -314,6 +309,10 @@ static tl_status parse_metadata(cursor *c, tl__st_header *hd) {
 static int by_name(const void *a, const void *b) {
   return strcmp(((const tl__st_tensor *)a)->name,
                 ((const tl__st_tensor *)b)->name);
+}
+
+static int by_key(const void *a, const void *b) {
+  return strcmp(((const tl__st_pair *)a)->key, ((const tl__st_pair *)b)->key);
 }
 
 static int by_offset(const void *a, const void *b) {
@@ -404,11 +403,18 @@ static tl_status check_layout(cursor *c, tl__st_header *hd,
     st = tl__fail_at(c->ctx, TL_EFORMAT, w, "%llu bytes of data after the last "
                      "tensor", (unsigned long long)(data_len - at));
   if (st != TL_OK) return st;
+  /* sorted, repeats are neighbours: n log n however many names */
   if (hd->nt > 1) qsort(hd->t, hd->nt, sizeof *hd->t, by_name);
   for (size_t k = 1; k < hd->nt; k++)
     if (strcmp(hd->t[k - 1].name, hd->t[k].name) == 0)
       return tl__fail_at(c->ctx, TL_EFORMAT, w, "bad safetensors header: "
                          "tensor '%.200s' appears twice", hd->t[k].name);
+  if (hd->nmeta > 1) qsort(hd->meta, hd->nmeta, sizeof *hd->meta, by_key);
+  for (size_t k = 1; k < hd->nmeta; k++)
+    if (strcmp(hd->meta[k - 1].key, hd->meta[k].key) == 0)
+      return tl__fail_at(c->ctx, TL_EFORMAT, w, "bad safetensors header: "
+                         "key '%.200s' appears twice in __metadata__",
+                         hd->meta[k].key);
   return TL_OK;
 }
 

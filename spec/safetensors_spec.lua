@@ -466,7 +466,7 @@ describe("safetensors", function()
               file(g('"torchlet.nin":"2",', "")))
       refused("disagree on the number of layers",
               file(g('"torchlet.sizes":"1"', '"torchlet.sizes":"1,1"')))
-      refused("repeated key in __metadata__",
+      refused("key 'torchlet.nin' appears twice in __metadata__",
               file(g('"torchlet.nin":"2"', '"torchlet.nin":"2","torchlet.nin":"2"')))
     end)
 
