@@ -45,9 +45,9 @@ tl_status tl_mlp_save_safetensors(tl_ctx *ctx, const tl_mlp *m,
                                   const char *path);
 /* A model from a safetensors file / buffer; 'arch' (NULL: none) replaces
 ** the activations of the metadata, and is required when the file has no
-** Torchlet metadata.  NULL with a message saying what is wrong:
-** TL_EIO, TL_EFORMAT (a damaged or foreign file), TL_EARG (the file does
-** not hold the given architecture). */
+** Torchlet metadata.  NULL with a message saying what is wrong: TL_EIO,
+** TL_EFORMAT (a damaged file, or one that does not hold the architecture:
+** a missing tensor, a shape that does not fit), TL_ENOMEM. */
 tl_mlp *tl_mlp_load_safetensors(tl_ctx *ctx, const char *path,
                                 const tl_arch *arch);
 tl_mlp *tl_mlp_load_safetensors_bytes(tl_ctx *ctx, const void *buf,
