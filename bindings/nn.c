@@ -7,7 +7,8 @@
 **                                    output ("linear"), activations, init
 **   nn.load(path)  nn.load_string(s)
 **   model(x)  model:parameters([{scalar = true}])  model:zero_grad()
-**   model:l2()  model:memory()  model:save(path)  model:dump()
+**   model:l2()  model:memory()  model:save(path [, {format = f}])
+**   model:dump()  model:export_c(path [, {name = "model"}])
 **   tostring(model)
 **
 ** A forward pass reads the inputs, calls core once and pushes only the
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/tl_interop.h"
 #include "../core/tl_nn.h"
 #include "tlb.h"
 
@@ -255,10 +257,70 @@ static const char *checkpath(lua_State *L, int arg, const char *fname) {
   return tlb_tofilename(L, arg, arg, fname, "path");
 }
 
+/* The file format for 'path' with options at 'arg': option 'format'
+** ("torchlet" or "safetensors"), else the name's extension: 1 for
+** safetensors. */
+static int is_safetensors(lua_State *L, const char *path, int arg,
+                          const char *fname) {
+  static const char ext[] = ".safetensors";
+  const char *f = tlb_optstring(L, arg, fname, "format", NULL);
+  size_t n = strlen(path), e = sizeof ext - 1;
+  if (f == NULL) return n >= e && strcmp(path + n - e, ext) == 0;
+  if (strcmp(f, "safetensors") == 0) return 1;
+  if (strcmp(f, "torchlet") != 0)
+    tlb_argerror(L, arg, fname, "unknown format '%s' (torchlet or "
+                 "safetensors expected)", f);
+  return 0;
+}
+
+/* nn.load(path [, opts]): the activations of opts (as nn.MLP's) stand for
+** a safetensors file's own, and are needed where it has none (a file
+** written by PyTorch).  The per-layer list lives in a userdata on the
+** stack, so an error while reading it leaks nothing. */
 static int nn_load(lua_State *L) {
+  static const char *const allowed[] = {"format", "activation", "output",
+                                        "activations", NULL};
   const char *path = checkpath(L, 1, "load");
+  int has_opts = tlb_checkopts(L, 2, "load", allowed);
+  int st = is_safetensors(L, path, 2, "load");
+  tl_arch arch = {0, NULL, TL_ACT_RELU, TL_ACT_LINEAR}, *given = NULL;
+  int given_acts = 0;
+  if (has_opts) {
+    given_acts = tlb_getopt(L, 2, "activation") != LUA_TNIL;
+    given_acts |= tlb_getopt(L, 2, "output") != LUA_TNIL;
+    given_acts |= tlb_getopt(L, 2, "activations") != LUA_TNIL;
+    lua_pop(L, 3);
+  }
+  if (given_acts) {
+    if (!st)
+      return tlb_argerror(L, 2, "load", "activations are read from "
+                          "safetensors files only; a Torchlet file has its own");
+    given = &arch;
+    arch.hidden = checkact(L, 2, "load", tlb_optstring(L, 2, "load",
+                           "activation", "relu"), "activation");
+    arch.output = checkact(L, 2, "load", tlb_optstring(L, 2, "load", "output",
+                           "linear"), "activation");
+    if (tlb_getopt(L, 2, "activations") != LUA_TNIL) {
+      size_t nl = lua_istable(L, -1) ? tlb_rawlen(L, -1, 2, "load") : 0;
+      if (nl == 0 || nl > TL_MLP_MAX_LAYERS)
+        return tlb_argerror(L, 2, "load", "option 'activations' must be a "
+                            "table with one name per layer");
+      tl_act *acts = tlb_newscratch(L, nl, sizeof *acts, 2, "load");
+      for (size_t l = 0; l < nl; l++) {
+        if (lua_rawgeti(L, -2, (lua_Integer)l + 1) != LUA_TSTRING)
+          return tlb_argerror(L, 2, "load", "activations[%d] must be a string",
+                              (int)l + 1);
+        acts[l] = checkact(L, 2, "load", lua_tostring(L, -1), "activation");
+        lua_pop(L, 1);
+      }
+      arch.acts = acts;
+      arch.nlayers = nl;
+    }
+  }
   tlb_model *mo = newmodel(L);
-  setmodel(L, mo, tl_mlp_load(tlb_ctx(L), path), NULL);  /* names itself */
+  tl_ctx *ctx = tlb_ctx(L);
+  setmodel(L, mo, st ? tl_mlp_load_safetensors(ctx, path, given)
+                     : tl_mlp_load(ctx, path), NULL);    /* names itself */
   return 1;
 }
 
@@ -592,10 +654,36 @@ static int model_memory(lua_State *L) {
   return 1;
 }
 
+/* model:save(path [, {format = "torchlet" | "safetensors"}]): the format
+** by default from the name, safetensors for "*.safetensors". */
 static int model_save(lua_State *L) {
+  static const char *const allowed[] = {"format", NULL};
   tlb_model *mo = tomodel(L, 1, "save");
   const char *path = checkpath(L, 2, "save");
-  if (tl_mlp_save(tlb_ctx(L), mo->m, path) != TL_OK) return tlb_error(L);
+  tlb_checkopts(L, 3, "save", allowed);
+  tl_ctx *ctx = tlb_ctx(L);
+  tl_status st = is_safetensors(L, path, 3, "save")
+                 ? tl_mlp_save_safetensors(ctx, mo->m, path)
+                 : tl_mlp_save(ctx, mo->m, path);
+  if (st != TL_OK) return tlb_error(L);
+  return 0;
+}
+
+/* model:export_c(path [, {name = "model"}]): one C99 header computing
+** model(x) for one sample (core/export_c.c). */
+static int model_export_c(lua_State *L) {
+  static const char *const allowed[] = {"name", NULL};
+  tlb_model *mo = tomodel(L, 1, "export_c");
+  const char *path = checkpath(L, 2, "export_c");
+  tlb_checkopts(L, 3, "export_c", allowed);
+  const char *name = tlb_optstring(L, 3, "export_c", "name", "model");
+  static const char ident[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+                              "0123456789";
+  size_t n = strlen(name);
+  if (n == 0 || n > 64 || strspn(name, ident) != n || strchr(ident + 53, name[0]))
+    return tlb_argerror(L, 3, "export_c", "option 'name' must be a C identifier "
+                        "of at most 64 characters, got '%s'", name);
+  if (tl_mlp_export_c(tlb_ctx(L), mo->m, path, name) != TL_OK) return tlb_error(L);
   return 0;
 }
 
@@ -764,7 +852,8 @@ void tlb_open_nn(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"parameters", model_parameters}, {"zero_grad", model_zero_grad},
     {"l2", model_l2}, {"memory", model_memory}, {"save", model_save},
-    {"dump", model_dump}, {"architecture", model_architecture},
+    {"dump", model_dump}, {"export_c", model_export_c},
+    {"architecture", model_architecture},
     {"float", model_float}, {"double", model_double}, {NULL, NULL}
   };
   static const luaL_Reg param_meta[] = {

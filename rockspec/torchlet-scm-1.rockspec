@@ -40,9 +40,11 @@ build = {
       sources = {
         "core/array.c", "core/array_ops.c", "core/atomic_file.c",
         "core/checkpoint.c", "core/ctx.c",
-        "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
+        "core/elementwise.c", "core/export_c.c", "core/gemm.c", "core/graph.c",
+        "core/loss.c",
         "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c",
-        "core/optim.c", "core/serialize.c", "core/trace.c", "core/viz/plot.c",
+        "core/optim.c", "core/safetensors.c", "core/safetensors_header.c",
+        "core/serialize.c", "core/trace.c", "core/viz/plot.c",
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
         "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
         "core/viz/viz_output.c", "bindings/runtime.c",

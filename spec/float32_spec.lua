@@ -127,7 +127,7 @@ end)
 -- {== ops against float64 =============================================
 
 local unary = {"neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs",
-               "sin", "cos", "softplus"}
+               "sin", "cos", "softplus", "gelu", "leaky_relu"}
 
 -- Runs build(x, ...) on float64 and float32 copies of the same exact
 -- values; compares results and the leaves' gradients (through a weighted
@@ -454,5 +454,22 @@ describe("float32 models", function()
     assert.are.equal("float64", t.nn.load(f64):parameters()[1].dtype)
     cleanup()
   end)
-end)
 
+  it("safetensors: a float32 model is written as F32 and loads back float32; export_c asks for float64", function()
+    local tmppath, cleanup = helpers.temp_paths()
+    local path = tmppath(".safetensors")
+    t.manual_seed(8)
+    local m = t.nn.MLP(3, {4, 2}, {dtype = "float32"})
+    m:save(path)
+    local bytes = helpers.read_file(path)
+    assert.truthy(bytes:find('"dtype":"F32"', 1, true))
+    assert.is_nil(bytes:find('"F64"', 1, true))
+    assert.truthy(bytes:find('"torchlet.dtype":"float32"', 1, true))
+    local m2 = t.nn.load(path)
+    assert.are.equal("float32", m2:parameters()[1].dtype)
+    for i, p in ipairs(m:parameters()) do assert.are.same(p.data, m2:parameters()[i].data) end
+    helpers.fails("export_c: a float32 model; the header is float64",
+                  function() return m:export_c(tmppath(".h")) end)
+    cleanup()
+  end)
+end)

@@ -195,7 +195,7 @@ for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lu
          include/torchlet/tl_nn.h include/torchlet/tl_optim.h \
          include/torchlet/tl_checkpoint.h \
          include/torchlet/tl_loss.h include/torchlet/tl_viz.h \
-         include/torchlet/tl_plot.h \
+         include/torchlet/tl_plot.h include/torchlet/tl_interop.h \
          lib/lua/5.4/torchlet/core.so share/lua/5.4/torchlet/init.lua \
          lib/lua/5.3/torchlet/core.so share/lua/5.3/torchlet/init.lua \
          lib/lua/5.1/torchlet/core.so share/lua/5.1/torchlet/init.lua \
