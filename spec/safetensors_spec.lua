@@ -279,8 +279,8 @@ describe("safetensors", function()
       m:save(p)
       -- tanh after layer 1 makes layer 2 module 2; so does relu
       local back = nn.load(p, {activations = {"relu", "sigmoid"}})
-      assert.are.equal("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)], "
-                       .. "Layer of [SigmoidNeuron(3)]]", tostring(back))
+      assert.are.same({kind = "MLP", nin = 2, sizes = {3, 1}, activations = {"relu", "sigmoid"}},
+                      back:architecture())
       assert_same_params(m, back)
       fails("activations given for 3 layers, the file's metadata has 2", nn.load, p,
             {activations = {"relu", "relu", "relu"}})
@@ -303,10 +303,8 @@ describe("safetensors", function()
     it("load with the activations given, and predict as PyTorch did (float32)", function()
       local m = nn.load("spec/reference/safetensors_torch_f32.safetensors",
                         {activations = ref.activations})
-      assert.are.equal("MLP of [Layer of [TanhNeuron(3), TanhNeuron(3), TanhNeuron(3), "
-        .. "TanhNeuron(3), TanhNeuron(3)], Layer of [LinearNeuron(5), LinearNeuron(5), "
-        .. "LinearNeuron(5), LinearNeuron(5)], Layer of [SigmoidNeuron(4), SigmoidNeuron(4)]]",
-        tostring(m))
+      assert.are.same({kind = "MLP", nin = 3, sizes = {5, 4, 2},
+                       activations = {"tanh", "linear", "sigmoid"}}, m:architecture())
       -- PyTorch rounded every step to float32; Torchlet computes the same
       -- (widened) weights in float64: agreement to float32's precision
       local y = rows_out(m, ref.inputs)
