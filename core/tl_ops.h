@@ -34,7 +34,8 @@
 **           inputs' values, $k the op constant, $n the count averaged over,
 **           $row the row (1-based), $i the input's position (1-based), $w
 **           the weight W[row, i] of a neuron's input, $xs a neuron's
-**           inputs (the first four).  spec/ops_spec.lua
+**           inputs (the first four), $op a custom op's own name.
+**           spec/ops_spec.lua
 **           checks that every op but the leaf has one.
 **
 ** Each file that expands the list defines X (and EW, BW where it reads the
@@ -162,7 +163,11 @@ enum {
   X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b), \
     "$g @ $b; $g^T @ $a; column sums of $g") \
   X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b), \
-    "(softmax($a) - onehot(class)) * $g / $n")
+    "(softmax($a) - onehot(class)) * $g / $n") \
+  /* an op whose forward and backward are callbacks (core/custom.c, \
+  ** tl_custom.h): drawn and named by its own name ($op) */ \
+  X(CUSTOM,      "custom",    "custom",    TL_NARY, 0,      NULL,       BW(tl__custom_b), \
+    "$op.backward($g)[$i]")
 
 #ifdef __cplusplus
 }
