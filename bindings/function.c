@@ -520,10 +520,15 @@ static const luaL_Reg fn_bodies[] = {
   {NULL, NULL}
 };
 
+/* The table of records is made once per state: loading the module again
+** (it shares the state's context) must keep the records of live nodes. */
 void tlb_open_function(lua_State *L) {
-  lua_newtable(L);
-  tlb_setfuncs(L, fn_bodies);
-  lua_setfield(L, LUA_REGISTRYINDEX, TLB_FN_KEY);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TLB_FN_KEY) != LUA_TTABLE) {
+    lua_newtable(L);
+    tlb_setfuncs(L, fn_bodies);
+    lua_setfield(L, LUA_REGISTRYINDEX, TLB_FN_KEY);
+  }
+  lua_pop(L, 1);
   lua_newtable(L);
   tlb_setfuncs(L, fn_funcs);
   lua_setfield(L, -2, "_autograd");

@@ -100,6 +100,11 @@ tl_node *tl_custom(tl_ctx *ctx, const tl_custom_fn *fn, size_t nin,
   c->fn.name = c->name;
   n = tl__record_block(ctx, n, TL_OP_CUSTOM, 0, nin, block);
   if (n != NULL && n->op == TL_OP_CUSTOM) return n;   /* owns f.ud now */
+  if (n == NULL && strncmp(ctx->error, "custom ", 7) == 0) {
+    char rest[sizeof ctx->error];     /* "custom produced nan": its name */
+    snprintf(rest, sizeof rest, "%s", ctx->error + 6);
+    tl_ctx_fail(ctx, TL_ENUMERIC, "%s%s", f.name, rest);
+  }
 fail:
   if (f.destroy != NULL) f.destroy(f.ud);
   return n;

@@ -160,6 +160,18 @@ recipes.index = {xs = M,
   build = function(xs) local x = matrix(xs) return weigh(x[2]), {x} end,
   value = function(xs) return weighed({xs[4], xs[5], xs[6]}) end}
 
+-- a custom op (torchlet.Function, spec/function_spec.lua) of two inputs,
+-- named as its row so that holds() finds it: a^2 * b
+local custom = t.Function{name = "custom",
+  forward = function(ctx, a, b) ctx:save(a, b) return a * a * b end,
+  backward = function(ctx, g)
+    local a, b = ctx.saved[1], ctx.saved[2]
+    return g * 2 * a * b, g * a * a
+  end}
+recipes.custom = {xs = {1.5, -0.75},
+  build = function(xs) local a, b = E(xs[1]), E(xs[2]) return custom(a, b), {a, b} end,
+  value = function(xs) return xs[1] * xs[1] * xs[2] end}
+
 for id, f in pairs(unary) do
   recipes[id] = {xs = {0.75},
     build = function(xs) local x = E(xs[1]) return x[id](x), {x} end,
@@ -209,7 +221,7 @@ describe("ops()", function()
 
   it("has a backward rule as text for every op (e:explain(), core/tl_ops.h)", function()
     local known = {g = true, out = true, a = true, b = true, k = true, n = true,
-                   row = true, i = true, w = true, xs = true}
+                   row = true, i = true, w = true, xs = true, op = true}
     assert.are.equal("", ops[1].grad)
     for i = 2, #ops do
       local o = ops[i]

@@ -104,11 +104,13 @@ local function flat_value(g, i)
   return A.get(g, i)
 end
 
--- The weights of the check of one op: fixed, varied (ones could hide a
--- swapped index), so that results do not depend on a random stream.
+-- The gradient the check of one op sends in: 1 for a scalar (the numbers
+-- reported are then the op's derivatives), varied for an array (ones could
+-- hide a swapped index); fixed, so results do not depend on a random
+-- stream.
 local function weights(n)
   local w = {}
-  for i = 1, n do w[i] = 0.5 + ((i * 7) % 11) / 11 end
+  for i = 1, n do w[i] = 1 + (((i - 1) * 7) % 11) / 11 end
   return w
 end
 
