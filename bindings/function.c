@@ -417,6 +417,15 @@ static int fn_replay(lua_State *L) {
   return 1;
 }
 
+/* The number at 'arg' (the API functions of tlb_loadable.h only). */
+static double check_number(lua_State *L, int arg, const char *fname) {
+  int isnum;
+  double v = lua_tonumberx(L, arg, &isnum);
+  if (!isnum || lua_type(L, arg) != LUA_TNUMBER)
+    tlb_typeerror(L, arg, fname, "number");
+  return v;
+}
+
 /* local_grads(e, g): what e's op gives each input when 'g' (a number for a
 ** scalar e, else an Element of e's shape) arrives: a list, a number per
 ** scalar input, an Element per array input. */
@@ -434,7 +443,7 @@ static int fn_local_grads(lua_State *L) {
                         tlb_pushsize(L, tl_size(n)));
     gout = tl_values(g);
   } else {
-    one = luaL_checknumber(L, 2);
+    one = check_number(L, 2, "local_grads");
   }
   for (size_t i = 0; i < nin; i++) total += tl_size(tl_input(n, i));
   double **gin = tlb_newscratch(L, nin, sizeof *gin, 1, "local_grads");
@@ -488,23 +497,26 @@ static int fn_ops(lua_State *L) {
 
 /* get(e, i) and set(e, i, v): value i (1-based, row-major) of e's data,
 ** in place, for any node: a checker perturbs an op's inputs with it. */
-static size_t check_pos(lua_State *L, tl_node *n) {
-  lua_Integer i = luaL_checkinteger(L, 2);
+static size_t check_pos(lua_State *L, tl_node *n, const char *fname) {
+  int isint;
+  lua_Integer i = lua_tointegerx(L, 2, &isint);
+  if (!isint || lua_type(L, 2) != LUA_TNUMBER)
+    tlb_typeerror(L, 2, fname, "integer");
   if (i < 1 || (lua_Unsigned)i > (lua_Unsigned)tl_size(n))
-    luaL_error(L, "position out of range");
+    tlb_argerror(L, 2, fname, "position out of range");
   return (size_t)i - 1;
 }
 
 static int fn_get(lua_State *L) {
   tl_node *n = tlb_checkelement(L, 1);
-  lua_pushnumber(L, tl_values(n)[check_pos(L, n)]);
+  lua_pushnumber(L, tl_values(n)[check_pos(L, n, "get")]);
   return 1;
 }
 
 static int fn_set(lua_State *L) {
   tl_node *n = tlb_checkelement(L, 1);
-  size_t i = check_pos(L, n);
-  tl_values(n)[i] = luaL_checknumber(L, 3);
+  size_t i = check_pos(L, n, "set");
+  tl_values(n)[i] = check_number(L, 3, "set");
   return 0;
 }
 
