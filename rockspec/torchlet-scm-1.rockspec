@@ -37,7 +37,7 @@ build = {
     ["torchlet.core"] = {
       sources = {
         "core/array.c", "core/array_ops.c", "core/atomic_file.c",
-        "core/checkpoint.c", "core/ctx.c",
+        "core/checkpoint.c", "core/ctx.c", "core/custom.c",
         "core/elementwise.c", "core/gemm.c", "core/graph.c", "core/loss.c",
         "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c",
         "core/optim.c", "core/serialize.c", "core/trace.c", "core/viz/plot.c",
@@ -45,6 +45,7 @@ build = {
         "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
         "core/viz/viz_output.c", "bindings/runtime.c",
         "bindings/array.c", "bindings/checkpoint.c", "bindings/element.c",
+        "bindings/function.c",
         "bindings/host_api.c",
         "bindings/loss.c", "bindings/module.c", "bindings/nn.c",
         "bindings/optim.c", "bindings/viz.c",
