@@ -284,6 +284,52 @@ describe("ops()", function()
   end
 end)
 
+-- gradcheck's two steps at one op (torchlet.gradcheck, core/tl_custom.h):
+-- the op replayed at its inputs' values, and its backward rule alone
+describe("replay and local gradients of every op", function()
+  local A = t._autograd
+  local function size(x)
+    local n = 1
+    for _, d in ipairs(x.shape) do n = n * d end
+    return n
+  end
+  local ops = t.ops()
+  for i = 2, #ops do
+    local id = ops[i].id
+    it(id .. ": replays to its value; its rule alone matches central differences", function()
+      local root = recipes[id].build(recipes[id].xs)
+      local seen = 0
+      for _, entry in ipairs(A.ops(root)) do
+        local e = entry[1]
+        local n = size(e)
+        local y = A.replay(e)
+        for j = 1, n do near(A.get(e, j), A.get(y, j), 1e-15, id .. " replay") end
+        local w = {}
+        for j = 1, n do w[j] = j end
+        local g = #e.shape == 0 and 1 or E(w):reshape(e.shape)
+        local grads = A.local_grads(e, g)
+        for k, c in ipairs(e:children()) do
+          for j = 1, size(c) do
+            local v = A.get(c, j)
+            local function at(x)
+              A.set(c, j, x)
+              local r, s = A.replay(e), 0
+              for m = 1, n do s = s + w[m] * A.get(r, m) end
+              return s
+            end
+            local numeric = (at(v + 1e-6) - at(v - 1e-6)) / 2e-6
+            A.set(c, j, v)
+            local a = type(grads[k]) == "number" and grads[k] or A.get(grads[k], j)
+            if c.requires_grad then near(numeric, a, 1e-6, id .. " local grad") end
+          end
+        end
+        seen = seen + 1
+      end
+      assert.is_true(seen > 0)
+    end)
+  end
+end)
+
 describe("one record step for every op", function()
   it("checks numerics for stack too: a nan score in a loss's list is reported", function()
     t.check_numerics(true)
