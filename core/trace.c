@@ -150,8 +150,9 @@ static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, tl_status *status) {
   }
   size_t count;
   tl_node *const *order = tl_topo(ctx, root, &count);
-  *status = TL_ENOMEM;
+  *status = ctx->in_callback ? TL_EARG : TL_ENOMEM;  /* walks refused there */
   if (order == NULL) return NULL;
+  *status = TL_ENOMEM;
   tl_trace *t = calloc(1, sizeof *t);
   size_t hcap = 16;
   while (hcap < 2 * count) hcap *= 2;
