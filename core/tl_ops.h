@@ -50,9 +50,11 @@
 ** its functions (EW: f and derivatives in core/ops.c; BW: constructor and
 ** backward side by side in a core file, the constructor ending in
 ** tl__record), write its rule as text (the grad column), declare the
-** constructor in a public header, and give it a recipe in
-** spec/ops_spec.lua, which fails for an op without one (or without rule
-** text, or whose e:explain() leaves a placeholder unfilled).
+** constructor in a public header, call it from tl_replay (core/custom.c,
+** for gradcheck; BW ops only, EW ones are found by their flags), and give
+** it a recipe in spec/ops_spec.lua, which fails for an op without one (or
+** without rule text, or whose e:explain() leaves a placeholder unfilled,
+** or that tl_replay cannot run).
 */
 #ifndef TORCHLET_TL_OPS_H
 #define TORCHLET_TL_OPS_H
