@@ -139,7 +139,7 @@ static int element_index(lua_State *L) {
       return 1;
     }
     if (strcmp(key, "op") == 0) {
-      lua_pushstring(L, tl_op_name(tl_op_of(n)));
+      lua_pushstring(L, tl_node_op_name(n));
       return 1;
     }
   }
@@ -193,6 +193,8 @@ static int element_gc(lua_State *L) {
   tl_ctx *ctx = tlb_ctx_or_null(L);
   if (h != NULL && h->node != NULL && ctx != NULL) tl_release(ctx, h->node);
   if (h != NULL) h->node = NULL;
+  if (ctx != NULL)    /* records of custom nodes it freed (function.c) */
+    tlb_fn_drain(L, lua_touserdata(L, lua_upvalueindex(1)));
   return 0;
 }
 

@@ -36,6 +36,8 @@ static void push_state(lua_State *L) {
   s->seen = s->live_after = 0;
   s->pace = 1;
   s->default_dtype = TL_FLOAT64;
+  s->L = L;
+  s->dead = NULL;
   luaL_newmetatable(L, TLB_STATE_META);          /* sets __name */
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");
@@ -265,6 +267,7 @@ static int open_module(lua_State *L) {
   tlb_open_optim(L);
   tlb_open_loss(L);
   tlb_open_checkpoint(L);
+  tlb_open_function(L);
   return 1;
 }
 

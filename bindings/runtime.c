@@ -24,9 +24,11 @@ tl_ctx *tlb_ctx_or_null(lua_State *L) {
 ** finalizer of an object made before `require "torchlet"` may still call
 ** in: it gets an error, not a freed context. */
 tl_ctx *tlb_ctx(lua_State *L) {
-  tl_ctx *ctx = tlb_ctx_or_null(L);
-  if (ctx == NULL) luaL_error(L, "torchlet: the Lua state is closing");
-  return ctx;
+  tlb_state *S = lua_touserdata(L, lua_upvalueindex(1));
+  if (S->ctx == NULL) luaL_error(L, "torchlet: the Lua state is closing");
+  S->L = L;                     /* where custom ops' callbacks run Lua */
+  if (S->dead != NULL) tlb_fn_drain(L, S);
+  return S->ctx;
 }
 
 size_t tlb_rawlen(lua_State *L, int idx, int arg, const char *fname) {
@@ -180,7 +182,9 @@ int tlb_typeerror(lua_State *L, int i, const char *fname, const char *expected) 
 }
 
 int tlb_error(lua_State *L) {
-  return luaL_error(L, "%s", tl_ctx_error(tlb_ctx(L)));
+  const char *msg = tl_ctx_error(tlb_ctx(L));
+  if (tlb_fn_pending_error(L, msg)) return lua_error(L);  /* uncut */
+  return luaL_error(L, "%s", msg);
 }
 
 /* Lua's collector sees a handle of a few bytes, not the nodes and arrays

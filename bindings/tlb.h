@@ -34,6 +34,10 @@ typedef struct tlb_state {
   size_t live_after;    /* tl_ctx_live_bytes after the last collection */
   int pace;             /* collect for the core at all (pace_collector) */
   int default_dtype;    /* tl_dtype of new arrays (set_default_dtype) */
+  /* custom ops (function.c): the thread of the latest binding call, where
+  ** their callbacks run Lua; records whose nodes were freed */
+  lua_State *L;
+  struct tlb_fnrec *dead;
 } tlb_state;
 
 /* An Element handle: one reference on 'node', or NULL once collected. */
@@ -160,6 +164,13 @@ void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */
 void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
 void tlb_open_loss(lua_State *L);    /* module.loss */
 void tlb_open_checkpoint(lua_State *L);  /* module.save_checkpoint ... */
+void tlb_open_function(lua_State *L);    /* module._autograd (function.c) */
+/* Custom ops (function.c): drops the records of freed custom nodes from
+** the registry (tlb_ctx and Element finalizers call it); and pushes the
+** full message of a failed callback when 'msg' (the context's error, cut
+** at 255 bytes) begins it, returning 1 (0 and nothing pushed otherwise). */
+void tlb_fn_drain(lua_State *L, tlb_state *S);
+int tlb_fn_pending_error(lua_State *L, const char *msg);
 
 /* {== Models and optimizers for checkpoints (nn.c, optim.c) ============= */
 

@@ -212,7 +212,10 @@ void tl__free_value(tl_ctx *ctx, tl_node *n) {
 void tl__free_extras(tl_ctx *ctx, tl_node *n) {
   tl__free_value(ctx, n);
   if (n->label != NULL) free(n->label);   /* most nodes have none: no call */
-  if (n->flags & TL_F_MANY) tl__small_free(ctx, n->src.many.v);
+  if (n->flags & TL_F_MANY) {
+    if (n->op == TL_OP_CUSTOM) tl__custom_free(n);
+    tl__small_free(ctx, n->src.many.v);
+  }
 }
 
 tl_node *tl__array_node(tl_ctx *ctx, size_t ndim, const size_t *shape) {

@@ -50,6 +50,11 @@ static tl_node *const *walk(tl_ctx *ctx, tl_node *root, size_t *count,
     tl_ctx_fail(ctx, TL_EARG, "graph walk: node expected, got NULL");
     return NULL;
   }
+  if (ctx->in_callback) {     /* the running sweep reads ctx->order */
+    tl_ctx_fail(ctx, TL_EARG, "a graph walk (backward, zero_grad, drawing, "
+                "explain) cannot run inside a custom op's backward");
+    return NULL;
+  }
   uint32_t epoch = tl__next_epoch(ctx);
   size_t norder = 0, depth = 0;
   if (!discover(ctx, root, epoch, reset)) return NULL;
@@ -105,7 +110,7 @@ static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
                        "comes from)");
   size_t count;
   tl_node *const *order = walk(ctx, root, &count, 1);
-  if (order == NULL) return TL_ENOMEM;
+  if (order == NULL) return ctx->in_callback ? TL_EARG : TL_ENOMEM;
   if (seed == NULL) tl__grad_add(root, 1.0);
   else {
     int assign;
@@ -119,8 +124,7 @@ static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
         gd[i] = assign ? seed[i] : gd[i] + seed[i];
       }
   }
-  tl__backward_sweep(ctx, order, count);
-  return TL_OK;
+  return tl__backward_sweep(ctx, order, count);
 }
 
 tl_status tl_backward(tl_ctx *ctx, tl_node *root) {
@@ -139,7 +143,7 @@ tl_status tl_backward_with(tl_ctx *ctx, tl_node *root, const double *grad) {
 tl_status tl_zero_grad(tl_ctx *ctx, tl_node *root) {
   size_t count;
   tl_node *const *order = tl_topo(ctx, root, &count);
-  if (order == NULL) return root ? TL_ENOMEM : TL_EARG;
+  if (order == NULL) return root && !ctx->in_callback ? TL_ENOMEM : TL_EARG;
   for (size_t i = 0; i < count; i++)
     order[i]->flags &= (uint8_t)~TL_F_HAS_GRAD;
   return TL_OK;

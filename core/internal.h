@@ -115,6 +115,12 @@ struct tl_ctx {
   tl__frame *stack; size_t stack_cap;
   double *pack; size_t pack_cap;  /* matmul's packed panels (gemm.c) */
   char error[256];
+  /* custom ops (custom.c): a backward rule's failure, which stops the
+  ** sweep (only callbacks fail); and whether a custom op's backward
+  ** callback is running, during which walks are refused (they would
+  ** reuse 'order', which the running sweep reads) */
+  tl_status sweep_failed;
+  int in_callback;
 };
 
 /* Pool: a fresh node with refs = 1, no flags, no label, or NULL. */
@@ -225,8 +231,15 @@ void tl__small_release(tl_ctx *ctx);
 ** from n's gradient in backward (ops.c; core/trace.c shows it). */
 double tl__ew_input_grad(const tl_node *n, int slot);
 
-/* Propagates gradients from order[count-1] down to order[0] (ops.c). */
-void tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
+/* Propagates gradients from order[count-1] down to order[0] (ops.c).
+** Stops at the first rule that fails (a custom op's callback) and returns
+** its status, the error set; gradients are then partly propagated. */
+tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
+
+/* Custom ops (custom.c): the name of a CUSTOM node; what it owns (its
+** callbacks' user data, given to their destructor), freed with the node. */
+const char *tl__custom_name(const tl_node *n);
+void tl__custom_free(tl_node *n);
 
 /* Elementwise ops over arrays with NumPy broadcasting (elementwise.c):
 ** the value node of f(a, b) (b NULL: f(a, k)), not yet linked, or NULL

@@ -37,10 +37,13 @@ int tl_requires_grad(const tl_node *n) { return tl__wants_grad(n); }
 tl_status tl_set_requires_grad(tl_ctx *ctx, tl_node *n, int flag) {
   if (n == NULL)
     return tl_ctx_fail(ctx, TL_EARG, "requires_grad: node expected, got NULL");
+  if (ctx->in_callback)   /* the running sweep allocated gradients by it */
+    return tl_ctx_fail(ctx, TL_EARG, "requires_grad: cannot change inside a "
+                       "custom op's backward");
   if (tl__nin(n) != 0)
     return tl_ctx_fail(ctx, TL_EARG, "requires_grad: only a leaf's setting "
                        "can change (this is the result of %s)",
-                       tl_op_name(tl_op_of(n)));
+                       tl_node_op_name(n));
   if (flag) n->flags &= (uint8_t)~TL_F_NO_GRAD;
   else n->flags = (uint8_t)((n->flags | TL_F_NO_GRAD) & ~TL_F_HAS_GRAD);
   return TL_OK;

@@ -181,6 +181,10 @@ const char *tl_op_name(tl_op op) {
   return (unsigned)op < TL_OP_COUNT ? ops[op].name : "?";
 }
 
+const char *tl_node_op_name(const tl_node *n) {
+  return n->op == TL_OP_CUSTOM ? tl__custom_name(n) : tl_op_name((tl_op)n->op);
+}
+
 int tl_op_arity(tl_op op) {
   return (unsigned)op < TL_OP_COUNT ? ops[op].arity : 0;
 }
@@ -210,6 +214,10 @@ double tl__ew_input_grad(const tl_node *n, int slot) {
 const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
   const op_info *o = &ops[n->op];
   char k[32];
+  if (n->op == TL_OP_CUSTOM) {
+    snprintf(buf, size, "%s", tl__custom_name(n));
+    return buf;
+  }
   tl_format_number(k, sizeof k, n->k, 'g', 4);
   if (o->flags & TL_OPF_KLEFT)
     snprintf(buf, size, "%s %s", k, o->symbol);      /* "2 -": 2 - a */
@@ -248,15 +256,23 @@ static void scalar_backward(const op_info *o, tl_node *n) {
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
-void tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
+tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   for (size_t i = count; i-- > 0;) {
     tl_node *n = order[i];
     const op_info *o = &ops[n->op];
-    if (o->backward != NULL) o->backward(ctx, n);
+    if (o->backward != NULL) {
+      o->backward(ctx, n);
+      if (ctx->sweep_failed != TL_OK) {       /* a custom op's callback */
+        tl_status st = ctx->sweep_failed;
+        ctx->sweep_failed = TL_OK;
+        return st;
+      }
+    }
     else if (o->da == NULL) continue;                /* a leaf */
     else if (!tl__is_array(n)) scalar_backward(o, n);
     else tl__elementwise_b(n, o->da, o->db);
   }
+  return TL_OK;
 }
 
 /* }====================================================================== */

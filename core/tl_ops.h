@@ -34,7 +34,8 @@
 **           inputs' values, $k the op constant, $n the count averaged over,
 **           $row the row (1-based), $i the input's position (1-based), $w
 **           the weight W[row, i] of a neuron's input, $xs a neuron's
-**           inputs (the first four).  spec/ops_spec.lua
+**           inputs (the first four), $op a custom op's own name.
+**           spec/ops_spec.lua
 **           checks that every op but the leaf has one.
 **
 ** Each file that expands the list defines X (and EW, BW where it reads the
@@ -49,9 +50,11 @@
 ** its functions (EW: f and derivatives in core/ops.c; BW: constructor and
 ** backward side by side in a core file, the constructor ending in
 ** tl__record), write its rule as text (the grad column), declare the
-** constructor in a public header, and give it a recipe in
-** spec/ops_spec.lua, which fails for an op without one (or without rule
-** text, or whose e:explain() leaves a placeholder unfilled).
+** constructor in a public header, call it from tl_replay (core/custom.c,
+** for gradcheck; BW ops only, EW ones are found by their flags), and give
+** it a recipe in spec/ops_spec.lua, which fails for an op without one (or
+** without rule text, or whose e:explain() leaves a placeholder unfilled,
+** or that tl_replay cannot run).
 */
 #ifndef TORCHLET_TL_OPS_H
 #define TORCHLET_TL_OPS_H
@@ -171,7 +174,11 @@ enum {
   X(GELU,        "gelu",      "GELU",      1,       0,      "gelu",     EW(gelu_f, gelu_ga, NULL), \
     "$g * (Phi($a) + $a * phi($a))") \
   X(LEAKY_RELU_K, "leaky_relu", "leaky",   1,       TL__K,  "leaky_relu", EW(leaky_f, leaky_ga, NULL), \
-    "$g * ($a > 0 ? 1 : $k)")
+    "$g * ($a > 0 ? 1 : $k)") \
+  /* an op whose forward and backward are callbacks (core/custom.c, \
+  ** tl_custom.h): drawn and named by its own name ($op) */ \
+  X(CUSTOM,      "custom",    "custom",    TL_NARY, 0,      NULL,       BW(tl__custom_b), \
+    "$op.backward($g)[$i]")
 
 #ifdef __cplusplus
 }

@@ -54,7 +54,8 @@ typedef struct tl_trace tl_trace;
 ** TL_ENOMEM). */
 tl_status tl_trace_new(tl_ctx *ctx, tl_node *root, tl_trace **t);
 /* Runs the next step: 1 when one ran, 0 when the pass is over, -1 when
-** memory ran short (the error is set; tl_trace_free still restores). */
+** memory ran short or a custom op's backward failed (the error is set;
+** tl_trace_free still restores). */
 int tl_trace_next(tl_ctx *ctx, tl_trace *t);
 /* The steps of the whole pass, the seed included. */
 size_t tl_trace_count(const tl_trace *t);

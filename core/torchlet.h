@@ -188,6 +188,9 @@ tl_node *tl_input(const tl_node *n, size_t i);
 ** always terminated) and returns it. */
 const char *tl_op_name(tl_op op);
 const char *tl_op_label(const tl_node *n, char *buf, size_t size);
+/* The op name of node 'n': tl_op_name of its op, or a custom op's own
+** name (tl_custom.h), which tl_op_label draws too. */
+const char *tl_node_op_name(const tl_node *n);
 /* The op's row in TL_OP_LIST: its arity (0, 1, 2 or TL_NARY) and its
 ** TL_OPF_* flags, with TL_OPF_EW for an elementwise op (the family of
 ** tl_binary, tl_with_const, tl_unary); 0 and 0 for a code that is no op. */

@@ -97,7 +97,7 @@ const char *tl_trace_name(const tl_trace *t, const tl_node *n, char *buf,
   const char *label = tl_label(n);
   if (label != NULL && label[0] != '\0') snprintf(buf, size, "%s", label);
   else snprintf(buf, size, "%s#%zu", n->op == TL_OP_LEAF ? "leaf" :
-                tl_op_name((tl_op)n->op), position(t, n));
+                tl_node_op_name(n), position(t, n));
   return buf;
 }
 
@@ -151,8 +151,9 @@ static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, tl_status *status) {
   }
   size_t count;
   tl_node *const *order = tl_topo(ctx, root, &count);
-  *status = TL_ENOMEM;
+  *status = ctx->in_callback ? TL_EARG : TL_ENOMEM;  /* walks refused there */
   if (order == NULL) return NULL;
+  *status = TL_ENOMEM;
   tl_trace *t = calloc(1, sizeof *t);
   size_t hcap = 16;
   while (hcap < 2 * count) hcap *= 2;
@@ -289,6 +290,8 @@ static void expand(sbuf *b, const slot_env *e, const char *p, const char *end,
       tl_node *x = IS("out") || j >= nin ? n : in[j];  /* rows name inputs they have */
       if (numeric) put_value(b, x, tl__at(x, 0), alone);
       else sb_printf(b, "%s.data", tl_trace_name(e->t, x, nm, sizeof nm));
+    } else if (IS("op")) {        /* a custom op's own name */
+      sb_printf(b, "%s", tl_node_op_name(n));
     } else if (IS("k")) {
       put_number(b, n->k, alone);
     } else if (IS("row")) {
@@ -437,9 +440,10 @@ static void step_elementwise(tl_ctx *ctx, tl_trace *t, tl_node *n) {
 
 /* Any other op: the rule runs on the inputs' gradients set aside, which
 ** then hold what the op gives; they are put back and the rule runs again
-** for real.  0 when memory is short (the gradients are put back, the real
-** step not run). */
-static int step_measured(tl_ctx *ctx, tl_trace *t, tl_node *n) {
+** for real.  0 when memory is short or the rule failed (a custom op's
+** backward; *failed is set, the error too); the gradients are put back,
+** the real step not run. */
+static int step_measured(tl_ctx *ctx, tl_trace *t, tl_node *n, int *failed) {
   tl_node *const *in = tl__inputs(n);
   size_t nin = tl__nin(n), cap = nin ? nin : 1;
   saved_grad *sv = calloc(cap, sizeof *sv);
@@ -466,7 +470,7 @@ static int step_measured(tl_ctx *ctx, tl_trace *t, tl_node *n) {
       set_aside[s] = 1;
       in[s]->flags &= (uint8_t)~TL_F_HAS_GRAD;
     }
-  if (ok) tl__backward_sweep(ctx, &n, 1);
+  if (ok && tl__backward_sweep(ctx, &n, 1) != TL_OK) ok = 0, *failed = 1;
   for (size_t s = 0; ok && s < nin; s++) {
     if (!set_aside[s] || !(in[s]->flags & TL_F_HAS_GRAD)) continue;
     size_t size = tl__size(in[s]);
@@ -483,7 +487,7 @@ static int step_measured(tl_ctx *ctx, tl_trace *t, tl_node *n) {
       double now = had ? in[s]->grad + got[s][0] : got[s][0];
       put_line(t, n, s, got[s], had, now, uses[s]);
     }
-    tl__backward_sweep(ctx, &n, 1);
+    if (tl__backward_sweep(ctx, &n, 1) != TL_OK) ok = 0, *failed = 1;
   }
   for (size_t s = 0; got && s < nin; s++) free(got[s]);
   free(sv); free(first); free(got); free(set_aside); free(uses);
@@ -506,9 +510,13 @@ int tl_trace_next(tl_ctx *ctx, tl_trace *t) {
     if (t->next == 0) return 0;
     tl_node *n = t->order[--t->next];
     t->node = n;
+    int failed = 0;
     if (!tl__is_array(n) && (tl_op_flags((tl_op)n->op) & TL_OPF_EW))
       step_elementwise(ctx, t, n);
-    else if (!step_measured(ctx, t, n)) t->text.failed = 1;
+    else if (!step_measured(ctx, t, n, &failed)) {
+      if (failed) return -1;              /* the error is the rule's */
+      t->text.failed = 1;
+    }
   }
   if (t->text.failed) {
     tl_ctx_fail(ctx, TL_ENOMEM, "explain: out of memory");

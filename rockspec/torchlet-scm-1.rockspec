@@ -39,7 +39,7 @@ build = {
     ["torchlet.core"] = {
       sources = {
         "core/array.c", "core/array_ops.c", "core/atomic_file.c",
-        "core/checkpoint.c", "core/ctx.c",
+        "core/checkpoint.c", "core/ctx.c", "core/custom.c",
         "core/elementwise.c", "core/export_c.c", "core/gemm.c", "core/graph.c",
         "core/loss.c",
         "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c",
@@ -49,6 +49,7 @@ build = {
         "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
         "core/viz/viz_output.c", "bindings/runtime.c",
         "bindings/array.c", "bindings/checkpoint.c", "bindings/element.c",
+        "bindings/function.c",
         "bindings/host_api.c",
         "bindings/loss.c", "bindings/module.c", "bindings/nn.c",
         "bindings/optim.c", "bindings/viz.c",

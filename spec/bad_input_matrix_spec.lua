@@ -31,6 +31,7 @@ local function callables()
     [""] = torchlet, ["nn."] = torchlet.nn, ["optim."] = torchlet.optim,
     ["loss."] = torchlet.loss, ["data."] = torchlet.data, ["plot."] = torchlet.plot,
     ["optim.schedule."] = torchlet.optim.schedule,
+    ["_autograd."] = torchlet._autograd,
   }
   for prefix, t in pairs(tables) do
     for k, v in pairs(t) do
@@ -51,6 +52,11 @@ local function callables()
     add("array " .. k, emeta[k], array)
     add(k, emeta[k], nil)
   end
+  local fobj = function()
+    return torchlet.Function{name = "f", forward = function(ctx, x, k) return x end,
+                             backward = function(ctx, g) return g, nil end}
+  end
+  add("Function __call", getmetatable(fobj()).__call, fobj)
   local model = function() return torchlet.nn.MLP(2, {3, 1}) end
   local mmeta = getmetatable(model())
   for k, v in pairs(torchlet.nn.Module_methods) do add("model:" .. k, v, model) end

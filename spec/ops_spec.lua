@@ -165,6 +165,18 @@ recipes.to_dtype = {xs = M, h = 2 ^ -6,
   build = function(xs) local x = matrix(xs) return weigh(x:float():double()), {x} end,
   value = function(xs) return weighed(xs) end}
 
+-- a custom op (torchlet.Function, spec/function_spec.lua) of two inputs,
+-- named as its row so that holds() finds it: a^2 * b
+local custom = t.Function{name = "custom",
+  forward = function(ctx, a, b) ctx:save(a, b) return a * a * b end,
+  backward = function(ctx, g)
+    local a, b = ctx.saved[1], ctx.saved[2]
+    return g * 2 * a * b, g * a * a
+  end}
+recipes.custom = {xs = {1.5, -0.75},
+  build = function(xs) local a, b = E(xs[1]), E(xs[2]) return custom(a, b), {a, b} end,
+  value = function(xs) return xs[1] * xs[1] * xs[2] end}
+
 for id, f in pairs(unary) do
   recipes[id] = {xs = {0.75},
     build = function(xs) local x = E(xs[1]) return x[id](x), {x} end,
@@ -223,7 +235,7 @@ describe("ops()", function()
 
   it("has a backward rule as text for every op (e:explain(), core/tl_ops.h)", function()
     local known = {g = true, out = true, a = true, b = true, k = true, n = true,
-                   row = true, i = true, w = true, xs = true}
+                   row = true, i = true, w = true, xs = true, op = true}
     assert.are.equal("", ops[1].grad)
     for i = 2, #ops do
       local o = ops[i]
@@ -282,6 +294,53 @@ describe("ops()", function()
       local want = helpers.numeric_grad(function(v) return (r.build(v)).data end, xs, r.h)
       assert.are.equal(#want, #got)
       for j = 1, #want do near(want[j], got[j], 1e-6, o.id .. " gradient " .. j) end
+    end)
+  end
+end)
+
+-- gradcheck's two steps at one op (torchlet.gradcheck, core/tl_custom.h):
+-- the op replayed at its inputs' values, and its backward rule alone
+describe("replay and local gradients of every op", function()
+  local A = t._autograd
+  local function size(x)
+    local n = 1
+    for _, d in ipairs(x.shape) do n = n * d end
+    return n
+  end
+  local ops = t.ops()
+  for i = 2, #ops do
+    local id = ops[i].id
+    it(id .. ": replays to its value; its rule alone matches central differences", function()
+      local root = recipes[id].build(recipes[id].xs)
+      local seen = 0
+      for _, entry in ipairs(A.ops(root)) do
+        local e = entry[1]
+        local n = size(e)
+        local y = A.replay(e)
+        for j = 1, n do near(A.get(e, j), A.get(y, j), 1e-15, id .. " replay") end
+        local w = {}
+        for j = 1, n do w[j] = j end
+        local g = #e.shape == 0 and 1 or E(w):reshape(e.shape)
+        local grads = A.local_grads(e, g)
+        for k, c in ipairs(e:children()) do
+          for j = 1, size(c) do
+            local v = A.get(c, j)
+            local function at(x)
+              A.set(c, j, x)
+              local r, s = A.replay(e), 0
+              for m = 1, n do s = s + w[m] * A.get(r, m) end
+              return s
+            end
+            local h = recipes[id].h or 1e-6
+            local numeric = (at(v + h) - at(v - h)) / (2 * h)
+            A.set(c, j, v)
+            local a = type(grads[k]) == "number" and grads[k] or A.get(grads[k], j)
+            if c.requires_grad then near(numeric, a, 1e-6, id .. " local grad") end
+          end
+        end
+        seen = seen + 1
+      end
+      assert.is_true(seen > 0)
     end)
   end
 end)

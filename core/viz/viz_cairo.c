@@ -448,7 +448,7 @@ static void step_title(char *buf, size_t size, const tl_trace *tr, size_t k,
   else
     snprintf(buf, size, "Backward, step %zu of %zu: %s (%s) passes its "
              "gradient to its inputs", k, nsteps, clean,
-             tl_op_name((tl_op)n->op));
+             tl_node_op_name(n));
 }
 
 /* Calls 'fn' on each line of 'text' (no newline), cleaned for cairo. */

@@ -13,6 +13,7 @@ what is easier to write in Lua.  It sets no globals.
                      clip_grad_norm, schedule (lua/torchlet/optim_extra.lua)
     torchlet.loss    mse, hinge, bce, cross_entropy     (C: bindings/loss.c)
     torchlet.data    make_moons, make_circles, make_blobs, batches (lua/torchlet/data.lua)
+    torchlet.Function, torchlet.gradcheck             (lua/torchlet/autograd.lua)
 ]]
 local core = require "torchlet.core"
 local concat, type = table.concat, type
@@ -21,6 +22,10 @@ local M = {}
 for k, v in pairs(core) do M[k] = v end
 M.core = core
 M.plot = require "torchlet.plot"
+do
+  local autograd = require "torchlet.autograd"
+  M.Function, M.gradcheck = autograd.Function, autograd.gradcheck
+end
 M.data = require "torchlet.data"
 -- The Lua part of optim joins the C part's table, so torchlet.optim and
 -- torchlet.core.optim stay one table.

@@ -72,6 +72,23 @@ static const struct { const char *name, *chunk; } cases[] = {
    "return function() return e:to_dot() end"},
   {"Adam", "local E = core.Element; local a, w = E(1), core.zeros(3)\n"
    "return function() return core.optim.Adam({a, w}, {betas = {0.8, 0.9}}) end"},
+  /* custom ops (torchlet.Function's C half): Lua runs inside the core's
+  ** callbacks, under lua_pcall; a failure there must come back as an error
+  ** with every node accounted for */
+  {"Function call", "local x = core.Element({0.5, 2})\n"
+   "local f = {name = 'sq', forward = function(ctx, a) ctx.a = a return a * a end,\n"
+   "  backward = function(ctx, g) return g * ctx.a * 2 end}\n"
+   "return function() return core._autograd.apply(f, {}, x, 3) end"},
+  {"Function backward", "local x = core.Element({0.5, 2})\n"
+   "local f = {name = 'sq', forward = function(ctx, a) ctx.a = a return a * a end,\n"
+   "  backward = function(ctx, g) return g * ctx.a * 2, nil end}\n"
+   "local y = core._autograd.apply(f, {}, x, 3):sum()\n"
+   "return function() y:backward() return x.grad end"},
+  {"Function backward error", "local x = core.Element(0.5)\n"
+   "local f = {name = 'sq', forward = function(ctx, a) return a * a end,\n"
+   "  backward = function(ctx, g) error('no gradient today') end}\n"
+   "local y = core._autograd.apply(f, {}, x)\n"
+   "return function() return pcall(y.backward, y) end"},
 };
 
 static int failures = 0;

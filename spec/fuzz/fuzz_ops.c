@@ -3,7 +3,8 @@
 **
 ** The input is read as a program: each byte picks an operation (create a
 ** scalar or an array, every op, backward, zero_grad, detach, drop a
-** handle, no-grad and numerics-check on/off, n-ary ops, labels, walks),
+** handle, no-grad and numerics-check on/off, n-ary ops, labels, walks, a
+** custom op whose callbacks fail at times),
 ** later bytes pick operands among a small pool of live handles and supply
 ** numbers.  Any outcome is fine except a crash, a sanitizer report or a
 ** leak: failures must come back as NULL / a status with a message.
@@ -12,6 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "../../core/tl_custom.h"
 #include "../../core/tl_loss.h"
 #include "../../core/tl_nn.h"
 #include "../../core/torchlet.h"
@@ -71,6 +75,44 @@ static void sort_ops(void) {
 
 static tl_op choose(const family *f, reader *r) { return f->op[byte(r) % f->n]; }
 
+/* A custom op from plain C (core/tl_custom.h): a * b, or a * a for one
+** input, whose callbacks fail as 'mode' says; 'live' counts user data not
+** yet destroyed, which must reach 0 (destroyed exactly once). */
+typedef struct sq_ud { int *live; unsigned mode; } sq_ud;
+
+static tl_node *sq_forward(tl_ctx *ctx, void *ud, size_t nin,
+                           tl_node *const *in) {
+  sq_ud *u = ud;
+  if (u->mode % 6 == 1) { tl_ctx_fail(ctx, TL_EARG, "sq: forward fails"); return NULL; }
+  if (u->mode % 6 == 2) return NULL;                  /* the core says why */
+  return tl_mul(ctx, in[0], in[nin - 1]);
+}
+
+static tl_status sq_backward(tl_ctx *ctx, void *ud, tl_node *out,
+                             const double *gout, size_t nin,
+                             tl_node *const *in, double *const *gin) {
+  sq_ud *u = ud;
+  if (u->mode % 6 == 3) return tl_ctx_fail(ctx, TL_EARG, "sq: backward fails");
+  if (u->mode % 6 == 4) {                    /* walks are refused in here */
+    size_t count;
+    if (tl_topo(ctx, out, &count) != NULL) __builtin_trap();
+  }
+  for (size_t i = 0; i < nin; i++) {
+    tl_node *other = in[nin - 1 - i];
+    size_t n = tl_size(in[i]);
+    if (gin[i] == NULL || tl_size(other) != n || tl_size(out) != n) continue;
+    for (size_t j = 0; j < n; j++)
+      gin[i][j] = gout[j] * tl_values(other)[j] * (nin == 1 ? 2 : 1);
+  }
+  return TL_OK;
+}
+
+static void sq_destroy(void *ud) {
+  sq_ud *u = ud;
+  (*u->live)--;
+  free(u);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -79,9 +121,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   tl_ctx *ctx = tl_ctx_new();
   if (ctx == NULL) return 0;
   tl_node *pool[POOL] = {0};
+  int live_uds = 0;
   tl_node *gather[POOL];
   while (r.n > 0) {
-    unsigned op = byte(&r) % 20, slot = byte(&r);
+    unsigned op = byte(&r) % 21, slot = byte(&r);
     tl_node *a = pick(pool, &r), *b = pick(pool, &r);
     switch (op) {
       case 0: put(ctx, pool, tl_leaf(ctx, number(&r)), slot); break;
@@ -160,6 +203,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char buf[64];
         for (size_t i = 0; order && i < count; i++) tl_op_label(order[i], buf, sizeof buf);
       } break;
+      case 19: if (a) {
+        sq_ud *u = malloc(sizeof *u);
+        if (u == NULL) break;
+        u->live = &live_uds;
+        u->mode = byte(&r);
+        live_uds++;
+        tl_custom_fn fn = {"sq", sq_forward, sq_backward, sq_destroy, u};
+        tl_node *in[2] = {a, b};
+        put(ctx, pool, tl_custom(ctx, &fn, b && (byte(&r) & 1) ? 2 : 1, in), slot);
+      } break;
       default: if (a) {
         char buf[200];
         tl_summary(a, buf, sizeof buf);
@@ -170,6 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   for (int i = 0; i < POOL; i++) tl_release(ctx, pool[i]);
   if (tl_ctx_live_nodes(ctx) != 0) __builtin_trap();   /* everything freed */
+  if (live_uds != 0) __builtin_trap();    /* each custom op's data destroyed */
   tl_ctx_free(ctx);
   return 0;
 }
