@@ -42,7 +42,7 @@ build = {
         "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c",
         "core/optim.c", "core/serialize.c", "core/trace.c", "core/viz/plot.c",
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
-        "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
+        "core/viz/viz_graphviz.c", "core/viz/viz_html.c", "core/viz/viz_layout.c",
         "core/viz/viz_output.c", "bindings/runtime.c",
         "bindings/array.c", "bindings/checkpoint.c", "bindings/element.c",
         "bindings/host_api.c",
