@@ -13,6 +13,10 @@
 **                    width show the gradient magnitude.  Leaves, parameters
 **                    and op results have different colours.
 **
+** and, to watch backward, the cairo view a page per step
+** (tl_viz_cairo_steps) and an interactive HTML page of the graphviz view
+** (tl_viz_html).
+**
 ** Worked example (f = a*b + a, see torchlet.h):
 **
 **     tl_viz_opts o = {0};                        // defaults

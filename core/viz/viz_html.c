@@ -421,6 +421,11 @@ static tl_status gather(tl_ctx *ctx, tl_gv *gv, tl_node *root,
   while ((r = tl_trace_next(ctx, tr)) == 1) {
     tl_node *n = tl_trace_node(tr);
     size_t hot = index_of(tab, g->n, n);
+    if (hot == SIZE_MAX) {      /* cannot be: the trace walks the same graph */
+      r = -1;
+      tl_ctx_fail(ctx, TL_EARG, "html: the trace left the graph");
+      break;
+    }
     tl__vstep_title(title, sizeof title, tr, ++k, tl_trace_count(tr));
     sb_puts(b, k > 1 ? ",\n{\"t\":" : "\n{\"t\":");
     json_str(b, title);
@@ -433,7 +438,7 @@ static tl_status gather(tl_ctx *ctx, tl_gv *gv, tl_node *root,
       int comma = 0;
       for (size_t j = 0; j < tl_ninputs(n); j++) {
         size_t i = index_of(tab, g->n, tl_input(n, j));
-        if (seen[i] == k || tl_grads(g->nodes[i]) == NULL) continue;
+        if (i == SIZE_MAX || seen[i] == k || tl_grads(g->nodes[i]) == NULL) continue;
         seen[i] = k;
         json_grad(b, g, i, comma);
         comma = 1;
