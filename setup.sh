@@ -30,11 +30,12 @@ libedit-dev"
 # drawing (not for `install --no-viz`)
 VIZ_PACKAGES="libcairo2-dev libgraphviz-dev graphviz"
 # busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
-# for build/lua5.3/... ), luarocks, the benchmark's JSON and OpenBLAS, and
-# the two real hosts the examples run in (Neovim 0.7 and LÖVE 11.4, LuaJIT)
+# for build/lua5.3/... ), luarocks, the benchmark's JSON and OpenBLAS, the
+# two real hosts the examples run in (Neovim 0.7 and LÖVE 11.4, LuaJIT), and
+# the headless browser that loads the interactive page (spec/viz_html_spec.lua)
 TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson
 libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
-libluajit-5.1-dev neovim love"
+libluajit-5.1-dev neovim love chromium"
 BENCH_PACKAGES="lua-dkjson libopenblas-dev"
 
 # Installs those of the packages $@ that are missing.

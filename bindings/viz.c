@@ -15,6 +15,11 @@
 **     opts.frames     a directory: the same, one file per step,
 **                     step-001.png ... (opts.format: png, svg or pdf)
 **   With steps or frames it returns the path and the number of steps.
+**
+**   e:visualize("html" [, opts]) -> path, steps
+**     the interactive page (tl_viz_html): one self-contained HTML file,
+**     opts.file (default "graph.html"); opts.max_nodes and opts.params as
+**     above (graphviz's limit); no other option.
 **   Without opts.file the picture goes to "Digraph.gv.<format>" (graphviz)
 **   or "graph.<format>" (cairo) in the current directory; the format
 **   defaults to png.
@@ -33,6 +38,7 @@
 ** so that a misspelt option is not silently ignored). */
 static const char *const visualize_opts[] = {"file", "format", "max_nodes",
                                              "params", "steps", "frames", NULL};
+static const char *const html_opts[] = {"file", "max_nodes", "params", NULL};
 static const char *const to_dot_opts[] = {NULL};
 static const char *const plot_opts[] = {"title", "xlabel", "ylabel", "width",
                                         "height", "file", "format", NULL};
@@ -154,6 +160,23 @@ static tl_gv *gv_session(lua_State *L) {
 
 /* }====================================================================== */
 
+/* e:visualize("html", opts): the interactive page; returns the path and
+** the number of steps. */
+static int viz_html(lua_State *L, tl_node *root) {
+  tl_viz_opts o;
+  memset(&o, 0, sizeof o);
+  check_opts(L, 3, "visualize", html_opts);
+  o.max_nodes = tlb_optcount(L, 3, "visualize", "max_nodes", 0);
+  opt_params(L, 3, &o);
+  const char *path = tlb_optstring(L, 3, "visualize", "file", "graph.html");
+  size_t count;
+  if (tl_viz_html(tlb_ctx(L), gv_session(L), root, &o, path, &count) != TL_OK)
+    return tlb_error(L);
+  lua_pushstring(L, path);
+  lua_pushinteger(L, (lua_Integer)count);
+  return 2;
+}
+
 static int viz_visualize(lua_State *L) {
   tl_node *root = tlb_checkelement(L, 1);
   int t = lua_type(L, 2);
@@ -161,9 +184,10 @@ static int viz_visualize(lua_State *L) {
   if (t == LUA_TSTRING) method = lua_tostring(L, 2);
   else if (t != LUA_TNIL && t != LUA_TNONE) luaL_typeerror(L, 2, "string or nil");
   int graphviz = strcmp(method, "graphviz") == 0;
+  if (strcmp(method, "html") == 0) return viz_html(L, root);
   if (!graphviz && strcmp(method, "cairo") != 0)
-    luaL_argerror(L, 2, lua_pushfstring(L, "unknown method '%s' (\"cairo\" "
-                  "or \"graphviz\" expected)", method));
+    luaL_argerror(L, 2, lua_pushfstring(L, "unknown method '%s' (\"cairo\", "
+                  "\"graphviz\" or \"html\" expected)", method));
   tl_viz_opts o;
   tl_viz_format fmt;
   check_opts(L, 3, "visualize", visualize_opts);

@@ -13,6 +13,10 @@
 **                    width show the gradient magnitude.  Leaves, parameters
 **                    and op results have different colours.
 **
+** and, to watch backward, the cairo view a page per step
+** (tl_viz_cairo_steps) and an interactive HTML page of the graphviz view
+** (tl_viz_html).
+**
 ** Worked example (f = a*b + a, see torchlet.h):
 **
 **     tl_viz_opts o = {0};                        // defaults
@@ -119,6 +123,23 @@ tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
 tl_status tl_viz_cairo_steps(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
                              tl_viz_format fmt, const char *path, int frames,
                              size_t *nsteps);
+
+/* The interactive page: one self-contained HTML file at 'path' (no
+** network, no external script, style or font) with the graphviz view of
+** the graph under the scalar 'root' laid out by dot (inline SVG, session
+** 'gv') and a script that steps through the backward pass with buttons
+** and keys (arrows, Home, End): the steps of tl_trace.h (the engine's
+** order and numbers; gradients are left as they were), the step's node
+** highlighted, the gradients known so far filled in, the rest blank, the
+** caption and chain-rule lines of the cairo step-by-step view; hovering
+** over or clicking a value shows its op's rule (the 'grad' column of
+** tl_ops.h) and its step in numbers.  The URL fragment "#step=K" shows
+** step K (0: before the seed).  The graphviz view's limit applies
+** (opts->max_nodes, default TL_VIZ_GRAPHVIZ_MAX_NODES).  *nsteps gets the
+** number of steps. */
+tl_status tl_viz_html(tl_ctx *ctx, tl_gv *gv, tl_node *root,
+                      const tl_viz_opts *opts, const char *path,
+                      size_t *nsteps);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,8 @@
 --   images/example_cairo.png cairo (the quick view; edges show gradients)
 --   images/backward_step2.png, backward_step3.png, backward_mlp.png
 --                            the step-by-step backward view
+--   images/backward_html.png the interactive page at step 2, as headless
+--                            chromium shows it (when chromium is installed)
 -- Run from anywhere after ./setup.sh build:  lua5.4 examples/draw_graph.lua
 local root = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
@@ -53,3 +55,24 @@ local model = torchlet.nn.MLP(2, {2, 1}, {activation = "tanh"})
 local loss = (model({Element(0.5, "x1"), Element(-1.5, "x2")}) - 1) ^ 2
 loss.label = "loss"
 frames_of(loss, {[5] = "backward_mlp.png"}, model:parameters())
+
+-- The interactive page (README, Watching backward): step 2 of the a/b/c/d
+-- pass with c clicked, screenshot by headless chromium when it is there.
+local base = os.tmpname()
+local page = base .. ".html"
+d:visualize("html", {file = page})
+if os.execute("command -v chromium >/dev/null") then
+  local profile = base .. "-profile"
+  local shot = root .. "/images/backward_html.png"
+  assert(os.execute(("chromium --headless --no-sandbox --disable-gpu "
+    .. "--disable-background-networking --disable-component-update "
+    .. "--disable-sync --no-first-run --hide-scrollbars --user-data-dir='%s' "
+    .. "--virtual-time-budget=2000 --window-size=1280,400 --screenshot='%s' "
+    .. "'file://%s#step=2&node=3' 2>/dev/null"):format(profile, shot, page)))
+  os.execute("rm -rf '" .. profile .. "'")
+  print(shot)
+else
+  print("(no chromium: images/backward_html.png not redrawn)")
+end
+os.remove(page)
+os.remove(base)

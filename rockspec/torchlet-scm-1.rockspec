@@ -46,7 +46,7 @@ build = {
         "core/optim.c", "core/safetensors.c", "core/safetensors_header.c",
         "core/serialize.c", "core/trace.c", "core/viz/plot.c",
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
-        "core/viz/viz_graphviz.c", "core/viz/viz_layout.c",
+        "core/viz/viz_graphviz.c", "core/viz/viz_html.c", "core/viz/viz_layout.c",
         "core/viz/viz_output.c", "bindings/runtime.c",
         "bindings/array.c", "bindings/checkpoint.c", "bindings/element.c",
         "bindings/function.c",

@@ -285,7 +285,7 @@ describe("bad input", function()
     local d = abcd()
     assert.has_error(function() d:visualize("matplotlib") end,
       "bad argument #1 to 'visualize' (unknown method 'matplotlib' "
-      .. "(\"cairo\" or \"graphviz\" expected))")
+      .. "(\"cairo\", \"graphviz\" or \"html\" expected))")
     assert.has_error(function() d:visualize({}) end,
       "bad argument #1 to 'visualize' (string or nil expected, got table)")
     assert.has_error(function() d:visualize("cairo", 42) end,

@@ -436,21 +436,6 @@ tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
 #define CAPTION_PAD 12.0
 #define CAPTION_CUT 1000       /* bytes of a caption line drawn */
 
-/* The caption's title for step 'k' of 'nsteps' (1-based). */
-static void step_title(char *buf, size_t size, const tl_trace *tr, size_t k,
-                       size_t nsteps) {
-  tl_node *n = tl_trace_node(tr);
-  char nm[96], clean[128];
-  tl_trace_name(tr, n, nm, sizeof nm);
-  tl__vtext_clean(nm, clean, sizeof clean, LABEL_CUT);
-  if (k == 1)
-    snprintf(buf, size, "Backward, step 1 of %zu: the seed at %s", nsteps, clean);
-  else
-    snprintf(buf, size, "Backward, step %zu of %zu: %s (%s) passes its "
-             "gradient to its inputs", k, nsteps, clean,
-             tl_node_op_name(n));
-}
-
 /* Calls 'fn' on each line of 'text' (no newline), cleaned for cairo. */
 static void each_line(const char *text, void (*fn)(void *, const char *),
                       void *ud) {
@@ -530,7 +515,7 @@ static tl_status steps_measure(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
   int r;
   size_t k = 0;
   while ((r = tl_trace_next(ctx, tr)) == 1) {
-    step_title(title, sizeof title, tr, ++k, tl_trace_count(tr));
+    tl__vstep_title(title, sizeof title, tr, ++k, tl_trace_count(tr));
     tl__set_font(cr, FONT_SANS, SIZE_TITLE, 1);
     c.w = fmax(c.w, tl__text_width(cr, title));
     tl__set_font(cr, FONT_MONO, SIZE_CAPTION, 0);
@@ -566,7 +551,7 @@ static void paint_step(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
   paint(cr, g, lay, m, entry, tr, hot, k > 1 ? hot : SIZE_MAX, done);
   if (k > 1 && hot != SIZE_MAX) done[hot] = 1;
   char title[256];
-  step_title(title, sizeof title, tr, k, tl_trace_count(tr));
+  tl__vstep_title(title, sizeof title, tr, k, tl_trace_count(tr));
   draw_caption(cr, lay->height + LEGEND_H, W, title, tl_trace_text(tr));
 }
 
@@ -576,7 +561,7 @@ static tl_status svg_step_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
                                 const tl_trace *tr, size_t k) {
   tl_status st = svg_text_index(ctx, g, out, tr);
   char title[256];
-  step_title(title, sizeof title, tr, k, tl_trace_count(tr));
+  tl__vstep_title(title, sizeof title, tr, k, tl_trace_count(tr));
   const char *parts[] = {"<!-- torchlet step caption:\n", title, "\n",
                          tl_trace_text(tr), "\n-->\n"};
   for (size_t i = 0; i < 5 && st == TL_OK; i++) {

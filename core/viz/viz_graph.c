@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "viz_internal.h"
+#include "../tl_trace.h"
 
 typedef struct ptr_index { uintptr_t p; size_t i; } ptr_index;
 
@@ -214,6 +215,26 @@ void tl__vtext_grad(tl_node *n, char *buf, size_t size) {
     snprintf(buf, size, "grad %s", tl_format_number(x, sizeof x, tl_grad(n), 'f', 4));
   else if (!tl_has_grads(n)) snprintf(buf, size, "grad none");
   else snprintf(buf, size, "grad |g| %s", tl_format_number(x, sizeof x, tl__vgrad_mag(n), 'g', 4));
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Step titles of the step-by-step views (the cairo pages, the HTML page)
+** ======================================================================= */
+
+void tl__vstep_title(char *buf, size_t size, const tl_trace *tr, size_t k,
+                     size_t nsteps) {
+  tl_node *n = tl_trace_node(tr);
+  char nm[96], clean[128];
+  tl_trace_name(tr, n, nm, sizeof nm);
+  tl__vtext_clean(nm, clean, sizeof clean, TL__STEP_NAME_CUT);
+  if (k == 1)
+    snprintf(buf, size, "Backward, step 1 of %zu: the seed at %s", nsteps, clean);
+  else
+    snprintf(buf, size, "Backward, step %zu of %zu: %s (%s) passes its "
+             "gradient to its inputs", k, nsteps, clean,
+             tl_node_op_name(n));
 }
 
 /* }====================================================================== */

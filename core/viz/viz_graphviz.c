@@ -19,6 +19,7 @@
 #include <gvc.h>
 
 #include "viz_internal.h"
+#include "../tl_trace.h"
 
 /* Record labels give '{', '}', '|' and '<', '>' a meaning and labels in
 ** general read '\' escapes ("\n", "\N"): all get a backslash, so a node's
@@ -194,12 +195,18 @@ static void bound_work(Agraph_t *ag, const plan *p) {
 /* }====================================================================== */
 
 /* The record label "{ label | data .. | grad .. }" of 'x' into 'label'
-** (LABEL_BUF bytes). */
+** (LABEL_BUF bytes).  With a trace 'tr' (the HTML page), a value without
+** a label is called as the captions call it ("mul#3"). */
 #define LABEL_BUF (2 * LABEL_MAX + 440)
-static void value_label(tl_node *x, char *label) {
+static void value_label(tl_node *x, char *label, const tl_trace *tr) {
   char cut[LABEL_MAX + 8], esc[2 * LABEL_MAX + 16], data[96], grad[96];
   char edata[200], egrad[200];
   tl__vtext_label(x, cut, sizeof cut, LABEL_MAX);
+  if (tr != NULL && cut[0] == '\0') {
+    char nm[96];
+    tl__vtext_clean(tl_trace_name(tr, x, nm, sizeof nm), cut, sizeof cut,
+                    LABEL_MAX);
+  }
   record_escape(esc, sizeof esc, cut);
   tl__vtext_data(x, data, sizeof data);
   tl__vtext_grad(x, grad, sizeof grad);
@@ -210,9 +217,13 @@ static void value_label(tl_node *x, char *label) {
 
 /* Builds the Agraph_t of the snapshot 'g' with the discipline 'disc' (which
 ** must outlive it) into *agp.  A routed graph bigger than 'max_size' (0: no
-** limit) is refused with TL_EARG. */
+** limit) is refused with TL_EARG.  With a trace 'tr' (the HTML page) values
+** are named as its captions name them, and every node and edge gets an
+** SVG id the page's script finds it by: "v3" the value at index 3 of 'g',
+** "v3_op" its op, "v3_copy0" a relay copy, "e5" edge 5 of 'g' (input to
+** op), "v3_out" op to value. */
 static tl_status build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc,
-                       size_t max_size, Agraph_t **agp) {
+                       size_t max_size, const tl_trace *tr, Agraph_t **agp) {
   plan p;
   *agp = NULL;
   if (!plan_relays(g, &p))
@@ -246,8 +257,9 @@ static tl_status build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc,
     tl_node *x = g->nodes[i];
     snprintf(name, sizeof name, "v%zu", i);
     vals[i] = agnode(ag, name, 1);
-    value_label(x, label);
+    value_label(x, label, tr);
     agsafeset(vals[i], "label", label, "");
+    if (tr != NULL) agsafeset(vals[i], "id", name, "");
     ops[i] = NULL;
     if (tl_ninputs(x) > 0) {
       char op[64];
@@ -255,19 +267,29 @@ static tl_status build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc,
       ops[i] = agnode(ag, name, 1);
       agsafeset(ops[i], "shape", "ellipse", "");
       agsafeset(ops[i], "label", (char *)tl_op_label(x, op, sizeof op), "");
-      agedge(ag, ops[i], vals[i], NULL, 1);
+      Agedge_t *out = agedge(ag, ops[i], vals[i], NULL, 1);
+      if (tr != NULL) {
+        agsafeset(ops[i], "id", name, "");
+        snprintf(name, sizeof name, "v%zu_out", i);
+        agsafeset(out, "id", name, "");
+      }
     }
   }
   for (size_t c = 0; c < p.ncopies; c++) {
     snprintf(name, sizeof name, "v%zu_copy%zu", p.copy_of[c], c);
     copies[c] = agnode(ag, name, 1);
-    value_label(g->nodes[p.copy_of[c]], label);
+    value_label(g->nodes[p.copy_of[c]], label, tr);
     agsafeset(copies[c], "label", label, "");
+    if (tr != NULL) agsafeset(copies[c], "id", name, "");
     agsafeset(copies[c], "style", "dashed", "");
   }
   for (size_t e = 0; e < g->ne; e++) {
     Agnode_t *from = p.src[e] == SIZE_MAX ? vals[g->edges[e].from] : copies[p.src[e]];
-    agedge(ag, from, ops[g->edges[e].to], NULL, 1);
+    Agedge_t *edge = agedge(ag, from, ops[g->edges[e].to], NULL, 1);
+    if (tr != NULL) {
+      snprintf(name, sizeof name, "e%zu", e);
+      agsafeset(edge, "id", name, "");
+    }
   }
   free(vals);
   plan_free(&p);
@@ -324,7 +346,8 @@ static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
   Agiodisc_t io = {AgIoDisc.afread, textbuf_putstr, textbuf_flush};
   Agdisc_t disc = {&AgMemDisc, &AgIdDisc, &io};
   Agraph_t *ag;
-  tl_status st = build(ctx, g, &disc, fmt == TL_VIZ_DOT ? 0 : max_size, &ag);
+  tl_status st = build(ctx, g, &disc, fmt == TL_VIZ_DOT ? 0 : max_size, NULL,
+                       &ag);
   if (st != TL_OK) return st;
   if (fmt == TL_VIZ_DOT) {
     if (agwrite(ag, text) == EOF || text->failed)
@@ -358,6 +381,37 @@ static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
     else st = tl__out_write(ctx, out, data, len);
     if (data != NULL) gvFreeRenderData(data);
     gvFreeLayout(gvc, ag);
+  }
+  agclose(ag);
+  return st;
+}
+
+tl_status tl__gv_svg(tl_ctx *ctx, tl_gv *gv, const tl__vgraph *g,
+                     const tl_trace *tr, size_t max_nodes, char **svg,
+                     size_t *len) {
+  Agdisc_t disc = {&AgMemDisc, &AgIdDisc, &AgIoDisc};
+  Agraph_t *ag;
+  *svg = NULL;
+  *len = 0;
+  tl_status st = build(ctx, g, &disc, SIZE_PER_NODE * max_nodes, tr, &ag);
+  if (st != TL_OK) return st;
+  char *data = NULL;
+  unsigned int n = 0;
+  if (gvLayout(gv->gvc, ag, "dot") != 0)
+    st = tl_ctx_fail(ctx, TL_EARG, "graphviz: dot layout failed");
+  else {
+    agreseterrors();
+    if (gvRenderData(gv->gvc, ag, "svg", &data, &n) != 0 || agerrors() >= AGERR)
+      st = tl_ctx_fail(ctx, TL_EIO, "graphviz: rendering svg failed");
+    else if ((*svg = malloc((size_t)n + 1)) == NULL)
+      st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+    else {
+      memcpy(*svg, data, n);
+      (*svg)[n] = '\0';
+      *len = n;
+    }
+    if (data != NULL) gvFreeRenderData(data);
+    gvFreeLayout(gv->gvc, ag);
   }
   agclose(ag);
   return st;

@@ -82,9 +82,25 @@ void tl__vtext_grad(tl_node *n, char *buf, size_t size);
 void tl__vtext_label(tl_node *n, char *buf, size_t size, size_t cut);
 /* The same for any text 's' (captions quote labels). */
 void tl__vtext_clean(const char *s, char *buf, size_t size, size_t cut);
+/* The title of step 'k' (1-based) of 'nsteps' of the trace 'tr', just
+** run, into 'buf' ("Backward, step 2 of 4: c (mul) passes its gradient to
+** its inputs"); names are cleaned and cut at TL__STEP_NAME_CUT bytes.
+** The cairo pages and the HTML page show the same titles. */
+#define TL__STEP_NAME_CUT 48
+typedef struct tl_trace tl_trace;
+void tl__vstep_title(char *buf, size_t size, const tl_trace *tr, size_t k,
+                     size_t nsteps);
 /* |grad| of a scalar, the L2 norm of an array's gradient (0 if none). */
 double tl__vgrad_mag(tl_node *n);
 
 /* }====================================================================== */
+
+/* The graphviz view of 'g' as SVG, laid out by dot, in *svg (malloc'd,
+** NUL-terminated, *len bytes): with the ids and names that the trace 'tr'
+** gives for the HTML page (viz_graphviz.c, build).  'max_nodes' bounds
+** the routed graph as the graphviz view does. */
+tl_status tl__gv_svg(tl_ctx *ctx, tl_gv *gv, const tl__vgraph *g,
+                     const tl_trace *tr, size_t max_nodes, char **svg,
+                     size_t *len);
 
 #endif

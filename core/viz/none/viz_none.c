@@ -51,6 +51,14 @@ tl_status tl_viz_cairo_steps(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts
   return unavailable(ctx);
 }
 
+tl_status tl_viz_html(tl_ctx *ctx, tl_gv *gv, tl_node *root,
+                      const tl_viz_opts *opts, const char *path,
+                      size_t *nsteps) {
+  (void)gv; (void)root; (void)opts; (void)path;
+  *nsteps = 0;
+  return unavailable(ctx);
+}
+
 tl_status tl_plot_line(tl_ctx *ctx, const tl_plot_series *s, size_t ns,
                        const tl_plot_opts *o, tl_viz_format fmt,
                        const char *path) {
