@@ -264,7 +264,7 @@ done
                      "T2 float32", "MISSED", "T3 train", "met", "T3 forward", "met",
                      "T4", "MISSED"}, speed_verdicts(out), out)
     assert.truthy(out:find("PyTorch fake", 1, true), out)
-    assert.truthy(out:find("Torchlet has no float32: its float64 time", 1, true), out)
+    assert.truthy(out:find("Torchlet nn.MLP, model(X), float32", 1, true), out)
   end)
 
   it("rejects unknown options", function()
