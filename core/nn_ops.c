@@ -64,7 +64,9 @@ static int check_wb(tl_ctx *ctx, const char *fn, const tl_node *w,
 tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
                        tl_node *const *x) {
   if (!check_wb(ctx, "neuron", w, b)) return NULL;
-  if (!tl__same_dtype(ctx, "neuron", 2, (tl_node *[]){w, b})) return NULL;
+  if (tl__dtype(w) != tl__dtype(b) &&            /* the call only to fail */
+      !tl__same_dtype(ctx, "neuron", 2, (tl_node *[]){w, b}))
+    return NULL;
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   if (row >= nout) {
     tl_ctx_fail(ctx, TL_EARG, "neuron: row %zu out of range for %zu rows",
@@ -84,17 +86,24 @@ tl_node *tl_neuron_row(tl_ctx *ctx, tl_node *w, tl_node *b, size_t row,
   if (in == NULL) return NULL;
   /* b first, then each product: the order of micrograd's sum; a float32
   ** model's weights are widened (the neuron's value is a float64 scalar) */
-  double s = tl__at(b, row);
+  double s;
   in[0] = w;
   in[1] = b;
   if (tl__dtype(w) == TL_FLOAT32) {
     const float *wr = tl__f32(w) + row * nin;
-    for (size_t i = 0; i < nin; i++) s += (double)wr[i] * x[i]->val.v;
+    s = tl__f32(b)[row];
+    for (size_t i = 0; i < nin; i++) {
+      s += (double)wr[i] * x[i]->val.v;
+      in[2 + i] = x[i];
+    }
   } else {
     const double *wr = w->val.arr->data + row * nin;
-    for (size_t i = 0; i < nin; i++) s += wr[i] * x[i]->val.v;
+    s = b->val.arr->data[row];
+    for (size_t i = 0; i < nin; i++) {
+      s += wr[i] * x[i]->val.v;
+      in[2 + i] = x[i];
+    }
   }
-  for (size_t i = 0; i < nin; i++) in[2 + i] = x[i];
   tl_node *n = tl__node_alloc(ctx);
   if (n == NULL) { tl__small_free(ctx, in); return NULL; }
   n->val.v = s;
