@@ -30,6 +30,19 @@ end
 
 function M.is_nan(x) return x ~= x end
 
+-- Collects until the core's live node count stops changing, and returns
+-- it: what earlier code left is gone, even objects a finalizer kept for
+-- one more cycle (a custom op's record, a model's Lua wrapper).
+function M.settle()
+  local t = require "torchlet"
+  local n
+  repeat
+    n = t.memory().live_nodes
+    collectgarbage("collect")
+  until t.memory().live_nodes == n
+  return n
+end
+
 -- Asserts that fn(...) raises an error whose message contains 'pattern'
 -- (plain text, not a Lua pattern).
 function M.fails(pattern, fn, ...)

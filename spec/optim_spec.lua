@@ -198,11 +198,7 @@ describe("optim", function()
   it("holds a reference on each parameter until it is collected", function()
     -- earlier specs' garbage settled first: a custom op's node is freed by
     -- the collection after the one that finalizes its record (README)
-    local before
-    repeat
-      before = torchlet.memory().live_nodes
-      collectgarbage("collect")
-    until torchlet.memory().live_nodes == before
+    local before = helpers.settle()
     local opt = optim.Adam({Element(1), Element(2)})   -- no other handle
     collectgarbage("collect")
     assert.are.equal(before + 2, torchlet.memory().live_nodes)

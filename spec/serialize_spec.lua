@@ -201,8 +201,7 @@ describe("save/load", function()
     end)
 
     it("leaves no nodes behind", function()
-      collectgarbage("collect")
-      local before = torchlet.memory().live_nodes
+      local before = helpers.settle()
       write(path, good:sub(1, -2))
       load_error(path)
       collectgarbage("collect")
