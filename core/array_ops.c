@@ -320,14 +320,20 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
   return tl__record(ctx, n, TL_OP_RESHAPE, 0, 1, &a);
 }
 
-void tl__reshape_b(tl_ctx *ctx, tl_node *n) {
-  (void)ctx;
+/* The gradient passes through value by value, into the input's dtype:
+** reshape's (same order, other shape) and to_dtype's backward. */
+static void pass_through_b(tl_node *n) {
   if (!tl__wants_grad(A(n))) return;
   const void *g = tl__grads_any(n);
   int set;
   void *ga = tl__grads_once_any(A(n), &set);
   for (size_t i = 0, size = tl__size(n); i < size; i++)
     gput(A(n), ga, i, gat(n, g, i), set);
+}
+
+void tl__reshape_b(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  pass_through_b(n);
 }
 
 tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
@@ -425,12 +431,7 @@ tl_node *tl_to_dtype(tl_ctx *ctx, tl_node *a, tl_dtype t) {
 
 void tl__to_dtype_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
-  if (!tl__wants_grad(A(n))) return;
-  const void *g = tl__grads_any(n);
-  int set;
-  void *ga = tl__grads_once_any(A(n), &set);
-  for (size_t i = 0, size = tl__size(n); i < size; i++)
-    gput(A(n), ga, i, gat(n, g, i), set);
+  pass_through_b(n);
 }
 
 /* }====================================================================== */

@@ -74,17 +74,6 @@ static void *tl__pack_scratch(tl_ctx *ctx, size_t bytes) {
 #define VBCAST _mm256_broadcast_sd
 #define VFMA _mm256_fmadd_pd
 #include "gemm_impl.h"
-#undef T
-#undef GM
-#undef NR
-#undef FMA
-#undef VEC
-#undef LANES
-#undef VZERO
-#undef VLOAD
-#undef VSTORE
-#undef VBCAST
-#undef VFMA
 
 /* float32: 6 x 16 tiles, vectors of 8 (the same 12 accumulators) */
 #define T float
@@ -99,17 +88,6 @@ static void *tl__pack_scratch(tl_ctx *ctx, size_t bytes) {
 #define VBCAST _mm256_broadcast_ss
 #define VFMA _mm256_fmadd_ps
 #include "gemm_impl.h"
-#undef T
-#undef GM
-#undef NR
-#undef FMA
-#undef VEC
-#undef LANES
-#undef VZERO
-#undef VLOAD
-#undef VSTORE
-#undef VBCAST
-#undef VFMA
 
 #endif
 

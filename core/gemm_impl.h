@@ -7,7 +7,8 @@
 **   FMA      the scalar fused multiply-add (fma, fmaf)
 **   with TL_HAVE_FMA_KERNEL, the AVX2 vector type and operations: VEC,
 **   LANES, VZERO, VLOAD, VSTORE, VBCAST, VFMA
-** and gets static GM(gemm)(ctx, n, k, m, A, B, C, assign).  Everything
+** and gets static GM(gemm)(ctx, n, k, m, A, B, C, assign); the file
+** #undefs its parameters at the end, ready for the next dtype.  Everything
 ** said in gemm.c holds for each dtype.
 */
 
@@ -232,3 +233,15 @@ static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
     }
   }
 }
+
+#undef T
+#undef GM
+#undef NR
+#undef FMA
+#undef VEC
+#undef LANES
+#undef VZERO
+#undef VLOAD
+#undef VSTORE
+#undef VBCAST
+#undef VFMA

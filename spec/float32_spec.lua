@@ -13,12 +13,7 @@ local F = {dtype = "float32"}
 -- float32's unit roundoff: 2^-24
 local U = 2 ^ -24
 
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v return out end
-  for i = 1, #v do flat(v[i], out) end
-  return out
-end
+local flat = helpers.flat
 
 -- |a - b| <= tol * max(1, |b|) for every position
 local function close(a, b, tol, what)

@@ -32,13 +32,7 @@ local swish = torchlet.Function{
   end,
 }
 
--- the values of an Element, flattened
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v return out end
-  for i = 1, #v do flat(v[i], out) end
-  return out
-end
+local flat = helpers.flat
 
 -- Records of live custom nodes in the registry (bindings/function.c).
 local function records()

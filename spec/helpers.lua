@@ -30,6 +30,15 @@ end
 
 function M.is_nan(x) return x ~= x end
 
+-- The numbers of a value (a number or nested tables, as x.data gives) in
+-- row-major order, appended to 'out' when given.
+function M.flat(v, out)
+  out = out or {}
+  if type(v) ~= "table" then out[#out + 1] = v return out end
+  for i = 1, #v do M.flat(v[i], out) end
+  return out
+end
+
 -- Collects until the core's live node count stops changing, and returns
 -- it: what earlier code left is gone, even objects a finalizer kept for
 -- one more cycle (a custom op's record, a model's Lua wrapper).

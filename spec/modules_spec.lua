@@ -10,13 +10,7 @@ local reference = require "spec.reference.modules_torch"
 local nn, E = torchlet.nn, torchlet.Element
 local near, fails = helpers.near, helpers.fails
 
--- The numbers of a value table (nested or not) in row-major order.
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v return out end
-  for i = 1, #v do flat(v[i], out) end
-  return out
-end
+local flat = helpers.flat
 
 local function same_bits(a, b, what)
   a, b = flat(a), flat(b)

@@ -10,13 +10,7 @@ local unpack = require("spec.helpers").unpack   -- a global on 5.1
 local E = t.Element
 local near = helpers.near
 
--- The numbers of an Element (scalar or nested table) in row-major order.
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v return out end
-  for i = 1, #v do flat(v[i], out) end
-  return out
-end
+local flat = helpers.flat
 
 -- A scalar of an array Element: the sum of its values weighted by 1, 2,
 -- 3 ... (so that each position gets its own gradient).
