@@ -15,7 +15,8 @@
 **                     page per step, to opts.file ("backward.pdf")
 **     opts.frames     a directory: the same, one file per step,
 **                     step-001.png ... (opts.format: png, svg or pdf)
-**     opts.collapse  "layer": one box per layer of a model (graphviz)
+**     opts.collapse  "layer": one box per layer of a model (graphviz);
+**                    opts.expand_layers = {2}: layer 2 drawn unboxed
 **     opts.expand    true: neuron rows drawn as w*x products and sums
 **                    (graphviz; both in tl_viz.h)
 **   With steps or frames it returns the path and the number of steps.
@@ -42,9 +43,11 @@
 ** so that a misspelt option is not silently ignored). */
 static const char *const visualize_opts[] = {"file", "format", "max_nodes",
                                              "params", "steps", "frames",
-                                             "collapse", "expand", NULL};
+                                             "collapse", "expand",
+                                             "expand_layers", NULL};
 static const char *const html_opts[] = {"file", "max_nodes", "params", NULL};
-static const char *const to_dot_opts[] = {"collapse", "expand", NULL};
+static const char *const to_dot_opts[] = {"collapse", "expand",
+                                           "expand_layers", NULL};
 static const char *const plot_opts[] = {"title", "xlabel", "ylabel", "width",
                                         "height", "file", "format", NULL};
 /* plot.line's: the common ones and its log-scale axes */
@@ -125,6 +128,32 @@ static void opt_model(lua_State *L, int i, const char *fname, tl_viz_opts *o) {
   if (o->collapse && o->expand)
     tlb_argerror(L, i, fname, "options 'collapse' and 'expand' exclude each "
                  "other");
+  /* opts.expand_layers: layer numbers, in a Lua-owned array (a userdata
+  ** left on the stack with the list, as opt_params leaves its own) */
+  int t = tlb_getopt(L, i, "expand_layers");
+  if (t == LUA_TNIL) { lua_pop(L, 1); return; }
+  if (t != LUA_TTABLE)
+    tlb_argerror(L, i, fname, "option 'expand_layers' must be a table of "
+                 "layer numbers, got %s", luaL_typename(L, -1));
+  if (!o->collapse)
+    tlb_argerror(L, i, fname, "option 'expand_layers' needs collapse = "
+                 "\"layer\"");
+  int list = lua_gettop(L);
+  size_t n = tlb_rawlen(L, list, i, fname);
+  size_t *layers = tlb_newscratch(L, n, sizeof *layers, i, fname);
+  for (size_t k = 0; k < n; k++) {
+    int isint = 0;
+    lua_rawgeti(L, list, (lua_Integer)k + 1);
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    if (!isint || v < 1)
+      tlb_argerror(L, i, fname, "option 'expand_layers': layer number (an "
+                   "integer from 1) expected at index %s",
+                   tlb_pushsize(L, k + 1));
+    layers[k] = (size_t)v;
+    lua_pop(L, 1);
+  }
+  o->expand_layers = layers;
+  o->nexpand_layers = n;
 }
 
 /* The options of visualize at 'i' into 'o' and *fmt; pushes the path. */

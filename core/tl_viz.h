@@ -81,6 +81,10 @@ typedef struct tl_viz_opts {
   ** values from the node's inputs. */
   int collapse;
   int expand;
+  /* With collapse: the layers (numbers k of "Lk.W", borrowed; may be NULL)
+  ** drawn as their nodes all the same, between the other boxes. */
+  const size_t *expand_layers;
+  size_t nexpand_layers;
 } tl_viz_opts;
 
 enum { TL_VIZ_COLLAPSE_NONE = 0, TL_VIZ_COLLAPSE_LAYER = 1 };

@@ -8,9 +8,13 @@ local E = Element
 
 local tmppath, cleanup = helpers.temp_paths()
 
--- Nodes of a DOT text: name -> label, and edges "tail->head" -> count.
+-- Nodes of a DOT text: name -> label, edges "tail->head" -> count, and
+-- edge labels "tail->head" -> label.
 local function parse_dot(dot)
-  local labels, edges, nedges = {}, {}, 0
+  local labels, edges, nedges, elabels = {}, {}, 0, {}
+  for t, h, attrs in dot:gmatch("([%w_]+) %-> ([%w_]+)%s*(%b[])") do
+    elabels[t .. "->" .. h] = attrs:match('label="(.-)"')
+  end
   for name, attrs in dot:gmatch("\n%s*([%w_]+)%s+(%b[])") do
     if name ~= "graph" and name ~= "node" and name ~= "edge" then  -- defaults
       labels[name] = attrs:match('label="(.-)"') or attrs:match("label=([^,%]]+)")
@@ -21,7 +25,7 @@ local function parse_dot(dot)
     edges[k] = (edges[k] or 0) + 1
     nedges = nedges + 1
   end
-  return labels, edges, nedges
+  return labels, edges, nedges, elabels
 end
 
 local function count_labels(labels, text)
@@ -50,7 +54,7 @@ describe("collapse = 'layer'", function()
 
   it("draws an MLP on one sample as one box per layer with its shapes", function()
     local loss = mlp_loss()
-    local labels, edges, nedges = parse_dot(loss:to_dot({collapse = "layer"}))
+    local labels, edges, nedges, elabels = parse_dot(loss:to_dot({collapse = "layer"}))
     assert.are.equal("L1: Linear 2→8, ReLU | W (8 x 2), b (8)", labels.L1)
     assert.are.equal("L2: Linear 8→8, ReLU | W (8 x 8), b (8)", labels.L2)
     assert.are.equal("L3: Linear 8→1 | W (1 x 8), b (1)", labels.L3)
@@ -74,6 +78,8 @@ describe("collapse = 'layer'", function()
       [diff .. "->" .. pow_op] = 1, [pow_op .. "->" .. out] = 1}
     assert.are.same(want, edges)
     assert.are.equal(8, nedges)
+    -- an edge between boxes says how many values it carries
+    assert.are.same({["L1->L2"] = "8 values", ["L2->L3"] = "8 values"}, elabels)
   end)
 
   it("boxes a batch's linear nodes the same way", function()
@@ -103,6 +109,30 @@ describe("collapse = 'layer'", function()
     assert.has_error(function() loss:visualize("html", {collapse = "layer"}) end)
     assert.has_error(function() loss:to_dot({collapse = "layer", expand = true}) end,
       "bad argument #1 to 'to_dot' (options 'collapse' and 'expand' exclude each other)")
+  end)
+
+  it("draws the layers in expand_layers as their nodes, between the boxes", function()
+    local loss = mlp_loss()
+    local labels, edges = parse_dot(loss:to_dot({collapse = "layer", expand_layers = {2}}))
+    assert.truthy(labels.L1 and labels.L3)
+    assert.is_nil(labels.L2)
+    assert.are.equal(8, count_labels(labels, "w.x+b"))   -- layer 2's neurons
+    assert.are.equal(8, count_labels(labels, "ReLU"))    -- and activations
+    local w2 = name_of(labels, "^{ L2%.W |")
+    assert.truthy(w2)
+    local from_l1, into_l3 = 0, 0
+    for k, c in pairs(edges) do
+      if k:find("^L1%->") then from_l1 = from_l1 + c end
+      if k:find("%->L3$") then into_l3 = into_l3 + c end
+    end
+    assert.are.equal(8, from_l1)    -- into each neuron of layer 2
+    assert.are.equal(8, into_l3)    -- from each activation
+    assert.has_error(function() loss:to_dot({expand_layers = {2}}) end,
+      "bad argument #1 to 'to_dot' (option 'expand_layers' needs collapse = \"layer\")")
+    assert.has_error(function() loss:to_dot({collapse = "layer", expand_layers = {0}}) end,
+      "bad argument #1 to 'to_dot' (option 'expand_layers': layer number (an integer from 1) expected at index 1)")
+    assert.has_error(function() loss:to_dot({collapse = "layer", expand_layers = {1.5}}) end)
+    assert.has_error(function() loss:to_dot({collapse = "layer", expand_layers = 2}) end)
   end)
 
   it("keeps the node limit", function()

@@ -371,6 +371,15 @@ static layer_box *find_layer(layer_box *ls, size_t nl, unsigned long k) {
   return bsearch(&key, ls, nl, sizeof *ls, cmp_layer);
 }
 
+typedef struct box_edge { size_t t, h, from; } box_edge;
+
+static int cmp_box_edge(const void *a, const void *b) {
+  const box_edge *x = a, *y = b;
+  if (x->t != y->t) return (x->t > y->t) - (x->t < y->t);
+  if (x->h != y->h) return (x->h > y->h) - (x->h < y->h);
+  return (x->from > y->from) - (x->from < y->from);
+}
+
 /* "(16 x 2)" */
 static void dims_text(const tl_node *n, char *buf, size_t size) {
   size_t used = 0;
@@ -432,14 +441,22 @@ static Agraph_t *open_graph(Agdisc_t *disc) {
 }
 
 /* The collapsed graph (opts->collapse TL_VIZ_COLLAPSE_LAYER). */
+static int listed(const size_t *list, size_t n, unsigned long k) {
+  for (size_t j = 0; j < n; j++)
+    if (list[j] == k) return 1;
+  return 0;
+}
+
 static tl_status build_collapsed(tl_ctx *ctx, const tl__vgraph *g,
-                                 Agdisc_t *disc, Agraph_t **agp) {
+                                 const tl_viz_opts *opts, Agdisc_t *disc,
+                                 Agraph_t **agp) {
   size_t n = g->n;
   unsigned long *grp = calloc(n ? n : 1, sizeof *grp);   /* 0: no layer */
   size_t *estart = edge_starts(g);
   layer_box *ls = malloc((n ? n : 1) * sizeof *ls);
   Agnode_t **vals = malloc((n ? n : 1) * 2 * sizeof *vals);
   Agraph_t *ag = open_graph(disc);
+  box_edge *be = NULL;
   tl_status st = TL_OK;
   *agp = NULL;
   if (grp == NULL || estart == NULL || ls == NULL || vals == NULL || ag == NULL) {
@@ -451,8 +468,10 @@ static tl_status build_collapsed(tl_ctx *ctx, const tl__vgraph *g,
   for (size_t i = 0; i < n; i++) {
     tl_node *w = fused_weight(g->nodes[i]);
     char which;
-    if (w != NULL && (grp[i] = layer_of_label(w, &which)) != 0 && which != 'W')
-      grp[i] = 0;
+    if (w != NULL && (grp[i] = layer_of_label(w, &which)) != 0 &&
+        (which != 'W' || (opts->expand_layers != NULL &&
+                          listed(opts->expand_layers, opts->nexpand_layers, grp[i]))))
+      grp[i] = 0;                           /* no layer, or drawn expanded */
     if (grp[i] != 0) ls[nl++] = (layer_box){grp[i], NULL, NULL, "", 0, 0, NULL};
   }
   qsort(ls, nl, sizeof *ls, cmp_layer);
@@ -499,14 +518,38 @@ static tl_status build_collapsed(tl_ctx *ctx, const tl__vgraph *g,
     if (grp[i] == 0) plain_value(ag, g, i, vals, ops);
   }
   /* data between boxes, and into and out of them: one edge for all the
-  ** scalars one box passes to another (or to one op) */
+  ** values one box passes to another (or to one op), labelled with their
+  ** number when more than one; (tail, head, value) triples sorted and
+  ** counted.  Tails and heads: a value's index, or n + a box's. */
+  be = malloc((g->ne ? g->ne : 1) * sizeof *be);
+  if (be == NULL) {
+    st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
+    goto done;
+  }
+  size_t nbe = 0;
   for (size_t e = 0; e < g->ne; e++) {
-    unsigned long a = grp[g->edges[e].from], b = grp[g->edges[e].to];
+    size_t from = g->edges[e].from, to = g->edges[e].to;
+    unsigned long a = grp[from], b = grp[to];
     if (a != 0 && a == b) continue;
-    Agnode_t *t = a ? find_layer(ls, nl, a)->node : vals[g->edges[e].from];
-    Agnode_t *h = b ? find_layer(ls, nl, b)->node : ops[g->edges[e].to];
-    if ((a == 0 && b == 0) || agedge(ag, t, h, NULL, 0) == NULL)
-      agedge(ag, t, h, NULL, 1);
+    if (a == 0 && b == 0) agedge(ag, vals[from], ops[to], NULL, 1);
+    else be[nbe++] = (box_edge){a ? n + (size_t)(find_layer(ls, nl, a) - ls) : from,
+                                b ? n + (size_t)(find_layer(ls, nl, b) - ls) : to,
+                                from};
+  }
+  qsort(be, nbe, sizeof *be, cmp_box_edge);
+  for (size_t j = 0; j < nbe;) {
+    size_t count = 0, k = j;
+    for (; k < nbe && be[k].t == be[j].t && be[k].h == be[j].h; k++)
+      if (k == j || be[k].from != be[k - 1].from) count++;
+    Agnode_t *t = be[j].t >= n ? ls[be[j].t - n].node : vals[be[j].t];
+    Agnode_t *h = be[j].h >= n ? ls[be[j].h - n].node : ops[be[j].h];
+    Agedge_t *edge = agedge(ag, t, h, NULL, 1);
+    if (count > 1) {
+      char num[48];
+      snprintf(num, sizeof num, "%zu values", count);
+      agsafeset(edge, "label", num, "");
+    }
+    j = k;
   }
   *agp = ag;
   ag = NULL;
@@ -514,6 +557,7 @@ done:
   if (ag != NULL) agclose(ag);
   free(grp);
   free(estart);
+  free(be);
   free(ls);
   free(vals);
   return st;
@@ -715,7 +759,7 @@ static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
   Agraph_t *ag;
   tl_status st;
   if (opts != NULL && opts->collapse == TL_VIZ_COLLAPSE_LAYER)
-    st = build_collapsed(ctx, g, &disc, &ag);
+    st = build_collapsed(ctx, g, opts, &disc, &ag);
   else if (opts != NULL && opts->expand)
     st = build_expanded(ctx, g, max_size / SIZE_PER_NODE, &disc, &ag);
   else st = build(ctx, g, &disc, fmt == TL_VIZ_DOT ? 0 : max_size, NULL, &ag);
