@@ -600,13 +600,22 @@ static int expandable(tl_node *x) {
   return 1;
 }
 
-/* "L1.W[3,2]" (1-based, as Lua counts), "W[3,2]" without a label. */
+/* The name of element (r, c) of W or r of b as a model's Parameter names
+** it (bindings/nn.c): "L1.N3.w2" for a weight, "L1.N3.b" for a bias; other
+** arrays "label[3,2]", "W[3,2]" without a label (1-based, as Lua counts). */
 static void element_name(tl_node *a, const char *fallback, size_t r, size_t c,
                          int two, char *buf, size_t size) {
-  char cut[LABEL_MAX + 8];
-  tl__vtext_label(a, cut, sizeof cut, LABEL_MAX);
-  if (two) snprintf(buf, size, "%s[%zu,%zu]", cut[0] ? cut : fallback, r + 1, c + 1);
-  else snprintf(buf, size, "%s[%zu]", cut[0] ? cut : fallback, r + 1);
+  char cut[LABEL_MAX + 8], which;
+  unsigned long k = layer_of_label(a, &which);
+  if (k != 0 && two && which == 'W')
+    snprintf(buf, size, "L%lu.N%zu.w%zu", k, r + 1, c + 1);
+  else if (k != 0 && !two && which == 'b')
+    snprintf(buf, size, "L%lu.N%zu.b", k, r + 1);
+  else {
+    tl__vtext_label(a, cut, sizeof cut, LABEL_MAX);
+    if (two) snprintf(buf, size, "%s[%zu,%zu]", cut[0] ? cut : fallback, r + 1, c + 1);
+    else snprintf(buf, size, "%s[%zu]", cut[0] ? cut : fallback, r + 1);
+  }
 }
 
 /* The expanded graph (opts->expand): each neuron row n = W[r].x + b[r]
