@@ -1,6 +1,7 @@
 /*
 ** viz.c -- Lua side of the graph views: e:visualize(method, opts) and
-** e:to_dot().  Both are Element methods and module functions.
+** e:to_dot([opts]) (opts.collapse, opts.expand as below).  Both are
+** Element methods and module functions.
 **
 **   e:visualize([method [, opts]]) -> path
 **     method   "cairo" (the default, also for nil) or "graphviz"
@@ -14,6 +15,10 @@
 **                     page per step, to opts.file ("backward.pdf")
 **     opts.frames     a directory: the same, one file per step,
 **                     step-001.png ... (opts.format: png, svg or pdf)
+**     opts.collapse  "layer": one box per layer of a model (graphviz);
+**                    opts.expand_layers = {2}: layer 2 drawn unboxed
+**     opts.expand    true: neuron rows drawn as w*x products and sums
+**                    (graphviz; both in tl_viz.h)
 **   With steps or frames it returns the path and the number of steps.
 **
 **   e:visualize("html" [, opts]) -> path, steps
@@ -37,9 +42,12 @@
 /* Options each function takes (tlb_checkopts: any other key is an error,
 ** so that a misspelt option is not silently ignored). */
 static const char *const visualize_opts[] = {"file", "format", "max_nodes",
-                                             "params", "steps", "frames", NULL};
+                                             "params", "steps", "frames",
+                                             "collapse", "expand",
+                                             "expand_layers", NULL};
 static const char *const html_opts[] = {"file", "max_nodes", "params", NULL};
-static const char *const to_dot_opts[] = {NULL};
+static const char *const to_dot_opts[] = {"collapse", "expand",
+                                           "expand_layers", NULL};
 static const char *const plot_opts[] = {"title", "xlabel", "ylabel", "width",
                                         "height", "file", "format", NULL};
 /* plot.line's: the common ones and its log-scale axes */
@@ -106,6 +114,48 @@ static void read_output(lua_State *L, int i, const char *fname,
   else lua_pushfstring(L, "%s.%s", base, tl_viz_format_name(*fmt));
 }
 
+/* opts.collapse ("layer") and opts.expand (a boolean) of the options at
+** 'i' (checked) into 'o': the graphviz view's readable model graphs. */
+static void opt_model(lua_State *L, int i, const char *fname, tl_viz_opts *o) {
+  const char *c = tlb_optstring(L, i, fname, "collapse", NULL);
+  o->expand = tlb_optboolean(L, i, fname, "expand", 0);
+  if (c != NULL) {
+    if (strcmp(c, "layer") != 0)
+      tlb_argerror(L, i, fname, "option 'collapse': unknown value '%s' "
+                   "(\"layer\" expected)", c);
+    o->collapse = TL_VIZ_COLLAPSE_LAYER;
+  }
+  if (o->collapse && o->expand)
+    tlb_argerror(L, i, fname, "options 'collapse' and 'expand' exclude each "
+                 "other");
+  /* opts.expand_layers: layer numbers, in a Lua-owned array (a userdata
+  ** left on the stack with the list, as opt_params leaves its own) */
+  int t = tlb_getopt(L, i, "expand_layers");
+  if (t == LUA_TNIL) { lua_pop(L, 1); return; }
+  if (t != LUA_TTABLE)
+    tlb_argerror(L, i, fname, "option 'expand_layers' must be a table of "
+                 "layer numbers, got %s", luaL_typename(L, -1));
+  if (!o->collapse)
+    tlb_argerror(L, i, fname, "option 'expand_layers' needs collapse = "
+                 "\"layer\"");
+  int list = lua_gettop(L);
+  size_t n = tlb_rawlen(L, list, i, fname);
+  size_t *layers = tlb_newscratch(L, n, sizeof *layers, i, fname);
+  for (size_t k = 0; k < n; k++) {
+    int isint = 0;
+    lua_rawgeti(L, list, (lua_Integer)k + 1);
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    if (!isint || v < 1)
+      tlb_argerror(L, i, fname, "option 'expand_layers': layer number (an "
+                   "integer from 1) expected at index %s",
+                   tlb_pushsize(L, k + 1));
+    layers[k] = (size_t)v;
+    lua_pop(L, 1);
+  }
+  o->expand_layers = layers;
+  o->nexpand_layers = n;
+}
+
 /* The options of visualize at 'i' into 'o' and *fmt; pushes the path. */
 static void read_opts(lua_State *L, int i, tl_viz_opts *o, tl_viz_format *fmt,
                       const char *base, int graphviz) {
@@ -113,6 +163,10 @@ static void read_opts(lua_State *L, int i, tl_viz_opts *o, tl_viz_format *fmt,
   check_opts(L, i, "visualize", visualize_opts);
   o->max_nodes = tlb_optcount(L, i, "visualize", "max_nodes", 0);
   opt_params(L, i, o);
+  opt_model(L, i, "visualize", o);
+  if ((o->collapse || o->expand) && !graphviz)
+    tlb_argerror(L, i, "visualize", "option '%s' is drawn by the graphviz "
+                 "method", o->collapse ? "collapse" : "expand");
   read_output(L, i, "visualize", fmt, base, graphviz ? 1 : -1);
 }
 
@@ -230,10 +284,13 @@ static int viz_visualize(lua_State *L) {
 static int viz_to_dot(lua_State *L) {
   tl_node *root = tlb_checkelement(L, 1);
   check_opts(L, 2, "to_dot", to_dot_opts);
+  tl_viz_opts o;
+  memset(&o, 0, sizeof o);
+  opt_model(L, 2, "to_dot", &o);
   void **box = tlb_newbox(L);
   char *text;
   size_t len;
-  if (tl_viz_dot(tlb_ctx(L), root, NULL, &text, &len) != TL_OK)
+  if (tl_viz_dot(tlb_ctx(L), root, &o, &text, &len) != TL_OK)
     return tlb_error(L);
   *box = text;
   lua_pushlstring(L, text, len);

@@ -71,7 +71,23 @@ typedef struct tl_viz_opts {
   /* Leaves listed here are drawn as parameters (borrowed; may be NULL). */
   tl_node *const *params;
   size_t nparams;
+  /* Graphviz view only (viz_graphviz.c).  collapse TL_VIZ_COLLAPSE_LAYER:
+  ** one box per layer of a model, "L1: Linear 2->16, ReLU | W (16 x 2),
+  ** b (16)", instead of its neurons: a neuron-row or linear node whose W
+  ** is labelled "Lk.W" and the activation applied directly to it belong
+  ** to layer k, whose parameters Lk.W and Lk.b are drawn inside the box;
+  ** edges between boxes follow the data.  expand nonzero: each fused
+  ** neuron row drawn as micrograd's w*x products and + chain, with the
+  ** values from the node's inputs. */
+  int collapse;
+  int expand;
+  /* With collapse: the layers (numbers k of "Lk.W", borrowed; may be NULL)
+  ** drawn as their nodes all the same, between the other boxes. */
+  const size_t *expand_layers;
+  size_t nexpand_layers;
 } tl_viz_opts;
+
+enum { TL_VIZ_COLLAPSE_NONE = 0, TL_VIZ_COLLAPSE_LAYER = 1 };
 
 /* The format named 'name' ("png", "svg", "pdf", "dot"); TL_EARG if none. */
 tl_status tl_viz_format_parse(tl_ctx *ctx, const char *name, tl_viz_format *fmt);

@@ -6,6 +6,7 @@
 --                            the step-by-step backward view
 --   images/backward_html.png the interactive page at step 2, as headless
 --                            chromium shows it (when chromium is installed)
+--   images/mlp_collapsed.png the demo's MLP on one sample, a box per layer
 -- Run from anywhere after ./setup.sh build:  lua5.4 examples/draw_graph.lua
 local root = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
@@ -76,3 +77,14 @@ else
 end
 os.remove(page)
 os.remove(base)
+
+-- A model graph collapsed to one box per layer (README, Visualization):
+-- the demo's MLP(2, {16, 16, 1}) on one sample, 1,000-odd values drawn as
+-- three boxes.
+torchlet.manual_seed(1)
+local mlp = torchlet.nn.MLP(2, {16, 16, 1})
+local mse = (mlp({Element(0.5, "x1"), Element(-1.5, "x2")}) - 1) ^ 2
+mse.label = "loss"
+mse:backward()
+print(mse:visualize("graphviz", {file = root .. "/images/mlp_collapsed.png",
+                                 collapse = "layer"}))

@@ -298,13 +298,14 @@ describe("bad input", function()
     for _, method in ipairs({"cairo", "graphviz"}) do
       assert.has_error(function() d:visualize(method, {fiel = "a.png"}) end,
         "bad argument #2 to 'visualize' (unknown option 'fiel'; known: file, format, "
-        .. "max_nodes, params, steps, frames)")
+        .. "max_nodes, params, steps, frames, collapse, expand, expand_layers)")
     end
     assert.has_error(function() torchlet.visualize(d, "cairo", {maxnodes = 5}) end,
       "bad argument #3 to 'visualize' (unknown option 'maxnodes'; known: file, format, "
-      .. "max_nodes, params, steps, frames)")
+      .. "max_nodes, params, steps, frames, collapse, expand, expand_layers)")
     assert.has_error(function() d:to_dot({file = "d.dot"}) end,
-      "bad argument #1 to 'to_dot' (unknown option 'file'; it takes none)")
+      "bad argument #1 to 'to_dot' (unknown option 'file'; known: collapse, expand, "
+      .. "expand_layers)")
     assert.has_error(function() torchlet.to_dot(d, 5) end,
       "bad argument #2 to 'to_dot' (table or nil expected, got number)")
     assert.are.equal(d:to_dot(), d:to_dot({}))
