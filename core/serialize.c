@@ -244,8 +244,8 @@ tl_status tl_mlp_dump(tl_ctx *ctx, const tl_mlp *m, unsigned char **out,
 tl_status tl_mlp_save(tl_ctx *ctx, const tl_mlp *m, const char *path) {
   if (m == NULL || path == NULL)
     return tl_ctx_fail(ctx, TL_EARG, "save: NULL model or path");
-  unsigned char *buf;
-  size_t len;
+  unsigned char *buf = NULL;
+  size_t len = 0;
   tl_status st = tl__mlp_encode(ctx, m, &buf, &len);
   if (st != TL_OK) return st;
   st = tl__write_file(ctx, path, buf, len);
