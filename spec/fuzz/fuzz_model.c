@@ -4,7 +4,7 @@
 ** The input's first byte is a switch: when odd, the harness rewrites the
 ** last 8 bytes with the correct checksum of the rest, so that mutations
 ** reach the architecture checks behind it instead of stopping at the
-** checksum.  The rest is written to a file and loaded (versions 1 and 2);
+** checksum.  The rest is written to a file and loaded (versions 1 to 3);
 ** a model that loads must run a forward pass, scalar and batched.  A bad file must fail with a message, never
 ** crash, leak or load a model that does not work.
 */
@@ -58,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (size_t i = 0; i < tl_mlp_nin(m); i++) tl_release(ctx, x[i]);
     size_t shape[2] = {2, tl_mlp_nin(m)};
-    tl_node *batch = tl_array(ctx, 2, shape, NULL);
+    /* in the model's dtype: float32 and float64 arrays do not mix */
+    tl_node *batch = tl_array_of(ctx, tl_mlp_dtype(m), 2, shape, NULL);
     tl_node *y = batch ? tl_mlp_forward_batch(ctx, m, batch) : NULL;
     if (batch != NULL && y == NULL) __builtin_trap();   /* shapes fit */
     tl_node *s = y ? tl_reduce(ctx, TL_OP_REDUCE_SUM, y, -1) : NULL;
