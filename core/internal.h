@@ -295,6 +295,11 @@ tl_node *tl__record(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
 ** freed with the node), which it takes in every case. */
 tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
                           size_t nin, tl_node **block);
+/* tl_neuron_row for callers that have checked its arguments (the model's
+** forward pass: its own weights, inputs checked once per call, not once
+** per neuron) (nn_ops.c). */
+tl_node *tl__neuron_row_checked(tl_ctx *ctx, tl_node *w, tl_node *b,
+                                size_t row, tl_node *const *x);
 
 /* {======================================================================
 ** Files written whole or not at all (atomic_file.c): under a fresh

@@ -311,7 +311,8 @@ tl_status tl_mlp_forward(tl_ctx *ctx, tl_mlp *m, tl_node *const *x,
     tl_node *w = m->params[2 * l], *b = m->params[2 * l + 1];
     tl_op op = acts[m->acts[l]].op;
     for (size_t j = 0; j < m->sizes[l]; j++) {
-      tl_node *z = tl_neuron_row(ctx, w, b, j, in);
+      /* the model's weights and this layer's inputs were checked */
+      tl_node *z = tl__neuron_row_checked(ctx, w, b, j, in);
       tl_node *a = z;
       if (z != NULL && op != TL_OP_LEAF) {
         a = tl_unary(ctx, op, z);
