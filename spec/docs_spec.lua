@@ -23,7 +23,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local root = here .. "../"
 
 local function doc_files()
-  local files = {"README.md"}
+  local files = {"README.md", "CHANGELOG.md"}
   local p = assert(io.popen("ls '" .. root .. "doc'"))
   for name in p:lines() do
     -- doc/notes-<branch>.md are helpers' drafts the lead folds in
@@ -185,6 +185,21 @@ describe("the docs' Lua snippets", function()
   it("finds the snippets, and runs nearly all of them", function()
     assert.is_true(total >= 25, "only " .. total .. " snippets")
     assert.is_true(skipped <= 3 or not modern, skipped .. " snippets not run")
+  end)
+end)
+
+describe("the docs' links and pictures", function()
+  it("point at files that exist (relative to the file that names them)", function()
+    local missing = {}
+    for _, file in ipairs(doc_files()) do
+      local dir = file:match("^(.*/)") or ""
+      for target in helpers.read_file(root .. file):gmatch("%]%(([^)#%s]+)[^)]*%)") do
+        if not target:match("^%a+:") and not helpers.exists(root .. dir .. target) then
+          missing[#missing + 1] = file .. ": " .. target
+        end
+      end
+    end
+    assert.are.same({}, missing)
   end)
 end)
 
