@@ -106,7 +106,7 @@ run_specs() {
 # Lua 5.3, Lua 5.1 and LuaJIT run every spec against build/<vm>/ (the
 # module and the benchmark's clock and floor built for each), 5.1 and
 # LuaJIT but the cases tagged #lua53, which test what only Lua 5.3 and
-# later can do (the README's "Other Lua VMs" lists them and why).
+# later can do (doc/testing.md, "Specs on other Lua VMs", lists them and why).
 run_other_vm_specs() {
   local vm
   echo "== specs, Lua 5.3"

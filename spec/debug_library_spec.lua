@@ -1,5 +1,5 @@
 -- spec/debug_library_spec.lua -- what a script with the debug library can
--- and cannot break (README, "Bad input").  Plain scripts never see a
+-- and cannot break (doc/api.md, Elements).  Plain scripts never see a
 -- finalizer (the metatables hide __gc); debug.getmetatable and
 -- debug.getregistry reach the real ones, so every finalizer checks its
 -- argument, and a finalizer called by hand leaves its object unusable, not

@@ -176,7 +176,7 @@ describe("ops", function()
     assert.is_true(a < b)
     assert.is_false(b <= a)
     assert.is_true(a.data <= 1 and 0.5 < a.data)     -- works on every VM
-    -- Lua 5.1 and LuaJIT raise before any metamethod runs (README, Other Lua VMs)
+    -- Lua 5.1 and LuaJIT raise before any metamethod runs (doc/embedding.md, "Other Lua VMs")
     if _VERSION ~= "Lua 5.1" then
       assert.is_true(a <= 1)
       assert.is_true(0.5 < a)

@@ -91,7 +91,7 @@ function M.finalized(fn)
 end
 
 -- The tag of the specs that need Lua 5.3 or later (setup.sh runs Lua 5.1
--- and LuaJIT with --exclude-tags=lua53; the README's "Other Lua VMs" lists
+-- and LuaJIT with --exclude-tags=lua53; doc/testing.md's "Specs on other Lua VMs" lists
 -- each and why).
 M.LUA53 = " #lua53"
 

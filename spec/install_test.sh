@@ -144,17 +144,17 @@ cc -std=c11 -Wall -Wextra -Werror -o draw draw.c $(pkg-config --cflags --libs to
 ./draw
 
 # 4. a C host with its own Lua VM and the installed binding linked in: the
-# README's own snippet (the first C block of its embedding section)
-awk '/^### C and C\+\+ programs with their own Lua VM/ { sect = 1 }
+# embedding guide's own snippet (the first C block of its section on hosts)
+awk '/^##+ C and C\+\+ programs with their own Lua VM/ { sect = 1 }
      sect && /^```c$/ { inblock = 1; next }
      inblock && /^```$/ { exit }
-     inblock { print }' "$repo/README.md" >host.c
+     inblock { print }' "$repo/doc/embedding.md" >host.c
 grep -q luaopen_torchlet_core host.c ||
-  { echo "install_test: no C snippet found in the README's embedding section" >&2; exit 1; }
+  { echo "install_test: no C snippet found in doc/embedding.md's section on hosts" >&2; exit 1; }
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror -o host host.c $(pkg-config --cflags --libs torchlet-lua)
 [ "$(env -u LUA_PATH -u LUA_CPATH ./host)" = 6 ] ||
-  { echo "install_test: the README's C host did not print 6" >&2; exit 1; }
+  { echo "install_test: doc/embedding.md's C host did not print 6" >&2; exit 1; }
 
 # 5. C++ against the install: each header on its own, a function of each
 # linked (a header without extern "C" fails here: tl_ctx_new() is not
@@ -189,7 +189,7 @@ g++ -std=c++11 -Wall -Wextra -Werror -o host_cpp "$repo/examples/cpp/host.cpp" \
   $(pkg-config --cflags --libs torchlet-lua)
 env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 ./host_cpp
 
-# the layout the README promises
+# the layout doc/embedding.md promises
 for f in bin/torchlet lib/libtorchlet.a lib/libtorchlet_viz.a lib/libtorchlet_lua.a \
          include/torchlet/torchlet.h include/torchlet/torchlet_lua.h \
          include/torchlet/tl_nn.h include/torchlet/tl_optim.h \
@@ -236,7 +236,7 @@ env -u LUA_PATH -u LUA_CPATH "$nv/bin/torchlet" fit.lua "$nv"
 cc -std=c11 -Wall -Wextra -Werror -o host_noviz host.c \
   $(PKG_CONFIG_PATH="$nv/lib/pkgconfig" pkg-config --cflags --libs torchlet-lua)
 [ "$(env -u LUA_PATH -u LUA_CPATH ./host_noviz)" = 6 ] ||
-  { echo "install_test: the README's C host did not print 6 (--no-viz)" >&2; exit 1; }
+  { echo "install_test: doc/embedding.md's C host did not print 6 (--no-viz)" >&2; exit 1; }
 # drawing: an error saying why, and no file written
 drawn=$("$nv/bin/torchlet" -e '
   local e = torchlet.Element(2, "a") * 3

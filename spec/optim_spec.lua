@@ -197,7 +197,7 @@ describe("optim", function()
 
   it("holds a reference on each parameter until it is collected", function()
     -- earlier specs' garbage settled first: a custom op's node is freed by
-    -- the collection after the one that finalizes its record (README)
+    -- the collection after the one that finalizes its record (doc/api.md, custom ops)
     local before = helpers.settle()
     local opt = optim.Adam({Element(1), Element(2)})   -- no other handle
     collectgarbage("collect")

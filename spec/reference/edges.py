@@ -10,7 +10,7 @@ derivative gives 0 there, or 0 * inf = nan).  Scalars are 0-dimensional
 tensors; the batched (1-d) forms are computed too and must agree, since the
 spec runs every row both as scalar Elements and as arrays.
 
-Where Torchlet deliberately differs (README, "Where Torchlet differs from
+Where Torchlet deliberately differs (doc/api.md, "Where Torchlet differs from
 PyTorch"), the row carries `differs` (the reason), Torchlet's documented
 result in the main fields, and PyTorch's in `torch`.  Those results are
 computed here with the same libm functions and the same order of
@@ -108,7 +108,7 @@ def sigmoid_row(a, seed):
     return y, [seed * (1 - y) * y]
 
 
-# Why each difference exists, as the README lists them.
+# Why each difference exists, as doc/api.md lists them.
 DIFFERS = {
     ("unary", "sigmoid"): ("sigmoid: e^x / (1 + e^x) below 0, so no overflow to 0 below -709",
                            lambda a, b, s: sigmoid_row(a, s)),
