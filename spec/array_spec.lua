@@ -107,6 +107,8 @@ describe("array Elements", function()
     assert.are.equal(4, X:numel())
     assert.matches("shape=%(2, 2%)", tostring(X))
     assert.are.equal("[[1, 2],\n [3, 4]]", tostring(X.data))
+    -- a vector's values on one line, a matrix's rows one per line
+    assert.are.equal("[4, 6, 0.5]", tostring(E({4, 6, 0.5}).data))
     -- scalars still give numbers everywhere
     local s = E(2)
     assert.are.same({}, s.shape)

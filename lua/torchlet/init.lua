@@ -42,7 +42,9 @@ local function format_values(t, depth)
     parts[i] = type(v) == "table" and format_values(v, depth + 1)
                or core.format_number(v, 4)
   end
-  return "[" .. concat(parts, depth == 0 and ",\n " or ", ") .. "]"
+  -- a matrix's rows one per line; a vector's values on one line
+  local rows = depth == 0 and type(t[1]) == "table"
+  return "[" .. concat(parts, rows and ",\n " or ", ") .. "]"
 end
 core.values_meta.__tostring = function(t) return format_values(t, 0) end
 
