@@ -356,11 +356,22 @@ static void draw_edge_counts(cairo_t *cr, const tl__layout *lay,
 
 /* }====================================================================== */
 
+/* What the legend says edges show: LEGEND_STEPS for the step-by-step
+** view, LEGEND_MODEL for a model graph (an edge may carry many values). */
+enum { LEGEND_PLAIN, LEGEND_STEPS, LEGEND_MODEL };
+
+static int legend_mode(const scene *g, const tl_trace *tr) {
+  return tr != NULL ? LEGEND_STEPS : g->mg != NULL ? LEGEND_MODEL : LEGEND_PLAIN;
+}
+
 /* The legend's words about edges, for the largest gradient 'gmax'. */
 static void legend_note(char *note, size_t size, double gmax, int steps) {
-  if (steps)       /* the same on every page: the layout does not move */
+  if (steps == LEGEND_STEPS)  /* the same on every page: the layout does not move */
     snprintf(note, size, "orange: this step; edge u \xe2\x86\x92 v: width "
              "and red = |u.grad| known so far");
+  else if (gmax > 0 && steps == LEGEND_MODEL)
+    snprintf(note, size, "edge: width and red = |grad| of the values it "
+             "carries (max %.4g)", gmax);
   else if (gmax > 0)
     snprintf(note, size, "edge u \xe2\x86\x92 v: width and red = |u.grad| "
              "(max %.4g)", gmax);
@@ -419,7 +430,7 @@ static tl_status measure(tl_ctx *ctx, const scene *g, metrics *m,
       box_texts(g, i, &t, tr);
       box_size(cr, m, &t, &w[i], &h[i]);
     }
-    *legend_w = legend_width(cr, max_edge_grad(g), tr != NULL, g->nkinds);
+    *legend_w = legend_width(cr, max_edge_grad(g), legend_mode(g, tr), g->nkinds);
   }
   cairo_destroy(cr);
   cairo_surface_destroy(s);
@@ -474,7 +485,7 @@ static void paint(cairo_t *cr, const scene *g, const tl__layout *lay,
     box_texts(g, i, &t, tr);
     draw_box(cr, m, lay, i, &t, box_kind(g, i), i + 1 == g->n, i == hot);
   }
-  draw_legend(cr, lay->height + LEGEND_H / 2, max_edge_grad(g), tr != NULL,
+  draw_legend(cr, lay->height + LEGEND_H / 2, max_edge_grad(g), legend_mode(g, tr),
               g->nkinds);
 }
 
@@ -632,7 +643,7 @@ static tl_status steps_measure(tl_ctx *ctx, tl_node *root, const scene *g,
                                double *cap_w, size_t *cap_lines,
                                size_t *nsteps) {
   tl_trace *tr;
-  tl_status st = tl_trace_new(ctx, root, &tr);
+  tl_status st = tl_trace_new_for(ctx, root, "steps", &tr);
   if (st != TL_OK) return st;
   cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
   cairo_t *cr = cairo_create(s);
@@ -718,7 +729,7 @@ static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const scene *g,
     return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
   }
   tl_trace *tr;
-  tl_status st = tl_trace_new(ctx, root, &tr);
+  tl_status st = tl_trace_new_for(ctx, root, "steps", &tr);
   if (st != TL_OK) { free(entry); free(done); return st; }
   size_t plen = strlen(path);
   char *fpath = malloc(plen + 32);
