@@ -15,10 +15,10 @@
 **                     page per step, to opts.file ("backward.pdf")
 **     opts.frames     a directory: the same, one file per step,
 **                     step-001.png ... (opts.format: png, svg or pdf)
-**     opts.collapse  "layer": one box per layer of a model (graphviz);
+**     opts.collapse  "layer": one box per layer of a model;
 **                    opts.expand_layers = {2}: layer 2 drawn unboxed
 **     opts.expand    true: neuron rows drawn as w*x products and sums
-**                    (graphviz; both in tl_viz.h)
+**                    (both views, not steps; both in tl_viz.h)
 **   With steps or frames it returns the path and the number of steps.
 **
 **   e:visualize("html" [, opts]) -> path, steps
@@ -164,9 +164,6 @@ static void read_opts(lua_State *L, int i, tl_viz_opts *o, tl_viz_format *fmt,
   o->max_nodes = tlb_optcount(L, i, "visualize", "max_nodes", 0);
   opt_params(L, i, o);
   opt_model(L, i, "visualize", o);
-  if ((o->collapse || o->expand) && !graphviz)
-    tlb_argerror(L, i, "visualize", "option '%s' is drawn by the graphviz "
-                 "method", o->collapse ? "collapse" : "expand");
   read_output(L, i, "visualize", fmt, base, graphviz ? 1 : -1);
 }
 
@@ -257,6 +254,10 @@ static int viz_visualize(lua_State *L) {
     tlb_argerror(L, 3, "visualize", "option 'frames' names a directory; "
                  "'file' is for one picture (with 'steps', one PDF)");
   read_opts(L, 3, &o, &fmt, graphviz ? "Digraph.gv" : "graph", graphviz);
+  if ((steps || frames) && (o.collapse || o.expand))
+    tlb_argerror(L, 3, "visualize", "option '%s' is for one picture: a step "
+                 "is one node's, so steps draw the graph as it is",
+                 o.collapse ? "collapse" : "expand");
   const char *path = lua_tostring(L, -1);
   tl_ctx *ctx = tlb_ctx(L);
   if (steps || frames) {

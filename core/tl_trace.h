@@ -53,6 +53,10 @@ typedef struct tl_trace tl_trace;
 ** or array root or one that needs no gradient, as tl_backward;
 ** TL_ENOMEM). */
 tl_status tl_trace_new(tl_ctx *ctx, tl_node *root, tl_trace **t);
+/* The same, its errors naming 'who' (what the caller was asked for:
+** "steps", "html"; NULL: "explain") instead of explain. */
+tl_status tl_trace_new_for(tl_ctx *ctx, tl_node *root, const char *who,
+                           tl_trace **t);
 /* Runs the next step: 1 when one ran, 0 when the pass is over, -1 when
 ** memory ran short or a custom op's backward failed (the error is set;
 ** tl_trace_free still restores). */

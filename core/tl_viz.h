@@ -71,7 +71,8 @@ typedef struct tl_viz_opts {
   /* Leaves listed here are drawn as parameters (borrowed; may be NULL). */
   tl_node *const *params;
   size_t nparams;
-  /* Graphviz view only (viz_graphviz.c).  collapse TL_VIZ_COLLAPSE_LAYER:
+  /* Both views (viz_model.c; not the step-by-step view, which refuses
+  ** them).  collapse TL_VIZ_COLLAPSE_LAYER:
   ** one box per layer of a model, "L1: Linear 2->16, ReLU | W (16 x 2),
   ** b (16)", instead of its neurons: a neuron-row or linear node whose W
   ** is labelled "Lk.W" and the activation applied directly to it belong

@@ -42,6 +42,7 @@ struct tl_trace {
   int seeded;
   tl_node *node;           /* of the last step */
   sbuf text;
+  const char *who;         /* errors name it: "explain", "steps", "html" */
 };
 
 /* {======================================================================
@@ -131,22 +132,26 @@ static void restore(saved_grad *s, tl_node *n) {
 
 /* }====================================================================== */
 
-static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, tl_status *status) {
+/* Errors name 'who', what the caller asked for ("explain", "steps",
+** "html"), not the trace underneath. */
+static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, const char *who,
+                           tl_status *status) {
   *status = TL_EARG;
   if (root == NULL) {
-    tl_ctx_fail(ctx, TL_EARG, "explain: node expected, got NULL");
+    tl_ctx_fail(ctx, TL_EARG, "%s: node expected, got NULL", who);
     return NULL;
   }
   if (tl__is_array(root)) {
     char s[64];
-    tl_ctx_fail(ctx, TL_EARG, "explain: the root is an array of shape %s; "
-                "explain starts from a scalar (sum it first)",
+    tl_ctx_fail(ctx, TL_EARG, "%s: the root is an array of shape %s; "
+                "backward starts from a scalar (sum it first)", who,
                 tl__shape_str(root, s, sizeof s));
     return NULL;
   }
   if (!tl__wants_grad(root)) {
-    tl_ctx_fail(ctx, TL_EARG, "explain: the root needs no gradient "
-                "(requires_grad is false, on it or on every leaf it comes from)");
+    tl_ctx_fail(ctx, TL_EARG, "%s: the root needs no gradient "
+                "(requires_grad is false, on it or on every leaf it comes "
+                "from)", who);
     return NULL;
   }
   size_t count;
@@ -167,6 +172,7 @@ static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, tl_status *status) {
   t->count = count;
   t->hcap = hcap;
   t->root = root;
+  t->who = who;
   t->next = count;
   t->steps = 1;
   for (size_t i = 0; i < count; i++) {
@@ -193,20 +199,25 @@ static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, tl_status *status) {
   return t;
 nomem_restore:
   tl_trace_free(ctx, t);
-  tl_ctx_fail(ctx, TL_ENOMEM, "explain: out of memory");
+  tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory", who);
   return NULL;
 nomem:
   if (t != NULL) {
     free(t->order); free(t->saved); free(t->keys); free(t->pos); free(t);
   }
-  tl_ctx_fail(ctx, TL_ENOMEM, "explain: out of memory");
+  tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory", who);
   return NULL;
 }
 
-tl_status tl_trace_new(tl_ctx *ctx, tl_node *root, tl_trace **t) {
+tl_status tl_trace_new_for(tl_ctx *ctx, tl_node *root, const char *who,
+                           tl_trace **t) {
   tl_status status;
-  *t = trace_new(ctx, root, &status);
+  *t = trace_new(ctx, root, who ? who : "explain", &status);
   return status;
+}
+
+tl_status tl_trace_new(tl_ctx *ctx, tl_node *root, tl_trace **t) {
+  return tl_trace_new_for(ctx, root, "explain", t);
 }
 
 void tl_trace_free(tl_ctx *ctx, tl_trace *t) {
@@ -519,7 +530,7 @@ int tl_trace_next(tl_ctx *ctx, tl_trace *t) {
     }
   }
   if (t->text.failed) {
-    tl_ctx_fail(ctx, TL_ENOMEM, "explain: out of memory");
+    tl_ctx_fail(ctx, TL_ENOMEM, "%s: out of memory", t->who);
     return -1;
   }
   return 1;
@@ -529,7 +540,7 @@ tl_status tl_explain(tl_ctx *ctx, tl_node *root, char **text, size_t *len) {
   *text = NULL;
   *len = 0;
   tl_status status;
-  tl_trace *t = trace_new(ctx, root, &status);
+  tl_trace *t = trace_new(ctx, root, "explain", &status);
   if (t == NULL) return status;
   sbuf all = {0};
   int r;

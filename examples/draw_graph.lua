@@ -7,6 +7,7 @@
 --   images/backward_html.png the interactive page at step 2, as headless
 --                            chromium shows it (when chromium is installed)
 --   images/mlp_collapsed.png the demo's MLP on one sample, a box per layer
+--   images/mlp_collapsed_cairo.png  the same in the cairo view
 -- Run from anywhere after ./setup.sh build:  lua5.4 examples/draw_graph.lua
 local root = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
@@ -88,3 +89,5 @@ mse.label = "loss"
 mse:backward()
 print(mse:visualize("graphviz", {file = root .. "/images/mlp_collapsed.png",
                                  collapse = "layer"}))
+print(mse:visualize("cairo", {file = root .. "/images/mlp_collapsed_cairo.png",
+                              collapse = "layer"}))

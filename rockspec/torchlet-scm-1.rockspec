@@ -47,7 +47,7 @@ build = {
         "core/serialize.c", "core/trace.c", "core/viz/plot.c",
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
         "core/viz/viz_graphviz.c", "core/viz/viz_html.c", "core/viz/viz_layout.c",
-        "core/viz/viz_output.c", "bindings/runtime.c",
+        "core/viz/viz_model.c", "core/viz/viz_output.c", "bindings/runtime.c",
         "bindings/array.c", "bindings/checkpoint.c", "bindings/element.c",
         "bindings/function.c",
         "bindings/host_api.c",

@@ -1,6 +1,8 @@
--- viz_collapse_spec.lua -- readable model graphs in the graphviz view:
--- {collapse = "layer"} (one box per layer) and {expand = true} (neuron
--- rows as micrograd's w*x + b), checked on their DOT text.
+-- viz_collapse_spec.lua -- readable model graphs: {collapse = "layer"}
+-- (one box per layer) and {expand = true} (neuron rows as micrograd's
+-- w*x + b), checked on the graphviz view's DOT text and on the cairo
+-- view's SVG (its text index lists every box and edge), which must draw
+-- the same boxes and edges.
 local torchlet = require "torchlet"
 local helpers = require "spec.helpers"
 local Element, nn = torchlet.Element, torchlet.nn
@@ -104,8 +106,10 @@ describe("collapse = 'layer'", function()
       "bad argument #1 to 'to_dot' (option 'collapse': unknown value 'neuron' (\"layer\" expected))")
     assert.has_error(function() loss:visualize("graphviz", {collapse = 1}) end)
     assert.has_error(function() loss:visualize("graphviz", {expand = "yes"}) end)
-    assert.has_error(function() loss:visualize("cairo", {collapse = "layer"}) end,
-      "bad argument #2 to 'visualize' (option 'collapse' is drawn by the graphviz method)")
+    assert.has_error(function() loss:visualize("cairo", {collapse = "layer", steps = true}) end,
+      "bad argument #2 to 'visualize' (option 'collapse' is for one picture: a step is one node's, so steps draw the graph as it is)")
+    assert.has_error(function() loss:visualize("cairo", {expand = true, frames = "."}) end,
+      "bad argument #2 to 'visualize' (option 'expand' is for one picture: a step is one node's, so steps draw the graph as it is)")
     assert.has_error(function() loss:visualize("html", {collapse = "layer"}) end)
     assert.has_error(function() loss:to_dot({collapse = "layer", expand = true}) end,
       "bad argument #1 to 'to_dot' (options 'collapse' and 'expand' exclude each other)")
@@ -204,5 +208,167 @@ describe("expand = true", function()
       {file = tmppath(".png"), expand = true, max_nodes = 100})
     assert.is_false(ok)
     assert.truthy(tostring(err):find("max_nodes", 1, true))
+  end)
+end)
+
+-- The cairo view's SVG index: boxes "label | op | data | grad" in order,
+-- and edges "from -> to" -> values carried.
+local function parse_cairo_svg(svg)
+  local boxes, edges, nedges = {}, {}, 0
+  local text = svg:match("<!%-%- torchlet graph text[^\n]*\n(.-)%-%->")
+  for line in text:gmatch("([^\n]*)\n") do boxes[#boxes + 1] = line end
+  local etext = svg:match("<!%-%- torchlet graph edges[^\n]*\n(.-)%-%->")
+  if etext then
+    for t, h, c in etext:gmatch("([%w_]+) %-> ([%w_]+) | (%d+)\n") do
+      local k = t .. "->" .. h
+      edges[k] = (edges[k] or 0) + tonumber(c)
+      nedges = nedges + 1
+    end
+  end
+  return boxes, edges, nedges
+end
+
+-- The DOT text's edges as the cairo view draws them: an op is drawn inside
+-- its result's box, so "x -> v3_op" is "x -> v3" and "v3_op -> v3" is not
+-- an edge; the count is the "N values" label, else 1 per edge.
+local function dot_edges_as_boxes(dot)
+  local _, edges, _, elabels = parse_dot(dot)
+  local out = {}
+  for k, c in pairs(edges) do
+    local t, h = k:match("(.-)%->(.*)")
+    if t ~= h .. "_op" then
+      local l = elabels[k]
+      out[t .. "->" .. (h:match("^(.-)_op$") or h)] = l and tonumber(l:match("^(%d+) values$")) or c
+    end
+  end
+  return out
+end
+
+local function count_boxes(boxes, pattern)
+  local n = 0
+  for _, b in ipairs(boxes) do if b:find(pattern) then n = n + 1 end end
+  return n
+end
+
+local function norm(t)
+  local s = 0
+  for _, v in ipairs(helpers.flat(t)) do s = s + v * v end
+  return math.sqrt(s)
+end
+
+describe("the cairo view", function()
+  after_each(cleanup)
+
+  it("draws a collapsed MLP as one box per layer, with the graphviz view's edges", function()
+    local loss, model = mlp_loss()
+    local p = tmppath(".svg")
+    assert.are.equal(p, loss:visualize("cairo", {file = p, collapse = "layer"}))
+    local svg = helpers.read_file(p)
+    local boxes, edges, nedges = parse_cairo_svg(svg)
+    -- x1, x2, the three layers, y - 1 and the loss: nothing of the neurons
+    assert.are.equal(7, #boxes)
+    assert.are.equal(0, count_boxes(boxes, "w%.x%+b"))
+    assert.are.equal(0, count_boxes(boxes, "| ReLU |"))
+    local ps = model:parameters()            -- L1.W, L1.b, L2.W, ...
+    local function layer_line(k, title, shapes)
+      return string.format("L%d | %s | %s | grad |W| %.4g, |b| %.4g", k, title,
+        shapes, norm(ps[2 * k - 1].grad), norm(ps[2 * k].grad))
+    end
+    assert.are.equal(layer_line(1, "Linear 2→8, ReLU", "W (8 x 2), b (8)"), boxes[3])
+    assert.are.equal(layer_line(2, "Linear 8→8, ReLU", "W (8 x 8), b (8)"), boxes[4])
+    assert.are.equal(layer_line(3, "Linear 8→1", "W (1 x 8), b (1)"), boxes[5])
+    assert.are.equal("loss | ^ 2 | data 0.6958 | grad 1.0000", boxes[7])
+    -- the edges are the DOT text's, boxes between boxes carrying 8 values
+    assert.are.same(dot_edges_as_boxes(loss:to_dot({collapse = "layer"})), edges)
+    assert.are.equal(8, edges["L1->L2"])
+    assert.are.equal(6, nedges)
+    -- and the picture is a fraction of the uncollapsed one
+    local function area(s)
+      local w, h = s:match('width="([%d.]+)pt" height="([%d.]+)pt"')
+      return tonumber(w) * tonumber(h)
+    end
+    local q = tmppath(".svg")
+    loss:visualize("cairo", {file = q})
+    local plain = helpers.read_file(q)
+    local plain_boxes = parse_cairo_svg(plain)
+    assert.is_true(#plain_boxes > 40)
+    assert.is_true(area(svg) * 4 < area(plain))   -- measured: 1187 x 214 against 1460 x 906
+    -- PNG and PDF too
+    local png, pdf = tmppath(".png"), tmppath(".pdf")
+    loss:visualize("cairo", {file = png, collapse = "layer"})
+    loss:visualize("cairo", {file = pdf, collapse = "layer"})
+    assert.are.equal("\137PNG", helpers.read_file(png):sub(1, 4))
+    assert.are.equal("%PDF", helpers.read_file(pdf):sub(1, 4))
+  end)
+
+  it("boxes a batch's linear nodes", function()
+    torchlet.manual_seed(3)
+    local model = nn.MLP(2, {4, 3}, {activation = "tanh"})
+    local out = model(E({{1, 2}, {3, 4}, {5, 6}})):sum()
+    local p = tmppath(".svg")
+    out:visualize("cairo", {file = p, collapse = "layer"})
+    local boxes, edges = parse_cairo_svg(helpers.read_file(p))
+    assert.are.equal(4, #boxes)    -- X, L1, L2, the sum
+    assert.are.equal("L1 | Linear 2→4, tanh | W (4 x 2), b (4) | grad none", boxes[2])
+    assert.are.equal("L2 | Linear 4→3 | W (3 x 4), b (3) | grad none", boxes[3])
+    assert.are.same(dot_edges_as_boxes(out:to_dot({collapse = "layer"})), edges)
+  end)
+
+  it("draws the layers in expand_layers as their nodes, as the graphviz view does", function()
+    local loss = mlp_loss()
+    local p = tmppath(".svg")
+    loss:visualize("cairo", {file = p, collapse = "layer", expand_layers = {2}})
+    local boxes, edges = parse_cairo_svg(helpers.read_file(p))
+    assert.are.equal(8, count_boxes(boxes, "^ | w%.x%+b |"))     -- layer 2's neurons
+    assert.are.equal(8, count_boxes(boxes, "^ | ReLU |"))        -- and activations
+    assert.are.equal(1, count_boxes(boxes, "^L2%.W | input |"))
+    assert.are.equal(0, count_boxes(boxes, "^L2 |"))
+    assert.are.equal(2, count_boxes(boxes, "^L[13] |"))
+    assert.are.same(dot_edges_as_boxes(loss:to_dot({collapse = "layer", expand_layers = {2}})), edges)
+  end)
+
+  it("draws a neuron expanded as micrograd's w*x + b, with the graphviz view's numbers", function()
+    local W, b = E({{2, -3}}), E({0.5})
+    local model = nn.MLP(2, {1}, {weights = {W, b}})
+    local y = model({E(1.5, "x1"), E(4, "x2")})   -- 0.5 + 3 - 12 = -8.5
+    y.label = "y"
+    y:backward()
+    local p = tmppath(".svg")
+    y:visualize("cairo", {file = p, expand = true})
+    local boxes, edges, nedges = parse_cairo_svg(helpers.read_file(p))
+    local set = {}
+    for _, l in ipairs(boxes) do set[l] = true end
+    assert.are.same({
+      ["x1 | input | data 1.5000 | grad 2.0000"] = true,
+      ["x2 | input | data 4.0000 | grad -3.0000"] = true,
+      ["L1.N1.w1 | param | data 2.0000 | grad 1.5000"] = true,
+      ["L1.N1.w2 | param | data -3.0000 | grad 4.0000"] = true,
+      ["L1.N1.b | param | data 0.5000 | grad 1.0000"] = true,
+      [" | * | data 3.0000 | grad 1.0000"] = true,
+      [" | * | data -12.0000 | grad 1.0000"] = true,
+      [" | + | data 3.5000 | grad 1.0000"] = true,
+      ["y | + | data -8.5000 | grad 1.0000"] = true}, set)
+    assert.are.equal(9, #boxes)
+    assert.are.equal("y | + | data -8.5000 | grad 1.0000", boxes[9])   -- the root last
+    assert.are.same(dot_edges_as_boxes(y:to_dot({expand = true})), edges)
+    assert.are.equal(8, nedges)
+  end)
+
+  it("expands every neuron of an MLP and counts them against max_nodes", function()
+    local loss = mlp_loss()
+    local p = tmppath(".svg")
+    loss:visualize("cairo", {file = p, expand = true})
+    local boxes, edges = parse_cairo_svg(helpers.read_file(p))
+    assert.are.equal(2 * 8 + 8 * 8 + 8 * 1, count_boxes(boxes, "^ | %* |"))
+    assert.are.equal(1, count_boxes(boxes, "^L2%.N8%.w8 | param |"))
+    assert.are.equal(0, count_boxes(boxes, "w%.x%+b"))
+    assert.are.same(dot_edges_as_boxes(loss:to_dot({expand = true})), edges)
+    local ok, err = pcall(loss.visualize, loss, "cairo",
+      {file = tmppath(".png"), expand = true, max_nodes = 100})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("more than the cairo limit of 100 (raise max_nodes", 1, true))
+    assert.has_error(function()
+      loss:visualize("cairo", {file = tmppath(".png"), collapse = "layer", max_nodes = 20})
+    end)
   end)
 end)

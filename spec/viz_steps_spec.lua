@@ -174,6 +174,6 @@ describe("the step-by-step backward view", function()
     end, "graph has 50 nodes, more than the cairo limit of 20 (raise max_nodes to draw it anyway)")
     local A = E({1, 2})
     assert.error_matches(function() (A * 2):visualize("cairo", {steps = true, file = tmppath(".pdf")}) end,
-      "the root is an array of shape %(2%)")
+      "steps: the root is an array of shape %(2%)")   -- not "explain:"
   end)
 end)

@@ -33,12 +33,48 @@
 
 typedef struct rgb { double r, g, b; } rgb;
 
-/* fill and border of each tl__vkind */
-static const rgb kind_fill[3] = {{0.86, 0.92, 1.00}, {1.00, 0.94, 0.78},
-                                 {0.93, 0.91, 1.00}};
-static const rgb kind_line[3] = {{0.23, 0.51, 0.96}, {0.85, 0.47, 0.02},
-                                 {0.49, 0.23, 0.93}};
-static const char *const kind_name[3] = {"input", "parameter", "op result"};
+/* fill and border of each tl__vkind, then of a collapsed model's layer
+** box (KIND_LAYER) */
+#define KIND_LAYER 3
+static const rgb kind_fill[4] = {{0.86, 0.92, 1.00}, {1.00, 0.94, 0.78},
+                                 {0.93, 0.91, 1.00}, {0.84, 0.95, 0.92}};
+static const rgb kind_line[4] = {{0.23, 0.51, 0.96}, {0.85, 0.47, 0.02},
+                                 {0.49, 0.23, 0.93}, {0.05, 0.55, 0.47}};
+static const char *const kind_name[4] = {"input", "parameter", "op result",
+                                         "layer"};
+
+/* What the view draws: one box per value of the snapshot 'g', or, for a
+** readable model graph (opts->collapse, opts->expand), one per item of
+** 'mg' (viz_model.c, the graphviz view's items too).  'edges' are the
+** snapshot's or the model graph's, grouped by target. */
+typedef struct scene {
+  const tl__vgraph *g;
+  const tl__mgraph *mg;     /* NULL: the snapshot's values */
+  size_t n, ne;
+  const tl__vedge *edges;
+  int nkinds;               /* kinds in the legend: 4 with layer boxes */
+} scene;
+
+static scene scene_of(const tl__vgraph *g, const tl__mgraph *mg) {
+  if (mg == NULL) return (scene){g, NULL, g->n, g->ne, g->edges, 3};
+  return (scene){g, mg, mg->n, mg->ne, mg->edges, mg->nlayers > 0 ? 4 : 3};
+}
+
+/* The kind (colours) of box i. */
+static int box_kind(const scene *s, size_t i) {
+  if (s->mg == NULL) return s->g->kind[i];
+  const tl__mitem *it = &s->mg->items[i];
+  if (it->kind == TL__MLAYER) return KIND_LAYER;
+  if (it->kind == TL__MNUMBER) return it->op[0] ? TL__RESULT : TL__PARAM;
+  return s->g->kind[it->value];
+}
+
+/* The gradient an edge is drawn by: |u.grad| of its input u, or the L2
+** norm of the gradients of the values an edge between boxes carries. */
+static double edge_mag(const scene *s, size_t e) {
+  if (s->mg != NULL) return s->mg->mag[e];
+  return tl__vgrad_mag(s->g->nodes[s->edges[e].from]);
+}
 
 /* The texts of one box. */
 typedef struct box_text {
@@ -47,11 +83,11 @@ typedef struct box_text {
   char data[96], grad[96];
 } box_text;
 
-/* With a trace 'tr' (the step-by-step view), a node without a label shows
-** the name the captions call it by, and a gradient not known yet is
-** blank. */
-static void box_texts(const tl__vgraph *g, size_t i, box_text *t,
-                      const tl_trace *tr) {
+/* The texts of value i of 'g'.  With a trace 'tr' (the step-by-step
+** view), a node without a label shows the name the captions call it by,
+** and a gradient not known yet is blank. */
+static void value_texts(const tl__vgraph *g, size_t i, box_text *t,
+                        const tl_trace *tr) {
   tl_node *x = g->nodes[i];
   tl__vtext_label(x, t->label, sizeof t->label, LABEL_CUT);
   if (tr != NULL && t->label[0] == '\0')
@@ -61,6 +97,39 @@ static void box_texts(const tl__vgraph *g, size_t i, box_text *t,
   tl__vtext_data(x, t->data, sizeof t->data);
   tl__vtext_grad(x, t->grad, sizeof t->grad);
   if (tr != NULL && !tl_has_grads(x)) snprintf(t->grad, sizeof t->grad, "grad");
+}
+
+/* The texts of item i of a model graph: a layer box "L1", "Linear 2→8,
+** ReLU", its shapes and its parameters' gradient norms; a number of an
+** expanded neuron row as a scalar value is drawn. */
+static void item_texts(const scene *s, size_t i, box_text *t) {
+  const tl__mitem *it = &s->mg->items[i];
+  if (it->kind == TL__MVALUE) {
+    value_texts(s->g, it->value, t, NULL);
+    if (it->op != NULL) snprintf(t->tag, sizeof t->tag, "%s", it->op);
+  } else if (it->kind == TL__MLAYER) {
+    const tl__mlayer *l = &s->mg->layers[it->layer];
+    tl__mlayer_text(l, t->tag, sizeof t->tag, t->data, sizeof t->data);
+    snprintf(t->label, sizeof t->label, "L%lu", l->k);
+    if (l->w != NULL && tl_has_grads(l->w))
+      snprintf(t->grad, sizeof t->grad, "grad |W| %.4g, |b| %.4g",
+               tl__vgrad_mag(l->w), l->b ? tl__vgrad_mag(l->b) : 0.0);
+    else snprintf(t->grad, sizeof t->grad, "grad none");
+  } else {
+    char d[40], gr[40];
+    tl__vtext_clean(it->label, t->label, sizeof t->label, LABEL_CUT);
+    snprintf(t->tag, sizeof t->tag, "%s", it->op[0] ? it->op : "param");
+    snprintf(t->data, sizeof t->data, "data %s",
+             tl_format_number(d, sizeof d, it->data, 'f', 4));
+    snprintf(t->grad, sizeof t->grad, "grad %s",
+             tl_format_number(gr, sizeof gr, it->grad, 'f', 4));
+  }
+}
+
+static void box_texts(const scene *s, size_t i, box_text *t,
+                      const tl_trace *tr) {
+  if (s->mg != NULL) item_texts(s, i, t);
+  else value_texts(s->g, i, t, tr);
 }
 
 
@@ -158,10 +227,10 @@ static void draw_box(cairo_t *cr, const metrics *m, const tl__layout *lay,
 ** ======================================================================= */
 
 /* The largest finite |grad| of an edge's input; 0 if none (no backward). */
-static double max_edge_grad(const tl__vgraph *g) {
+static double max_edge_grad(const scene *g) {
   double gmax = 0;
   for (size_t e = 0; e < g->ne; e++) {
-    double v = tl__vgrad_mag(g->nodes[g->edges[e].from]);
+    double v = edge_mag(g, e);
     if (isfinite(v) && v > gmax) gmax = v;
   }
   return gmax;
@@ -169,7 +238,7 @@ static double max_edge_grad(const tl__vgraph *g) {
 
 /* The y of the point an edge comes from just before its target: its last
 ** dummy, or its source. */
-static double last_y(const tl__layout *lay, const tl__vgraph *g, size_t e) {
+static double last_y(const tl__layout *lay, const scene *g, size_t e) {
   size_t a = lay->route_start[e], b = lay->route_start[e + 1];
   return b > a ? lay->y[lay->route[b - 1]] : lay->y[g->edges[e].from];
 }
@@ -185,7 +254,7 @@ static int cmp_edge_key(const void *a, const void *b) {
 /* Where each edge enters its target: spread along the left side in the
 ** order the edges arrive from, so they do not cross at the box.  Edges of
 ** one target are contiguous in the snapshot. */
-static int entry_points(const tl__layout *lay, const tl__vgraph *g, double *entry) {
+static int entry_points(const tl__layout *lay, const scene *g, double *entry) {
   edge_key *k = malloc((g->ne ? g->ne : 1) * sizeof *k);
   if (k == NULL) return 0;
   for (size_t a = 0; a < g->ne;) {
@@ -214,7 +283,7 @@ static void curve_to(cairo_t *cr, double x0, double y0, double x1, double y1) {
 ** nodes whose step is over: only edges into them have carried a gradient
 ** yet, and only they are drawn by it (a.grad known from a -> d must not
 ** light a -> c before c's step). */
-static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
+static void draw_edges(cairo_t *cr, const tl__layout *lay, const scene *g,
                        const double *entry, size_t hot,
                        const unsigned char *done) {
   double gmax = max_edge_grad(g);
@@ -226,7 +295,7 @@ static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
       c = hot_line;
       width = 3.0;
     } else if (gmax > 0 && (done == NULL || done[v])) {
-      double mag = tl__vgrad_mag(g->nodes[u]);
+      double mag = edge_mag(g, e);
       t = isfinite(mag) ? sqrt(mag / gmax) : 1;
       c = (rgb){0.70 + 0.15 * t, 0.74 - 0.62 * t, 0.80 - 0.70 * t};
       width = 0.8 + 3.6 * t;
@@ -253,13 +322,56 @@ static void draw_edges(cairo_t *cr, const tl__layout *lay, const tl__vgraph *g,
   }
 }
 
+/* The start of the last curve of edge e (its last dummy, or its input). */
+static void last_point(const tl__layout *lay, const scene *g, size_t e,
+                       double *x, double *y) {
+  size_t a = lay->route_start[e], b = lay->route_start[e + 1];
+  size_t d = b > a ? lay->route[b - 1] : g->edges[e].from;
+  *x = lay->x[d] + lay->w[d] / 2;
+  *y = lay->y[d];
+}
+
+/* "8 values" on an edge of a model graph that carries more than one,
+** just above the middle of its last curve, on a white ground (as the
+** graphviz view labels it; drawn across the line it hid a short edge
+** between two boxes). */
+static void draw_edge_counts(cairo_t *cr, const tl__layout *lay,
+                             const scene *g, const double *entry) {
+  if (g->mg == NULL) return;
+  tl__set_font(cr, FONT_SANS, SIZE_SMALL, 0);
+  for (size_t e = 0; e < g->ne; e++) {
+    if (g->mg->count[e] < 2) continue;
+    char num[48];
+    double x0, y0, xe = lay->x[g->edges[e].to] - lay->w[g->edges[e].to] / 2;
+    snprintf(num, sizeof num, "%zu values", g->mg->count[e]);
+    last_point(lay, g, e, &x0, &y0);
+    double tw = tl__text_width(cr, num), x = (x0 + xe) / 2, y = (y0 + entry[e]) / 2;
+    rounded_rect(cr, x - tw / 2 - 3, y - 16, tw + 6, 12, 3);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
+    cairo_fill(cr);
+    cairo_set_source_rgb(cr, 0.25, 0.25, 0.3);
+    text_at(cr, x - tw / 2, y - 6.5, num);
+  }
+}
+
 /* }====================================================================== */
+
+/* What the legend says edges show: LEGEND_STEPS for the step-by-step
+** view, LEGEND_MODEL for a model graph (an edge may carry many values). */
+enum { LEGEND_PLAIN, LEGEND_STEPS, LEGEND_MODEL };
+
+static int legend_mode(const scene *g, const tl_trace *tr) {
+  return tr != NULL ? LEGEND_STEPS : g->mg != NULL ? LEGEND_MODEL : LEGEND_PLAIN;
+}
 
 /* The legend's words about edges, for the largest gradient 'gmax'. */
 static void legend_note(char *note, size_t size, double gmax, int steps) {
-  if (steps)       /* the same on every page: the layout does not move */
+  if (steps == LEGEND_STEPS)  /* the same on every page: the layout does not move */
     snprintf(note, size, "orange: this step; edge u \xe2\x86\x92 v: width "
              "and red = |u.grad| known so far");
+  else if (gmax > 0 && steps == LEGEND_MODEL)
+    snprintf(note, size, "edge: width and red = |grad| of the values it "
+             "carries (max %.4g)", gmax);
   else if (gmax > 0)
     snprintf(note, size, "edge u \xe2\x86\x92 v: width and red = |u.grad| "
              "(max %.4g)", gmax);
@@ -268,10 +380,11 @@ static void legend_note(char *note, size_t size, double gmax, int steps) {
 }
 
 /* The legend under the graph: the three kinds and what edges mean. */
-static void draw_legend(cairo_t *cr, double y, double gmax, int steps) {
+static void draw_legend(cairo_t *cr, double y, double gmax, int steps,
+                        int nkinds) {
   double x = MARGIN;
   tl__set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < nkinds; k++) {
     rounded_rect(cr, x, y - 9, 16, 11, 3);
     cairo_set_source_rgb(cr, kind_fill[k].r, kind_fill[k].g, kind_fill[k].b);
     cairo_fill_preserve(cr);
@@ -288,18 +401,18 @@ static void draw_legend(cairo_t *cr, double y, double gmax, int steps) {
   text_at(cr, x, y, note);
 }
 
-static double legend_width(cairo_t *cr, double gmax, int steps) {
+static double legend_width(cairo_t *cr, double gmax, int steps, int nkinds) {
   char note[128];
   legend_note(note, sizeof note, gmax, steps);
   tl__set_font(cr, FONT_SANS, SIZE_SMALL + 0.5, 0);
-  double w = 2 * MARGIN + 3 * 37;
-  for (int k = 0; k < 3; k++) w += tl__text_width(cr, kind_name[k]);
+  double w = 2 * MARGIN + nkinds * 37;
+  for (int k = 0; k < nkinds; k++) w += tl__text_width(cr, kind_name[k]);
   return w + tl__text_width(cr, note) + 12;   /* slack: glyph overhang */
 }
 
 /* Measures every box into 'w', 'h' (arrays of g->n) with a scratch
 ** context. */
-static tl_status measure(tl_ctx *ctx, const tl__vgraph *g, metrics *m,
+static tl_status measure(tl_ctx *ctx, const scene *g, metrics *m,
                          double *w, double *h, double *legend_w,
                          const tl_trace *tr) {
   cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
@@ -317,7 +430,7 @@ static tl_status measure(tl_ctx *ctx, const tl__vgraph *g, metrics *m,
       box_texts(g, i, &t, tr);
       box_size(cr, m, &t, &w[i], &h[i]);
     }
-    *legend_w = legend_width(cr, max_edge_grad(g), tr != NULL);
+    *legend_w = legend_width(cr, max_edge_grad(g), legend_mode(g, tr), g->nkinds);
   }
   cairo_destroy(cr);
   cairo_surface_destroy(s);
@@ -327,7 +440,7 @@ static tl_status measure(tl_ctx *ctx, const tl__vgraph *g, metrics *m,
 /* cairo's SVG draws text as glyph outlines, which nothing can search.  An
 ** XML comment after the root element (allowed by XML) lists each box's
 ** texts, so the picture can be searched and checked. */
-static tl_status svg_text_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
+static tl_status svg_text_index(tl_ctx *ctx, const scene *g, tl__out *out,
                                 const tl_trace *tr) {
   static const char head[] = "<!-- torchlet graph text (label, op, data, grad):\n";
   tl_status st = tl__out_write(ctx, out, head, sizeof head - 1);
@@ -341,26 +454,42 @@ static tl_status svg_text_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
     st = tl__out_write(ctx, out, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
   }
   if (st == TL_OK) st = tl__out_write(ctx, out, "-->\n", 4);
+  if (st != TL_OK || g->mg == NULL) return st;
+  /* a model graph's edges too, by item name ("L1", "v3") and the number
+  ** of values each carries */
+  static const char ehead[] = "<!-- torchlet graph edges (from, to, values):\n";
+  st = tl__out_write(ctx, out, ehead, sizeof ehead - 1);
+  for (size_t e = 0; e < g->ne && st == TL_OK; e++) {
+    char line[160];
+    int len = snprintf(line, sizeof line, "%s -> %s | %zu\n",
+                       g->mg->items[g->edges[e].from].name,
+                       g->mg->items[g->edges[e].to].name, g->mg->count[e]);
+    for (char *p = line; (p = strstr(p, "--")) != NULL;) p[1] = '~';
+    st = tl__out_write(ctx, out, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+  }
+  if (st == TL_OK) st = tl__out_write(ctx, out, "-->\n", 4);
   return st;
 }
 
 /* The graph and its legend on 'cr'; with a trace 'tr', as the step at
 ** node 'hot' leaves it, the edges into 'hot_edges' drawn as the ones its
 ** gradient goes back along (SIZE_MAX: none). */
-static void paint(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
+static void paint(cairo_t *cr, const scene *g, const tl__layout *lay,
                   const metrics *m, const double *entry, const tl_trace *tr,
                   size_t hot, size_t hot_edges, const unsigned char *done) {
   cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
   draw_edges(cr, lay, g, entry, hot_edges, done);
+  draw_edge_counts(cr, lay, g, entry);
   for (size_t i = 0; i < g->n; i++) {
     box_text t;
     box_texts(g, i, &t, tr);
-    draw_box(cr, m, lay, i, &t, g->kind[i], i + 1 == g->n, i == hot);
+    draw_box(cr, m, lay, i, &t, box_kind(g, i), i + 1 == g->n, i == hot);
   }
-  draw_legend(cr, lay->height + LEGEND_H / 2, max_edge_grad(g), tr != NULL);
+  draw_legend(cr, lay->height + LEGEND_H / 2, max_edge_grad(g), legend_mode(g, tr),
+              g->nkinds);
 }
 
-static tl_status draw(tl_ctx *ctx, const tl__vgraph *g, const tl__layout *lay,
+static tl_status draw(tl_ctx *ctx, const scene *g, const tl__layout *lay,
                       const metrics *m, double legend_w, tl_viz_format fmt,
                       tl__out *out) {
   double W = fmax(lay->width, legend_w), H = lay->height + LEGEND_H;
@@ -402,24 +531,33 @@ tl_status tl_viz_cairo(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts,
     return tl_ctx_fail(ctx, TL_EARG, "cairo view: path expected, got NULL");
   size_t limit = opts && opts->max_nodes ? opts->max_nodes : TL_VIZ_CAIRO_MAX_NODES;
   tl__vgraph g;
+  tl__mgraph mg = {0};
+  int model = opts != NULL && (opts->collapse || opts->expand);
   tl_status st = tl__vgraph_build(ctx, root, opts, limit, "cairo", &g);
   if (st != TL_OK) return st;
-  double *wh = malloc(2 * g.n * sizeof *wh);
+  if (model) {          /* a readable model graph, as the graphviz view's */
+    st = tl__mgraph_build(ctx, &g, opts, limit, "cairo", 1, &mg);
+    if (st != TL_OK) { tl__vgraph_free(&g); return st; }
+  }
+  scene sc = scene_of(&g, model ? &mg : NULL);
+  double *wh = malloc(2 * (sc.n ? sc.n : 1) * sizeof *wh);
   if (wh == NULL) {
+    tl__mgraph_free(&mg);
     tl__vgraph_free(&g);
     return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
   }
   metrics m = {0, 0, 0};
   double legend_w = 0;
   tl__layout lay = {0};
-  st = measure(ctx, &g, &m, wh, wh + g.n, &legend_w, NULL);
+  st = measure(ctx, &sc, &m, wh, wh + sc.n, &legend_w, NULL);
   if (st == TL_OK)
-    st = tl__layout_run(ctx, g.n, wh, wh + g.n, g.ne, g.edges, MARGIN, &lay);
+    st = tl__layout_run(ctx, sc.n, wh, wh + sc.n, sc.ne, sc.edges, MARGIN, &lay);
   free(wh);
   tl__out out;
   if (st == TL_OK) st = tl__out_open(ctx, &out, path);
-  if (st == TL_OK) st = draw(ctx, &g, &lay, &m, legend_w, fmt, &out);
+  if (st == TL_OK) st = draw(ctx, &sc, &lay, &m, legend_w, fmt, &out);
   tl__layout_free(&lay);
+  tl__mgraph_free(&mg);
   tl__vgraph_free(&g);
   return st;
 }
@@ -500,12 +638,12 @@ static void draw_caption(cairo_t *cr, double top, double W, const char *title,
 /* Pass 1: runs a whole trace to measure the captions (*cap_w, *cap_lines,
 ** *nsteps) and, at its end with every gradient known, the boxes; puts the
 ** gradients back. */
-static tl_status steps_measure(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
+static tl_status steps_measure(tl_ctx *ctx, tl_node *root, const scene *g,
                                metrics *m, double *wh, double *legend_w,
                                double *cap_w, size_t *cap_lines,
                                size_t *nsteps) {
   tl_trace *tr;
-  tl_status st = tl_trace_new(ctx, root, &tr);
+  tl_status st = tl_trace_new_for(ctx, root, "steps", &tr);
   if (st != TL_OK) return st;
   cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
   cairo_t *cr = cairo_create(s);
@@ -540,13 +678,13 @@ static tl_status steps_measure(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
 
 /* Draws the current step of 'tr' (step 'k') on 'cr'; 'done' marks the
 ** nodes of the steps before, and gets this one's. */
-static void paint_step(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
+static void paint_step(cairo_t *cr, const scene *g, const tl__layout *lay,
                        const metrics *m, const double *entry,
                        const tl_trace *tr, size_t k, double W,
                        unsigned char *done) {
   size_t hot = SIZE_MAX;
   for (size_t i = 0; i < g->n; i++)
-    if (g->nodes[i] == tl_trace_node(tr)) { hot = i; break; }
+    if (g->g->nodes[i] == tl_trace_node(tr)) { hot = i; break; }
   /* the seed sends nothing */
   paint(cr, g, lay, m, entry, tr, hot, k > 1 ? hot : SIZE_MAX, done);
   if (k > 1 && hot != SIZE_MAX) done[hot] = 1;
@@ -557,7 +695,7 @@ static void paint_step(cairo_t *cr, const tl__vgraph *g, const tl__layout *lay,
 
 /* An SVG frame's texts, searchable (see svg_text_index): the boxes, then
 ** the caption, one line each, "--" written "-~". */
-static tl_status svg_step_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
+static tl_status svg_step_index(tl_ctx *ctx, const scene *g, tl__out *out,
                                 const tl_trace *tr, size_t k) {
   tl_status st = svg_text_index(ctx, g, out, tr);
   char title[256];
@@ -577,7 +715,7 @@ static tl_status svg_step_index(tl_ctx *ctx, const tl__vgraph *g, tl__out *out,
 }
 
 /* Pass 2: every step drawn, as pages of one PDF or as frames. */
-static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
+static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const scene *g,
                             const tl__layout *lay, const metrics *m,
                             double W, double H, tl_viz_format fmt,
                             const char *path, int frames) {
@@ -591,7 +729,7 @@ static tl_status steps_draw(tl_ctx *ctx, tl_node *root, const tl__vgraph *g,
     return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
   }
   tl_trace *tr;
-  tl_status st = tl_trace_new(ctx, root, &tr);
+  tl_status st = tl_trace_new_for(ctx, root, "steps", &tr);
   if (st != TL_OK) { free(entry); free(done); return st; }
   size_t plen = strlen(path);
   char *fpath = malloc(plen + 32);
@@ -675,6 +813,9 @@ tl_status tl_viz_cairo_steps(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts
                        "as pdf (a page each); frames write png or svg files");
   if (path == NULL)
     return tl_ctx_fail(ctx, TL_EARG, "steps: path expected, got NULL");
+  if (opts != NULL && (opts->collapse || opts->expand))
+    return tl_ctx_fail(ctx, TL_EARG, "steps: a step is one node's, so the "
+                       "graph is drawn as it is (no collapse or expand)");
   size_t limit = opts && opts->max_nodes ? opts->max_nodes : TL_VIZ_CAIRO_MAX_NODES;
   tl__vgraph g;
   tl_status st = tl__vgraph_build(ctx, root, opts, limit, "cairo", &g);
@@ -688,7 +829,8 @@ tl_status tl_viz_cairo_steps(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts
   double legend_w = 0, cap_w = 0;
   size_t cap_lines = 0, count = 0;
   tl__layout lay = {0};
-  st = steps_measure(ctx, root, &g, &m, wh, &legend_w, &cap_w, &cap_lines, &count);
+  scene sc = scene_of(&g, NULL);
+  st = steps_measure(ctx, root, &sc, &m, wh, &legend_w, &cap_w, &cap_lines, &count);
   if (st == TL_OK)
     st = tl__layout_run(ctx, g.n, wh, wh + g.n, g.ne, g.edges, MARGIN, &lay);
   free(wh);
@@ -696,7 +838,7 @@ tl_status tl_viz_cairo_steps(tl_ctx *ctx, tl_node *root, const tl_viz_opts *opts
     double W = fmax(fmax(lay.width, legend_w), cap_w + 2 * MARGIN + 8);
     double H = lay.height + LEGEND_H + 2 * CAPTION_PAD +
                CAPTION_LINE * (double)(cap_lines + 1) + 6;
-    st = steps_draw(ctx, root, &g, &lay, &m, W, H, fmt, path, frames);
+    st = steps_draw(ctx, root, &sc, &lay, &m, W, H, fmt, path, frames);
   }
   if (st == TL_OK) *nsteps = count;
   tl__layout_free(&lay);

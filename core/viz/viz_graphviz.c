@@ -299,420 +299,89 @@ static tl_status build(tl_ctx *ctx, const tl__vgraph *g, Agdisc_t *disc,
 
 /* {======================================================================
 ** Readable model graphs: layers collapsed into boxes, neurons expanded
-** into micrograd's w*x + b.  Both draw values and ops as build() does and
-** differ only where a model's nodes are; they plan no relay copies (a
-** collapsed graph is small, an expanded one is counted against the limit).
+** into micrograd's w*x + b (the items and edges: viz_model.c).  Values
+** are drawn as build() draws them; no relay copies are planned (a
+** collapsed graph is small, an expanded one is counted against the
+** limit).
 ** ======================================================================= */
 
-/* The layer k (from 1) of a parameter labelled "Lk.W" or "Lk.b" (as
-** setmodel labels them), 0 for any other label; 'W' or 'b' in *which. */
-static unsigned long layer_of_label(const tl_node *x, char *which) {
-  const char *l = tl_label(x);
-  unsigned long k = 0;
-  if (l == NULL || l[0] != 'L' || l[1] < '1' || l[1] > '9') return 0;
-  const char *s = l + 1;
-  for (; *s >= '0' && *s <= '9'; s++) {
-    if (k > 100000000UL) return 0;    /* no model has that many layers */
-    k = k * 10 + (unsigned long)(*s - '0');
-  }
-  if (s[0] != '.' || (s[1] != 'W' && s[1] != 'b') || s[2] != '\0') return 0;
-  *which = s[1];
-  return k;
+/* A record of a drawn-only value: "{ label | data .. | grad .. }". */
+static void number_label(const char *lbl, double data, double grad,
+                         char *label, size_t size) {
+  char d[40], gr[40], esc[2 * LABEL_MAX + 16];
+  record_escape(esc, sizeof esc, lbl);
+  snprintf(label, size, "{ %s | data %s | grad %s }", esc,
+           tl_format_number(d, sizeof d, data, 'f', 4),
+           tl_format_number(gr, sizeof gr, grad, 'f', 4));
 }
 
-static int is_fused(tl_op op) {
-  return op == TL_OP_NEURON_ROW || op == TL_OP_LINEAR;
-}
-
-/* The ops a model applies after a fused node (tl_nn.h's TL_ACT_*): only
-** these join the layer's box; "y - 1" after the last layer stays apart. */
-static int is_activation(tl_op op) {
-  return op == TL_OP_RELU || op == TL_OP_TANH || op == TL_OP_SIGMOID;
-}
-
-/* The weight input of a fused node (neuron row: W, b, x...; linear: X, W,
-** b), or NULL. */
-static tl_node *fused_weight(tl_node *x) {
-  tl_op op = tl_op_of(x);
-  if (op == TL_OP_NEURON_ROW && tl_ninputs(x) >= 2) return tl_input(x, 0);
-  if (op == TL_OP_LINEAR && tl_ninputs(x) == 3) return tl_input(x, 1);
-  return NULL;
-}
-
-/* estart[i]: the index in g->edges of value i's first input edge (edges
-** are grouped by 'to' in topological order). */
-static size_t *edge_starts(const tl__vgraph *g) {
-  size_t *estart = malloc((g->n ? g->n : 1) * sizeof *estart);
-  if (estart == NULL) return NULL;
-  for (size_t i = 0, e = 0; i < g->n; i++) {
-    estart[i] = e;
-    e += tl_ninputs(g->nodes[i]);
-  }
-  return estart;
-}
-
-typedef struct layer_box {
-  unsigned long k;
-  tl_node *w, *b;           /* the first fused node's W and b, or NULL */
-  char act[32];             /* the activation's op label, or "" */
-  int linear;               /* a LINEAR node (batch) rather than neuron rows */
-  size_t rows;              /* neuron rows seen */
-  Agnode_t *node;
-} layer_box;
-
-static int cmp_layer(const void *a, const void *b) {
-  unsigned long x = ((const layer_box *)a)->k, y = ((const layer_box *)b)->k;
-  return (x > y) - (x < y);
-}
-
-static layer_box *find_layer(layer_box *ls, size_t nl, unsigned long k) {
-  layer_box key = {0};
-  key.k = k;
-  return bsearch(&key, ls, nl, sizeof *ls, cmp_layer);
-}
-
-typedef struct box_edge { size_t t, h, from; } box_edge;
-
-static int cmp_box_edge(const void *a, const void *b) {
-  const box_edge *x = a, *y = b;
-  if (x->t != y->t) return (x->t > y->t) - (x->t < y->t);
-  if (x->h != y->h) return (x->h > y->h) - (x->h < y->h);
-  return (x->from > y->from) - (x->from < y->from);
-}
-
-/* "(16 x 2)" */
-static void dims_text(const tl_node *n, char *buf, size_t size) {
-  size_t used = 0;
-  buf[0] = '\0';
-  if (!tl_is_array(n)) { snprintf(buf, size, "scalar"); return; }
-  for (size_t d = 0; d < tl_ndim(n) && used < size; d++) {
-    int m = snprintf(buf + used, size - used, "%s%zu", d ? " x " : "(",
-                     tl_dim(n, d));
-    if (m < 0) return;
-    used += (size_t)m;
-  }
-  if (used < size) snprintf(buf + used, size - used, ")");
-}
-
-/* The box's record "L1: Linear 2→16, ReLU | W (16 x 2), b (16)". */
-static void layer_label(const layer_box *l, char *label, size_t size) {
-  char head[160], wd[64] = "", bd[64] = "", io[64] = "";
-  if (l->w != NULL) dims_text(l->w, wd, sizeof wd);
-  if (l->b != NULL) dims_text(l->b, bd, sizeof bd);
-  if (l->w != NULL && tl_is_array(l->w) && tl_ndim(l->w) == 2)
-    snprintf(io, sizeof io, " %zu\xe2\x86\x92%zu", tl_dim(l->w, 1),
-             tl_dim(l->w, 0));
-  snprintf(head, sizeof head, "L%lu: Linear%s%s%s", l->k, io,
-           l->act[0] ? ", " : "", l->act);
-  char eh[2 * sizeof head];
+/* The box's record "L1: Linear 2→16, ReLU | W (16 x 2), b (16)" (no
+** braces: across the left-to-right flow, so the title sits above the
+** shapes and a box stays narrow). */
+static void layer_label(const tl__mlayer *l, char *label, size_t size) {
+  char title[160], shapes[160], head[200], eh[2 * sizeof head];
+  tl__mlayer_text(l, title, sizeof title, shapes, sizeof shapes);
+  snprintf(head, sizeof head, "L%lu: %s", l->k, title);
   record_escape(eh, sizeof eh, head);
-  /* no braces: across the left-to-right flow, so the title sits above
-  ** the shapes and a box stays narrow */
-  snprintf(label, size, "%s | W %s, b %s", eh, wd, bd[0] ? bd : "none");
+  snprintf(label, size, "%s | %s", eh, shapes);
 }
 
-/* A value drawn as build() draws it: its record and, for a result, its op
-** ellipse feeding it. */
-static void plain_value(Agraph_t *ag, const tl__vgraph *g, size_t i,
-                        Agnode_t **vals, Agnode_t **ops) {
-  char name[2 * NAME_MAX_LEN], label[LABEL_BUF], op[64];
-  tl_node *x = g->nodes[i];
-  snprintf(name, sizeof name, "v%zu", i);
-  vals[i] = agnode(ag, name, 1);
-  value_label(x, label, NULL);
-  agsafeset(vals[i], "label", label, "");
-  ops[i] = NULL;
-  if (tl_ninputs(x) > 0) {
-    snprintf(name, sizeof name, "v%zu_op", i);
-    ops[i] = agnode(ag, name, 1);
-    agsafeset(ops[i], "shape", "ellipse", "");
-    agsafeset(ops[i], "label", (char *)tl_op_label(x, op, sizeof op), "");
-    agedge(ag, ops[i], vals[i], NULL, 1);
-  }
-}
-
-static Agraph_t *open_graph(Agdisc_t *disc) {
+/* The Agraph_t of the model graph 'mg' of 'g': values and numbers as
+** records with an op ellipse feeding each result, layers as filled
+** records; an edge carrying several values says how many. */
+static tl_status build_model(tl_ctx *ctx, const tl__vgraph *g,
+                             const tl__mgraph *mg, Agdisc_t *disc,
+                             Agraph_t **agp) {
+  Agnode_t **node = malloc((mg->n ? mg->n : 1) * 2 * sizeof *node);
   Agraph_t *ag = agopen("Digraph", Agdirected, disc);
-  if (ag == NULL) return NULL;
+  *agp = NULL;
+  if (node == NULL || ag == NULL) {
+    if (ag != NULL) agclose(ag);
+    free(node);
+    return tl_ctx_fail(ctx, TL_ENOMEM, "graphviz: cannot make a graph");
+  }
   agattr(ag, AGRAPH, "rankdir", "LR");
   agattr(ag, AGNODE, "shape", "record");
   agattr(ag, AGNODE, "label", "\\N");
-  return ag;
-}
-
-/* The collapsed graph (opts->collapse TL_VIZ_COLLAPSE_LAYER). */
-static int listed(const size_t *list, size_t n, unsigned long k) {
-  for (size_t j = 0; j < n; j++)
-    if (list[j] == k) return 1;
-  return 0;
-}
-
-static tl_status build_collapsed(tl_ctx *ctx, const tl__vgraph *g,
-                                 const tl_viz_opts *opts, Agdisc_t *disc,
-                                 Agraph_t **agp) {
-  size_t n = g->n;
-  unsigned long *grp = calloc(n ? n : 1, sizeof *grp);   /* 0: no layer */
-  size_t *estart = edge_starts(g);
-  layer_box *ls = malloc((n ? n : 1) * sizeof *ls);
-  Agnode_t **vals = malloc((n ? n : 1) * 2 * sizeof *vals);
-  Agraph_t *ag = open_graph(disc);
-  box_edge *be = NULL;
-  tl_status st = TL_OK;
-  *agp = NULL;
-  if (grp == NULL || estart == NULL || ls == NULL || vals == NULL || ag == NULL) {
-    st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
-    goto done;
-  }
-  /* fused nodes by their W's label; then the layers, sorted and unique */
-  size_t nl = 0;
-  for (size_t i = 0; i < n; i++) {
-    tl_node *w = fused_weight(g->nodes[i]);
-    char which;
-    if (w != NULL && (grp[i] = layer_of_label(w, &which)) != 0 &&
-        (which != 'W' || (opts->expand_layers != NULL &&
-                          listed(opts->expand_layers, opts->nexpand_layers, grp[i]))))
-      grp[i] = 0;                           /* no layer, or drawn expanded */
-    if (grp[i] != 0) ls[nl++] = (layer_box){grp[i], NULL, NULL, "", 0, 0, NULL};
-  }
-  qsort(ls, nl, sizeof *ls, cmp_layer);
-  size_t u = 0;
-  for (size_t j = 0; j < nl; j++)
-    if (u == 0 || ls[u - 1].k != ls[j].k) ls[u++] = ls[j];
-  nl = u;
-  for (size_t i = 0; i < n; i++) {
-    tl_node *x = g->nodes[i];
-    if (grp[i] != 0) {                      /* a fused node: its shapes */
-      layer_box *l = find_layer(ls, nl, grp[i]);
-      tl_op op = tl_op_of(x);
-      if (l->w == NULL) {
-        l->w = fused_weight(x);
-        l->b = tl_input(x, op == TL_OP_NEURON_ROW ? 1 : 2);
-        l->linear = op == TL_OP_LINEAR;
-      }
-      l->rows++;
-    } else if (tl_ninputs(x) == 1 && is_activation(tl_op_of(x))) {
-      size_t from = g->edges[estart[i]].from;   /* the activation of one */
-      if (grp[from] != 0 && is_fused(tl_op_of(g->nodes[from]))) {
-        layer_box *l = find_layer(ls, nl, grp[from]);
-        grp[i] = grp[from];
-        if (l->act[0] == '\0') tl_op_label(x, l->act, sizeof l->act);
-      }
-    } else if (tl_ninputs(x) == 0) {         /* Lk.W, Lk.b go in the box */
-      char which;
-      unsigned long k = layer_of_label(x, &which);
-      if (k != 0 && find_layer(ls, nl, k) != NULL) grp[i] = k;
+  Agnode_t **op = node + mg->n;     /* op[j]: the ellipse feeding item j */
+  char name[64], label[LABEL_BUF], opl[64];
+  for (size_t j = 0; j < mg->n; j++) {
+    const tl__mitem *it = &mg->items[j];
+    const char *o = it->op;
+    node[j] = agnode(ag, (char *)it->name, 1);
+    op[j] = NULL;
+    if (it->kind == TL__MLAYER) {
+      layer_label(&mg->layers[it->layer], label, sizeof label);
+      agsafeset(node[j], "style", "filled", "");
+      agsafeset(node[j], "fillcolor", "lightblue", "");
+    } else if (it->kind == TL__MNUMBER) {
+      number_label(it->label, it->data, it->grad, label, sizeof label);
+    } else {
+      tl_node *x = g->nodes[it->value];
+      value_label(x, label, NULL);
+      if (o == NULL && tl_ninputs(x) > 0) o = tl_op_label(x, opl, sizeof opl);
+    }
+    agsafeset(node[j], "label", label, "");
+    if (o != NULL && o[0] != '\0') {
+      snprintf(name, sizeof name, "%s_op", it->name);
+      op[j] = agnode(ag, name, 1);
+      agsafeset(op[j], "shape", "ellipse", "");
+      agsafeset(op[j], "label", (char *)o, "");
+      agedge(ag, op[j], node[j], NULL, 1);
     }
   }
-  char name[2 * NAME_MAX_LEN], label[LABEL_BUF];
-  for (size_t j = 0; j < nl; j++) {
-    snprintf(name, sizeof name, "L%lu", ls[j].k);
-    ls[j].node = agnode(ag, name, 1);
-    layer_label(&ls[j], label, sizeof label);
-    agsafeset(ls[j].node, "label", label, "");
-    agsafeset(ls[j].node, "style", "filled", "");
-    agsafeset(ls[j].node, "fillcolor", "lightblue", "");
-  }
-  Agnode_t **ops = vals + n;
-  for (size_t i = 0; i < n; i++) {
-    vals[i] = ops[i] = NULL;
-    if (grp[i] == 0) plain_value(ag, g, i, vals, ops);
-  }
-  /* data between boxes, and into and out of them: one edge for all the
-  ** values one box passes to another (or to one op), labelled with their
-  ** number when more than one; (tail, head, value) triples sorted and
-  ** counted.  Tails and heads: a value's index, or n + a box's. */
-  be = malloc((g->ne ? g->ne : 1) * sizeof *be);
-  if (be == NULL) {
-    st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
-    goto done;
-  }
-  size_t nbe = 0;
-  for (size_t e = 0; e < g->ne; e++) {
-    size_t from = g->edges[e].from, to = g->edges[e].to;
-    unsigned long a = grp[from], b = grp[to];
-    if (a != 0 && a == b) continue;
-    if (a == 0 && b == 0) agedge(ag, vals[from], ops[to], NULL, 1);
-    else be[nbe++] = (box_edge){a ? n + (size_t)(find_layer(ls, nl, a) - ls) : from,
-                                b ? n + (size_t)(find_layer(ls, nl, b) - ls) : to,
-                                from};
-  }
-  qsort(be, nbe, sizeof *be, cmp_box_edge);
-  for (size_t j = 0; j < nbe;) {
-    size_t count = 0, k = j;
-    for (; k < nbe && be[k].t == be[j].t && be[k].h == be[j].h; k++)
-      if (k == j || be[k].from != be[k - 1].from) count++;
-    Agnode_t *t = be[j].t >= n ? ls[be[j].t - n].node : vals[be[j].t];
-    Agnode_t *h = be[j].h >= n ? ls[be[j].h - n].node : ops[be[j].h];
-    Agedge_t *edge = agedge(ag, t, h, NULL, 1);
-    if (count > 1) {
+  for (size_t e = 0; e < mg->ne; e++) {
+    size_t t = mg->edges[e].from, h = mg->edges[e].to;
+    Agedge_t *edge = agedge(ag, node[t], op[h] ? op[h] : node[h], NULL, 1);
+    if (mg->count[e] > 1) {
       char num[48];
-      snprintf(num, sizeof num, "%zu values", count);
+      snprintf(num, sizeof num, "%zu values", mg->count[e]);
       agsafeset(edge, "label", num, "");
     }
-    j = k;
   }
+  free(node);
   *agp = ag;
-  ag = NULL;
-done:
-  if (ag != NULL) agclose(ag);
-  free(grp);
-  free(estart);
-  free(be);
-  free(ls);
-  free(vals);
-  return st;
-}
-
-/* A record of a drawn-only value: "{ label | data .. | grad .. }". */
-static Agnode_t *number_node(Agraph_t *ag, const char *name, const char *lbl,
-                             double data, double grad) {
-  char d[40], gr[40], esc[2 * LABEL_MAX + 16], label[LABEL_BUF];
-  record_escape(esc, sizeof esc, lbl);
-  snprintf(label, sizeof label, "{ %s | data %s | grad %s }", esc,
-           tl_format_number(d, sizeof d, data, 'f', 4),
-           tl_format_number(gr, sizeof gr, grad, 'f', 4));
-  Agnode_t *v = agnode(ag, (char *)name, 1);
-  agsafeset(v, "label", label, "");
-  return v;
-}
-
-static Agnode_t *op_node(Agraph_t *ag, const char *name, const char *op,
-                         Agnode_t *result) {
-  Agnode_t *o = agnode(ag, (char *)name, 1);
-  agsafeset(o, "shape", "ellipse", "");
-  agsafeset(o, "label", (char *)op, "");
-  agedge(ag, o, result, NULL, 1);
-  return o;
-}
-
-/* Whether the neuron row 'x' can be drawn expanded: scalar inputs, W a
-** matrix whose row tl_const(x) has one weight per input, b a vector. */
-static int expandable(tl_node *x) {
-  if (tl_op_of(x) != TL_OP_NEURON_ROW || tl_ninputs(x) < 3) return 0;
-  tl_node *w = tl_input(x, 0), *b = tl_input(x, 1);
-  size_t nin = tl_ninputs(x) - 2;
-  double r = tl_const(x);
-  if (!tl_is_array(w) || tl_ndim(w) != 2 || tl_dim(w, 1) != nin) return 0;
-  if (!tl_is_array(b) || tl_ndim(b) != 1 || tl_dim(b, 0) != tl_dim(w, 0)) return 0;
-  if (!(r >= 0 && r < (double)tl_dim(w, 0))) return 0;
-  for (size_t j = 0; j < nin; j++)
-    if (tl_is_array(tl_input(x, j + 2))) return 0;
-  return 1;
-}
-
-/* The name of element (r, c) of W or r of b as a model's Parameter names
-** it (bindings/nn.c): "L1.N3.w2" for a weight, "L1.N3.b" for a bias; other
-** arrays "label[3,2]", "W[3,2]" without a label (1-based, as Lua counts). */
-static void element_name(tl_node *a, const char *fallback, size_t r, size_t c,
-                         int two, char *buf, size_t size) {
-  char cut[LABEL_MAX + 8], which;
-  unsigned long k = layer_of_label(a, &which);
-  if (k != 0 && two && which == 'W')
-    snprintf(buf, size, "L%lu.N%zu.w%zu", k, r + 1, c + 1);
-  else if (k != 0 && !two && which == 'b')
-    snprintf(buf, size, "L%lu.N%zu.b", k, r + 1);
-  else {
-    tl__vtext_label(a, cut, sizeof cut, LABEL_MAX);
-    if (two) snprintf(buf, size, "%s[%zu,%zu]", cut[0] ? cut : fallback, r + 1, c + 1);
-    else snprintf(buf, size, "%s[%zu]", cut[0] ? cut : fallback, r + 1);
-  }
-}
-
-/* The expanded graph (opts->expand): each neuron row n = W[r].x + b[r]
-** drawn as micrograd's Neuron computes it, b[r] + w1*x1 + w2*x2 + ...,
-** one '*' per input and a chain of '+', the last being n itself.  The
-** weights are the elements of W and b (their gradients those of the
-** elements, after backward); the products and partial sums get n's
-** gradient, as a sum passes it on unchanged. */
-static tl_status build_expanded(tl_ctx *ctx, const tl__vgraph *g,
-                                size_t max_nodes, Agdisc_t *disc,
-                                Agraph_t **agp) {
-  size_t n = g->n;
-  size_t *estart = edge_starts(g);
-  unsigned char *exp = calloc(n ? n : 1, 1), *keep = calloc(n ? n : 1, 1);
-  Agnode_t **vals = malloc((n ? n : 1) * 2 * sizeof *vals);
-  Agraph_t *ag = NULL;
-  tl_status st = TL_OK;
-  *agp = NULL;
-  if (estart == NULL || exp == NULL || keep == NULL || vals == NULL) {
-    st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
-    goto done;
-  }
-  /* W and b leaves stay drawn only if some unexpanded node uses them */
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++) {
-    exp[i] = (unsigned char)expandable(g->nodes[i]);
-    if (exp[i]) count += 3 * (tl_ninputs(g->nodes[i]) - 2);
-  }
-  for (size_t i = 0; i < n; i++) {
-    keep[i] = tl_ninputs(g->nodes[i]) > 0 || i + 1 == n;
-    for (size_t k = 0; k < tl_ninputs(g->nodes[i]); k++)
-      if (!exp[i] || k >= 2) keep[g->edges[estart[i] + k].from] = 1;
-  }
-  for (size_t i = 0; i < n; i++) count += keep[i];
-  if (max_nodes > 0 && count > max_nodes) {
-    st = tl_ctx_fail(ctx, TL_EARG, "graph has %zu nodes expanded, more than "
-                     "the graphviz limit of %zu (raise max_nodes to draw it "
-                     "anyway)", count, max_nodes);
-    goto done;
-  }
-  if ((ag = open_graph(disc)) == NULL) {
-    st = tl_ctx_fail(ctx, TL_ENOMEM, "graphviz: cannot make a graph");
-    goto done;
-  }
-  Agnode_t **ops = vals + n;
-  for (size_t i = 0; i < n; i++) {
-    vals[i] = ops[i] = NULL;
-    if (keep[i]) plain_value(ag, g, i, vals, ops);
-  }
-  char name[2 * NAME_MAX_LEN], lbl[LABEL_MAX + 40];
-  for (size_t i = 0; i < n; i++) {
-    if (!exp[i]) {
-      for (size_t k = 0; k < tl_ninputs(g->nodes[i]); k++)
-        agedge(ag, vals[g->edges[estart[i] + k].from], ops[i], NULL, 1);
-      continue;
-    }
-    tl_node *x = g->nodes[i], *w = tl_input(x, 0), *b = tl_input(x, 1);
-    size_t nin = tl_ninputs(x) - 2, r = (size_t)tl_const(x);
-    double gx = tl_grad(x), sum = tl_value_at(b, r);
-    int wg = tl_has_grads(w), bg = tl_has_grads(b);
-    agsafeset(ops[i], "label", "+", "");
-    element_name(b, "b", r, 0, 0, lbl, sizeof lbl);
-    snprintf(name, sizeof name, "v%zu_b", i);
-    Agnode_t *prev = number_node(ag, name, lbl, sum, bg ? tl_grad_at(b, r) : 0);
-    for (size_t j = 0; j < nin; j++) {
-      size_t at = r * nin + j;
-      double wv = tl_value_at(w, at), xv = tl_data(tl_input(x, j + 2));
-      element_name(w, "W", r, j, 1, lbl, sizeof lbl);
-      snprintf(name, sizeof name, "v%zu_w%zu", i, j);
-      Agnode_t *wn = number_node(ag, name, lbl, wv, wg ? tl_grad_at(w, at) : 0);
-      snprintf(name, sizeof name, "v%zu_p%zu", i, j);
-      Agnode_t *pn = number_node(ag, name, "", wv * xv, gx);
-      snprintf(name, sizeof name, "v%zu_p%zu_op", i, j);
-      Agnode_t *po = op_node(ag, name, "*", pn);
-      agedge(ag, wn, po, NULL, 1);
-      agedge(ag, vals[g->edges[estart[i] + 2 + j].from], po, NULL, 1);
-      sum += wv * xv;
-      Agnode_t *sn, *so;
-      if (j + 1 == nin) { sn = vals[i]; so = ops[i]; }
-      else {
-        snprintf(name, sizeof name, "v%zu_s%zu", i, j);
-        sn = number_node(ag, name, "", sum, gx);
-        snprintf(name, sizeof name, "v%zu_s%zu_op", i, j);
-        so = op_node(ag, name, "+", sn);
-      }
-      agedge(ag, prev, so, NULL, 1);
-      agedge(ag, pn, so, NULL, 1);
-      prev = sn;
-    }
-  }
-  *agp = ag;
-done:
-  free(estart);
-  free(exp);
-  free(keep);
-  free(vals);
-  return st;
+  return TL_OK;
 }
 
 /* }====================================================================== */
@@ -767,11 +436,13 @@ static tl_status render(tl_ctx *ctx, GVC_t *gvc, const tl__vgraph *g,
   Agdisc_t disc = {&AgMemDisc, &AgIdDisc, &io};
   Agraph_t *ag;
   tl_status st;
-  if (opts != NULL && opts->collapse == TL_VIZ_COLLAPSE_LAYER)
-    st = build_collapsed(ctx, g, opts, &disc, &ag);
-  else if (opts != NULL && opts->expand)
-    st = build_expanded(ctx, g, max_size / SIZE_PER_NODE, &disc, &ag);
-  else st = build(ctx, g, &disc, fmt == TL_VIZ_DOT ? 0 : max_size, NULL, &ag);
+  if (opts != NULL && (opts->collapse || opts->expand)) {
+    tl__mgraph mg;
+    st = tl__mgraph_build(ctx, g, opts, max_size / SIZE_PER_NODE, "graphviz",
+                          0, &mg);
+    if (st == TL_OK) st = build_model(ctx, g, &mg, &disc, &ag);
+    tl__mgraph_free(&mg);
+  } else st = build(ctx, g, &disc, fmt == TL_VIZ_DOT ? 0 : max_size, NULL, &ag);
   if (st != TL_OK) return st;
   if (fmt == TL_VIZ_DOT) {
     if (agwrite(ag, text) == EOF || text->failed)

@@ -410,7 +410,7 @@ static tl_status gather(tl_ctx *ctx, tl_gv *gv, tl_node *root,
   tl_status st = TL_OK;
   if (tab == NULL || step == NULL || seen == NULL)
     st = tl_ctx_fail(ctx, TL_ENOMEM, "out of memory drawing the graph");
-  else st = tl_trace_new(ctx, root, &tr);
+  else st = tl_trace_new_for(ctx, root, "html", &tr);
   if (st != TL_OK) { free(tab); free(step); free(seen); return st; }
   for (size_t i = 0; i < g->n; i++) tab[i] = (ptr_index){(uintptr_t)g->nodes[i], i};
   qsort(tab, g->n, sizeof *tab, cmp_ptr_index);

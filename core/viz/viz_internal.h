@@ -95,6 +95,71 @@ double tl__vgrad_mag(tl_node *n);
 
 /* }====================================================================== */
 
+/* {======================================================================
+** Readable model graphs (viz_model.c): the items a snapshot is drawn as
+** with opts->collapse (a box per layer of a model) or opts->expand (fused
+** neuron rows as micrograd's w*x products and + chain).  Both views draw
+** the same tl__mgraph.
+** ======================================================================= */
+
+/* A layer box: the fused nodes (neuron rows or a linear node) whose W is
+** labelled "Lk.W", the activation applied to each alone, and the leaves
+** Lk.W and Lk.b. */
+typedef struct tl__mlayer {
+  unsigned long k;
+  tl_node *w, *b;           /* the first fused node's W and b, or NULL */
+  char act[32];             /* the activation's op label, or "" */
+  int linear;               /* a LINEAR node (batch) rather than neuron rows */
+} tl__mlayer;
+
+/* "Linear 2→16, ReLU" into 'title', "W (16 x 2), b (16)" into 'shapes'. */
+void tl__mlayer_text(const tl__mlayer *l, char *title, size_t tsize,
+                     char *shapes, size_t ssize);
+
+typedef enum tl__mkind { TL__MVALUE, TL__MLAYER, TL__MNUMBER } tl__mkind;
+
+#define TL__MLABEL_CUT 256      /* labels of numbers: cut as the views cut */
+
+typedef struct tl__mitem {
+  unsigned char kind;       /* tl__mkind */
+  size_t value;             /* VALUE: its index in the snapshot; NUMBER: the
+                            ** neuron row's it belongs to */
+  size_t layer;             /* LAYER: its index in mg->layers */
+  char name[48];            /* a unique name: "v3", "L1", "v3_w0" (DOT) */
+  /* The op drawn: for a VALUE, NULL for its own op (tl_op_label) or "+"
+  ** (an expanded row: the last sum of its chain); for a NUMBER, "" (a
+  ** weight, a leaf), "*" or "+". */
+  const char *op;
+  /* NUMBER: a value drawn only, not a node (an element of W or b, a
+  ** product w*x, a partial sum) */
+  char label[TL__MLABEL_CUT + 40];
+  double data, grad;
+} tl__mitem;
+
+typedef struct tl__mgraph {
+  size_t n;
+  tl__mitem *items;         /* [n] in topological order (see build) */
+  size_t ne;
+  tl__vedge *edges;         /* [ne] between items, grouped by 'to' */
+  size_t *count;            /* [ne] values an edge carries (between boxes) */
+  double *mag;              /* [ne] L2 norm of their gradients (0: none) */
+  size_t nlayers;
+  tl__mlayer *layers;       /* [nlayers] by k */
+} tl__mgraph;
+
+/* The model graph of the snapshot 'g' for opts->collapse or opts->expand
+** (one of them set).  Expanded, more than 'max_nodes' items (0: no limit)
+** fail with TL_EARG naming 'method' and max_nodes.  With 'need_order'
+** the items are in topological order or the call fails (TL_EARG: layer
+** boxes in a cycle); without it they may not be. */
+tl_status tl__mgraph_build(tl_ctx *ctx, const tl__vgraph *g,
+                           const tl_viz_opts *opts, size_t max_nodes,
+                           const char *method, int need_order,
+                           tl__mgraph *mg);
+void tl__mgraph_free(tl__mgraph *mg);
+
+/* }====================================================================== */
+
 /* The graphviz view of 'g' as SVG, laid out by dot, in *svg (malloc'd,
 ** NUL-terminated, *len bytes): with the ids and names that the trace 'tr'
 ** gives for the HTML page (viz_graphviz.c, build).  'max_nodes' bounds
