@@ -530,7 +530,7 @@ lua_CFunction tlb_array_method(tl_op op) {
     case TL_OP_MATMUL: return array_matmul;
     case TL_OP_TRANSPOSE: return array_transpose;
     case TL_OP_RESHAPE: return array_reshape;
-    default: return NULL;
+    default: return tlb_ops_extra_method(op);   /* ops_extra.c */
   }
 }
 

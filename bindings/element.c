@@ -561,6 +561,7 @@ void tlb_open_element(lua_State *L) {
   lua_pushvalue(L, -3);                        /* module, methods */
   lua_pushvalue(L, -2);
   tlb_open_array(L);
+  tlb_open_ops_extra(L);
   lua_pop(L, 2);
   lua_pushvalue(L, -1);
   lua_setfield(L, LUA_REGISTRYINDEX, TLB_ELEMENT_METHODS);

@@ -8,6 +8,13 @@
 **   loss.cross_entropy(logits, class)  softmax cross-entropy: logits a row
 **                                      of k scores and class in 1..k, or a
 **                                      table of rows and a table of classes
+**   loss.l1(scores, targets)           mean(|s - y|)
+**   loss.huber(scores, targets [, {delta = 1}])
+**                                      0.5 d^2 below delta, else
+**                                      delta (d - 0.5 delta), d = |s - y|
+**   loss.nll(log_probs, classes)       -mean(logp[i][class i]): an (n x k)
+**                                      array Element and a table of n
+**                                      classes, or a vector and a class
 **
 ** Scores are Elements or numbers, either a Lua array or a single value
 ** (then the target is a single number), or an array Element (batched).
@@ -15,6 +22,8 @@
 ** (core/loss.c).  A Lua array of scores enters the core's one array form
 ** of each loss through one stacking node.
 */
+#include <math.h>
+
 #include "../core/size.h"
 #include "../core/tl_loss.h"
 #include "tlb.h"
@@ -140,13 +149,15 @@ static samples readsamples(lua_State *L, const char *fname, tl_targets kind) {
   return sm;
 }
 
+/* A loss over n scores and targets; 'k' is the loss's parameter (huber's
+** delta), unused by the others. */
 typedef tl_node *(*loss_fn)(tl_ctx *ctx, tl_node *s, size_t n,
-                            const double *y);
+                            const double *y, double k);
 
 /* Batched form: argument 1 an array Element of n scores, argument 2 a
 ** table of n numbers or an Element holding n values. */
 static int array_loss(lua_State *L, const char *fname, tl_node *s,
-                      loss_fn f, tl_targets kind) {
+                      loss_fn f, tl_targets kind, double k) {
   size_t n = tl_dim(s, 0);
   tl_node *yn = tlb_toelement(L, 2);
   const double *y;
@@ -175,23 +186,23 @@ static int array_loss(lua_State *L, const char *fname, tl_node *s,
   }
   checktargets(L, fname, kind, n, y);
   tlb_element *h = tlb_newhandle(L);
-  tlb_sethandle(L, h, f(tlb_ctx(L), s, n, y));
+  tlb_sethandle(L, h, f(tlb_ctx(L), s, n, y, k));
   return 1;
 }
 
 /* A loss over a Lua array of scores (or one score): the scores are
 ** stacked into one vector node, and the loss is taken of it. */
 static int elementwise(lua_State *L, const char *fname, loss_fn f,
-                       tl_targets kind) {
+                       tl_targets kind, double k) {
   lua_settop(L, 2);                     /* the handle goes to index 3 */
   tl_node *batch = tlb_toelement(L, 1);
-  if (batch != NULL && tl_is_array(batch)) return array_loss(L, fname, batch, f, kind);
+  if (batch != NULL && tl_is_array(batch)) return array_loss(L, fname, batch, f, kind, k);
   tlb_element *h = tlb_newhandle(L);     /* before any reference is taken */
   samples sm = readsamples(L, fname, kind);
   tl_ctx *ctx = tlb_ctx(L);
   tl_node *s = tl_loss_stack(ctx, sm.n, sm.s);
   release_scores(ctx, sm.n, sm.s);    /* the stack holds what it needs */
-  tl_node *r = s ? f(ctx, s, sm.n, sm.y) : NULL;
+  tl_node *r = s ? f(ctx, s, sm.n, sm.y, k) : NULL;
   tl_release(ctx, s);                 /* and the result the stack */
   tlb_sethandle(L, h, r);
   lua_settop(L, 3);
@@ -200,23 +211,53 @@ static int elementwise(lua_State *L, const char *fname, loss_fn f,
 
 /* }====================================================================== */
 
+/* The core's losses as loss_fn (only huber takes k). */
+static tl_node *mse_k(tl_ctx *c, tl_node *s, size_t n, const double *y, double k) {
+  (void)k; return tl_loss_mse(c, s, n, y);
+}
+static tl_node *hinge_k(tl_ctx *c, tl_node *s, size_t n, const double *y, double k) {
+  (void)k; return tl_loss_hinge(c, s, n, y);
+}
+static tl_node *bce_k(tl_ctx *c, tl_node *s, size_t n, const double *y, double k) {
+  (void)k; return tl_loss_bce_logits(c, s, n, y);
+}
+static tl_node *l1_k(tl_ctx *c, tl_node *s, size_t n, const double *y, double k) {
+  (void)k; return tl_loss_l1(c, s, n, y);
+}
+
 static int loss_mse(lua_State *L) {
-  return elementwise(L, "mse", tl_loss_mse, TL_TARGETS_ANY);
+  return elementwise(L, "mse", mse_k, TL_TARGETS_ANY, 0);
 }
 static int loss_hinge(lua_State *L) {
-  return elementwise(L, "hinge", tl_loss_hinge, TL_TARGETS_SIGN);
+  return elementwise(L, "hinge", hinge_k, TL_TARGETS_SIGN, 0);
 }
 static int loss_bce(lua_State *L) {
-  return elementwise(L, "bce", tl_loss_bce_logits, TL_TARGETS_UNIT);
+  return elementwise(L, "bce", bce_k, TL_TARGETS_UNIT, 0);
+}
+static int loss_l1(lua_State *L) {
+  return elementwise(L, "l1", l1_k, TL_TARGETS_ANY, 0);
+}
+
+/* huber(scores, targets [, {delta = 1}]): options read first, then the
+** scores and targets as every elementwise loss. */
+static int loss_huber(lua_State *L) {
+  static const char *const allowed[] = {"delta", NULL};
+  tlb_checkopts(L, 3, "huber", allowed);
+  double delta = tlb_optnumber(L, 3, "huber", "delta", 1.0);
+  if (!(delta > 0) || isinf(delta))
+    return tlb_argerror(L, 3, "huber", "option 'delta' must be a positive "
+                        "finite number");
+  return elementwise(L, "huber", tl_loss_huber, TL_TARGETS_ANY, delta);
 }
 
 /* A class index at the top of the stack, in 1..k, as 0-based. */
-static size_t checkclass(lua_State *L, size_t k, size_t sample) {
+static size_t checkclass(lua_State *L, const char *fname, size_t k,
+                         size_t sample) {
   int isint = 0;
   lua_Integer c = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
   if (!isint || c < 1 || (lua_Unsigned)c > k) {
     const char *got = tlb_pushvalue_text(L, -1);
-    tlb_argerror(L, 2, "cross_entropy", "class of sample %s must be an "
+    tlb_argerror(L, 2, fname, "class of sample %s must be an "
                  "integer in 1..%s, got %s", tlb_pushsize(L, sample),
                  tlb_pushsize(L, k), got);
   }
@@ -224,11 +265,12 @@ static size_t checkclass(lua_State *L, size_t k, size_t sample) {
 }
 
 /* Checks that the table at argument 2 holds n classes. */
-static void checkclasses(lua_State *L, size_t n) {
+static void checkclasses(lua_State *L, const char *fname, size_t n,
+                         const char *rows) {
   if (lua_type(L, 2) != LUA_TTABLE)
-    tlb_typeerror(L, 2, "cross_entropy", "table of classes");
-  size_t nc = tlb_rawlen(L, 2, 2, "cross_entropy");
-  if (nc != n) lengths_differ(L, "cross_entropy", nc, "classes", n, "rows of logits");
+    tlb_typeerror(L, 2, fname, "table of classes");
+  size_t nc = tlb_rawlen(L, 2, 2, fname);
+  if (nc != n) lengths_differ(L, fname, nc, "classes", n, rows);
 }
 
 /* cross_entropy(logits, classes) with logits an (n x k) array Element */
@@ -237,11 +279,11 @@ static int array_cross_entropy(lua_State *L, tl_node *logits) {
   if (tl_ndim(logits) != 2)
     return tlb_argerror(L, 1, fname, "logits of shape (N, K) expected");
   size_t n = tl_dim(logits, 0), k = tl_dim(logits, 1);
-  checkclasses(L, n);
+  checkclasses(L, fname, n, "rows of logits");
   size_t *cls = tlb_newscratch(L, n, sizeof *cls, 2, fname);
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, 2, (lua_Integer)i + 1);
-    cls[i] = checkclass(L, k, i + 1);
+    cls[i] = checkclass(L, fname, k, i + 1);
     lua_pop(L, 1);
   }
   tlb_element *h = tlb_newhandle(L);
@@ -264,7 +306,7 @@ static int loss_cross_entropy(lua_State *L) {
   lua_pop(L, 1);
   if (!batch) n = 1;
   if (k == 0) return tlb_argerror(L, 1, fname, "no classes in row 1");
-  if (batch) checkclasses(L, n);
+  if (batch) checkclasses(L, fname, n, "rows of logits");
   else if (lua_type(L, 2) != LUA_TNUMBER) return tlb_typeerror(L, 2, fname, "number");
   /* Sparse tables can claim 2^31 rows of 2^31 logits: the size is checked
   ** before anything else is (it used to wrap to a tiny block). */
@@ -297,7 +339,7 @@ static int loss_cross_entropy(lua_State *L) {
         lua_pushvalue(L, 1);
         lua_pushvalue(L, 2);
       }
-      size_t c = checkclass(L, k, i + 1);
+      size_t c = checkclass(L, fname, k, i + 1);
       lua_pop(L, 1);
       if (cls != NULL) cls[i] = c;
       for (size_t j = 0; j < k; j++) {
@@ -322,10 +364,39 @@ static int loss_cross_entropy(lua_State *L) {
   return 1;
 }
 
+/* nll(log_probs, classes): an (n x k) array Element of log-probabilities
+** (x:log_softmax(2)) and a table of n classes in 1..k, or a vector of k
+** and one class (PyTorch's NLLLoss, mean over the samples). */
+static int loss_nll(lua_State *L) {
+  const char *fname = "nll";
+  lua_settop(L, 2);
+  tl_node *lp = tlb_toelement(L, 1);
+  if (lp == NULL || !tl_is_array(lp))
+    return tlb_typeerror(L, 1, fname, "array Element of log-probabilities");
+  size_t nd = tl_ndim(lp);
+  if (nd > 2)
+    return tlb_argerror(L, 1, fname, "log-probabilities of shape (N, K) or "
+                        "(K) expected, got %s dimensions", tlb_pushsize(L, nd));
+  size_t n = nd == 2 ? tl_dim(lp, 0) : 1, k = tl_dim(lp, nd - 1);
+  if (nd == 2) checkclasses(L, fname, n, "rows of log-probabilities");
+  else if (lua_type(L, 2) != LUA_TNUMBER)
+    return tlb_typeerror(L, 2, fname, "class number (log-probabilities of one sample)");
+  size_t *cls = tlb_newscratch(L, n, sizeof *cls, 2, fname);
+  for (size_t i = 0; i < n; i++) {
+    if (nd == 2) lua_rawgeti(L, 2, (lua_Integer)i + 1); else lua_pushvalue(L, 2);
+    cls[i] = checkclass(L, fname, k, i + 1);
+    lua_pop(L, 1);
+  }
+  tlb_element *h = tlb_newhandle(L);
+  tlb_sethandle(L, h, tl_loss_nll(tlb_ctx(L), lp, cls));
+  return 1;
+}
+
 void tlb_open_loss(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"mse", loss_mse}, {"hinge", loss_hinge}, {"bce", loss_bce},
-    {"cross_entropy", loss_cross_entropy}, {NULL, NULL}
+    {"cross_entropy", loss_cross_entropy}, {"l1", loss_l1},
+    {"huber", loss_huber}, {"nll", loss_nll}, {NULL, NULL}
   };
   lua_newtable(L);
   tlb_setfuncs(L, funcs);

@@ -160,6 +160,10 @@ void tlb_open_array(lua_State *L);
 /* The method of an array op (TL_OP_LIST's method column), or NULL: a
 ** closure with the op as upvalue 3 and its Lua name as upvalue 4. */
 lua_CFunction tlb_array_method(tl_op op);
+/* ops_extra.c: the methods and torchlet.cat, torchlet.stack (called as
+** tlb_open_array), and the C functions of its op methods (or NULL). */
+void tlb_open_ops_extra(lua_State *L);
+lua_CFunction tlb_ops_extra_method(tl_op op);
 void tlb_open_nn(lua_State *L);      /* module.nn, the Module userdata */
 void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
 void tlb_open_loss(lua_State *L);    /* module.loss */

@@ -61,6 +61,8 @@ static span span_of(const tl_node *a, int axis) {
 }
 
 tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
+  if (op == TL_OP_REDUCE_MIN || op == TL_OP_LOGSUMEXP)   /* ops_extra.c */
+    return tl__reduce_extra(ctx, op, a, axis);
   if (op != TL_OP_REDUCE_SUM && op != TL_OP_REDUCE_MEAN && op != TL_OP_REDUCE_MAX) {
     tl_ctx_fail(ctx, TL_EARG, "reduce: op %d is not a reduction", (int)op);
     return NULL;

@@ -7,6 +7,7 @@
 ** A custom node is n-ary: its block (tl__small_alloc, freed with the node)
 ** holds the input list, then a copy of the tl_custom_fn and of its name.
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "tl_custom.h"
 #include "tl_loss.h"
 #include "tl_nn.h"
+#include "tl_ops_extra.h"
 
 #define NAME_MAX_LEN 63
 
@@ -185,6 +187,7 @@ static tl_node *replay_op(tl_ctx *ctx, tl_node *n) {
   }
   switch (op) {
     case TL_OP_REDUCE_SUM: case TL_OP_REDUCE_MEAN: case TL_OP_REDUCE_MAX:
+    case TL_OP_REDUCE_MIN: case TL_OP_LOGSUMEXP:
       return tl_reduce(ctx, op, in[0], (int)n->k);
     case TL_OP_MATMUL: return tl_matmul(ctx, in[0], in[1]);
     case TL_OP_TRANSPOSE: return tl_transpose(ctx, in[0]);
@@ -198,6 +201,14 @@ static tl_node *replay_op(tl_ctx *ctx, tl_node *n) {
       return tl_loss_cross_entropy(ctx, in[0],
                                    (const size_t *)(const void *)(in + 1));
     case TL_OP_TO_DTYPE: return tl_to_dtype(ctx, in[0], (tl_dtype)n->k);
+    case TL_OP_SOFTMAX: return tl_softmax(ctx, in[0], (int)n->k);
+    case TL_OP_LOG_SOFTMAX: return tl_log_softmax(ctx, in[0], (int)n->k);
+    case TL_OP_CAT: return tl_cat(ctx, nin, in, (int)n->k);
+    case TL_OP_NARROW: {      /* k: start * TL_MAX_DIMS + axis */
+      int axis = (int)fmod(n->k, TL_MAX_DIMS);
+      return tl_narrow(ctx, in[0], axis, (size_t)(n->k / TL_MAX_DIMS),
+                       tl__shape(n)[axis]);
+    }
     case TL_OP_CUSTOM: {
       custom_data *c = data_of(n);
       return run_forward(ctx, &c->fn, nin, in);

@@ -281,6 +281,17 @@ TL_OP_LIST(TL__OP_PROTO)
 #undef BW
 #undef EW
 
+/* The forward functions of the ops of core/ops_extra.c: n's value from
+** its inputs' current values, into n's allocated buffer; and min and
+** logsumexp, the reductions tl_reduce hands over. */
+void tl__reduce_min_fwd(tl_ctx *ctx, tl_node *n);
+void tl__logsumexp_fwd(tl_ctx *ctx, tl_node *n);
+void tl__softmax_fwd(tl_ctx *ctx, tl_node *n);
+void tl__log_softmax_fwd(tl_ctx *ctx, tl_node *n);
+void tl__cat_fwd(tl_ctx *ctx, tl_node *n);
+void tl__narrow_fwd(tl_ctx *ctx, tl_node *n);
+tl_node *tl__reduce_extra(tl_ctx *ctx, tl_op op, tl_node *a, int axis);
+
 /* The last step of every op's constructor, once the node 'n' holds the
 ** value of 'op' over the inputs in[0..nin) (and op constant 'k'): with
 ** numerics checking on, refuses a nan or inf that the op made or took from

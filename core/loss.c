@@ -1,5 +1,6 @@
 /*
-** loss.c -- mse, hinge, binary and softmax cross-entropy (tl_loss.h), each
+** loss.c -- mse, hinge, binary and softmax cross-entropy, l1, huber and
+** nll (tl_loss.h), each
 ** written once, over array scores.  A list of scalar scores comes in
 ** through one stacking node (tl_stack).  mse, hinge and bce are made of
 ** existing array ops, so each is checked by those ops' gradient tests;
@@ -116,4 +117,78 @@ tl_node *tl_loss_bce_logits(tl_ctx *ctx, tl_node *s, size_t n, const double *y) 
   tl_release(ctx, ys);
   tl_release(ctx, sp);
   return mean(ctx, h);
+}
+
+/* mean(|s - y|) */
+tl_node *tl_loss_l1(tl_ctx *ctx, tl_node *s, size_t n, const double *y) {
+  tl_node *t = targets_like(ctx, "l1", s, n, y, TL_TARGETS_ANY);
+  if (t == NULL) return NULL;
+  tl_node *d = tl_sub(ctx, s, t);
+  tl_release(ctx, t);
+  if (d == NULL || !then(ctx, &d, tl_unary(ctx, TL_OP_ABS, d))) return NULL;
+  return mean(ctx, d);
+}
+
+/* With a = |s - y| and q = min(a, delta) (clamp_max): q * (a - 0.5 q) is
+** 0.5 a^2 below delta and delta (a - 0.5 delta) above, rounded as
+** PyTorch's formulas are; its gradient in a is q + (a - q) [a <= delta]:
+** a, then delta, and delta at the bound, as PyTorch's huber_loss_backward. */
+tl_node *tl_loss_huber(tl_ctx *ctx, tl_node *s, size_t n, const double *y,
+                       double delta) {
+  if (!(delta > 0) || isinf(delta)) {
+    char got[32];
+    tl_ctx_fail(ctx, TL_EARG, "huber: delta must be a positive finite number, "
+                "got %s", tl_format_number(got, sizeof got, delta, 'g', 17));
+    return NULL;
+  }
+  tl_node *t = targets_like(ctx, "huber", s, n, y, TL_TARGETS_ANY);
+  if (t == NULL) return NULL;
+  tl_node *a = tl_sub(ctx, s, t);
+  tl_release(ctx, t);
+  if (a == NULL || !then(ctx, &a, tl_unary(ctx, TL_OP_ABS, a))) return NULL;
+  tl_node *q = tl_with_const(ctx, TL_OP_CLAMP_MAX_K, a, delta);
+  tl_node *h = q ? tl_with_const(ctx, TL_OP_MUL_K, q, 0.5) : NULL;
+  if (h != NULL && !then(ctx, &h, tl_sub(ctx, a, h))) h = NULL;
+  if (h != NULL && !then(ctx, &h, tl_mul(ctx, q, h))) h = NULL;
+  tl_release(ctx, q);
+  tl_release(ctx, a);
+  return h ? mean(ctx, h) : NULL;
+}
+
+/* -mean(logp[i][cls[i]]): the picked values through index nodes (of the
+** values flattened), gathered by one stack node.  Not a mask product: a
+** -inf log-probability elsewhere in a row must not make nan. */
+tl_node *tl_loss_nll(tl_ctx *ctx, tl_node *logp, const size_t *cls) {
+  char shape[64];
+  size_t nd = logp ? tl_ndim(logp) : 0;
+  if (logp == NULL || cls == NULL || nd < 1 || nd > 2) {
+    tl_ctx_fail(ctx, TL_EARG, "nll: log-probabilities of shape (N, K) or (K) "
+                "expected%s%s", logp ? ", got " : "",
+                logp ? tl__shape_str(logp, shape, sizeof shape) : "");
+    return NULL;
+  }
+  size_t rows = nd == 2 ? tl_dim(logp, 0) : 1, k = tl_dim(logp, nd - 1);
+  for (size_t i = 0; i < rows; i++)
+    if (cls[i] >= k) {
+      tl_ctx_fail(ctx, TL_EARG, "nll: class %zu of sample %zu is out of range "
+                  "0..%zu", cls[i], i, k - 1);
+      return NULL;
+    }
+  size_t total = rows * k;
+  tl_node *flat = nd == 1 ? (tl_retain(logp), logp) : tl_reshape(ctx, logp, 1, &total);
+  tl_node **picked = flat ? malloc(rows * sizeof *picked) : NULL;
+  if (flat != NULL && picked == NULL) tl_ctx_fail(ctx, TL_ENOMEM, "nll: out of memory");
+  size_t made = 0;
+  tl_node *r = NULL;
+  for (; picked != NULL && made < rows; made++)
+    if ((picked[made] = tl_index(ctx, flat, made * k + cls[made])) == NULL) break;
+  if (picked != NULL && made == rows) {
+    r = tl_stack(ctx, rows, picked, 1, &rows);
+    r = mean(ctx, r);
+    if (r != NULL) then(ctx, &r, tl_unary(ctx, TL_OP_NEG, r));
+  }
+  while (made > 0) tl_release(ctx, picked[--made]);
+  free(picked);
+  tl_release(ctx, flat);
+  return r;
 }

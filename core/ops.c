@@ -147,6 +147,15 @@ static double gelu_ga(double a, double u, double out, double g) {
 static double leaky_f(double a, double k) { return a > 0 ? a : a * k; }
 static double leaky_ga(double a, double k, double out, double g) { UNUSED out; return a > 0 ? g : g * k; }
 
+/* clamp(a, lo, hi) is clamp_min(a, lo) then clamp_max(., hi) (Lua's
+** x:clamp): max(a, k) and min(a, k) with nan staying nan, the gradient
+** passing where a >= k (a <= k), bounds included, as PyTorch's clamp_min,
+** clamp_max and clamp (where(lo <= x <= hi, g, 0)); nan passes none. */
+static double clamp_min_f(double a, double k) { return a < k ? k : a; }
+static double clamp_min_ga(double a, double k, double out, double g) { UNUSED out; return a >= k ? g : 0; }
+static double clamp_max_f(double a, double k) { return a > k ? k : a; }
+static double clamp_max_ga(double a, double k, double out, double g) { UNUSED out; return a <= k ? g : 0; }
+
 /* }====================================================================== */
 
 /* {======================================================================

@@ -58,6 +58,16 @@ tl_node *tl_loss_bce_logits(tl_ctx *ctx, tl_node *s, size_t n,
 ** onehot(cls[i])) / n; the classes are kept with it. */
 tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
                                const size_t *cls);
+/* mean(|s_i - y_i|): PyTorch's L1Loss. */
+tl_node *tl_loss_l1(tl_ctx *ctx, tl_node *s, size_t n, const double *y);
+/* PyTorch's HuberLoss: with d = |s_i - y_i|, 0.5 d^2 where d < delta,
+** else delta (d - 0.5 delta); the mean.  delta > 0 (TL_EARG otherwise). */
+tl_node *tl_loss_huber(tl_ctx *ctx, tl_node *s, size_t n, const double *y,
+                       double delta);
+/* The negative log-likelihood of (n x k) log-probabilities (or a vector of
+** k, one sample): -mean(logp[i][cls[i]]), cls[i] 0-based < k; PyTorch's
+** NLLLoss.  Made of existing ops (reshape, index, stack, mean). */
+tl_node *tl_loss_nll(tl_ctx *ctx, tl_node *logp, const size_t *cls);
 
 #ifdef __cplusplus
 }

@@ -178,7 +178,27 @@ enum {
   /* an op whose forward and backward are callbacks (core/custom.c, \
   ** tl_custom.h): drawn and named by its own name ($op) */ \
   X(CUSTOM,      "custom",    "custom",    TL_NARY, 0,      NULL,       BW(tl__custom_b), \
-    "$op.backward($g)[$i]")
+    "$op.backward($g)[$i]") \
+  /* core/ops_extra.c: min and logsumexp (reductions, through tl_reduce), \
+  ** softmax and log_softmax along axis k, clamp's two halves (Lua's \
+  ** x:clamp(lo, hi) makes one or both), concatenation along axis k, a \
+  ** slice (k: start * TL_MAX_DIMS + axis) */ \
+  X(REDUCE_MIN,  "min",       "min",       1,       TL__AR | TL_OPF_AXIS, "min", BW(tl__reduce_min_b), \
+    "$g where $a == $out") \
+  X(LOGSUMEXP,   "logsumexp", "logsumexp", 1,       TL__AR | TL_OPF_AXIS, "logsumexp", BW(tl__logsumexp_b), \
+    "expand($g) * exp($a - $out)") \
+  X(SOFTMAX,     "softmax",   "softmax",   1,       TL__AR, "softmax",  BW(tl__softmax_b), \
+    "$out * ($g - sum($g * $out))") \
+  X(LOG_SOFTMAX, "log_softmax", "log_softmax", 1,   TL__AR, "log_softmax", BW(tl__log_softmax_b), \
+    "$g - exp($out) * sum($g)") \
+  X(CLAMP_MIN_K, "clamp_min", "clamp_min", 1,       TL__K,  NULL,       EW(clamp_min_f, clamp_min_ga, NULL), \
+    "$g * ($a >= $k)") \
+  X(CLAMP_MAX_K, "clamp_max", "clamp_max", 1,       TL__K,  NULL,       EW(clamp_max_f, clamp_max_ga, NULL), \
+    "$g * ($a <= $k)") \
+  X(CAT,         "cat",       "cat",       TL_NARY, TL__AR, NULL,       BW(tl__cat_b), \
+    "the block of $g that input $i gave") \
+  X(NARROW,      "narrow",    "narrow",    1,       TL__AR, "narrow",   BW(tl__narrow_b), \
+    "$g into the slice")
 
 #ifdef __cplusplus
 }

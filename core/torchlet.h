@@ -279,11 +279,12 @@ const char *tl_summary(const tl_node *n, char *buf, size_t size);
 ** zeros if NULL). */
 tl_status tl_set_grads(tl_ctx *ctx, tl_node *n, const double *g);
 
-/* Sum, mean or max (op TL_OP_REDUCE_*) over all values (axis -1: the
+/* Sum, mean, max or min (op TL_OP_REDUCE_*), or logsumexp
+** (TL_OP_LOGSUMEXP, core/ops_extra.c) over all values (axis -1: the
 ** result is a scalar) or along 'axis' (0-based; that dimension is
 ** dropped).  max follows torch.max: over everything the gradient is
 ** split evenly among the positions holding the maximum, along an axis it
-** goes to the first of them; nan counts as the maximum. */
+** goes to the first of them; nan counts as the maximum (min likewise). */
 tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis);
 /* Matrix product (n x k)(k x m); a vector on the left is a row and on the
 ** right a column, and that dimension is dropped, as in NumPy. */

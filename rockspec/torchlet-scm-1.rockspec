@@ -42,7 +42,7 @@ build = {
         "core/checkpoint.c", "core/ctx.c", "core/custom.c",
         "core/elementwise.c", "core/export_c.c", "core/gemm.c", "core/graph.c",
         "core/loss.c",
-        "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c",
+        "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c", "core/ops_extra.c",
         "core/optim.c", "core/safetensors.c", "core/safetensors_header.c",
         "core/serialize.c", "core/trace.c", "core/viz/plot.c",
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
@@ -52,7 +52,7 @@ build = {
         "bindings/function.c",
         "bindings/host_api.c",
         "bindings/loss.c", "bindings/module.c", "bindings/nn.c",
-        "bindings/optim.c", "bindings/viz.c",
+        "bindings/ops_extra.c", "bindings/optim.c", "bindings/viz.c",
       },
       defines = { "NDEBUG", "TLB_LOADABLE_MODULE" },   -- bindings/tlb_loadable.h
       incdirs = { "$(GRAPHVIZ_INCDIR)/graphviz", "$(CAIRO_INCDIR)/cairo" },

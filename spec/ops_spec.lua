@@ -159,6 +159,55 @@ recipes.to_dtype = {xs = M, h = 2 ^ -6,
   build = function(xs) local x = matrix(xs) return weigh(x:float():double()), {x} end,
   value = function(xs) return weighed(xs) end}
 
+-- core/ops_extra.c: min, logsumexp, softmax, log_softmax, clamp's halves,
+-- cat, narrow
+local function lse(vs)
+  local m, s = math.max(unpack(vs)), 0
+  for _, v in ipairs(vs) do s = s + math.exp(v - m) end
+  return m + math.log(s)
+end
+recipes.reduce_min = {xs = M,
+  build = function(xs) local x = matrix(xs) return weigh(x:min(2)), {x} end,
+  value = function(xs) return weighed({math.min(xs[1], xs[2], xs[3]), math.min(xs[4], xs[5], xs[6])}) end}
+recipes.logsumexp = {xs = M,
+  build = function(xs) local x = matrix(xs) return weigh(x:logsumexp(1)), {x} end,
+  value = function(xs)
+    return weighed({lse({xs[1], xs[4]}), lse({xs[2], xs[5]}), lse({xs[3], xs[6]})}) end}
+recipes.softmax = {xs = M,
+  build = function(xs) local x = matrix(xs) return weigh(x:softmax(2)), {x} end,
+  value = function(xs) local r, v = rows(xs), {}
+    for i = 1, 2 do
+      local l = lse(r[i])
+      for j = 1, 3 do v[#v + 1] = math.exp(r[i][j] - l) end
+    end
+    return weighed(v) end}
+recipes.log_softmax = {xs = M,
+  build = function(xs) local x = matrix(xs) return weigh(x:log_softmax(1)), {x} end,
+  value = function(xs) local v = {}
+    for i = 0, 1 do
+      for j = 1, 3 do v[#v + 1] = xs[i * 3 + j] - lse({xs[j], xs[3 + j]}) end
+    end
+    return weighed(v) end}
+recipes.clamp_min_k = {xs = M,
+  build = function(xs) local x = matrix(xs) return weigh(x:clamp(0.5)), {x} end,
+  value = function(xs) local v = {}
+    for i, a in ipairs(xs) do v[i] = math.max(a, 0.5) end
+    return weighed(v) end}
+recipes.clamp_max_k = {xs = M,
+  build = function(xs) local x = matrix(xs) return weigh(x:clamp(nil, 2)), {x} end,
+  value = function(xs) local v = {}
+    for i, a in ipairs(xs) do v[i] = math.min(a, 2) end
+    return weighed(v) end}
+recipes.cat = {xs = {1, -2, 3.5, 0.25, 5, -6, 0.5, 1.5},
+  build = function(xs)
+    local x, c = matrix(xs), array_of(xs, 7, {2, 1})
+    return weigh(t.cat({x, c}, 2)), {x, c}
+  end,
+  value = function(xs) return weighed({xs[1], xs[2], xs[3], xs[7], xs[4], xs[5], xs[6], xs[8]}) end}
+recipes.narrow = {xs = M,
+  build = function(xs) local x = matrix(xs) return weigh(x:narrow(2, 2, 2)), {x} end,
+  value = function(xs) return weighed({xs[2], xs[3], xs[5], xs[6]}) end}
+
 -- a custom op (torchlet.Function, spec/function_spec.lua) of two inputs,
 -- named as its row so that holds() finds it: a^2 * b
 local custom = t.Function{name = "custom",

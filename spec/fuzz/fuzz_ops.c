@@ -18,6 +18,7 @@
 #include "../../core/tl_custom.h"
 #include "../../core/tl_loss.h"
 #include "../../core/tl_nn.h"
+#include "../../core/tl_ops_extra.h"
 #include "../../core/torchlet.h"
 
 #define POOL 8
@@ -124,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int live_uds = 0;
   tl_node *gather[POOL];
   while (r.n > 0) {
-    unsigned op = byte(&r) % 21, slot = byte(&r);
+    unsigned op = byte(&r) % 22, slot = byte(&r);
     tl_node *a = pick(pool, &r), *b = pick(pool, &r);
     switch (op) {
       case 0: put(ctx, pool, tl_leaf(ctx, number(&r)), slot); break;
@@ -212,6 +213,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         tl_custom_fn fn = {"sq", sq_forward, sq_backward, sq_destroy, u};
         tl_node *in[2] = {a, b};
         put(ctx, pool, tl_custom(ctx, &fn, b && (byte(&r) & 1) ? 2 : 1, in), slot);
+      } break;
+      case 20: if (a) {     /* core/ops_extra.c: axes and positions from the input */
+        int axis = (int)(byte(&r) % 5) - 1;
+        size_t gather_n = 0;
+        switch (byte(&r) % 7) {
+          case 0: put(ctx, pool, tl_softmax(ctx, a, axis), slot); break;
+          case 1: put(ctx, pool, tl_log_softmax(ctx, a, axis), slot); break;
+          case 2: case 3:
+            for (int i = 0; i < POOL; i++) if (pool[i] && (byte(&r) & 1)) gather[gather_n++] = pool[i];
+            if (gather_n == 0) gather[gather_n++] = a;
+            put(ctx, pool, byte(&r) & 1 ? tl_cat(ctx, gather_n, gather, axis)
+                                        : tl_stack_arrays(ctx, gather_n, gather, axis), slot);
+            break;
+          case 4: {
+            size_t start = byte(&r) % 5, len = byte(&r) % 5;
+            put(ctx, pool, tl_narrow(ctx, a, axis, start, len), slot);
+          } break;
+          case 5: {
+            size_t out[256];
+            if (tl_size(a) <= 256) tl_argext(ctx, a, axis, byte(&r) & 1, out);
+          } break;
+          default: {   /* clamp's halves, chained, bounds from the input */
+            tl_node *lo = tl_with_const(ctx, TL_OP_CLAMP_MIN_K, a, number(&r));
+            if (lo) put(ctx, pool, tl_with_const(ctx, TL_OP_CLAMP_MAX_K, lo, number(&r)), slot);
+            tl_release(ctx, lo);
+          }
+        }
       } break;
       default: if (a) {
         char buf[200];
