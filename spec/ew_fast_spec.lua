@@ -224,3 +224,76 @@ describe("vectorized elementwise ops with a single second value", function()
     end)
   end
 end)
+
+describe("reductions' loops", function()
+  -- float32 along a contiguous run: 8 partial sums in double, value i into
+  -- sum i mod 8, combined as ((s1 + s5) + (s3 + s7)) + ((s2 + s6) + (s4 + s8))
+  local function lanes_sum(v, first, n)
+    local s = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}
+    for i = 0, n - 1 do
+      local l = i % 8 + 1
+      s[l] = s[l] + v[first + i]
+    end
+    return ((s[1] + s[5]) + (s[3] + s[7])) + ((s[2] + s[6]) + (s[4] + s[8]))
+  end
+  local function seq_sum(v, first, n, step)
+    local acc = 0.0
+    for j = 0, n - 1 do acc = acc + v[first + j * step] end
+    return acc
+  end
+  local function matrix(v, rows, cols, opts)
+    local m = {}
+    for i = 1, rows do m[i] = {helpers.unpack(v, (i - 1) * cols + 1, i * cols)} end
+    return E(m, opts)
+  end
+
+  it("float32 sum and mean over everything and along the last axis: 8 partial sums in double", function()
+    for _, n in ipairs{1, 7, 8, 9, 37, 1000} do
+      -- values of very different sizes, so that the order shows
+      local v = values(n, 8, false, true)
+      for i = 1, n, 4 do v[i] = fround(v[i] * 1e7) end
+      local X = E(v, F32)
+      assert.are.equal(lanes_sum(v, 1, n), X:sum().data)
+      assert.are.equal(lanes_sum(v, 1, n) / n, X:mean().data)
+      local M = matrix(v, 1, n, F32)
+      assert.are.equal(fround(lanes_sum(v, 1, n)), M:sum(2).data[1])
+    end
+    local v = values(3 * 37, 9, true, true)
+    local M = matrix(v, 3, 37, F32)
+    for r = 1, 3 do
+      assert(same(fround(lanes_sum(v, (r - 1) * 37 + 1, 37)), M:sum(2).data[r]))
+      assert(same(fround(lanes_sum(v, (r - 1) * 37 + 1, 37) / 37), M:mean(2).data[r]))
+    end
+  end)
+
+  it("float64 sums stay one value at a time, in order", function()
+    local v = values(3 * 37, 10, true, false)
+    for i = 1, #v, 4 do v[i] = v[i] * 1e12 end
+    local M = matrix(v, 3, 37)
+    for r = 1, 3 do assert(same(seq_sum(v, (r - 1) * 37 + 1, 37, 1), M:sum(2).data[r])) end
+    assert(same(seq_sum(v, 1, #v, 1), E(v):sum().data))
+  end)
+
+  it("along an axis with values after it: in order, blocks of positions at once, both dtypes", function()
+    -- 70 columns: a block of 64 positions and 6 more
+    for _, f32 in ipairs{false, true} do
+      local opts = f32 and F32 or nil
+      local r = f32 and fround or function(x) return x end
+      local v = values(5 * 70, 11, true, f32)
+      for i = 1, #v, 3 do v[i] = r(v[i] * 1e7) end
+      local M = matrix(v, 5, 70, opts)
+      local s, m, mx = M:sum(1).data, M:mean(1).data, M:max(1).data
+      for j = 1, 70 do
+        local acc = seq_sum(v, j, 5, 70)
+        assert(same(r(acc), s[j]), ("sum column %d"):format(j))
+        assert(same(r(acc / 5), m[j]), ("mean column %d"):format(j))
+        local best = v[j]
+        for i = 0, 4 do
+          local x = v[i * 70 + j]
+          if x > best or x ~= x then best = x end
+        end
+        assert(same(best, mx[j]), ("max column %d"):format(j))
+      end
+    end
+  end)
+end)
