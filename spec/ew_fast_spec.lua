@@ -117,7 +117,8 @@ local function check(name, op, n, f32, special, two)
   local X, W = E(xs, opts), E(ws, opts)
   local Y = two and E(ys, opts) or nil
   local out = op(X, Y)
-  ;(out * W):sum():backward()
+  local root = (out * W):sum()
+  root:backward()
   local got, gx, gy = out.data, X.grad, Y and Y.grad
   for i = 1, n do
     local what = ("%s %s n=%d [%d]"):format(f32 and "float32" or "float64", name, n, i)
@@ -132,7 +133,8 @@ local function check(name, op, n, f32, special, two)
       assert(same(got[i], fround(o.data)), what .. (": value %.17g, scalar %.17g")
              :format(got[i], fround(o.data)))
     else
-      ;(o * ws[i]):backward()
+      local root = (o * ws[i])
+      root:backward()
       wx, wy = x.grad, y and y.grad
       assert(same(got[i], o.data), what .. (": value %.17g, scalar %.17g"):format(got[i], o.data))
     end
@@ -181,7 +183,8 @@ describe("vectorized elementwise ops with a single second value", function()
             local X, W = E(xs, opts), E(ws, opts)
             local S = single == "scalar Element" and E(c) or E({c}, opts)
             local out = kind == "mul" and X * S or X / S
-            ;(out * W):sum():backward()
+            local root = (out * W):sum()
+            root:backward()
             local acc = 0.0
             for i = 1, n do
               local xi, si = E(xs[i]), E(c)
