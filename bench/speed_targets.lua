@@ -21,7 +21,7 @@ T1 and T2 run in each dtype on both sides (Torchlet's model, data and
 optimizer in float32 for the float32 rows).
 
     lua5.4 bench/speed_targets.lua [--quick] [--rounds N] [--clock cpu|wall]
-                                                     (from a built tree)
+                                   [--only t1,t2,...]  (from a built tree)
 
 Method.  Torchlet runs in this process; PyTorch in a child python3
 (bench/speed_targets_torch.py; TORCHLET_BENCH_PYTHON=/path picks it,
@@ -58,7 +58,8 @@ local E, nn, optim, loss = torchlet.Element, torchlet.nn, torchlet.optim, torchl
 local clock_ok, clock = pcall(require, "bench.clock")
 local now = clock_ok and function() return clock.now() * 1e-9 end or os.clock
 
-local USAGE = "usage: lua5.4 bench/speed_targets.lua [--quick] [--rounds N] [--clock cpu|wall]"
+local USAGE = "usage: lua5.4 bench/speed_targets.lua [--quick] [--rounds N] [--clock cpu|wall] "
+  .. "[--only t1,t2,...]"
 
 local function parse_args(argv)
   -- a block: warm up for 'warmup' seconds (at least 'min_warm' steps), then
@@ -85,6 +86,11 @@ local function parse_args(argv)
       if opts.clock ~= "cpu" and opts.clock ~= "wall" then
         error("--clock needs cpu or wall\n" .. USAGE, 0)
       end
+    elseif a == "--only" then
+      -- a comma-separated list of target names (t1,t2,...): run only those
+      i = i + 1
+      opts.only = {}
+      for name in (argv[i] or ""):gmatch("[^,]+") do opts.only[name] = true end
     elseif a == "--help" or a == "-h" then print(USAGE); os.exit(0)
     else error("unknown option " .. a .. "\n" .. USAGE, 0) end
     i = i + 1
@@ -322,11 +328,13 @@ local function main(argv)
       local who, case = item[1], item[2]
       local key = who .. ":" .. case
       local s
+      local target = case == "kernel" and "t2" or case:match("^t%d")
+      if opts.only and not opts.only[target] then who = "skip" end
       io.stderr:write(("speed_targets: round %d/%d %s\n"):format(round, opts.rounds, key))
       if who == "tl" then
         steps[case] = steps[case] or MAKERS[case]()
         s = block(steps[case], warmup, opts.block, opts.sample, opts)
-      elseif torch then
+      elseif who == "pt" and torch then
         local err
         s, err = torch_block(torch, case, warmup, opts.block, opts.sample)
         if s == nil then
@@ -390,6 +398,7 @@ local function main(argv)
   local function judge(kind, name, tl, pt, bound, note)
     local t = stat[tl]
     local p = judged and stat[pt]
+    if not t then return end   -- left out by --only
     if not p then
       say("target %s: Torchlet %s; PyTorch not available: not judged", name, fmt_time(t.median))
       return
@@ -443,6 +452,7 @@ local function main(argv)
   -- T3: Torchlet's faster path counts
   local function best(a, b)
     local sa, sb = stat["tl:" .. a], stat["tl:" .. b]
+    if not (sa and sb) then return "tl:" .. a end   -- left out by --only
     return sa.median <= sb.median and "tl:" .. a or "tl:" .. b
   end
   say("T3  MLP(32, {64, 64, 4}), batch 1 (float64)")

@@ -60,6 +60,75 @@ static span span_of(const tl_node *a, int axis) {
   return s;
 }
 
+/* {== Summing loops ======================================================
+** A float32 sum along a contiguous run (an axis with nothing after it, or
+** everything) accumulates in double in 8 partial sums, value i going to
+** sum i mod 8, combined in one fixed order at the end: vector code, and
+** the same bits on every machine, though not always the bits of adding
+** one value at a time (float64 keeps that order: its sums would change).
+** Along an axis with values after it ('inner' > 1) both dtypes sum each
+** output position in order but a block of positions at once, which
+** vectorizes across positions and changes no bit. */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
+TL_CLONES
+static double sum_run_f32(const float *p, size_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) s[l] += (double)p[i + l];
+  for (int l = 0; i + (size_t)l < n; l++) s[l] += (double)p[i + (size_t)l];
+  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+/* Positions of a block: the accumulators live on the stack. */
+#define TL_RBLOCK 64
+
+/* out[i] for i in [0, 'inner') = the sum (max) of x[j * inner + i] over j
+** in [0, len), in order of j; float32 when 'f32' (x and out), 'mean'
+** divides by len. */
+TL_CLONES
+static void reduce_cols(int op, int f32, const void *x, size_t len,
+                        size_t inner, void *out) {
+  const float *xf = x;
+  const double *xd = x;
+  for (size_t i0 = 0; i0 < inner; i0 += TL_RBLOCK) {
+    size_t w = inner - i0 < TL_RBLOCK ? inner - i0 : TL_RBLOCK;
+    double acc[TL_RBLOCK];
+    for (size_t i = 0; i < w; i++)
+      acc[i] = op != TL_OP_REDUCE_MAX ? 0
+               : f32 ? (double)xf[i0 + i] : xd[i0 + i];
+    for (size_t j = 0; j < len; j++) {
+      size_t at = j * inner + i0;
+      if (op == TL_OP_REDUCE_MAX) {
+        for (size_t i = 0; i < w; i++) {
+          double v = f32 ? (double)xf[at + i] : xd[at + i];
+          if (v > acc[i] || isnan(v)) acc[i] = v;
+        }
+      } else if (f32)
+        for (size_t i = 0; i < w; i++) acc[i] += (double)xf[at + i];
+      else
+        for (size_t i = 0; i < w; i++) acc[i] += xd[at + i];
+    }
+    for (size_t i = 0; i < w; i++) {
+      double v = op == TL_OP_REDUCE_MEAN ? acc[i] / (double)len : acc[i];
+      if (f32) ((float *)out)[i0 + i] = (float)v;
+      else ((double *)out)[i0 + i] = v;
+    }
+  }
+}
+#undef TL_RBLOCK
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+/* }====================================================================== */
+
 tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   if (op == TL_OP_REDUCE_MIN || op == TL_OP_LOGSUMEXP)   /* ops_extra.c */
     return tl__reduce_extra(ctx, op, a, axis);
@@ -80,6 +149,25 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   tl_node *n = result(ctx, ndim, shape, tl__dtype(a));
   if (n == NULL) return NULL;
   span s = span_of(a, axis);
+  int f32 = tl__dtype(a) == TL_FLOAT32;
+  if (s.inner > 1 && ndim > 0) {
+    for (size_t o = 0; o < s.outer; o++)
+      reduce_cols(op, f32, (const char *)a->val.arr->data +
+                  o * s.len * s.inner * tl__esize(tl__dtype(a)), s.len,
+                  s.inner, (char *)n->val.arr->data +
+                  o * s.inner * tl__esize(tl__dtype(a)));
+    return tl__record(ctx, n, op, axis, 1, &a);
+  }
+  if (f32 && op != TL_OP_REDUCE_MAX) {
+    const float *x = tl__f32(a);
+    for (size_t o = 0; o < s.outer; o++) {
+      double acc = sum_run_f32(x + o * s.len, s.len);
+      double v = op == TL_OP_REDUCE_MEAN ? acc / (double)s.len : acc;
+      if (ndim == 0) n->val.v = v;
+      else tl__f32(n)[o] = (float)v;
+    }
+    return tl__record(ctx, n, op, axis, 1, &a);
+  }
   /* float32 sums accumulate in double and round once (PyTorch's float
   ** kernels accumulate in float, less exactly) */
 #define REDUCE(T, x, out) \

@@ -125,7 +125,20 @@ static void forward_f32(const bcast *v, double (*f)(double, double), float *out,
 
 /* }====================================================================== */
 
-tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
+/* {== Typed loops ========================================================
+** The plain case (a in step with the output; b too, or a single value) of
+** the ops ew_fast.c has loops for goes there: the same bits, vectorized.
+** A single b is passed as the double it reads as (a scalar node's value,
+** a one-value array's value widened). */
+
+/* Whether input 'x' is an array of the output's dtype 't' and size. */
+static int in_step(const tl_node *x, tl_dtype t, const bcast *v) {
+  return tl__is_array(x) && tl__dtype(x) == t && tl__size(x) == v->size;
+}
+
+/* }====================================================================== */
+
+tl_node *tl__elementwise(tl_ctx *ctx, int op, double (*f)(double, double),
                          tl_node *a, tl_node *b, double k, const char *name) {
   bcast v;
   tl_dtype t;
@@ -133,6 +146,14 @@ tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
     return NULL;
   tl_node *n = tl__array_node_t(ctx, t, v.ndim, v.shape);
   if (n == NULL) return NULL;
+  if (v.plain && tl__ew_fast_has(op, -1) && in_step(a, t, &v) &&
+      (b == NULL || tl__size(b) == 1 || in_step(b, t, &v))) {
+    int one = b == NULL || tl__size(b) == 1;
+    tl__ew_fast_forward(op, t == TL_FLOAT32, v.size, n->val.arr->data,
+                        a->val.arr->data, one ? NULL : b->val.arr->data,
+                        b == NULL ? k : tl__at(b, 0));
+    return n;
+  }
   if (t == TL_FLOAT32) {
     src y = {&k, 0};
     if (b != NULL) y = src_of(b);
@@ -180,14 +201,16 @@ static dst dst_of(tl_node *x, const bcast *v) {
   return d;
 }
 
+/* The generic float32 backward into ga and gb (p NULL: not wanted or
+** done already). */
 static void backward_f32(tl_node *n, const bcast *v,
                          double (*da)(double, double, double, double),
-                         double (*db)(double, double, double, double)) {
+                         double (*db)(double, double, double, double),
+                         dst ga, dst gb) {
   tl_node *a = n->src.in[0], *b = n->src.in[1];
   const float *out = tl__f32(n), *g = tl__grads_any(n);
   src x = src_of(a), y = b ? src_of(b) : (src){&n->k, 0};
-  dst ga = dst_of(a, v), gb = {NULL, 0, 0};
-  if (b != NULL) gb = dst_of(b, v);     /* b == a: a is marked, so b adds */
+  if (ga.p == NULL && gb.p == NULL) return;
   size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
   for (size_t i = 0; i < v->size; i++) {
     double xa = ld(x, ia), yb = ld(y, ib);
@@ -203,25 +226,37 @@ void tl__elementwise_b(tl_node *n,
   tl_node *a = n->src.in[0], *b = n->src.in[1];
   bcast v;
   broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
-  if (tl__dtype(n) == TL_FLOAT32) {
-    backward_f32(n, &v, da, db);
-    return;
-  }
-  const double *out = n->val.arr->data, *g = tl__grads(n);
-  const double *x = tl__vals(a), *y = b ? tl__vals(b) : &n->k;
+  tl_dtype t = tl__dtype(n);
   /* an input of the output's own shape gets one value per position, which
   ** is stored on its first gradient of the pass (see tl__grads_once); a
   ** broadcast one sums its values, from +0 as PyTorch's sum does */
-  int set_a = 0, set_b = 0;
-  double *ga = NULL, *gb = NULL;
-  if (tl__wants_grad(a)) {
-    ga = tl__grads_once(a, &set_a);
-    set_a = set_a && tl__ndim(a) == v.ndim && tl__size(a) == v.size;
+  dst d[2] = {dst_of(a, &v), {NULL, 0, 0}};
+  if (b != NULL) d[1] = dst_of(b, &v);  /* b == a: a is marked, so b adds */
+  /* the typed loops take each input in step with the output (a single b
+  ** is read as a value, but its gradient is a sum: left to the loop below,
+  ** which adds in the same order as before) */
+  if (v.plain && in_step(a, t, &v)) {
+    int one = b == NULL || tl__size(b) == 1;
+    const void *y = one ? NULL : b->val.arr->data;
+    double k = b == NULL ? n->k : tl__at(b, 0);
+    tl_node *in[2] = {a, b};
+    for (int s = 0; s < 2; s++)
+      if (d[s].p != NULL && tl__ew_fast_has(n->op, s) && in_step(in[s], t, &v)) {
+        tl__ew_fast_backward(n->op, s, t == TL_FLOAT32, d[s].set, v.size,
+                             d[s].p, a->val.arr->data, y, k, n->val.arr->data,
+                             tl__grads_any(n));
+        d[s].p = NULL;
+      }
   }
-  if (b != NULL && tl__wants_grad(b)) {
-    gb = tl__grads_once(b, &set_b);   /* b == a: a is marked, so b adds */
-    set_b = set_b && tl__ndim(b) == v.ndim && tl__size(b) == v.size;
+  if (t == TL_FLOAT32) {
+    backward_f32(n, &v, da, db, d[0], d[1]);
+    return;
   }
+  double *ga = d[0].p, *gb = d[1].p;
+  int set_a = d[0].set, set_b = d[1].set;
+  if (ga == NULL && gb == NULL) return;
+  const double *out = n->val.arr->data, *g = tl__grads(n);
+  const double *x = tl__vals(a), *y = b ? tl__vals(b) : &n->k;
   size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
   for (size_t i = 0; i < v.size; i++) {
     if (ga) {

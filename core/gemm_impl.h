@@ -6,7 +6,11 @@
 **   NR       columns of a micro-kernel tile: two vectors of LANES
 **   FMA      the scalar fused multiply-add (fma, fmaf)
 **   with TL_HAVE_FMA_KERNEL, the AVX2 vector type and operations: VEC,
-**   LANES, VZERO, VLOAD, VSTORE, VBCAST, VFMA
+**   LANES, VZERO, VLOAD, VSTORE, VBCAST, VFMA, VADD, and the AVX2
+**   packing helpers of gemm.c: PACK_A_ROWS(src, rs, kc, dst) packs MR
+**   rows of a row-major A into a panel, PACK_B_COLS(src, cs, kc, dst) NR
+**   columns of a B read transposed; each returns how many of the kc steps
+**   it did (the rest are left to the scalar loop)
 ** and gets static GM(gemm)(ctx, n, k, m, A, B, C, assign); the file
 ** #undefs its parameters at the end, ready for the next dtype.  Everything
 ** said in gemm.c holds for each dtype.
@@ -64,6 +68,27 @@ static void GM(kernel_portable)(const GM(args) *k) {
 ** with scalar fused multiply-adds. */
 __attribute__((target("avx2,fma")))
 static void GM(kernel_fma)(const GM(args) *k) {
+  if (k->packed && k->nr <= LANES) {
+    /* the last panel of a product whose width leaves at most one vector
+    ** of columns (100 = 6 x 16 + 4): half the work of a whole tile, the
+    ** same sums lane by lane */
+    VEC c0 = VZERO(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    const T *a = k->a, *b = k->b;
+    for (size_t p = 0, kc = k->kc; p < kc; p++, a += MR, b += NR) {
+      VEC b0 = VLOAD(b);
+      c0 = VFMA(VBCAST(a), b0, c0);
+      c1 = VFMA(VBCAST(a + 1), b0, c1);
+      c2 = VFMA(VBCAST(a + 2), b0, c2);
+      c3 = VFMA(VBCAST(a + 3), b0, c3);
+      c4 = VFMA(VBCAST(a + 4), b0, c4);
+      c5 = VFMA(VBCAST(a + 5), b0, c5);
+    }
+    T tile[MR][NR];
+    VSTORE(tile[0], c0); VSTORE(tile[1], c1); VSTORE(tile[2], c2);
+    VSTORE(tile[3], c3); VSTORE(tile[4], c4); VSTORE(tile[5], c5);
+    GM(write_back)(k, &tile[0][0], NR);
+    return;
+  }
   if (k->packed) {
     /* twelve named accumulators: an array of them stays in memory (gcc
     ** 12 stores each one back every step, halving the rate) */
@@ -78,6 +103,21 @@ static void GM(kernel_fma)(const GM(args) *k) {
       c##i##1 = VFMA(ai, b1, c##i##1);
       TL_ROW(0) TL_ROW(1) TL_ROW(2) TL_ROW(3) TL_ROW(4) TL_ROW(5)
 #undef TL_ROW
+    }
+    if (k->mr == MR && k->nr == NR) {
+      /* a whole tile: straight into C, c + sum lane by lane as write_back
+      ** adds (a stored tile and a copy cost small products 5-10%) */
+      T *c = k->c;
+      size_t ldc = k->ldc;
+#define TL_PUT(i) if (k->assign) { \
+        VSTORE(c + i * ldc, c##i##0); VSTORE(c + i * ldc + LANES, c##i##1); \
+      } else { \
+        VSTORE(c + i * ldc, VADD(VLOAD(c + i * ldc), c##i##0)); \
+        VSTORE(c + i * ldc + LANES, VADD(VLOAD(c + i * ldc + LANES), c##i##1)); \
+      }
+      TL_PUT(0) TL_PUT(1) TL_PUT(2) TL_PUT(3) TL_PUT(4) TL_PUT(5)
+#undef TL_PUT
+      return;
     }
     T tile[MR][NR];
 #define TL_STORE(i) VSTORE(tile[i], c##i##0); \
@@ -142,12 +182,18 @@ static GM(kernel_fn) GM(pick_kernel)(void) {
 /* Packs rows [i0, i0+mc) x cols [p0, p0+kc) of A into MR-row panels,
 ** zero-padding the last one. */
 static void GM(pack_a)(GM(mat) A, size_t i0, size_t mc, size_t p0, size_t kc,
-                   T *dst) {
+                   T *dst, int avx2) {
+  (void)avx2;
   for (size_t ir = 0; ir < mc; ir += MR) {
     const T *src = A.p + (i0 + ir) * A.rs + p0 * A.cs;
-    if (ir + MR <= mc && A.cs == 1)           /* rows of A: MR streams */
-      for (size_t p = 0; p < kc; p++, dst += MR)
+    if (ir + MR <= mc && A.cs == 1) {         /* rows of A: MR streams */
+      size_t p = 0;
+#ifdef TL_HAVE_FMA_KERNEL
+      if (avx2) { p = PACK_A_ROWS(src, A.rs, kc, dst); dst += p * MR; }
+#endif
+      for (; p < kc; p++, dst += MR)
         for (size_t i = 0; i < MR; i++) dst[i] = src[i * A.rs + p];
+    }
     else if (ir + MR <= mc && A.rs == 1)      /* A read transposed: copies */
       for (size_t p = 0; p < kc; p++, dst += MR)
         memcpy(dst, src + p * A.cs, MR * sizeof *dst);
@@ -160,15 +206,21 @@ static void GM(pack_a)(GM(mat) A, size_t i0, size_t mc, size_t p0, size_t kc,
 
 /* Packs rows [p0, p0+kc) x cols [j0, j0+nc) of B into NR-column panels. */
 static void GM(pack_b)(GM(mat) B, size_t p0, size_t kc, size_t j0, size_t nc,
-                   T *dst) {
+                   T *dst, int avx2) {
+  (void)avx2;
   for (size_t jr = 0; jr < nc; jr += NR) {
     const T *src = B.p + p0 * B.rs + (j0 + jr) * B.cs;
     if (jr + NR <= nc && B.cs == 1)           /* rows of B: copies */
       for (size_t p = 0; p < kc; p++, dst += NR)
         memcpy(dst, src + p * B.rs, NR * sizeof *dst);
-    else if (jr + NR <= nc && B.rs == 1)      /* B read transposed: NR streams */
-      for (size_t p = 0; p < kc; p++, dst += NR)
+    else if (jr + NR <= nc && B.rs == 1) {    /* B read transposed: NR streams */
+      size_t p = 0;
+#ifdef TL_HAVE_FMA_KERNEL
+      if (avx2) { p = PACK_B_COLS(src, B.cs, kc, dst); dst += p * NR; }
+#endif
+      for (; p < kc; p++, dst += NR)
         for (size_t j = 0; j < NR; j++) dst[j] = src[j * B.cs + p];
+    }
     else
       for (size_t p = 0; p < kc; p++)
         for (size_t j = 0; j < NR; j++)
@@ -212,14 +264,15 @@ static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
     return;
   }
   T *bp = ap + mc_max * kc_max;
+  int avx2 = kernel != GM(kernel_portable);   /* the packing helpers too */
   for (size_t j0 = 0; j0 < m; j0 += TL_NC) {
     size_t nc = min_size(TL_NC, m - j0);
     for (size_t p0 = 0; p0 < k; p0 += TL_KC) {
       size_t kc = min_size(TL_KC, k - p0);
-      GM(pack_b)(B, p0, kc, j0, nc, bp);
+      GM(pack_b)(B, p0, kc, j0, nc, bp, avx2);
       for (size_t i0 = 0; i0 < n; i0 += TL_MC) {
         size_t mc = min_size(TL_MC, n - i0);
-        GM(pack_a)(A, i0, mc, p0, kc, ap);
+        GM(pack_a)(A, i0, mc, p0, kc, ap, avx2);
         for (size_t jr = 0; jr < nc; jr += NR)
           for (size_t ir = 0; ir < mc; ir += MR) {
             GM(args) ka = {
@@ -245,3 +298,6 @@ static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
 #undef VSTORE
 #undef VBCAST
 #undef VFMA
+#undef VADD
+#undef PACK_A_ROWS
+#undef PACK_B_COLS

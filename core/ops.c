@@ -442,7 +442,7 @@ static tl_node *elementwise(tl_ctx *ctx, tl_op op, tl_node *a, tl_node *b,
     if (n == NULL) return NULL;
     n->val.v = v;
   } else {
-    n = tl__elementwise(ctx, o->f, a, b, k, o->name);
+    n = tl__elementwise(ctx, (int)op, o->f, a, b, k, o->name);
     if (n == NULL) return NULL;
   }
   tl_node *in[2] = {a, b};

@@ -20,6 +20,8 @@ enum { SGD_WD = 1, SGD_MOMENTUM = 2, SGD_NESTEROV = 4, SGD_FIRST = 8 };
 enum { RMS_WD = 1, RMS_CENTERED = 2, RMS_MOMENTUM = 4 };
 enum { ADAGRAD_WD = 1 };
 enum { ADAM_WD = 1, ADAM_DECAY = 2, ADAM_AMSGRAD = 4 };
+/* With every kind: the parameter and its gradient are float32 arrays. */
+enum { UPD_F32 = 64 };
 
 struct tl_optim {
   tl_optim_kind kind;
@@ -32,8 +34,6 @@ struct tl_optim {
   size_t nslots;        /* values of all parameters (arrays count each) */
   double *s1, *s2, *s3; /* per-kind state, one slot per value, or NULL
                         ** where the kind and its options need none */
-  double *wide;         /* float32 parameters' values and gradients widened
-                        ** (2 x the largest such parameter), or NULL */
 };
 
 static const char *const names[TL_OPTIM_COUNT] = {
@@ -181,17 +181,8 @@ tl_status tl_optim_create(tl_ctx *ctx, tl_optim_kind kind,
   int need2 = adam || (rms && cfg->momentum > 0);
   int need3 = (adam && cfg->amsgrad) || (rms && cfg->centered);
   /* a float32 parameter is updated in double (its state is double too)
-  ** and rounded back: one state format for both dtypes, and an update a
-  ** little more exact than PyTorch's float one */
-  size_t widest = 0;
-  for (size_t i = 0; i < n; i++)
-    if (tl__dtype(params[i]) == TL_FLOAT32 && tl__size(params[i]) > widest)
-      widest = tl__size(params[i]);
-  if (widest > 0) o->wide = malloc(2 * widest * sizeof *o->wide);
-  if (widest > 0 && o->wide == NULL) {
-    tl_optim_free(ctx, o);
-    goto nomem;
-  }
+  ** and rounded back once: one state format for both dtypes, and an
+  ** update a little more exact than PyTorch's float one (see Updates) */
   if (need1) o->s1 = calloc(nslots, sizeof *o->s1);
   if (need2) o->s2 = calloc(nslots, sizeof *o->s2);
   if (need3) o->s3 = calloc(nslots, sizeof *o->s3);
@@ -234,7 +225,6 @@ void tl_optim_free(tl_ctx *ctx, tl_optim *o) {
   free(o->s1);
   free(o->s2);
   free(o->s3);
-  free(o->wide);
   free(o);
 }
 
@@ -256,6 +246,12 @@ void tl_optim_free(tl_ctx *ctx, tl_optim *o) {
 ** scalar runs the same body inline, in baseline code, with the flags
 ** tested: a call into the AVX2 clone for one value made a model of scalar
 ** parameters 40% slower to step than the per-value code was.
+**
+** A float32 parameter (flag UPD_F32) runs the same body: each value and
+** gradient is widened to double as it is read, the update computed in
+** double against the double state, and the new value rounded to float
+** once as it is stored: the result a double update followed by one
+** rounding gives, with no scratch copy (the loop converts in registers).
 ** ======================================================================= */
 
 /* gcc -O2 vectorizes only loops with no scalar remainder (its
@@ -276,28 +272,41 @@ void tl_optim_free(tl_ctx *ctx, tl_optim *o) {
 #define TL_LOOP static inline
 #endif
 
+/* In a loop body with flags 'f' (a constant there): the parameter's value
+** i as a double, its gradient's, and storing value i, for the parameter
+** 'p' and gradient 'g' given as void pointers (UPD_F32: floats). */
+#define P_VIEWS(p, g) \
+  double *restrict pd = p; float *restrict pf = p; \
+  const double *restrict gd = g; const float *restrict gf = g
+#define P_AT(i) ((f & UPD_F32) ? (double)pf[i] : pd[i])
+#define G_AT(i) ((f & UPD_F32) ? (double)gf[i] : gd[i])
+#define P_SET(i, x) \
+  do { if (f & UPD_F32) pf[i] = (float)(x); else pd[i] = (x); } while (0)
+
 /* SGD.  s1: momentum buffer b. */
 typedef struct sgd_k { double lr, wd, mu, damp1; } sgd_k;
 
-TL_LOOP void sgd_loop(size_t n, double *restrict p, const double *restrict g,
+TL_LOOP void sgd_loop(size_t n, void *p, const void *g,
                       double *restrict b, sgd_k k, int f) {
+  P_VIEWS(p, g);
   const double lr = k.lr, wd = k.wd, mu = k.mu, damp1 = k.damp1;
   for (size_t i = 0; i < n; i++) {
-    double d = g[i];
-    if (f & SGD_WD) d += wd * p[i];
+    double pi = P_AT(i), d = G_AT(i);
+    if (f & SGD_WD) d += wd * pi;
     if (f & SGD_MOMENTUM) {
       double bi = (f & SGD_FIRST) ? d : mu * b[i] + damp1 * d;
       b[i] = bi;
       d = (f & SGD_NESTEROV) ? d + mu * bi : bi;
     }
-    p[i] -= lr * d;
+    P_SET(i, pi - lr * d);
   }
 }
 
 TL_CLONES
-static void sgd_array(size_t n, double *restrict p, const double *restrict g,
+static void sgd_array(size_t n, void *p, const void *g,
                       double *restrict b, sgd_k k, int f) {
-#define CASE(c) case c: sgd_loop(n, p, g, b, k, c); break;
+#define CASE(c) case c: sgd_loop(n, p, g, b, k, c); break; \
+                case c | UPD_F32: sgd_loop(n, p, g, b, k, c | UPD_F32); break;
   switch (f) {
     CASE(0) CASE(1) CASE(2) CASE(3) CASE(6) CASE(7)
     CASE(10) CASE(11) CASE(14) CASE(15)
@@ -306,13 +315,13 @@ static void sgd_array(size_t n, double *restrict p, const double *restrict g,
 #undef CASE
 }
 
-static void sgd(const tl_optim *o, size_t off, double *restrict p,
-                const double *restrict g, size_t n, uint64_t t) {
+static void sgd(const tl_optim *o, size_t off, void *p, const void *g,
+                size_t n, uint64_t t, int f32) {
   const tl_optim_config *c = &o->cfg;
   const sgd_k k = {c->lr, c->weight_decay, c->momentum, 1 - c->dampening};
   double *b = o->s1 ? o->s1 + off : NULL;
-  int f = o->flags | (t == 1 && b ? SGD_FIRST : 0);
-  if (n == 1) sgd_loop(1, p, g, b, k, f);
+  int f = o->flags | (t == 1 && b ? SGD_FIRST : 0) | f32;
+  if (n == 1 && !f32) sgd_loop(1, p, g, b, k, f);
   else sgd_array(n, p, g, b, k, f);
 }
 
@@ -320,15 +329,15 @@ static void sgd(const tl_optim *o, size_t off, double *restrict p,
 ** average ga. */
 typedef struct rms_k { double lr, wd, alpha, oma, eps, mu; } rms_k;
 
-TL_LOOP void rmsprop_loop(size_t n, double *restrict p,
-                          const double *restrict g, double *restrict v,
-                          double *restrict b, double *restrict ga,
-                          rms_k k, int f) {
+TL_LOOP void rmsprop_loop(size_t n, void *p, const void *g,
+                          double *restrict v, double *restrict b,
+                          double *restrict ga, rms_k k, int f) {
+  P_VIEWS(p, g);
   const double lr = k.lr, wd = k.wd, alpha = k.alpha, oma = k.oma;
   const double eps = k.eps, mu = k.mu;
   for (size_t i = 0; i < n; i++) {
-    double d = g[i];
-    if (f & RMS_WD) d += wd * p[i];
+    double pi = P_AT(i), d = G_AT(i);
+    if (f & RMS_WD) d += wd * pi;
     double vi = v[i] * alpha + oma * d * d;
     v[i] = vi;
     double avg;
@@ -342,18 +351,18 @@ TL_LOOP void rmsprop_loop(size_t n, double *restrict p,
     if (f & RMS_MOMENTUM) {
       double bi = b[i] * mu + d / avg;
       b[i] = bi;
-      p[i] -= lr * bi;
+      P_SET(i, pi - lr * bi);
     } else
-      p[i] -= lr * (d / avg);
+      P_SET(i, pi - lr * (d / avg));
   }
 }
 
 TL_CLONES
-static void rmsprop_array(size_t n, double *restrict p,
-                          const double *restrict g, double *restrict v,
-                          double *restrict b, double *restrict ga,
-                          rms_k k, int f) {
-#define CASE(c) case c: rmsprop_loop(n, p, g, v, b, ga, k, c); break;
+static void rmsprop_array(size_t n, void *p, const void *g,
+                          double *restrict v, double *restrict b,
+                          double *restrict ga, rms_k k, int f) {
+#define CASE(c) case c: rmsprop_loop(n, p, g, v, b, ga, k, c); break; \
+                case c | UPD_F32: rmsprop_loop(n, p, g, v, b, ga, k, c | UPD_F32); break;
   switch (f) {
     CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
     default: break;
@@ -361,8 +370,8 @@ static void rmsprop_array(size_t n, double *restrict p,
 #undef CASE
 }
 
-static void rmsprop(const tl_optim *o, size_t off, double *restrict p,
-                    const double *restrict g, size_t n, uint64_t t) {
+static void rmsprop(const tl_optim *o, size_t off, void *p, const void *g,
+                    size_t n, uint64_t t, int f32) {
   const tl_optim_config *c = &o->cfg;
   (void)t;
   const rms_k k = {c->lr, c->weight_decay, c->alpha, 1 - c->alpha, c->eps,
@@ -370,41 +379,45 @@ static void rmsprop(const tl_optim *o, size_t off, double *restrict p,
   double *v = o->s1 + off;
   double *b = o->s2 ? o->s2 + off : NULL;
   double *ga = o->s3 ? o->s3 + off : NULL;
-  if (n == 1) rmsprop_loop(1, p, g, v, b, ga, k, o->flags);
-  else rmsprop_array(n, p, g, v, b, ga, k, o->flags);
+  if (n == 1 && !f32) rmsprop_loop(1, p, g, v, b, ga, k, o->flags);
+  else rmsprop_array(n, p, g, v, b, ga, k, o->flags | f32);
 }
 
 /* Adagrad.  s1: sum of squared gradients s. */
 typedef struct adagrad_k { double clr, wd, eps; } adagrad_k;
 
-TL_LOOP void adagrad_loop(size_t n, double *restrict p,
-                          const double *restrict g, double *restrict s,
-                          adagrad_k k, int f) {
+TL_LOOP void adagrad_loop(size_t n, void *p, const void *g,
+                          double *restrict s, adagrad_k k, int f) {
+  P_VIEWS(p, g);
   const double clr = k.clr, wd = k.wd, eps = k.eps;
   for (size_t i = 0; i < n; i++) {
-    double d = g[i];
-    if (f & ADAGRAD_WD) d += wd * p[i];
+    double pi = P_AT(i), d = G_AT(i);
+    if (f & ADAGRAD_WD) d += wd * pi;
     double si = s[i] + d * d;
     s[i] = si;
-    p[i] -= clr * (d / (sqrt(si) + eps));
+    P_SET(i, pi - clr * (d / (sqrt(si) + eps)));
   }
 }
 
 TL_CLONES
-static void adagrad_array(size_t n, double *restrict p,
-                          const double *restrict g, double *restrict s,
-                          adagrad_k k, int f) {
-  if (f & ADAGRAD_WD) adagrad_loop(n, p, g, s, k, ADAGRAD_WD);
-  else adagrad_loop(n, p, g, s, k, 0);
+static void adagrad_array(size_t n, void *p, const void *g,
+                          double *restrict s, adagrad_k k, int f) {
+#define CASE(c) case c: adagrad_loop(n, p, g, s, k, c); break; \
+                case c | UPD_F32: adagrad_loop(n, p, g, s, k, c | UPD_F32); break;
+  switch (f) {
+    CASE(0) CASE(1)
+    default: break;
+  }
+#undef CASE
 }
 
-static void adagrad(const tl_optim *o, size_t off, double *restrict p,
-                    const double *restrict g, size_t n, uint64_t t) {
+static void adagrad(const tl_optim *o, size_t off, void *p, const void *g,
+                    size_t n, uint64_t t, int f32) {
   const tl_optim_config *c = &o->cfg;
   const adagrad_k k = {c->lr / (1 + (double)(t - 1) * c->lr_decay),
                        c->weight_decay, c->eps};
-  if (n == 1) adagrad_loop(1, p, g, o->s1 + off, k, o->flags);
-  else adagrad_array(n, p, g, o->s1 + off, k, o->flags);
+  if (n == 1 && !f32) adagrad_loop(1, p, g, o->s1 + off, k, o->flags);
+  else adagrad_array(n, p, g, o->s1 + off, k, o->flags | f32);
 }
 
 /* Adam and AdamW.  s1: first moment m, s2: second moment v, s3: running
@@ -414,14 +427,15 @@ typedef struct adam_k {
   double wd, decay, omb1, b2, omb2, step_size, sqrt_bc2, eps;
 } adam_k;
 
-TL_LOOP void adam_loop(size_t n, double *restrict p, const double *restrict g,
+TL_LOOP void adam_loop(size_t n, void *p, const void *g,
                        double *restrict m, double *restrict v,
                        double *restrict vmax, adam_k k, int f) {
+  P_VIEWS(p, g);
   const double wd = k.wd, decay = k.decay, omb1 = k.omb1, b2 = k.b2;
   const double omb2 = k.omb2, step_size = k.step_size;
   const double sqrt_bc2 = k.sqrt_bc2, eps = k.eps;
   for (size_t i = 0; i < n; i++) {
-    double pi = p[i], d = g[i];
+    double pi = P_AT(i), d = G_AT(i);
     if (f & ADAM_DECAY) pi *= decay;
     if (f & ADAM_WD) d += wd * pi;
     double mi = m[i] + omb1 * (d - m[i]);          /* lerp */
@@ -434,15 +448,16 @@ TL_LOOP void adam_loop(size_t n, double *restrict p, const double *restrict g,
       vi = hi;
     }
     double denom = sqrt(vi) / sqrt_bc2 + eps;
-    p[i] = pi - step_size * (mi / denom);
+    P_SET(i, pi - step_size * (mi / denom));
   }
 }
 
 TL_CLONES
-static void adam_array(size_t n, double *restrict p, const double *restrict g,
+static void adam_array(size_t n, void *p, const void *g,
                        double *restrict m, double *restrict v,
                        double *restrict vmax, adam_k k, int f) {
-#define CASE(c) case c: adam_loop(n, p, g, m, v, vmax, k, c); break;
+#define CASE(c) case c: adam_loop(n, p, g, m, v, vmax, k, c); break; \
+                case c | UPD_F32: adam_loop(n, p, g, m, v, vmax, k, c | UPD_F32); break;
   switch (f) {
     CASE(0) CASE(1) CASE(2) CASE(4) CASE(5) CASE(6)
     default: break;
@@ -450,8 +465,8 @@ static void adam_array(size_t n, double *restrict p, const double *restrict g,
 #undef CASE
 }
 
-static void adam(const tl_optim *o, size_t off, double *restrict p,
-                 const double *restrict g, size_t n, uint64_t t) {
+static void adam(const tl_optim *o, size_t off, void *p, const void *g,
+                 size_t n, uint64_t t, int f32) {
   const tl_optim_config *c = &o->cfg;
   double bc1 = 1 - pow(c->beta1, (double)t);
   double bc2 = 1 - pow(c->beta2, (double)t);
@@ -460,17 +475,21 @@ static void adam(const tl_optim *o, size_t off, double *restrict p,
                     sqrt(bc2), c->eps};
   double *m = o->s1 + off, *v = o->s2 + off;
   double *vmax = o->s3 ? o->s3 + off : NULL;
-  if (n == 1) adam_loop(1, p, g, m, v, vmax, k, o->flags);
-  else adam_array(n, p, g, m, v, vmax, k, o->flags);
+  if (n == 1 && !f32) adam_loop(1, p, g, m, v, vmax, k, o->flags);
+  else adam_array(n, p, g, m, v, vmax, k, o->flags | f32);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
 #undef TL_LOOP
+#undef P_VIEWS
+#undef P_AT
+#undef G_AT
+#undef P_SET
 
-typedef void (*update_fn)(const tl_optim *o, size_t off, double *restrict p,
-                          const double *restrict g, size_t n, uint64_t t);
+typedef void (*update_fn)(const tl_optim *o, size_t off, void *p,
+                          const void *g, size_t n, uint64_t t, int f32);
 
 static const update_fn updates[TL_OPTIM_COUNT] = {
   sgd, rmsprop, adagrad, adam, adam
@@ -482,19 +501,12 @@ void tl_optim_step(tl_optim *o) {
     tl_node *p = o->params[i];
     if (!(p->flags & TL_F_HAS_GRAD)) continue;   /* PyTorch: grad is None */
     uint64_t t = ++o->steps[i];
-    if (tl__dtype(p) == TL_FLOAT32) {
-      size_t size = p->val.arr->size;
-      double *v = o->wide, *g = o->wide + size;
-      const float *pf = tl__f32(p), *gf = tl__g32(p);
-      for (size_t j = 0; j < size; j++) { v[j] = pf[j]; g[j] = gf[j]; }
-      update(o, o->offset[i], v, g, size, t);
-      float *out = tl__f32(p);
-      for (size_t j = 0; j < size; j++) out[j] = (float)v[j];
-    } else if (tl__is_array(p))
+    if (tl__is_array(p))
       update(o, o->offset[i], p->val.arr->data, p->val.arr->grad,
-             p->val.arr->size, t);
+             p->val.arr->size, t,
+             tl__dtype(p) == TL_FLOAT32 ? (int)UPD_F32 : 0);
     else
-      update(o, o->offset[i], &p->val.v, &p->grad, 1, t);
+      update(o, o->offset[i], &p->val.v, &p->grad, 1, t, 0);
   }
 }
 

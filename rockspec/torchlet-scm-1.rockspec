@@ -40,7 +40,8 @@ build = {
       sources = {
         "core/array.c", "core/array_ops.c", "core/atomic_file.c",
         "core/checkpoint.c", "core/ctx.c", "core/custom.c",
-        "core/elementwise.c", "core/export_c.c", "core/gemm.c", "core/graph.c",
+        "core/elementwise.c", "core/ew_fast.c",
+        "core/export_c.c", "core/gemm.c", "core/graph.c",
         "core/loss.c",
         "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c", "core/ops_extra.c",
         "core/optim.c", "core/safetensors.c", "core/safetensors_header.c",

@@ -97,4 +97,54 @@ describe("matmul", function()
       assert_close(want, scale, A.grad, "dA")
     end
   end)
+
+  -- The packing of row-major A and of a B read transposed goes through
+  -- AVX2 transposes, 8 steps (float32) or 4 (float64) at a time, the rest
+  -- value by value; whole tiles are written straight into C, and a last
+  -- panel of at most one vector of columns takes a half-width kernel.
+  -- None of it may change a bit: these shapes cross each of those edges
+  -- (k = 300: a block of 256 and 44 more, not a multiple of 8; widths 100
+  -- and 70 leave 4 and 6 columns in the last panel) in both dtypes.
+  for _, dtype in ipairs{"float64", "float32"} do
+    local opts = {dtype = dtype}
+    it(dtype .. ": each row the same bits alone as in a batch, at widths 100 and 70", function()
+      for _, sizes in ipairs{{100, 10}, {70, 9}, {16, 8}} do
+        torchlet.manual_seed(5)
+        local model = torchlet.nn.MLP(300, sizes, opts)
+        local X = random_rows(40, 300)
+        local all = model(E(X, opts)).data
+        for i = 1, 40, 3 do
+          assert.are.same(all[i], model(E({X[i]}, opts)).data[1])
+        end
+      end
+    end)
+
+    it(dtype .. ": products read transposed in place give the bits of transposing first", function()
+      for _, shape in ipairs{{13, 300, 100}, {40, 37, 70}, {64, 64, 64}, {6, 9, 17}} do
+        local n, k, m = shape[1], shape[2], shape[3]
+        local a, b, g = random_rows(n, k), random_rows(k, m), random_rows(n, m)
+        local A, B = E(a, opts), E(b, opts)
+        local C = A:matmul(B)
+        C:backward(E(g, opts))
+        local at, bt = E(transpose(a), opts), E(transpose(b), opts)
+        -- dA = G B^T reads B transposed in place (packed column by column),
+        -- G B^T from a copy reads rows; dB = A^T G likewise with A
+        assert.are.same(E(g, opts):matmul(bt).data, A.grad)
+        assert.are.same(at:matmul(E(g, opts)).data, B.grad)
+        local want, scale = reference(a, b)
+        if dtype == "float64" then assert_close(want, scale, C.data, "C") end
+      end
+    end)
+  end
+
+  it("float32: whole tiles added into C equal the sums added one by one", function()
+    -- k = 600 is three blocks of at most 256 steps: the second and third
+    -- blocks' sums are added into C, in the kernel's vectors for whole
+    -- tiles; small integers keep every partial sum exact, so the result is
+    -- the exact product in any case
+    local a, b = {}, {}
+    for i = 1, 12 do a[i] = {} for p = 1, 600 do a[i][p] = (i * p) % 7 - 3 end end
+    for p = 1, 600 do b[p] = {} for j = 1, 32 do b[p][j] = (p + 2 * j) % 5 - 2 end end
+    assert.are.same((reference(a, b)), E(a, {dtype = "float32"}):matmul(E(b, {dtype = "float32"})).data)
+  end)
 end)

@@ -125,11 +125,17 @@ local function label(kind, opts)
 end
 
 local N, STEPS = 37, 5
+local F32 = {dtype = "float32"}
+
+-- x rounded to the nearest float32 (through a float32 array's store)
+local function fround(x) return Element({x}, F32).data[1] end
 
 -- Runs 'kind' on a 37-value array and a scalar through Torchlet and through
 -- the formulas above; 'special' puts nan, inf and signed zeros among the
--- values and gradients.
-local function check(kind, opts, special)
+-- values and gradients.  With 'f32' the array is float32: its values and
+-- gradients are floats, the update is the formula's in double (against
+-- double state) and the new value that result rounded to float once.
+local function check(kind, opts, special, f32)
   local o = {}
   for k, v in pairs(defaults[kind]) do o[k] = v end
   for k, v in pairs(opts) do o[k] = v end
@@ -139,7 +145,8 @@ local function check(kind, opts, special)
   for i = 1, N do init[i] = rnd() end
   if special then for i, v in ipairs(odd) do init[i * 3] = v end end
   init[N + 1] = 0.3                                  -- the scalar Element
-  local W, s = Element({unpack(init, 1, N)}), Element(init[N + 1])
+  if f32 then for i = 1, N do init[i] = fround(init[i]) end end
+  local W, s = Element({unpack(init, 1, N)}, f32 and F32 or nil), Element(init[N + 1])
   local opt = optim[kind]({W, s}, opts)
   local want, state = {}, {}
   for i = 1, N + 1 do
@@ -152,14 +159,18 @@ local function check(kind, opts, special)
     for i = 1, N + 1 do g[i] = rnd() end
     if special then for i, v in ipairs(odd) do g[i * 5 % N + 1] = v end end
     g[2] = 0
+    if f32 then for i = 1, N do g[i] = fround(g[i]) end end
     W.grad, s.grad = {unpack(g, 1, N)}, g[N + 1]
     opt:step()
-    for i = 1, N + 1 do want[i] = update[kind](o, want[i], g[i], state[i], t) end
+    for i = 1, N + 1 do
+      want[i] = update[kind](o, want[i], g[i], state[i], t)
+      if f32 and i <= N then want[i] = fround(want[i]) end
+    end
     local got = W.data
     got[N + 1] = s.data
     for i = 1, N + 1 do
-      assert(same(got[i], want[i]), ("%s, step %d, value %d: got %.17g, formula %.17g")
-             :format(label(kind, opts), t, i, got[i], want[i]))
+      assert(same(got[i], want[i]), ("%s%s, step %d, value %d: got %.17g, formula %.17g")
+             :format(label(kind, opts), f32 and " float32" or "", t, i, got[i], want[i]))
     end
   end
 end
@@ -171,6 +182,10 @@ describe("optim's fused updates", function()
     end)
     it("carry nan and inf as the formulas do: " .. label(case[1], case[2]), function()
       check(case[1], case[2], true)
+    end)
+    it("update float32 arrays in double, rounded once: " .. label(case[1], case[2]), function()
+      check(case[1], case[2], false, true)
+      check(case[1], case[2], true, true)
     end)
   end
 
@@ -186,5 +201,21 @@ describe("optim's fused updates", function()
     local d = W.data
     for i = 2, #d do assert.are.equal(d[1], d[i]) end
     assert.is_true(d[1] < 0.5)
+  end)
+
+  it("step float32 arrays of one value and of odd lengths alike", function()
+    -- a one-value float32 array takes the array path, not the scalar one;
+    -- every length from 1 to 19 crosses the vector widths' tails
+    for n = 1, 19 do
+      local v, g = {}, {}
+      for i = 1, n do v[i], g[i] = 0.5, 0.25 end
+      local W = Element(v, F32)
+      local opt = optim.Adam({W}, {lr = 0.1})
+      for _ = 1, 3 do W.grad = g; opt:step() end
+      local d = W.data
+      assert.are.equal(fround(d[1]), d[1])
+      assert.is_true(d[1] < 0.5)
+      for i = 2, n do assert.are.equal(d[1], d[i]) end
+    end
   end)
 end)
