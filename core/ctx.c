@@ -39,6 +39,7 @@ tl_ctx *tl_ctx_new(void) {
 
 void tl_ctx_free(tl_ctx *ctx) {
   if (ctx == NULL) return;
+  tl__graphs_release(ctx);
   tl__block *b = ctx->blocks;
   while (b != NULL) {
     tl__block *prev = b->prev;

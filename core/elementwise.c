@@ -125,6 +125,31 @@ static void forward_f32(const bcast *v, double (*f)(double, double), float *out,
 
 /* }====================================================================== */
 
+/* f over a and b (or k) into out, laid out by 'v' (broadcast()). */
+static void compute(const bcast *v, double (*f)(double, double), tl_node *a,
+                    tl_node *b, double k, tl_node *n) {
+  if (tl__dtype(n) == TL_FLOAT32) {
+    src y = {&k, 0};
+    if (b != NULL) y = src_of(b);
+    forward_f32(v, f, tl__f32(n), src_of(a), y, b == NULL || tl__size(b) == 1);
+    return;
+  }
+  double *out = n->val.arr->data, *x = tl__vals(a);
+  double *y = b ? tl__vals(b) : &k;
+  if (v->plain) {   /* a in step with the output; b too, or a single value */
+    if (b == NULL || tl__size(b) == 1)
+      for (size_t i = 0; i < v->size; i++) out[i] = f(x[i], *y);
+    else
+      for (size_t i = 0; i < v->size; i++) out[i] = f(x[i], y[i]);
+    return;
+  }
+  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
+  for (size_t i = 0; i < v->size; i++) {
+    out[i] = f(x[ia], y[ib]);
+    advance(v, idx, &ia, &ib);
+  }
+}
+
 tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
                          tl_node *a, tl_node *b, double k, const char *name) {
   bcast v;
@@ -133,27 +158,15 @@ tl_node *tl__elementwise(tl_ctx *ctx, double (*f)(double, double),
     return NULL;
   tl_node *n = tl__array_node_t(ctx, t, v.ndim, v.shape);
   if (n == NULL) return NULL;
-  if (t == TL_FLOAT32) {
-    src y = {&k, 0};
-    if (b != NULL) y = src_of(b);
-    forward_f32(&v, f, tl__f32(n), src_of(a), y, b == NULL || tl__size(b) == 1);
-    return n;
-  }
-  double *out = n->val.arr->data, *x = tl__vals(a);
-  double *y = b ? tl__vals(b) : &k;
-  if (v.plain) {   /* a in step with the output; b too, or a single value */
-    if (b == NULL || tl__size(b) == 1)
-      for (size_t i = 0; i < v.size; i++) out[i] = f(x[i], *y);
-    else
-      for (size_t i = 0; i < v.size; i++) out[i] = f(x[i], y[i]);
-    return n;
-  }
-  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
-  for (size_t i = 0; i < v.size; i++) {
-    out[i] = f(x[ia], y[ib]);
-    advance(&v, idx, &ia, &ib);
-  }
+  compute(&v, f, a, b, k, n);
   return n;
+}
+
+void tl__elementwise_into(tl_node *n, double (*f)(double, double)) {
+  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  bcast v;
+  broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
+  compute(&v, f, a, b, n->k, n);
 }
 
 /* Where an input's gradient goes: a float32 array's buffer, or doubles

@@ -121,6 +121,12 @@ struct tl_ctx {
   ** reuse 'order', which the running sweep reads) */
   tl_status sweep_failed;
   int in_callback;
+  /* compiled steps (compile.c): while 'capturing', every op links its
+  ** inputs, even in no-grad or over data alone (otherwise recorded as a
+  ** leaf, a constant a replay would not recompute); the live graphs, so
+  ** that tl_backward from a captured root reuses its stored order */
+  int capturing;
+  struct tl_graph *graphs;
 };
 
 /* Pool: a fresh node with refs = 1, no flags, no label, or NULL. */
@@ -272,14 +278,54 @@ void tl__gemm_t(tl_ctx *ctx, tl_dtype t, size_t n, size_t k, size_t m,
 ** TL_EARG naming 'op' and the two dtypes that differ. */
 int tl__same_dtype(tl_ctx *ctx, const char *op, size_t n, tl_node *const *xs);
 
-/* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
+/* The forward and backward rules named by BW(fwd, bwd) rows of
+** TL_OP_LIST (tl_ops.h). */
 #define EW(f, da, db)
-#define BW(fn) void fn(tl_ctx *ctx, tl_node *n);
+#define BW(fwd, bwd) void fwd(tl_ctx *ctx, tl_node *n); \
+                     void bwd(tl_ctx *ctx, tl_node *n);
 #define TL__OP_PROTO(id, name, symbol, arity, flags, method, rule, grad) rule
 TL_OP_LIST(TL__OP_PROTO)
 #undef TL__OP_PROTO
 #undef BW
 #undef EW
+
+/* A constructor's inputs placed in 'n' for its BW op's forward rule, which
+** reads them from the node as a replay does: in[0..nin) inline (nin <= 2,
+** 'many' 0) or as the out-of-line list 'in' (many), and the op constant k.
+** No references are taken: tl__unbind_inputs clears them again before
+** tl__record links the inputs for good (or, in no-grad, does not). */
+static inline void tl__bind_inputs(tl_node *n, double k, size_t nin,
+                                   tl_node *const *in, int many) {
+  if (many) {
+    n->flags |= TL_F_MANY;
+    n->src.many.v = (tl_node **)(uintptr_t)in;
+    n->src.many.n = nin;
+  } else {
+    n->src.in[0] = nin > 0 ? in[0] : NULL;
+    n->src.in[1] = nin > 1 ? in[1] : NULL;
+  }
+  n->k = k;
+}
+static inline void tl__unbind_inputs(tl_node *n) {
+  n->flags &= (uint8_t)~TL_F_MANY;
+  n->src.in[0] = n->src.in[1] = NULL;
+  n->k = 0;
+}
+
+/* Recomputes the value of the op node 'n' from its inputs' current values
+** into its existing buffer (a leaf: nothing): the generic elementwise
+** forward, or the op's BW forward rule (ops.c).  Only a custom op's
+** callback can fail: ctx->sweep_failed is then set, as in backward. */
+void tl__forward_node(tl_ctx *ctx, tl_node *n);
+/* f(a, b) (b NULL: f(a, k)) over the inputs of the elementwise array node
+** 'n' into its buffer, with broadcasting (elementwise.c). */
+void tl__elementwise_into(tl_node *n, double (*f)(double, double));
+
+/* The live captured graph whose output is 'root' and needs a gradient,
+** or NULL (compile.c): tl_backward replays its stored order.  And the
+** graphs a context still holds at tl_ctx_free, freed with it. */
+struct tl_graph *tl__graph_of(tl_ctx *ctx, const tl_node *root);
+void tl__graphs_release(tl_ctx *ctx);
 
 /* The last step of every op's constructor, once the node 'n' holds the
 ** value of 'op' over the inputs in[0..nin) (and op constant 'k'): with
