@@ -10,6 +10,8 @@
 ** the root seeded with 1, tl__backward_sweep in reverse order), so results
 ** are the eager ones bit for bit.
 */
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,10 @@ struct tl_graph {
 };
 
 void tl_capture_begin(tl_ctx *ctx) { ctx->capturing++; }
+
+void tl_capture_abort(tl_ctx *ctx) {
+  if (ctx->capturing > 0) ctx->capturing--;
+}
 
 int tl_capturing(const tl_ctx *ctx) { return ctx->capturing > 0; }
 
@@ -73,7 +79,9 @@ static int find_params(tl_graph *g) {
     tl_node *n = g->order[i];
     int input = 0;
     for (size_t j = 0; j < g->ninputs; j++) input |= g->inputs[j] == n;
-    if (tl__nin(n) == 0 && tl__wants_grad(n) && !input) g->params[np++] = n;
+    if (tl__nin(n) == 0 && tl__wants_grad(n) && !input &&
+        !(n->flags & TL_F_IN_CAPTURE))
+      g->params[np++] = n;
   }
   qsort(g->params, np, sizeof *g->params, cmp_ptr);
   for (size_t i = 0; i < g->nops; i++) {
@@ -236,4 +244,83 @@ void tl__graphs_release(tl_ctx *ctx) {
     free(g->uses);
     free(g);
   }
+}
+
+static int same_shape(const tl_node *a, const tl_node *b) {
+  if (tl__ndim(a) != tl__ndim(b) || tl__dtype(a) != tl__dtype(b)) return 0;
+  for (size_t d = 0; d < tl__ndim(a); d++)
+    if (tl__shape(a)[d] != tl__shape(b)[d]) return 0;
+  return 1;
+}
+
+/* Positions of a graph's nodes, sorted by address for bsearch. */
+typedef struct posn { const tl_node *n; size_t at; } posn;
+
+static int cmp_posn(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const posn *)a)->n, y = (uintptr_t)((const posn *)b)->n;
+  return (x > y) - (x < y);
+}
+
+static posn *positions(const tl_graph *g) {
+  posn *p = malloc((g->count ? g->count : 1) * sizeof *p);
+  if (p == NULL) return NULL;
+  for (size_t i = 0; i < g->count; i++) p[i] = (posn){g->order[i], i};
+  qsort(p, g->count, sizeof *p, cmp_posn);
+  return p;
+}
+
+static size_t position(const tl_graph *g, const posn *p, const tl_node *n) {
+  posn key = {n, 0};
+  const posn *f = bsearch(&key, p, g->count, sizeof *p, cmp_posn);
+  return f ? f->at : SIZE_MAX;
+}
+
+static int is_input(const tl_graph *g, const tl_node *n) {
+  for (size_t i = 0; i < g->ninputs; i++)
+    if (g->inputs[i] == n) return 1;
+  return 0;
+}
+
+const char *tl_graph_diff(const tl_graph *a, const tl_graph *b, char *buf,
+                          size_t size) {
+  if (a->count != b->count) {
+    snprintf(buf, size, "%zu nodes recorded first, %zu now", a->count, b->count);
+    return buf;
+  }
+  posn *pa = positions(a), *pb = positions(b);
+  const char *result = NULL;
+  if (pa == NULL || pb == NULL) {
+    snprintf(buf, size, "out of memory comparing recordings");
+    result = buf;
+  }
+  for (size_t i = 0; result == NULL && i < a->count; i++) {
+    tl_node *x = a->order[i], *y = b->order[i];
+    char sx[64], sy[64];
+    const char *what = NULL;
+    if (x->op != y->op || tl__nin(x) != tl__nin(y)) what = "op";
+    else if (!same_shape(x, y)) what = "shape or dtype";
+    else if (x->k != y->k && !(x->k != x->k && y->k != y->k)) what = "op constant";
+    else if (tl__nin(x) == 0 && tl__wants_grad(x) != tl__wants_grad(y)) what = "requires_grad";
+    else if (tl__nin(x) == 0 && tl__wants_grad(x) && !is_input(a, x) && x != y)
+      what = "parameter";
+    else if (x->op == TL_OP_CROSS_ENTROPY) {       /* the classes it keeps */
+      size_t rows = tl__shape(tl__inputs(x)[0])[0];
+      const size_t *cx = (const size_t *)(const void *)(tl__inputs(x) + 1);
+      const size_t *cy = (const size_t *)(const void *)(tl__inputs(y) + 1);
+      if (memcmp(cx, cy, rows * sizeof *cx) != 0) what = "classes";
+    }
+    for (size_t j = 0; what == NULL && j < tl__nin(x); j++)
+      if (position(a, pa, tl__inputs(x)[j]) != position(b, pb, tl__inputs(y)[j]))
+        what = "inputs";
+    if (what != NULL) {
+      snprintf(buf, size, "node %zu of %zu differs (%s): %s %s recorded first, "
+               "%s %s now", i + 1, a->count, what, x->op ? tl_node_op_name(x) : "leaf",
+               tl__shape_str(x, sx, sizeof sx), y->op ? tl_node_op_name(y) : "leaf",
+               tl__shape_str(y, sy, sizeof sy));
+      result = buf;
+    }
+  }
+  free(pa);
+  free(pb);
+  return result;
 }

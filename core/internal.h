@@ -30,6 +30,9 @@
                              ** leaf the user marked, or the result of ops
                              ** whose inputs all need none (recorded as a
                              ** leaf); backward rules skip it */
+#define TL_F_IN_CAPTURE 0x10u  /* made while a capture was recorded
+                               ** (compile.c): a leaf made so is a constant
+                               ** of the graph, never a parameter */
 
 /* The value of an array node: row-major values of its dtype with its
 ** shape.  The gradient buffer, of the same dtype, is allocated by the

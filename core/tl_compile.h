@@ -50,6 +50,9 @@ void tl_capture_begin(tl_ctx *ctx);
 ** root and on each input. */
 tl_graph *tl_capture_end(tl_ctx *ctx, tl_node *root, size_t ninputs,
                          tl_node *const *inputs);
+/* Ends the recording begun by tl_capture_begin without capturing (the
+** recording failed); what was recorded is freed with its last reference. */
+void tl_capture_abort(tl_ctx *ctx);
 /* 1 while a capture is being recorded. */
 int tl_capturing(const tl_ctx *ctx);
 
@@ -73,6 +76,11 @@ size_t tl_graph_ninputs(const tl_graph *g);
 tl_node *const *tl_graph_nodes(const tl_graph *g, size_t *count);
 /* 1 when the output needs a gradient (not a forward-only capture). */
 int tl_graph_has_grad(const tl_graph *g);
+/* NULL when a and b record the same ops in the same order (op, op
+** constant, shapes, dtypes, inputs by position, the same parameters);
+** else a message naming the first difference, written into buf. */
+const char *tl_graph_diff(const tl_graph *a, const tl_graph *b, char *buf,
+                          size_t size);
 /* Releases what the graph holds.  NULL is ignored. */
 void tl_graph_free(tl_ctx *ctx, tl_graph *g);
 
