@@ -35,6 +35,12 @@ struct tl_graph {
   uint32_t *uses;
   size_t nparams;
   int grad;             /* the root needs a gradient */
+  /* ctx->epoch right after the last forward sweep, which marked interior
+  ** gradients unset: while no walk or backward ran since, backward needs
+  ** no pass to reset them; 0 otherwise */
+  uint32_t fresh;
+  tl_node **arrays;     /* the array leaves that need a gradient */
+  size_t narrays;
   tl_graph *next;       /* ctx->graphs */
 };
 
@@ -61,6 +67,7 @@ void tl_graph_free(tl_ctx *ctx, tl_graph *g) {
   free(g->ops);
   free(g->params);
   free(g->uses);
+  free(g->arrays);
   free(g);
 }
 
@@ -130,9 +137,12 @@ tl_graph *tl_capture_end(tl_ctx *ctx, tl_node *root, size_t ninputs,
   if (g->order == NULL || g->ops == NULL || g->inputs == NULL) goto nomem;
   memcpy(g->order, order, bytes);
   g->count = count;
+  g->arrays = malloc(bytes ? bytes : 1);
+  if (g->arrays == NULL) goto nomem;
   for (size_t i = 0; i < count; i++) {
     tl_node *n = g->order[i];
     if (tl__nin(n) != 0) g->ops[g->nops++] = n;
+    else if (tl__is_array(n)) g->arrays[g->narrays++] = n;
     /* gradient buffers now, so that no replay allocates them */
     if (tl__wants_grad(root) && tl__is_array(n) && tl__wants_grad(n) &&
         !tl__alloc_grad(ctx, n))
@@ -157,7 +167,7 @@ tl_graph *tl_capture_end(tl_ctx *ctx, tl_node *root, size_t ninputs,
 nomem:
   tl_ctx_fail(ctx, TL_ENOMEM, "capture: out of memory for %zu nodes", count);
 fail:
-  if (g != NULL) { free(g->order); free(g->ops); free(g->inputs); }
+  if (g != NULL) { free(g->order); free(g->ops); free(g->inputs); free(g->arrays); }
   free(g);
   return NULL;
 }
@@ -172,15 +182,14 @@ tl_status tl_graph_forward(tl_ctx *ctx, tl_graph *g) {
                          "record the step again", i + 1, label ? " (" : "",
                          label ? label : "", label ? ")" : "");
     }
-  tl_node **ops = g->ops;
-  for (size_t i = 0, n = g->nops; i < n; i++) {
-    tl__forward_node(ctx, ops[i]);
-    if (ctx->sweep_failed != TL_OK) {        /* a custom op's callback */
-      tl_status st = ctx->sweep_failed;
-      ctx->sweep_failed = TL_OK;
-      return st;
-    }
+  g->fresh = 0;
+  tl__forward_sweep(ctx, g->ops, g->nops);
+  if (ctx->sweep_failed != TL_OK) {          /* a custom op's callback */
+    tl_status st = ctx->sweep_failed;
+    ctx->sweep_failed = TL_OK;
+    return st;
   }
+  g->fresh = tl__next_epoch(ctx);
   return TL_OK;
 }
 
@@ -201,13 +210,17 @@ tl_status tl_graph_backward(tl_ctx *ctx, tl_graph *g) {
     return tl_ctx_fail(ctx, TL_EARG, "a graph walk (backward, zero_grad, "
                        "drawing, explain) cannot run inside a custom op's "
                        "backward");
-  for (size_t i = 0, n = g->count; i < n; i++) {
-    tl_node *x = g->order[i];
-    if (x->op != TL_OP_LEAF) x->flags &= (uint8_t)~TL_F_HAS_GRAD;
-    if (tl__is_array(x) && x->val.arr->grad == NULL && tl__wants_grad(x) &&
-        !tl__alloc_grad(ctx, x))
+  /* interior buffers were made at capture and live as long as their
+  ** nodes; a leaf's requires_grad may have been turned on since */
+  for (size_t i = 0; i < g->narrays; i++)
+    if (g->arrays[i]->val.arr->grad == NULL && tl__wants_grad(g->arrays[i]) &&
+        !tl__alloc_grad(ctx, g->arrays[i]))
       return TL_ENOMEM;
-  }
+  if (g->fresh == 0 || g->fresh != ctx->epoch)   /* a walk ran since */
+    for (size_t i = 0, n = g->nops; i < n; i++)
+      g->ops[i]->flags &= (uint8_t)~TL_F_HAS_GRAD;
+  g->fresh = 0;
+  tl__next_epoch(ctx);                  /* other graphs' fresh marks expire */
   tl__grad_add(g->root, 1.0);
   return tl__backward_sweep(ctx, g->order, g->count);
 }
@@ -242,6 +255,7 @@ void tl__graphs_release(tl_ctx *ctx) {
     free(g->ops);
     free(g->params);
     free(g->uses);
+    free(g->arrays);
     free(g);
   }
 }

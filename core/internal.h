@@ -320,6 +320,9 @@ static inline void tl__unbind_inputs(tl_node *n) {
 ** forward, or the op's BW forward rule (ops.c).  Only a custom op's
 ** callback can fail: ctx->sweep_failed is then set, as in backward. */
 void tl__forward_node(tl_ctx *ctx, tl_node *n);
+/* tl__forward_node over order[0..count) (op nodes only), each node's
+** gradient marked unset (ops.c). */
+void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
 /* f(a, b) (b NULL: f(a, k)) over the inputs of the elementwise array node
 ** 'n' into its buffer, with broadcasting (elementwise.c). */
 void tl__elementwise_into(tl_node *n, double (*f)(double, double));

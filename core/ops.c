@@ -280,6 +280,30 @@ tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   return TL_OK;
 }
 
+/* The forward sweep of a replay (compile.c): each op node recomputed in
+** order, its gradient marked unset for the next backward pass (which then
+** needs no pass of its own to reset them).  The scalar ops of chains and
+** micrograd-style graphs are inline, as in scalar_backward.  Stops at a
+** custom op's failure (ctx->sweep_failed). */
+void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    tl_node *n = order[i];
+    n->flags &= (uint8_t)~TL_F_HAS_GRAD;
+    if (!(n->flags & (TL_F_ARRAY | TL_F_MANY))) {
+      tl_node *a = n->src.in[0], *b = n->src.in[1];
+      switch ((tl_op)n->op) {
+        case TL_OP_ADD: n->val.v = a->val.v + b->val.v; continue;
+        case TL_OP_MUL: n->val.v = a->val.v * b->val.v; continue;
+        case TL_OP_ADD_K: n->val.v = a->val.v + n->k; continue;
+        case TL_OP_MUL_K: n->val.v = a->val.v * n->k; continue;
+        default: break;
+      }
+    }
+    tl__forward_node(ctx, n);
+    if (ctx->sweep_failed != TL_OK) return;
+  }
+}
+
 void tl__forward_node(tl_ctx *ctx, tl_node *n) {
   const op_info *o = &ops[n->op];
   if (o->forward != NULL) o->forward(ctx, n);
