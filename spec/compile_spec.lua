@@ -284,7 +284,7 @@ describe("torchlet.compile: no allocation per replay", function()
     local step = t.compile(function(Xb) return loss.hinge(model(Xb):reshape(100), y) end)
     local core, lua = flat_over(step, {Xa}, 1000)
     assert.are.equal(0, core)
-    assert.are.equal(0, lua)
+    assert.is_true(lua <= 0, lua .. " bytes")  -- < 0: gc_stress.lua collected
   end)
 
   it("and for the scalar path", function()
@@ -297,7 +297,7 @@ describe("torchlet.compile: no allocation per replay", function()
     end)
     local core, lua = flat_over(step, {Xa}, 1000)
     assert.are.equal(0, core)
-    assert.are.equal(0, lua)
+    assert.is_true(lua <= 0, lua .. " bytes")  -- < 0: gc_stress.lua collected
   end)
 
   it("while the eager step allocates (the counter counts)", function()
@@ -351,6 +351,52 @@ describe("torchlet.compile: the graph", function()
     os.remove(tmp)
     l:backward()
     assert.are.equal((1 - l.data ^ 2) * 0.25, w.grad)
+  end)
+
+  it("explains backward with no step for the ops over data alone", function()
+    local w = E({1, 2}, {label = "w"})
+    local step = t.compile(function(x) return ((x * 2 + 1):exp() * w):sum() end)
+    step(E({0.5, 0.25}, {requires_grad = false}))
+    local l = step(E({0.1, 0.2}, {requires_grad = false}))
+    local text = l:explain()
+    local lines = 0
+    for line in text:gmatch("[^\n]*") do
+      if line ~= "" then lines = lines + 1 end
+    end
+    assert.are.equal(3, lines)                 -- seed, sum, mul: no empty steps
+    assert.is_nil(text:find("\n\n", 1, true), text)
+    assert.truthy(text:find("w.grad += ", 1, true), text)
+  end)
+
+  it("resets interior gradients when another backward ran between replay and backward", function()
+    local w = param({}, 1)
+    local f = function(x) return (x * w):tanh() * w end
+    local step = t.compile(f)
+    step(E(0.5, {requires_grad = false}))
+    local x = E(0.25, {requires_grad = false})
+    local le = f(x)
+    le:backward()
+    local want = w.grad
+    w:zero_grad()
+    local l = step(x)
+    local other = l * 3                  -- an eager pass through the replayed nodes
+    other:backward()
+    w:zero_grad()
+    l:backward()                         -- starts from unset interior gradients
+    assert.is_true(same(want, w.grad))
+    w:zero_grad()
+    l:backward()                         -- and again, with no replay between
+    assert.is_true(same(want, w.grad))
+  end)
+
+  it("takes per-call targets as an input that enters through ops", function()
+    t.manual_seed(1)
+    local model = nn.MLP(2, {4, 1})
+    local f = function(X, Y) return ((model(X) - Y) ^ 2):mean() end
+    local step = t.compile(f)
+    step(data(1, {5, 2}), data(2, {5, 1}))
+    local X, Y = data(3, {5, 2}), data(4, {5, 1})
+    assert.is_true(same(f(X, Y).data, step(X, Y).data))
   end)
 
   it("sees optimizer updates of the parameters (captured by reference)", function()
