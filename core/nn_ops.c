@@ -132,13 +132,19 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
     for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], (double)wr[i] * g);
     return;
   }
+  /* one pass over the inputs: each sum below gets its terms in the same
+  ** order as in two passes (W's row, then the inputs), so the same bits */
   const double *wr = in[0]->val.arr->data + j * nin;
-  if (tl__wants_grad(in[0])) {
-    double *gw = tl__grads(in[0]) + j * nin;
-    for (size_t i = 0; i < nin; i++) gw[i] += in[2 + i]->val.v * g;
-  }
+  double *gw = tl__wants_grad(in[0]) ? tl__grads(in[0]) + j * nin : NULL;
   if (tl__wants_grad(in[1])) tl__grads(in[1])[j] += g;
-  for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], wr[i] * g);
+  if (gw != NULL)
+    for (size_t i = 0; i < nin; i++) {
+      tl_node *x = in[2 + i];
+      gw[i] += x->val.v * g;
+      tl__grad_add(x, wr[i] * g);
+    }
+  else
+    for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], wr[i] * g);
 }
 
 /* }====================================================================== */

@@ -280,6 +280,18 @@ tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   return TL_OK;
 }
 
+static inline void forward_node(tl_ctx *ctx, tl_node *n) {
+  const op_info *o = &ops[n->op];
+  if (o->forward != NULL) o->forward(ctx, n);
+  else if (o->f == NULL) return;                   /* a leaf */
+  else if (!tl__is_array(n)) {
+    tl_node *a = n->src.in[0], *b = n->src.in[1];
+    n->val.v = o->f(a->val.v, b ? b->val.v : n->k);
+  } else tl__elementwise_into(n, o->f);
+}
+
+void tl__forward_node(tl_ctx *ctx, tl_node *n) { forward_node(ctx, n); }
+
 /* The forward sweep of a replay (compile.c): each op node recomputed in
 ** order, its gradient marked unset for the next backward pass (which then
 ** needs no pass of its own to reset them).  The scalar ops of chains and
@@ -296,23 +308,15 @@ void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
         case TL_OP_MUL: n->val.v = a->val.v * b->val.v; continue;
         case TL_OP_ADD_K: n->val.v = a->val.v + n->k; continue;
         case TL_OP_MUL_K: n->val.v = a->val.v * n->k; continue;
+        case TL_OP_RELU: n->val.v = relu_f(a->val.v, 0); continue;
         default: break;
       }
     }
-    tl__forward_node(ctx, n);
+    forward_node(ctx, n);
     if (ctx->sweep_failed != TL_OK) return;
   }
 }
 
-void tl__forward_node(tl_ctx *ctx, tl_node *n) {
-  const op_info *o = &ops[n->op];
-  if (o->forward != NULL) o->forward(ctx, n);
-  else if (o->f == NULL) return;                   /* a leaf */
-  else if (!tl__is_array(n)) {
-    tl_node *a = n->src.in[0], *b = n->src.in[1];
-    n->val.v = o->f(a->val.v, b ? b->val.v : n->k);
-  } else tl__elementwise_into(n, o->f);
-}
 
 /* }====================================================================== */
 
