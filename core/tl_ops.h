@@ -59,11 +59,11 @@
 ** calling the forward and ending in tl__record), write its rule as text
 ** (the grad column), declare the constructor in a public header, call it
 ** from tl_replay (core/custom.c, for gradcheck; BW ops only, EW ones are
-** found by their flags), and give it a recipe in spec/ops_spec.lua, which fails for an op without one (or
-** without rule text, or whose e:explain() leaves a placeholder unfilled,
-** or that tl_replay cannot run); and one in spec/compile_spec.lua, which
-** checks that a compiled replay gives the eager values and gradients bit
-** for bit).
+** found by their flags), and give it a recipe in spec/ops_spec.lua, which
+** fails for an op without one (or without rule text, or whose
+** e:explain() leaves a placeholder unfilled, or that tl_replay cannot
+** run), and one in spec/compile_spec.lua, which checks that a compiled
+** replay gives the eager values and gradients bit for bit.
 */
 #ifndef TORCHLET_TL_OPS_H
 #define TORCHLET_TL_OPS_H
