@@ -72,7 +72,12 @@ local function record(fn, forward_only, ...)
     C.abort()
     error(out, 0)
   end
-  local g = C.finish(out, unpack(ins, 1, n))
+  -- finish ends the capture itself, unless a memory error comes first
+  local done, g = pcall(C.finish, out, unpack(ins, 1, n))
+  if not done then
+    C.abort()
+    error(g, 0)
+  end
   return g, out
 end
 
