@@ -268,6 +268,7 @@ static int open_module(lua_State *L) {
   tlb_open_loss(L);
   tlb_open_checkpoint(L);
   tlb_open_function(L);
+  tlb_open_compile(L);
   return 1;
 }
 

@@ -169,6 +169,7 @@ void tlb_open_optim(lua_State *L);   /* module.optim, the Optimizer userdata */
 void tlb_open_loss(lua_State *L);    /* module.loss */
 void tlb_open_checkpoint(lua_State *L);  /* module.save_checkpoint ... */
 void tlb_open_function(lua_State *L);    /* module._autograd (function.c) */
+void tlb_open_compile(lua_State *L);     /* module._compile (compile.c) */
 /* Custom ops (function.c): drops the records of freed custom nodes from
 ** the registry (tlb_ctx and Element finalizers call it); and pushes the
 ** full message of a failed callback when 'msg' (the context's error, cut

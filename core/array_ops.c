@@ -21,22 +21,6 @@ static tl_node *result(tl_ctx *ctx, size_t ndim, const size_t *shape,
   return ndim == 0 ? tl__node_alloc(ctx) : tl__array_node_t(ctx, t, ndim, shape);
 }
 
-/* Gradients of float32 arrays, read and written as doubles: the ops below
-** that are not hot paths serve both dtypes through these. */
-static double gat(tl_node *n, const void *g, size_t i) {
-  return tl__dtype(n) == TL_FLOAT32 ? (double)((const float *)g)[i]
-                                    : ((const double *)g)[i];
-}
-static void gput(tl_node *n, void *g, size_t i, double v, int set) {
-  if (tl__dtype(n) == TL_FLOAT32) {
-    float *p = g;
-    p[i] = set ? (float)v : p[i] + (float)v;
-  } else {
-    double *p = g;
-    p[i] = set ? v : p[i] + v;
-  }
-}
-
 static int check_node(tl_ctx *ctx, const char *fn, const tl_node *a) {
   if (a != NULL) return 1;
   tl_ctx_fail(ctx, TL_EARG, "%s: node expected, got NULL", fn);
@@ -148,25 +132,39 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
     if ((int)d != axis) shape[ndim++] = a->val.arr->shape[d];
   tl_node *n = result(ctx, ndim, shape, tl__dtype(a));
   if (n == NULL) return NULL;
-  span s = span_of(a, axis);
+  n->op = (uint8_t)op;                  /* the forward reads which */
+  tl__bind_inputs(n, axis, 1, &a, 0);
+  tl__reduce_fwd(ctx, n);
+  tl__unbind_inputs(n);
+  n->op = TL_OP_LEAF;                   /* until tl__record says otherwise */
+  return tl__record(ctx, n, op, axis, 1, &a);
+}
+
+void tl__reduce_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  tl_node *a = A(n);
+  tl_op op = (tl_op)n->op;
+  span s = span_of(a, (int)n->k);
   int f32 = tl__dtype(a) == TL_FLOAT32;
-  if (s.inner > 1 && ndim > 0) {
+  size_t es = tl__esize(tl__dtype(a));
+  /* along an axis with values after it: a block of positions at once */
+  if (s.inner > 1 && tl__is_array(n)) {
     for (size_t o = 0; o < s.outer; o++)
       reduce_cols(op, f32, (const char *)a->val.arr->data +
-                  o * s.len * s.inner * tl__esize(tl__dtype(a)), s.len,
-                  s.inner, (char *)n->val.arr->data +
-                  o * s.inner * tl__esize(tl__dtype(a)));
-    return tl__record(ctx, n, op, axis, 1, &a);
+                  o * s.len * s.inner * es, s.len, s.inner,
+                  (char *)n->val.arr->data + o * s.inner * es);
+    return;
   }
+  /* float32 sums over contiguous runs: 8 partial sums in a fixed order */
   if (f32 && op != TL_OP_REDUCE_MAX) {
     const float *x = tl__f32(a);
     for (size_t o = 0; o < s.outer; o++) {
       double acc = sum_run_f32(x + o * s.len, s.len);
       double v = op == TL_OP_REDUCE_MEAN ? acc / (double)s.len : acc;
-      if (ndim == 0) n->val.v = v;
+      if (!tl__is_array(n)) n->val.v = v;
       else tl__f32(n)[o] = (float)v;
     }
-    return tl__record(ctx, n, op, axis, 1, &a);
+    return;
   }
   /* float32 sums accumulate in double and round once (PyTorch's float
   ** kernels accumulate in float, less exactly) */
@@ -183,10 +181,9 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
       (out)[o * s.inner + i] = op == TL_OP_REDUCE_MEAN ? acc / (double)s.len : acc; \
     }
   if (tl__dtype(a) == TL_FLOAT64) REDUCE(double, tl__vals(a), tl__vals(n))
-  else if (ndim == 0) REDUCE(float, tl__f32(a), tl__vals(n))
+  else if (!tl__is_array(n)) REDUCE(float, tl__f32(a), tl__vals(n))
   else REDUCE(float, tl__f32(a), tl__f32(n))
 #undef REDUCE
-  return tl__record(ctx, n, op, axis, 1, &a);
 }
 
 /* Whether x[j] is where max's value 'out' came from: equal to it, or nan
@@ -210,8 +207,8 @@ void tl__reduce_b(tl_ctx *ctx, tl_node *n) {
   void *ga = tl__grads_once_any(a, &set);
 #define X(j) tl__at(a, j)
 #define OUT(j) tl__at(n, j)
-#define G(j) gat(n, g, j)
-#define GIVE(j, v) gput(a, ga, j, v, set)
+#define G(j) tl__buf_get(n, g, j)
+#define GIVE(j, v) tl__buf_put(a, ga, j, v, set)
   if (n->op == TL_OP_REDUCE_MAX && n->k < 0) {
     size_t ties = 0, len = tl__size(a);
     for (size_t j = 0; j < len; j++) ties += (size_t)is_max_at(X(j), OUT(0));
@@ -286,25 +283,28 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
                 tl_dtype_name(tl__dtype(b)));
     return NULL;
   }
-  if (t == TL_FLOAT32 && ndim == 0) {   /* a dot product: a float scalar */
-    size_t one = 1;
-    tl_node *n = tl__array_node_t(ctx, t, 1, &one);
-    if (n == NULL) return NULL;
-    tl__gemm_f32(ctx, 1, d.k, 1, tl__f32(a), 0, tl__f32(b), 0, tl__f32(n), 1);
-    double v = tl__f32(n)[0];
-    tl__free_value(ctx, n);             /* the node becomes the scalar */
-    n->val.v = v;
-    tl_node *in[2] = {a, b};
-    return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
-  }
+  /* a float32 dot product is a (float64) scalar node */
   tl_node *n = result(ctx, ndim, shape, t);
   if (n == NULL) return NULL;
-  if (t == TL_FLOAT32)
+  tl_node *in[2] = {a, b};
+  tl__bind_inputs(n, 0, 2, in, 0);
+  tl__matmul_fwd(ctx, n);
+  tl__unbind_inputs(n);
+  return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
+}
+
+void tl__matmul_fwd(tl_ctx *ctx, tl_node *n) {
+  tl_node *a = A(n), *b = B(n);
+  mm d = {0, 0, 0};
+  mm_dims(NULL, a, b, &d);              /* checked on the way in */
+  if (tl__dtype(a) == TL_FLOAT32 && !tl__is_array(n)) {
+    float v;                            /* the dot product, rounded to float */
+    tl__gemm_f32(ctx, 1, d.k, 1, tl__f32(a), 0, tl__f32(b), 0, &v, 1);
+    n->val.v = v;
+  } else if (tl__dtype(a) == TL_FLOAT32)
     tl__gemm_f32(ctx, d.n, d.k, d.m, tl__f32(a), 0, tl__f32(b), 0, tl__f32(n), 1);
   else
     tl__gemm(ctx, d.n, d.k, d.m, tl__vals(a), 0, tl__vals(b), 0, tl__vals(n), 1);
-  tl_node *in[2] = {a, b};
-  return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
 }
 
 /* grads[i][j] (+)= u[i] * v[j]: the outer product PyTorch uses when the
@@ -317,7 +317,7 @@ static void outer_b(tl_node *dst, size_t rows, size_t cols, tl_node *nu,
   void *c = tl__grads_once_any(dst, &set);
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < cols; j++)
-      gput(dst, c, i * cols + j, gat(nu, u, i) * gat(nv, v, j), set);
+      tl__buf_put(dst, c, i * cols + j, tl__buf_get(nu, u, i) * tl__buf_get(nv, v, j), set);
 }
 
 /* dA += G B^T and dB += A^T G; where the other operand is a vector these
@@ -368,6 +368,16 @@ tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
   size_t shape[2] = {c, r};
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), 2, shape);
   if (n == NULL) return NULL;
+  tl__bind_inputs(n, 0, 1, &a, 0);
+  tl__transpose_fwd(ctx, n);
+  tl__unbind_inputs(n);
+  return tl__record(ctx, n, TL_OP_TRANSPOSE, 0, 1, &a);
+}
+
+void tl__transpose_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  tl_node *a = A(n);
+  size_t r = a->val.arr->shape[0], c = a->val.arr->shape[1];
   if (tl__dtype(a) == TL_FLOAT32) {
     const float *x = tl__f32(a);
     float *out = tl__f32(n);
@@ -379,7 +389,6 @@ tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
     for (size_t i = 0; i < r; i++)
       for (size_t j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
   }
-  return tl__record(ctx, n, TL_OP_TRANSPOSE, 0, 1, &a);
 }
 
 void tl__transpose_b(tl_ctx *ctx, tl_node *n) {
@@ -391,7 +400,7 @@ void tl__transpose_b(tl_ctx *ctx, tl_node *n) {
   int set;
   void *ga = tl__grads_once_any(a, &set);
   for (size_t i = 0; i < r; i++)
-    for (size_t j = 0; j < c; j++) gput(a, ga, i * c + j, gat(n, g, j * r + i), set);
+    for (size_t j = 0; j < c; j++) tl__buf_put(a, ga, i * c + j, tl__buf_get(n, g, j * r + i), set);
 }
 
 tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
@@ -406,8 +415,15 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
   }
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), ndim, shape);
   if (n == NULL) return NULL;
-  memcpy(n->val.arr->data, tl__vals(a), size * tl__esize(tl__dtype(a)));
+  tl__bind_inputs(n, 0, 1, &a, 0);
+  tl__reshape_fwd(ctx, n);
+  tl__unbind_inputs(n);
   return tl__record(ctx, n, TL_OP_RESHAPE, 0, 1, &a);
+}
+
+void tl__reshape_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  memcpy(n->val.arr->data, tl__vals(A(n)), tl__size(n) * tl__esize(tl__dtype(n)));
 }
 
 /* The gradient passes through value by value, into the input's dtype:
@@ -418,7 +434,7 @@ static void pass_through_b(tl_node *n) {
   int set;
   void *ga = tl__grads_once_any(A(n), &set);
   for (size_t i = 0, size = tl__size(n); i < size; i++)
-    gput(A(n), ga, i, gat(n, g, i), set);
+    tl__buf_put(A(n), ga, i, tl__buf_get(n, g, i), set);
 }
 
 void tl__reshape_b(tl_ctx *ctx, tl_node *n) {
@@ -435,16 +451,24 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
     return NULL;
   }
   tl__array *arr = a->val.arr;
-  size_t inner = arr->size / arr->shape[0];
   tl_node *n = result(ctx, arr->ndim - 1, arr->shape + 1, tl__dtype(a));
   if (n == NULL) return NULL;
-  if (tl__dtype(a) == TL_FLOAT32 && arr->ndim == 1)
-    n->val.v = tl__f32(a)[i];           /* an element: a float64 scalar */
+  tl__bind_inputs(n, (double)i, 1, &a, 0);
+  tl__index_fwd(ctx, n);
+  tl__unbind_inputs(n);
+  return tl__record(ctx, n, TL_OP_INDEX, (double)i, 1, &a);
+}
+
+void tl__index_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  tl__array *arr = A(n)->val.arr;
+  size_t i = (size_t)n->k, inner = arr->size / arr->shape[0];
+  if (tl__dtype(A(n)) == TL_FLOAT32 && arr->ndim == 1)
+    n->val.v = tl__f32(A(n))[i];        /* an element: a float64 scalar */
   else {
-    size_t es = tl__esize(tl__dtype(a));
+    size_t es = tl__esize(tl__dtype(A(n)));
     memcpy(tl__vals(n), (const char *)arr->data + i * inner * es, inner * es);
   }
-  return tl__record(ctx, n, TL_OP_INDEX, (double)i, 1, &a);
 }
 
 void tl__index_b(tl_ctx *ctx, tl_node *n) {
@@ -454,7 +478,7 @@ void tl__index_b(tl_ctx *ctx, tl_node *n) {
   const void *g = tl__grads_any(n);
   int set;
   void *ga = tl__grads_once_any(A(n), &set);
-  for (size_t j = 0; j < inner; j++) gput(A(n), ga, at + j, gat(n, g, j), set);
+  for (size_t j = 0; j < inner; j++) tl__buf_put(A(n), ga, at + j, tl__buf_get(n, g, j), set);
 }
 
 tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
@@ -476,8 +500,17 @@ tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
     tl_release(ctx, n);
     return NULL;
   }
-  for (size_t i = 0; i < count; i++) n->val.arr->data[i] = xs[i]->val.v;
+  tl__bind_inputs(n, 0, count, xs, 1);
+  tl__stack_fwd(ctx, n);
+  tl__unbind_inputs(n);
   return tl__record(ctx, n, TL_OP_STACK, 0, count, xs);
+}
+
+void tl__stack_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  tl_node *const *xs = n->src.many.v;
+  double *out = n->val.arr->data;
+  for (size_t i = 0, count = n->src.many.n; i < count; i++) out[i] = xs[i]->val.v;
 }
 
 void tl__stack_b(tl_ctx *ctx, tl_node *n) {
@@ -505,6 +538,16 @@ tl_node *tl_to_dtype(tl_ctx *ctx, tl_node *a, tl_dtype t) {
   }
   tl_node *n = tl__array_node_t(ctx, t, a->val.arr->ndim, a->val.arr->shape);
   if (n == NULL) return NULL;
+  tl__bind_inputs(n, (double)t, 1, &a, 0);
+  tl__to_dtype_fwd(ctx, n);
+  tl__unbind_inputs(n);
+  return tl__record(ctx, n, TL_OP_TO_DTYPE, (double)t, 1, &a);
+}
+
+void tl__to_dtype_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  tl_node *a = A(n);
+  tl_dtype t = tl__dtype(n);
   size_t size = tl__size(a);
   if (t == tl__dtype(a)) memcpy(n->val.arr->data, a->val.arr->data, size * tl__esize(t));
   else if (t == TL_FLOAT32) {
@@ -516,7 +559,6 @@ tl_node *tl_to_dtype(tl_ctx *ctx, tl_node *a, tl_dtype t) {
     double *out = tl__vals(n);
     for (size_t i = 0; i < size; i++) out[i] = x[i];
   }
-  return tl__record(ctx, n, TL_OP_TO_DTYPE, (double)t, 1, &a);
 }
 
 void tl__to_dtype_b(tl_ctx *ctx, tl_node *n) {

@@ -39,6 +39,7 @@ tl_ctx *tl_ctx_new(void) {
 
 void tl_ctx_free(tl_ctx *ctx) {
   if (ctx == NULL) return;
+  tl__graphs_release(ctx);
   tl__block *b = ctx->blocks;
   while (b != NULL) {
     tl__block *prev = b->prev;
@@ -123,7 +124,7 @@ tl_node *tl__node_alloc(tl_ctx *ctx) {
   tl_node *n = ctx->free_list;
   ctx->free_list = n->val.next;
   n->refs = 1;
-  n->flags = 0;
+  n->flags = ctx->capturing ? TL_F_IN_CAPTURE : 0;
   n->op = TL_OP_LEAF;
   n->label = NULL;
   n->src.in[0] = n->src.in[1] = NULL;

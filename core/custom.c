@@ -119,6 +119,28 @@ fail:
   return n;
 }
 
+static int same_shape(const tl_node *a, const tl_node *b);
+
+/* The forward rule of TL_OP_CUSTOM, for replays (compile.c): the callback
+** runs again (its result is a new node: a custom op allocates in every
+** replay) and its values are copied into n's; a failure, or a result of
+** another shape or dtype, sets ctx->sweep_failed as backward does.  The
+** constructor above runs the callback itself: the shape of its result is
+** what the node is made with. */
+void tl__custom_fwd(tl_ctx *ctx, tl_node *n) {
+  custom_data *c = data_of(n);
+  tl_node *v = run_forward(ctx, &c->fn, n->src.many.n, n->src.many.v);
+  if (v == NULL) { ctx->sweep_failed = TL_EARG; return; }
+  if (!same_shape(v, n) || tl__dtype(v) != tl__dtype(n)) {
+    char a[64], b[64];
+    ctx->sweep_failed = tl_ctx_fail(ctx, TL_EARG, "%s: forward gave shape %s, "
+                                    "then %s", c->name, tl__shape_str(n, a, sizeof a),
+                                    tl__shape_str(v, b, sizeof b));
+  } else
+    memcpy(tl__vals(n), tl__vals(v), tl__size(n) * sizeof(double));
+  tl_release(ctx, v);
+}
+
 /* The backward rule of TL_OP_CUSTOM: the callback fills scratch buffers,
 ** which are then added into the inputs; a failure adds nothing and stops
 ** the sweep (ctx->sweep_failed). */

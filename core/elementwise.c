@@ -138,6 +138,41 @@ static int in_step(const tl_node *x, tl_dtype t, const bcast *v) {
 
 /* }====================================================================== */
 
+/* f over a and b (or k) into out, laid out by 'v' (broadcast()); the ops
+** ew_fast.c has typed loops for ('op') go there in the plain case. */
+static void compute(int op, const bcast *v, double (*f)(double, double),
+                    tl_node *a, tl_node *b, double k, tl_node *n) {
+  tl_dtype t = tl__dtype(n);
+  if (v->plain && tl__ew_fast_has(op, -1) && in_step(a, t, v) &&
+      (b == NULL || tl__size(b) == 1 || in_step(b, t, v))) {
+    int one = b == NULL || tl__size(b) == 1;
+    tl__ew_fast_forward(op, t == TL_FLOAT32, v->size, n->val.arr->data,
+                        a->val.arr->data, one ? NULL : b->val.arr->data,
+                        b == NULL ? k : tl__at(b, 0));
+    return;
+  }
+  if (t == TL_FLOAT32) {
+    src y = {&k, 0};
+    if (b != NULL) y = src_of(b);
+    forward_f32(v, f, tl__f32(n), src_of(a), y, b == NULL || tl__size(b) == 1);
+    return;
+  }
+  double *out = n->val.arr->data, *x = tl__vals(a);
+  double *y = b ? tl__vals(b) : &k;
+  if (v->plain) {   /* a in step with the output; b too, or a single value */
+    if (b == NULL || tl__size(b) == 1)
+      for (size_t i = 0; i < v->size; i++) out[i] = f(x[i], *y);
+    else
+      for (size_t i = 0; i < v->size; i++) out[i] = f(x[i], y[i]);
+    return;
+  }
+  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
+  for (size_t i = 0; i < v->size; i++) {
+    out[i] = f(x[ia], y[ib]);
+    advance(v, idx, &ia, &ib);
+  }
+}
+
 tl_node *tl__elementwise(tl_ctx *ctx, int op, double (*f)(double, double),
                          tl_node *a, tl_node *b, double k, const char *name) {
   bcast v;
@@ -146,35 +181,15 @@ tl_node *tl__elementwise(tl_ctx *ctx, int op, double (*f)(double, double),
     return NULL;
   tl_node *n = tl__array_node_t(ctx, t, v.ndim, v.shape);
   if (n == NULL) return NULL;
-  if (v.plain && tl__ew_fast_has(op, -1) && in_step(a, t, &v) &&
-      (b == NULL || tl__size(b) == 1 || in_step(b, t, &v))) {
-    int one = b == NULL || tl__size(b) == 1;
-    tl__ew_fast_forward(op, t == TL_FLOAT32, v.size, n->val.arr->data,
-                        a->val.arr->data, one ? NULL : b->val.arr->data,
-                        b == NULL ? k : tl__at(b, 0));
-    return n;
-  }
-  if (t == TL_FLOAT32) {
-    src y = {&k, 0};
-    if (b != NULL) y = src_of(b);
-    forward_f32(&v, f, tl__f32(n), src_of(a), y, b == NULL || tl__size(b) == 1);
-    return n;
-  }
-  double *out = n->val.arr->data, *x = tl__vals(a);
-  double *y = b ? tl__vals(b) : &k;
-  if (v.plain) {   /* a in step with the output; b too, or a single value */
-    if (b == NULL || tl__size(b) == 1)
-      for (size_t i = 0; i < v.size; i++) out[i] = f(x[i], *y);
-    else
-      for (size_t i = 0; i < v.size; i++) out[i] = f(x[i], y[i]);
-    return n;
-  }
-  size_t idx[TL_MAX_DIMS] = {0}, ia = 0, ib = 0;
-  for (size_t i = 0; i < v.size; i++) {
-    out[i] = f(x[ia], y[ib]);
-    advance(&v, idx, &ia, &ib);
-  }
+  compute(op, &v, f, a, b, k, n);
   return n;
+}
+
+void tl__elementwise_into(tl_node *n, double (*f)(double, double)) {
+  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  bcast v;
+  broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
+  compute(n->op, &v, f, a, b, n->k, n);
 }
 
 /* Where an input's gradient goes: a float32 array's buffer, or doubles

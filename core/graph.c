@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "tl_compile.h"
 
 /* Makes room for 'need' entries in a scratch array; 0 when memory is short. */
 static int reserve(void **arr, size_t *cap, size_t need, size_t elem) {
@@ -115,6 +116,10 @@ static tl_status backward(tl_ctx *ctx, tl_node *root, const double *seed) {
     return tl_ctx_fail(ctx, TL_EARG, "backward: the root needs no gradient "
                        "(requires_grad is false, on it or on every leaf it "
                        "comes from)");
+  if (seed == NULL && ctx->graphs != NULL) {   /* a compiled step's output */
+    struct tl_graph *g = tl__graph_of(ctx, root);
+    if (g != NULL) return tl_graph_backward(ctx, g);
+  }
   size_t count;
   tl_node *const *order = walk(ctx, root, &count, 1);
   if (order == NULL) return ctx->in_callback ? TL_EARG : TL_ENOMEM;

@@ -30,6 +30,9 @@
                              ** leaf the user marked, or the result of ops
                              ** whose inputs all need none (recorded as a
                              ** leaf); backward rules skip it */
+#define TL_F_IN_CAPTURE 0x10u  /* made while a capture was recorded
+                               ** (compile.c): a leaf made so is a constant
+                               ** of the graph, never a parameter */
 
 /* The value of an array node: row-major values of its dtype with its
 ** shape.  The gradient buffer, of the same dtype, is allocated by the
@@ -121,6 +124,12 @@ struct tl_ctx {
   ** reuse 'order', which the running sweep reads) */
   tl_status sweep_failed;
   int in_callback;
+  /* compiled steps (compile.c): while 'capturing', every op links its
+  ** inputs, even in no-grad or over data alone (otherwise recorded as a
+  ** leaf, a constant a replay would not recompute); the live graphs, so
+  ** that tl_backward from a captured root reuses its stored order */
+  int capturing;
+  struct tl_graph *graphs;
 };
 
 /* Pool: a fresh node with refs = 1, no flags, no label, or NULL. */
@@ -179,6 +188,24 @@ static inline float *tl__g32(tl_node *n) { return (float *)(void *)n->val.arr->g
 /* Value i of any node as a double (slow paths: messages, drawings). */
 static inline double tl__at(tl_node *n, size_t i) {
   return tl__dtype(n) == TL_FLOAT32 ? (double)tl__f32(n)[i] : tl__vals(n)[i];
+}
+/* Position i of a buffer 'p' of n's dtype (its values or its gradient) read
+** as a double, and written from one: stored when 'set', else added to.
+** For the ops that are not hot paths, which serve both dtypes through
+** these. */
+static inline double tl__buf_get(const tl_node *n, const void *p, size_t i) {
+  return tl__dtype(n) == TL_FLOAT32 ? (double)((const float *)p)[i]
+                                    : ((const double *)p)[i];
+}
+static inline void tl__buf_put(const tl_node *n, void *p, size_t i, double v,
+                               int set) {
+  if (tl__dtype(n) == TL_FLOAT32) {
+    float *f = p;
+    f[i] = set ? (float)v : f[i] + (float)v;
+  } else {
+    double *d = p;
+    d[i] = set ? v : d[i] + v;
+  }
 }
 /* The ops written for float64 only call this first: TL_EARG naming the op
 ** and the dtype when 'n' is a float32 array (0), else 1. */
@@ -285,9 +312,11 @@ void tl__gemm_t(tl_ctx *ctx, tl_dtype t, size_t n, size_t k, size_t m,
 ** TL_EARG naming 'op' and the two dtypes that differ. */
 int tl__same_dtype(tl_ctx *ctx, const char *op, size_t n, tl_node *const *xs);
 
-/* The backward rules named by BW(fn) rows of TL_OP_LIST (tl_ops.h). */
+/* The forward and backward rules named by BW(fwd, bwd) rows of
+** TL_OP_LIST (tl_ops.h). */
 #define EW(f, da, db)
-#define BW(fn) void fn(tl_ctx *ctx, tl_node *n);
+#define BW(fwd, bwd) void fwd(tl_ctx *ctx, tl_node *n); \
+                     void bwd(tl_ctx *ctx, tl_node *n);
 #define TL__OP_PROTO(id, name, symbol, arity, flags, method, rule, grad) rule
 TL_OP_LIST(TL__OP_PROTO)
 #undef TL__OP_PROTO
@@ -304,6 +333,47 @@ void tl__log_softmax_fwd(tl_ctx *ctx, tl_node *n);
 void tl__cat_fwd(tl_ctx *ctx, tl_node *n);
 void tl__narrow_fwd(tl_ctx *ctx, tl_node *n);
 tl_node *tl__reduce_extra(tl_ctx *ctx, tl_op op, tl_node *a, int axis);
+
+/* A constructor's inputs placed in 'n' for its BW op's forward rule, which
+** reads them from the node as a replay does: in[0..nin) inline (nin <= 2,
+** 'many' 0) or as the out-of-line list 'in' (many), and the op constant k.
+** No references are taken: tl__unbind_inputs clears them again before
+** tl__record links the inputs for good (or, in no-grad, does not). */
+static inline void tl__bind_inputs(tl_node *n, double k, size_t nin,
+                                   tl_node *const *in, int many) {
+  if (many) {
+    n->flags |= TL_F_MANY;
+    n->src.many.v = (tl_node **)(uintptr_t)in;
+    n->src.many.n = nin;
+  } else {
+    n->src.in[0] = nin > 0 ? in[0] : NULL;
+    n->src.in[1] = nin > 1 ? in[1] : NULL;
+  }
+  n->k = k;
+}
+static inline void tl__unbind_inputs(tl_node *n) {
+  n->flags &= (uint8_t)~TL_F_MANY;
+  n->src.in[0] = n->src.in[1] = NULL;
+  n->k = 0;
+}
+
+/* Recomputes the value of the op node 'n' from its inputs' current values
+** into its existing buffer (a leaf: nothing): the generic elementwise
+** forward, or the op's BW forward rule (ops.c).  Only a custom op's
+** callback can fail: ctx->sweep_failed is then set, as in backward. */
+void tl__forward_node(tl_ctx *ctx, tl_node *n);
+/* tl__forward_node over order[0..count) (op nodes only), each node's
+** gradient marked unset (ops.c). */
+void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
+/* f(a, b) (b NULL: f(a, k)) over the inputs of the elementwise array node
+** 'n' into its buffer, with broadcasting (elementwise.c). */
+void tl__elementwise_into(tl_node *n, double (*f)(double, double));
+
+/* The live captured graph whose output is 'root' and needs a gradient,
+** or NULL (compile.c): tl_backward replays its stored order.  And the
+** graphs a context still holds at tl_ctx_free, freed with it. */
+struct tl_graph *tl__graph_of(tl_ctx *ctx, const tl_node *root);
+void tl__graphs_release(tl_ctx *ctx);
 
 /* The last step of every op's constructor, once the node 'n' holds the
 ** value of 'op' over the inputs in[0..nin) (and op constant 'k'): with

@@ -90,30 +90,35 @@ tl_node *tl__neuron_row_checked(tl_ctx *ctx, tl_node *w, tl_node *b,
   size_t nin = w->val.arr->shape[1];
   tl_node **in = alloc_inputs(ctx, "neuron", nin + 2, 0);
   if (in == NULL) return NULL;
-  /* b first, then each product: the order of micrograd's sum; a float32
-  ** model's weights are widened (the neuron's value is a float64 scalar) */
-  double s;
   in[0] = w;
   in[1] = b;
+  for (size_t i = 0; i < nin; i++) in[2 + i] = x[i];
+  tl_node *n = tl__node_alloc(ctx);
+  if (n == NULL) { tl__small_free(ctx, in); return NULL; }
+  tl__bind_inputs(n, (double)row, nin + 2, in, 1);
+  tl__neuron_row_fwd(ctx, n);
+  tl__unbind_inputs(n);
+  return tl__record_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
+}
+
+/* b first, then each product: the order of micrograd's sum; a float32
+** model's weights are widened (the neuron's value is a float64 scalar) */
+void tl__neuron_row_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  tl_node *const *in = n->src.many.v, *w = in[0], *b = in[1];
+  tl_node *const *x = in + 2;
+  size_t nin = n->src.many.n - 2, row = (size_t)n->k;
+  double s;
   if (tl__dtype(w) == TL_FLOAT32) {
     const float *wr = tl__f32(w) + row * nin;
     s = tl__f32(b)[row];
-    for (size_t i = 0; i < nin; i++) {
-      s += (double)wr[i] * x[i]->val.v;
-      in[2 + i] = x[i];
-    }
+    for (size_t i = 0; i < nin; i++) s += (double)wr[i] * x[i]->val.v;
   } else {
     const double *wr = w->val.arr->data + row * nin;
     s = b->val.arr->data[row];
-    for (size_t i = 0; i < nin; i++) {
-      s += wr[i] * x[i]->val.v;
-      in[2 + i] = x[i];
-    }
+    for (size_t i = 0; i < nin; i++) s += wr[i] * x[i]->val.v;
   }
-  tl_node *n = tl__node_alloc(ctx);
-  if (n == NULL) { tl__small_free(ctx, in); return NULL; }
   n->val.v = s;
-  return tl__record_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
 }
 
 /* Row j of W's gradient receives x g, b's gradient j receives g, each x
@@ -133,6 +138,8 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
     for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], (double)wr[i] * g);
     return;
   }
+  /* one pass over the inputs: each sum below gets its terms in the same
+  ** order as in two passes (W's row, then the inputs), so the same bits */
   const double *wr = in[0]->val.arr->data + j * nin;
   tl_node *const *x = in + 2;
   if (tl__wants_grad(in[1])) tl__grads(in[1])[j] += g;
@@ -176,7 +183,21 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   tl_node *n = nd == 2 ? tl__array_node_t(ctx, t, 2, shape)
                        : tl__array_node_t(ctx, t, 1, &nout);
   if (n == NULL) { tl__small_free(ctx, in); return NULL; }
-  /* products first, then the bias: (X W^T) + b, as written by hand */
+  in[0] = x;
+  in[1] = w;
+  in[2] = b;
+  tl__bind_inputs(n, 0, 3, in, 1);
+  tl__linear_fwd(ctx, n);
+  tl__unbind_inputs(n);
+  return tl__record_block(ctx, n, TL_OP_LINEAR, 0, 3, in);
+}
+
+/* products first, then the bias: (X W^T) + b, as written by hand */
+void tl__linear_fwd(tl_ctx *ctx, tl_node *n) {
+  tl_node *const *in = n->src.many.v, *x = in[0], *w = in[1], *b = in[2];
+  size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
+  size_t rows = tl__size(x) / nin;
+  tl_dtype t = tl__dtype(n);
   tl__gemm_t(ctx, t, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data,
              1, n->val.arr->data, 1);
 #define BIAS(T, out, bv) \
@@ -185,10 +206,6 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   if (t == TL_FLOAT32) BIAS(float, tl__f32(n), tl__f32(b))
   else BIAS(double, tl__vals(n), tl__vals(b))
 #undef BIAS
-  in[0] = x;
-  in[1] = w;
-  in[2] = b;
-  return tl__record_block(ctx, n, TL_OP_LINEAR, 0, 3, in);
 }
 
 /* dW += G^T X, db += the column sums of G, dX += G W, each only where a
@@ -239,18 +256,24 @@ static double *ce_lse(ce_block *blk, size_t rows) {
 
 /* logsumexp of x[0..k), stably; nan if any value is (as torch.logsumexp,
 ** even beside inf), the max itself when it is infinite. */
-static double row_logsumexp(const double *x, size_t k) {
-  double m = -INFINITY, s = 0;
-  int has_nan = 0;
-  for (size_t j = 0; j < k; j++) {
-    if (x[j] > m) m = x[j];
-    has_nan |= isnan(x[j]);
-  }
-  if (has_nan) return NAN;
-  if (!isfinite(m)) return m;
-  for (size_t j = 0; j < k; j++) s += exp(x[j] - m);
-  return m + log(s);
+/* A float32 row is widened value by value: logsumexp in double, as
+** PyTorch's float kernel accumulates in float (less exactly). */
+#define ROW_LOGSUMEXP(name, T) \
+static double name(const T *x, size_t k) { \
+  double m = -INFINITY, s = 0; \
+  int has_nan = 0; \
+  for (size_t j = 0; j < k; j++) { \
+    if ((double)x[j] > m) m = x[j]; \
+    has_nan |= isnan((double)x[j]); \
+  } \
+  if (has_nan) return NAN; \
+  if (!isfinite(m)) return m; \
+  for (size_t j = 0; j < k; j++) s += exp((double)x[j] - m); \
+  return m + log(s); \
 }
+ROW_LOGSUMEXP(row_logsumexp, double)
+ROW_LOGSUMEXP(row_logsumexp_f32, float)
+#undef ROW_LOGSUMEXP
 
 tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
                                const size_t *cls) {
@@ -274,30 +297,35 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
   if (blk == NULL) return NULL;
   tl_node *n = tl__node_alloc(ctx);
   if (n == NULL) { tl__small_free(ctx, blk); return NULL; }
-  double *lse = ce_lse(blk, rows), total = 0;
-  double *row = tl__dtype(logits) == TL_FLOAT32 ? tl__small_alloc(ctx, k * sizeof *row) : NULL;
-  if (tl__dtype(logits) == TL_FLOAT32 && row == NULL) {
-    tl_ctx_fail(ctx, TL_ENOMEM, "cross_entropy: out of memory");
-    tl__small_free(ctx, blk);
-    tl_release(ctx, n);
-    return NULL;
-  }
-  for (size_t i = 0; i < rows; i++) {
-    /* a float32 row is widened first: logsumexp in double, as PyTorch's
-    ** float kernel accumulates in float (less exactly) */
-    const double *x = logits->val.arr->data + i * k;
-    if (row != NULL) {
-      for (size_t j = 0; j < k; j++) row[j] = tl__f32(logits)[i * k + j];
-      x = row;
-    }
-    blk->cls[i] = cls[i];
-    lse[i] = row_logsumexp(x, k);
-    total += lse[i] - x[cls[i]];
-  }
-  tl__small_free(ctx, row);
-  n->val.v = total / (double)rows;
   blk->in[0] = logits;
+  memcpy(blk->cls, cls, rows * sizeof *cls);
+  tl__bind_inputs(n, 0, 1, blk->in, 1);
+  tl__cross_entropy_fwd(ctx, n);
+  tl__unbind_inputs(n);
   return tl__record_block(ctx, n, TL_OP_CROSS_ENTROPY, 0, 1, blk->in);
+}
+
+/* The mean over rows of logsumexp(row) - row[class], each row's logsumexp
+** kept in the block for backward. */
+void tl__cross_entropy_fwd(tl_ctx *ctx, tl_node *n) {
+  (void)ctx;
+  ce_block *blk = (ce_block *)n->src.many.v;
+  tl_node *logits = blk->in[0];
+  size_t rows = logits->val.arr->shape[0], k = logits->val.arr->shape[1];
+  double *lse = ce_lse(blk, rows), total = 0;
+  for (size_t i = 0; i < rows; i++) {
+    size_t c = blk->cls[i];
+    if (tl__dtype(logits) == TL_FLOAT32) {
+      const float *x = tl__f32(logits) + i * k;
+      lse[i] = row_logsumexp_f32(x, k);
+      total += lse[i] - (double)x[c];
+    } else {
+      const double *x = logits->val.arr->data + i * k;
+      lse[i] = row_logsumexp(x, k);
+      total += lse[i] - x[c];
+    }
+  }
+  n->val.v = total / (double)rows;
 }
 
 /* Row i receives (softmax(row i) - onehot(c_i)) g / n. */

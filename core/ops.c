@@ -171,13 +171,14 @@ typedef struct op_info {
   double (*f)(double a, double b);
   double (*da)(double a, double b, double out, double g);
   double (*db)(double a, double b, double out, double g);
-  /* other ops */
+  /* other ops: the value into n's buffer, and the backward rule */
+  void (*forward)(tl_ctx *ctx, tl_node *n);
   void (*backward)(tl_ctx *ctx, tl_node *n);
   const char *grad;     /* the rule as text (tl_ops.h) */
 } op_info;
 
-#define EW(f, da, db) f, da, db, NULL
-#define BW(fn) NULL, NULL, NULL, fn
+#define EW(f, da, db) f, da, db, NULL, NULL
+#define BW(fwd, bwd) NULL, NULL, NULL, fwd, bwd
 #define ROW(id, name, symbol, arity, flags, method, rule, grad) \
   [TL_OP_##id] = {name, symbol, arity, flags, rule, grad},
 static const op_info ops[] = { TL_OP_LIST(ROW) };
@@ -265,10 +266,14 @@ static void scalar_backward(const op_info *o, tl_node *n) {
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
+/* Only a captured graph (compile.c) holds op nodes that need no gradient
+** (made from data alone, or in a forward-only capture): skipped, as they
+** receive none.  Eagerly such results are leaves. */
 tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   for (size_t i = count; i-- > 0;) {
     tl_node *n = order[i];
     const op_info *o = &ops[n->op];
+    if (!tl__wants_grad(n)) continue;
     if (o->backward != NULL) {
       o->backward(ctx, n);
       if (ctx->sweep_failed != TL_OK) {       /* a custom op's callback */
@@ -283,6 +288,44 @@ tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   }
   return TL_OK;
 }
+
+static inline void forward_node(tl_ctx *ctx, tl_node *n) {
+  const op_info *o = &ops[n->op];
+  if (o->forward != NULL) o->forward(ctx, n);
+  else if (o->f == NULL) return;                   /* a leaf */
+  else if (!tl__is_array(n)) {
+    tl_node *a = n->src.in[0], *b = n->src.in[1];
+    n->val.v = o->f(a->val.v, b ? b->val.v : n->k);
+  } else tl__elementwise_into(n, o->f);
+}
+
+void tl__forward_node(tl_ctx *ctx, tl_node *n) { forward_node(ctx, n); }
+
+/* The forward sweep of a replay (compile.c): each op node recomputed in
+** order, its gradient marked unset for the next backward pass (which then
+** needs no pass of its own to reset them).  The scalar ops of chains and
+** micrograd-style graphs are inline, as in scalar_backward.  Stops at a
+** custom op's failure (ctx->sweep_failed). */
+void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    tl_node *n = order[i];
+    n->flags &= (uint8_t)~TL_F_HAS_GRAD;
+    if (!(n->flags & (TL_F_ARRAY | TL_F_MANY))) {
+      tl_node *a = n->src.in[0], *b = n->src.in[1];
+      switch ((tl_op)n->op) {
+        case TL_OP_ADD: n->val.v = a->val.v + b->val.v; continue;
+        case TL_OP_MUL: n->val.v = a->val.v * b->val.v; continue;
+        case TL_OP_ADD_K: n->val.v = a->val.v + n->k; continue;
+        case TL_OP_MUL_K: n->val.v = a->val.v * n->k; continue;
+        case TL_OP_RELU: n->val.v = relu_f(a->val.v, 0); continue;
+        default: break;
+      }
+    }
+    forward_node(ctx, n);
+    if (ctx->sweep_failed != TL_OK) return;
+  }
+}
+
 
 /* }====================================================================== */
 
@@ -385,10 +428,12 @@ static inline tl_node *record(tl_ctx *ctx, tl_node *n, tl_op op, double k,
     tl_release(ctx, n);
     return NULL;
   }
-  if (!ctx->grad_enabled) return n;
-  if (!any_wants_grad(nin, in)) {
+  if (!ctx->grad_enabled) {
+    if (!ctx->capturing) return n;
+    n->flags |= TL_F_NO_GRAD;         /* a forward-only capture */
+  } else if (!any_wants_grad(nin, in)) {
     n->flags |= TL_F_NO_GRAD;
-    return n;
+    if (!ctx->capturing) return n;
   }
   if (nin > 2 || ops[op].arity == TL_NARY) {
     if (record_many(ctx, n, op, nin, in, NULL) == NULL) return NULL;
@@ -414,9 +459,11 @@ tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
     return NULL;
   }
   if (!ctx->grad_enabled || !any_wants_grad(nin, block)) {
-    if (ctx->grad_enabled) n->flags |= TL_F_NO_GRAD;
-    tl__small_free(ctx, block);
-    return n;
+    if (ctx->grad_enabled || ctx->capturing) n->flags |= TL_F_NO_GRAD;
+    if (!ctx->capturing) {
+      tl__small_free(ctx, block);
+      return n;
+    }
   }
   if (record_many(ctx, n, op, nin, block, block) == NULL) return NULL;
   n->op = (uint8_t)op;

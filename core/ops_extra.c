@@ -6,7 +6,7 @@
 ** buffer (tl__<op>_fwd), the constructor (allocate, forward, tl__record)
 ** and the backward rule, side by side.
 **
-** Float32 arrays are read and written through tl__at and put(): every
+** Float32 arrays are read and written through tl__at and tl__buf_put(): every
 ** value is computed in double and rounded once.  The op constant k holds
 ** the axis (0-based, -1 for all values); narrow's holds its start too.
 */
@@ -24,21 +24,6 @@
 ** Shared steps
 ** ======================================================================= */
 
-/* Value or gradient i of node 'n' (its dtype) in the buffer p. */
-static double get(tl_node *n, const void *p, size_t i) {
-  return tl__dtype(n) == TL_FLOAT32 ? (double)((const float *)p)[i]
-                                    : ((const double *)p)[i];
-}
-/* p[i] = v, or p[i] += v unless 'set' (a gradient buffer) */
-static void put(tl_node *n, void *p, size_t i, double v, int set) {
-  if (tl__dtype(n) == TL_FLOAT32) {
-    float *f = p;
-    f[i] = set ? (float)v : f[i] + (float)v;
-  } else {
-    double *d = p;
-    d[i] = set ? v : d[i] + v;
-  }
-}
 /* The values' buffer of any node (a scalar's is its inline value). */
 static void *vals(tl_node *n) {
   return tl__is_array(n) ? (void *)n->val.arr->data : (void *)&n->val.v;
@@ -100,7 +85,7 @@ void tl__reduce_min_fwd(tl_ctx *ctx, tl_node *n) {
         double v = tl__at(a, base + j * s.inner);
         if (v < acc || isnan(v)) acc = v;
       }
-      put(n, out, o * s.inner + i, acc, 1);
+      tl__buf_put(n, out, o * s.inner + i, acc, 1);
     }
 }
 
@@ -122,7 +107,7 @@ void tl__logsumexp_fwd(tl_ctx *ctx, tl_node *n) {
       }
       if (isinf(m)) m = 0;
       for (size_t j = 0; j < s.len; j++) sum += exp(tl__at(a, base + j * s.inner) - m);
-      put(n, out, o * s.inner + i, m + log(sum), 1);
+      tl__buf_put(n, out, o * s.inner + i, m + log(sum), 1);
     }
 }
 
@@ -135,11 +120,10 @@ tl_node *tl__reduce_extra(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   tl_node *n = ndim == 0 ? tl__node_alloc(ctx)
              : tl__array_node_t(ctx, tl__dtype(a), ndim, shape);
   if (n == NULL) return NULL;
-  n->k = axis;                          /* what the forward reads */
-  n->src.in[0] = a;
+  tl__bind_inputs(n, axis, 1, &a, 0);   /* what the forward reads */
   if (op == TL_OP_REDUCE_MIN) tl__reduce_min_fwd(ctx, n);
   else tl__logsumexp_fwd(ctx, n);
-  n->src.in[0] = NULL;
+  tl__unbind_inputs(n);
   return tl__record(ctx, n, op, axis, 1, &a);
 }
 
@@ -157,9 +141,9 @@ void tl__reduce_min_b(tl_ctx *ctx, tl_node *n) {
     size_t ties = 0, len = tl__size(a);
     double out = tl__at(n, 0);
     for (size_t j = 0; j < len; j++) ties += (size_t)is_min_at(tl__at(a, j), out);
-    double share = get(n, g, 0) / (double)ties;
+    double share = tl__buf_get(n, g, 0) / (double)ties;
     for (size_t j = 0; j < len; j++)
-      if (is_min_at(tl__at(a, j), out)) put(a, ga, j, share, set);
+      if (is_min_at(tl__at(a, j), out)) tl__buf_put(a, ga, j, share, set);
     return;
   }
   span s = span_of(a, (int)n->k);
@@ -168,7 +152,7 @@ void tl__reduce_min_b(tl_ctx *ctx, tl_node *n) {
       size_t base = o * s.len * s.inner + i, at = o * s.inner + i;
       for (size_t j = 0; j < s.len; j++)
         if (is_min_at(tl__at(a, base + j * s.inner), tl__at(n, at))) {
-          put(a, ga, base + j * s.inner, get(n, g, at), set);
+          tl__buf_put(a, ga, base + j * s.inner, tl__buf_get(n, g, at), set);
           break;
         }
     }
@@ -186,10 +170,10 @@ void tl__logsumexp_b(tl_ctx *ctx, tl_node *n) {
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
       size_t base = o * s.len * s.inner + i, at = o * s.inner + i;
-      double gi = get(n, g, at), out = tl__at(n, at);
+      double gi = tl__buf_get(n, g, at), out = tl__at(n, at);
       for (size_t j = 0; j < s.len; j++) {
         size_t p = base + j * s.inner;
-        put(a, ga, p, gi * exp(tl__at(a, p) - out), set);
+        tl__buf_put(a, ga, p, gi * exp(tl__at(a, p) - out), set);
       }
     }
 }
@@ -219,7 +203,7 @@ static void softmax_fwd(tl_node *n, int log_form) {
       for (size_t j = 0; j < s.len; j++) {
         size_t p = base + j * s.inner;
         double d = tl__at(a, p) - m;
-        put(n, out, p, log_form ? d - lsum : exp(d) / sum, 1);
+        tl__buf_put(n, out, p, log_form ? d - lsum : exp(d) / sum, 1);
       }
     }
 }
@@ -236,10 +220,9 @@ static tl_node *softmax_make(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   }
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), a->val.arr->ndim, a->val.arr->shape);
   if (n == NULL) return NULL;
-  n->k = axis;
-  n->src.in[0] = a;
+  tl__bind_inputs(n, axis, 1, &a, 0);
   softmax_fwd(n, op == TL_OP_LOG_SOFTMAX);
-  n->src.in[0] = NULL;
+  tl__unbind_inputs(n);
   return tl__record(ctx, n, op, axis, 1, &a);
 }
 
@@ -266,12 +249,12 @@ static void softmax_b(tl_node *n, int log_form) {
       double dot = 0;
       for (size_t j = 0; j < s.len; j++) {
         size_t p = base + j * s.inner;
-        dot += log_form ? get(n, g, p) : get(n, g, p) * tl__at(n, p);
+        dot += log_form ? tl__buf_get(n, g, p) : tl__buf_get(n, g, p) * tl__at(n, p);
       }
       for (size_t j = 0; j < s.len; j++) {
         size_t p = base + j * s.inner;
-        double y = tl__at(n, p), gj = get(n, g, p);
-        put(a, ga, p, log_form ? gj - exp(y) * dot : (gj - dot) * y, set);
+        double y = tl__at(n, p), gj = tl__buf_get(n, g, p);
+        tl__buf_put(a, ga, p, log_form ? gj - exp(y) * dot : (gj - dot) * y, set);
       }
     }
 }
@@ -336,15 +319,10 @@ tl_node *tl_cat(tl_ctx *ctx, size_t count, tl_node *const *xs, int axis) {
   shape[axis] = total;
   tl_node *n = tl__array_node_t(ctx, tl__dtype(xs[0]), first->ndim, shape);
   if (n == NULL) return NULL;
-  n->k = axis;
   /* the forward reads the inputs through the node: lend it the list */
-  n->flags |= TL_F_MANY;
-  n->src.many.v = (tl_node **)(uintptr_t)xs;
-  n->src.many.n = count;
+  tl__bind_inputs(n, axis, count, xs, 1);
   tl__cat_fwd(ctx, n);
-  n->flags &= (uint8_t)~TL_F_MANY;
-  n->src.many.v = NULL;
-  n->src.many.n = 0;
+  tl__unbind_inputs(n);
   return tl__record(ctx, n, TL_OP_CAT, axis, count, xs);
 }
 
@@ -363,7 +341,7 @@ void tl__cat_b(tl_ctx *ctx, tl_node *n) {
       void *gx = tl__grads_once_any(x, &set);
       for (size_t o = 0; o < s.outer; o++)
         for (size_t j = 0; j < part; j++)
-          put(x, gx, o * part + j, get(n, g, o * s.len * s.inner + off + j), set);
+          tl__buf_put(x, gx, o * part + j, tl__buf_get(n, g, o * s.len * s.inner + off + j), set);
     }
     off += part;
   }
@@ -447,10 +425,9 @@ tl_node *tl_narrow(tl_ctx *ctx, tl_node *a, int axis, size_t start,
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), a->val.arr->ndim, shape);
   if (n == NULL) return NULL;
   double k = (double)start * TL_MAX_DIMS + axis;
-  n->k = k;
-  n->src.in[0] = a;
+  tl__bind_inputs(n, k, 1, &a, 0);
   tl__narrow_fwd(ctx, n);
-  n->src.in[0] = NULL;
+  tl__unbind_inputs(n);
   return tl__record(ctx, n, TL_OP_NARROW, k, 1, &a);
 }
 
@@ -468,7 +445,7 @@ void tl__narrow_b(tl_ctx *ctx, tl_node *n) {
   void *ga = tl__grads_once_any(a, &set);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t j = 0; j < part; j++)
-      put(a, ga, o * row + at + j, get(n, g, o * part + j), set);
+      tl__buf_put(a, ga, o * row + at + j, tl__buf_get(n, g, o * part + j), set);
 }
 
 /* }====================================================================== */

@@ -20,12 +20,19 @@
 **                            what input a and b receive from the gradient
 **                            (db NULL for one input); static functions in
 **                            core/ops.c, written right above the table
-**             BW(fn)         any other op: void fn(tl_ctx *, tl_node *n) adds n's
-**                            gradient into its inputs; fn is declared
-**                            from this list (core/internal.h), so it must
-**                            be a tl__ name defined in a core file next to
-**                            the op's constructor (which computes the value
-**                            and calls tl__record)
+**             BW(fwd, bwd)   any other op: void fwd(tl_ctx *, tl_node *n)
+**                            computes n's value from its inputs' current
+**                            values into n's buffer, already allocated
+**                            (no allocation: compiled steps replay it,
+**                            core/compile.c); void bwd(tl_ctx *, tl_node *n)
+**                            adds n's gradient into its inputs.  Both are
+**                            declared from this list (core/internal.h), so
+**                            they are tl__ names (tl__<op>_fwd,
+**                            tl__<op>_b) defined in a core file next to
+**                            the op's constructor, which checks the
+**                            arguments, allocates the node, sets what fwd
+**                            reads from the node (n->k, the input list),
+**                            calls fwd and ends in tl__record
 **   grad    the rule as text, for e:explain() and the step-by-step view
 **           (core/trace.c): what each input receives, one part per input
 **           separated by "; " (the last part serves the remaining inputs of
@@ -47,14 +54,16 @@
 **
 ** Adding an op: append a row at the end of the list (nothing stores op
 ** codes, so order is free; appending keeps merges small), write
-** its functions (EW: f and derivatives in core/ops.c; BW: constructor and
-** backward side by side in a core file, the constructor ending in
-** tl__record), write its rule as text (the grad column), declare the
-** constructor in a public header, call it from tl_replay (core/custom.c,
-** for gradcheck; BW ops only, EW ones are found by their flags), and give
-** it a recipe in spec/ops_spec.lua, which fails for an op without one (or
-** without rule text, or whose e:explain() leaves a placeholder unfilled,
-** or that tl_replay cannot run).
+** its functions (EW: f and derivatives in core/ops.c; BW: constructor,
+** forward and backward side by side in a core file, the constructor
+** calling the forward and ending in tl__record), write its rule as text
+** (the grad column), declare the constructor in a public header, call it
+** from tl_replay (core/custom.c, for gradcheck; BW ops only, EW ones are
+** found by their flags), and give it a recipe in spec/ops_spec.lua, which
+** fails for an op without one (or without rule text, or whose
+** e:explain() leaves a placeholder unfilled, or that tl_replay cannot
+** run), and one in spec/compile_spec.lua, which checks that a compiled
+** replay gives the eager values and gradients bit for bit.
 */
 #ifndef TORCHLET_TL_OPS_H
 #define TORCHLET_TL_OPS_H
@@ -139,35 +148,35 @@ enum {
   X(SOFTPLUS,    "softplus",  "softplus",  1,       0,      "softplus", EW(softplus_f, softplus_ga, NULL), \
     "$g * sigmoid($a)") \
   /* arrays (core/array_ops.c) */ \
-  X(REDUCE_SUM,  "sum",       "sum",       1,       TL__AR | TL_OPF_AXIS, "sum",  BW(tl__reduce_b), \
+  X(REDUCE_SUM,  "sum",       "sum",       1,       TL__AR | TL_OPF_AXIS, "sum",  BW(tl__reduce_fwd, tl__reduce_b), \
     "expand($g)") \
-  X(REDUCE_MEAN, "mean",      "mean",      1,       TL__AR | TL_OPF_AXIS, "mean", BW(tl__reduce_b), \
+  X(REDUCE_MEAN, "mean",      "mean",      1,       TL__AR | TL_OPF_AXIS, "mean", BW(tl__reduce_fwd, tl__reduce_b), \
     "expand($g) / $n") \
-  X(REDUCE_MAX,  "max",       "max",       1,       TL__AR | TL_OPF_AXIS, "max",  BW(tl__reduce_b), \
+  X(REDUCE_MAX,  "max",       "max",       1,       TL__AR | TL_OPF_AXIS, "max",  BW(tl__reduce_fwd, tl__reduce_b), \
     "$g where $a == $out") \
-  X(MATMUL,      "matmul",    "@",         2,       TL__AR, "matmul",   BW(tl__matmul_b), \
+  X(MATMUL,      "matmul",    "@",         2,       TL__AR, "matmul",   BW(tl__matmul_fwd, tl__matmul_b), \
     "$g @ $b^T; $a^T @ $g") \
-  X(TRANSPOSE,   "transpose", "T",         1,       TL__AR, "transpose", BW(tl__transpose_b), \
+  X(TRANSPOSE,   "transpose", "T",         1,       TL__AR, "transpose", BW(tl__transpose_fwd, tl__transpose_b), \
     "$g^T") \
-  X(RESHAPE,     "reshape",   "reshape",   1,       TL__AR, "reshape",  BW(tl__reshape_b), \
+  X(RESHAPE,     "reshape",   "reshape",   1,       TL__AR, "reshape",  BW(tl__reshape_fwd, tl__reshape_b), \
     "reshape($g)") \
   /* a[k]: a row of a matrix, an element of a vector (Lua: x[i]) */ \
-  X(INDEX,       "index",     "[]",        1,       TL__AR | TL_OPF_INDEX, NULL, BW(tl__index_b), \
+  X(INDEX,       "index",     "[]",        1,       TL__AR | TL_OPF_INDEX, NULL, BW(tl__index_fwd, tl__index_b), \
     "$g into row $row") \
   /* scalars gathered into an array */ \
-  X(STACK,       "stack",     "stack",     TL_NARY, 0,      NULL,       BW(tl__stack_b), \
+  X(STACK,       "stack",     "stack",     TL_NARY, 0,      NULL,       BW(tl__stack_fwd, tl__stack_b), \
     "$g[$i]") \
   /* fused model and loss ops (core/nn_ops.c): W[k].x + b[k] over inputs \
   ** W, b, x... (k the row); X W^T + b over X, W, b; the mean softmax \
   ** cross-entropy of (N x K) logits */ \
-  X(NEURON_ROW,  "neuron",    "w.x+b",     TL_NARY, 0,      NULL,       BW(tl__neuron_row_b), \
+  X(NEURON_ROW,  "neuron",    "w.x+b",     TL_NARY, 0,      NULL,       BW(tl__neuron_row_fwd, tl__neuron_row_b), \
     "$g * ($xs) into row $row; $g into [$row]; $g * $w") \
-  X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_b), \
+  X(LINEAR,      "linear",    "xW'+b",     TL_NARY, TL__AR, NULL,       BW(tl__linear_fwd, tl__linear_b), \
     "$g @ $b; $g^T @ $a; column sums of $g") \
-  X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_b), \
+  X(CROSS_ENTROPY, "cross_entropy", "cross-entropy", TL_NARY, TL__AR, NULL, BW(tl__cross_entropy_fwd, tl__cross_entropy_b), \
     "(softmax($a) - onehot(class)) * $g / $n") \
   /* a's values in another dtype (k: the tl_dtype); drawn "to float32" */ \
-  X(TO_DTYPE,    "to",        "to",        1,       TL__AR, NULL,       BW(tl__to_dtype_b), \
+  X(TO_DTYPE,    "to",        "to",        1,       TL__AR, NULL,       BW(tl__to_dtype_fwd, tl__to_dtype_b), \
     "$g") \
   /* activations of torchlet.nn's modules: GELU (erf form), leaky ReLU \
   ** with the slope below 0 as k */ \
@@ -177,27 +186,27 @@ enum {
     "$g * ($a > 0 ? 1 : $k)") \
   /* an op whose forward and backward are callbacks (core/custom.c, \
   ** tl_custom.h): drawn and named by its own name ($op) */ \
-  X(CUSTOM,      "custom",    "custom",    TL_NARY, 0,      NULL,       BW(tl__custom_b), \
+  X(CUSTOM,      "custom",    "custom",    TL_NARY, 0,      NULL,       BW(tl__custom_fwd, tl__custom_b), \
     "$op.backward($g)[$i]") \
   /* core/ops_extra.c: min and logsumexp (reductions, through tl_reduce), \
   ** softmax and log_softmax along axis k, clamp's two halves (Lua's \
   ** x:clamp(lo, hi) makes one or both), concatenation along axis k, a \
   ** slice (k: start * TL_MAX_DIMS + axis) */ \
-  X(REDUCE_MIN,  "min",       "min",       1,       TL__AR | TL_OPF_AXIS, "min", BW(tl__reduce_min_b), \
+  X(REDUCE_MIN,  "min",       "min",       1,       TL__AR | TL_OPF_AXIS, "min", BW(tl__reduce_min_fwd, tl__reduce_min_b), \
     "$g where $a == $out") \
-  X(LOGSUMEXP,   "logsumexp", "logsumexp", 1,       TL__AR | TL_OPF_AXIS, "logsumexp", BW(tl__logsumexp_b), \
+  X(LOGSUMEXP,   "logsumexp", "logsumexp", 1,       TL__AR | TL_OPF_AXIS, "logsumexp", BW(tl__logsumexp_fwd, tl__logsumexp_b), \
     "expand($g) * exp($a - $out)") \
-  X(SOFTMAX,     "softmax",   "softmax",   1,       TL__AR, "softmax",  BW(tl__softmax_b), \
+  X(SOFTMAX,     "softmax",   "softmax",   1,       TL__AR, "softmax",  BW(tl__softmax_fwd, tl__softmax_b), \
     "$out * ($g - sum($g * $out))") \
-  X(LOG_SOFTMAX, "log_softmax", "log_softmax", 1,   TL__AR, "log_softmax", BW(tl__log_softmax_b), \
+  X(LOG_SOFTMAX, "log_softmax", "log_softmax", 1,   TL__AR, "log_softmax", BW(tl__log_softmax_fwd, tl__log_softmax_b), \
     "$g - exp($out) * sum($g)") \
   X(CLAMP_MIN_K, "clamp_min", "clamp_min", 1,       TL__K,  NULL,       EW(clamp_min_f, clamp_min_ga, NULL), \
     "$g * ($a >= $k)") \
   X(CLAMP_MAX_K, "clamp_max", "clamp_max", 1,       TL__K,  NULL,       EW(clamp_max_f, clamp_max_ga, NULL), \
     "$g * ($a <= $k)") \
-  X(CAT,         "cat",       "cat",       TL_NARY, TL__AR, NULL,       BW(tl__cat_b), \
+  X(CAT,         "cat",       "cat",       TL_NARY, TL__AR, NULL,       BW(tl__cat_fwd, tl__cat_b), \
     "the block of $g that input $i gave") \
-  X(NARROW,      "narrow",    "narrow",    1,       TL__AR, "narrow",   BW(tl__narrow_b), \
+  X(NARROW,      "narrow",    "narrow",    1,       TL__AR, "narrow",   BW(tl__narrow_fwd, tl__narrow_b), \
     "$g into the slice")
 
 #ifdef __cplusplus

@@ -132,6 +132,13 @@ static void restore(saved_grad *s, tl_node *n) {
 
 /* }====================================================================== */
 
+/* Whether backward has a step at 'n': an op that needs a gradient (a
+** captured graph, compile.c, also holds ops over data alone, which
+** backward skips as it skips leaves). */
+static int has_step(const tl_node *n) {
+  return n->op != TL_OP_LEAF && tl__wants_grad(n);
+}
+
 /* Errors name 'who', what the caller asked for ("explain", "steps",
 ** "html"), not the trace underneath. */
 static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, const char *who,
@@ -181,7 +188,7 @@ static tl_trace *trace_new(tl_ctx *ctx, tl_node *root, const char *who,
     while (t->keys[h] != NULL) h = (h + 1) & (hcap - 1);
     t->keys[h] = n;
     t->pos[h] = i + 1;
-    t->steps += n->op != TL_OP_LEAF;
+    t->steps += has_step(n);
   }
   /* Set every gradient aside, then start as backward does, from none;
   ** leaves too, so that they show this pass alone. */
@@ -517,7 +524,7 @@ int tl_trace_next(tl_ctx *ctx, tl_trace *t) {
     sb_printf(&t->text, "%s.grad = 1 (the seed)",
               tl_trace_name(t, t->root, nm, sizeof nm));
   } else {
-    while (t->next > 0 && t->order[t->next - 1]->op == TL_OP_LEAF) t->next--;
+    while (t->next > 0 && !has_step(t->order[t->next - 1])) t->next--;
     if (t->next == 0) return 0;
     tl_node *n = t->order[--t->next];
     t->node = n;

@@ -39,7 +39,7 @@ build = {
     ["torchlet.core"] = {
       sources = {
         "core/array.c", "core/array_ops.c", "core/atomic_file.c",
-        "core/checkpoint.c", "core/ctx.c", "core/custom.c",
+        "core/checkpoint.c", "core/compile.c", "core/ctx.c", "core/custom.c",
         "core/elementwise.c", "core/ew_fast.c",
         "core/export_c.c", "core/gemm.c", "core/graph.c",
         "core/loss.c",
@@ -49,7 +49,8 @@ build = {
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
         "core/viz/viz_graphviz.c", "core/viz/viz_html.c", "core/viz/viz_layout.c",
         "core/viz/viz_model.c", "core/viz/viz_output.c", "bindings/runtime.c",
-        "bindings/array.c", "bindings/checkpoint.c", "bindings/element.c",
+        "bindings/array.c", "bindings/checkpoint.c", "bindings/compile.c",
+        "bindings/element.c",
         "bindings/function.c",
         "bindings/host_api.c",
         "bindings/loss.c", "bindings/module.c", "bindings/nn.c",

@@ -239,6 +239,16 @@ describe("bench/run.lua", function()
     assert.are.equal(4, verdicts, out)
   end)
 
+  it("bench/compile.lua prints issue 15's four targets, each with its verdict", function()
+    local ok, out = helpers.run("TORCHLET_BENCH_PYTHON=none " .. lua54
+                                .. " bench/compile.lua --quick")
+    assert.is_true(ok, out)
+    for _, c in ipairs{"C1", "C2", "C4"} do
+      assert.truthy(out:find("\n" .. c .. " [^\n]*: (%u+)\n"), out)
+    end
+    assert.truthy(out:find("\nC3 [^\n]*PyTorch not available[^\n]*not judged"), out)
+  end)
+
   it("bench/speed_targets.lua judges each target on the PyTorch child's medians", function()
     -- a stand-in for the PyTorch child that speaks its protocol: a step of
     -- T1 or T3 "takes" 1000 s, of T2 or T4 1 ns

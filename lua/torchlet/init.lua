@@ -14,6 +14,7 @@ what is easier to write in Lua.  It sets no globals.
     torchlet.loss    mse, hinge, bce, cross_entropy     (C: bindings/loss.c)
     torchlet.data    make_moons, make_circles, make_blobs, batches (lua/torchlet/data.lua)
     torchlet.Function, torchlet.gradcheck             (lua/torchlet/autograd.lua)
+    torchlet.compile                                  (lua/torchlet/compile.lua)
 ]]
 local core = require "torchlet.core"
 local concat, type = table.concat, type
@@ -27,6 +28,7 @@ do
   M.Function, M.gradcheck = autograd.Function, autograd.gradcheck
 end
 M.data = require "torchlet.data"
+M.compile = require("torchlet.compile").compile
 -- The Lua part of optim joins the C part's table, so torchlet.optim and
 -- torchlet.core.optim stay one table.
 for k, v in pairs(require "torchlet.optim_extra") do core.optim[k] = v end

@@ -1,0 +1,340 @@
+/*
+** compile.c -- compiled steps (tl_compile.h): a graph captured once, its
+** order stored, replayed forward and backward over that order.
+**
+** A replay allocates nothing: values and gradients go into the buffers the
+** recording allocated, and the order is not walked again.  Forward is the
+** generic elementwise forward or the op's BW forward rule (tl_ops.h), the
+** very functions the constructors call; backward does what tl_backward's
+** walk and sweep do (interior gradients reset, array gradients present,
+** the root seeded with 1, tl__backward_sweep in reverse order), so results
+** are the eager ones bit for bit.
+*/
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "size.h"
+#include "tl_compile.h"
+
+struct tl_graph {
+  tl_node *root;
+  tl_node **inputs;
+  size_t ninputs;
+  tl_node **order;      /* every node, tl_topo's order */
+  size_t count;
+  tl_node **ops;        /* the op nodes among them, in the same order */
+  size_t nops;
+  /* the parameters (leaves that need a gradient, not inputs) that were
+  ** held outside the graph when it was recorded, and the references the
+  ** graph's own nodes take on each: at no more than that, their owner has
+  ** let them go (a model converted to another dtype gets new ones) */
+  tl_node **params;
+  uint32_t *uses;
+  size_t nparams;
+  int grad;             /* the root needs a gradient */
+  /* ctx->epoch right after the last forward sweep, which marked interior
+  ** gradients unset: while no walk or backward ran since, backward needs
+  ** no pass to reset them; 0 otherwise */
+  uint32_t fresh;
+  tl_node **arrays;     /* the array leaves that need a gradient */
+  size_t narrays;
+  tl_graph *next;       /* ctx->graphs */
+};
+
+void tl_capture_begin(tl_ctx *ctx) { ctx->capturing++; }
+
+void tl_capture_abort(tl_ctx *ctx) {
+  if (ctx->capturing > 0) ctx->capturing--;
+}
+
+int tl_capturing(const tl_ctx *ctx) { return ctx->capturing > 0; }
+
+static void unlink_graph(tl_ctx *ctx, tl_graph *g) {
+  for (tl_graph **p = &ctx->graphs; *p != NULL; p = &(*p)->next)
+    if (*p == g) { *p = g->next; return; }
+}
+
+void tl_graph_free(tl_ctx *ctx, tl_graph *g) {
+  if (g == NULL) return;
+  unlink_graph(ctx, g);
+  tl_release(ctx, g->root);
+  for (size_t i = 0; i < g->ninputs; i++) tl_release(ctx, g->inputs[i]);
+  free(g->inputs);
+  free(g->order);
+  free(g->ops);
+  free(g->params);
+  free(g->uses);
+  free(g->arrays);
+  free(g);
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(tl_node *const *)a, y = (uintptr_t)*(tl_node *const *)b;
+  return (x > y) - (x < y);
+}
+
+/* Fills g->params and g->uses (see struct tl_graph); 0 when memory is short. */
+static int find_params(tl_graph *g) {
+  size_t np = 0;
+  g->params = malloc((g->count ? g->count : 1) * sizeof *g->params);
+  g->uses = calloc(g->count ? g->count : 1, sizeof *g->uses);
+  if (g->params == NULL || g->uses == NULL) return 0;
+  for (size_t i = 0; i < g->count; i++) {
+    tl_node *n = g->order[i];
+    int input = 0;
+    for (size_t j = 0; j < g->ninputs; j++) input |= g->inputs[j] == n;
+    if (tl__nin(n) == 0 && tl__wants_grad(n) && !input &&
+        !(n->flags & TL_F_IN_CAPTURE))
+      g->params[np++] = n;
+  }
+  qsort(g->params, np, sizeof *g->params, cmp_ptr);
+  for (size_t i = 0; i < g->nops; i++) {
+    tl_node *const *in = tl__inputs(g->ops[i]);
+    for (size_t j = 0, nin = tl__nin(g->ops[i]); j < nin; j++) {
+      tl_node **p = np ? bsearch(&in[j], g->params, np, sizeof *g->params, cmp_ptr) : NULL;
+      if (p != NULL) g->uses[p - g->params]++;
+    }
+  }
+  size_t kept = 0;            /* only those held outside the graph */
+  for (size_t i = 0; i < np; i++)
+    if (g->params[i]->refs > g->uses[i] + (g->params[i] == g->root)) {
+      g->params[kept] = g->params[i];
+      g->uses[kept++] = g->uses[i] + (g->params[i] == g->root);
+    }
+  g->nparams = kept;
+  return 1;
+}
+
+tl_graph *tl_capture_end(tl_ctx *ctx, tl_node *root, size_t ninputs,
+                         tl_node *const *inputs) {
+  if (ctx->capturing == 0) {
+    tl_ctx_fail(ctx, TL_EARG, "capture: no capture was begun");
+    return NULL;
+  }
+  ctx->capturing--;
+  if (root == NULL || (ninputs > 0 && inputs == NULL)) {
+    tl_ctx_fail(ctx, TL_EARG, "capture: a root and inputs expected, got NULL");
+    return NULL;
+  }
+  for (size_t i = 0; i < ninputs; i++)
+    if (inputs[i] == NULL || tl__nin(inputs[i]) != 0) {
+      tl_ctx_fail(ctx, TL_EARG, "capture: input %zu is %s", i + 1,
+                  inputs[i] ? "the result of an op, not a leaf" : "NULL");
+      return NULL;
+    }
+  size_t count;
+  tl_node *const *order = tl_topo(ctx, root, &count);
+  if (order == NULL) return NULL;
+  tl_graph *g = calloc(1, sizeof *g);
+  size_t bytes = 0;
+  if (g == NULL || !tl__size_mul(count, sizeof *order, &bytes)) goto nomem;
+  g->order = malloc(bytes);
+  g->ops = malloc(bytes);
+  g->inputs = malloc((ninputs ? ninputs : 1) * sizeof *inputs);
+  if (g->order == NULL || g->ops == NULL || g->inputs == NULL) goto nomem;
+  memcpy(g->order, order, bytes);
+  g->count = count;
+  g->arrays = malloc(bytes ? bytes : 1);
+  if (g->arrays == NULL) goto nomem;
+  for (size_t i = 0; i < count; i++) {
+    tl_node *n = g->order[i];
+    if (tl__nin(n) != 0) g->ops[g->nops++] = n;
+    else if (tl__is_array(n)) g->arrays[g->narrays++] = n;
+    /* gradient buffers now, so that no replay allocates them */
+    if (tl__wants_grad(root) && tl__is_array(n) && tl__wants_grad(n) &&
+        !tl__alloc_grad(ctx, n))
+      goto fail;
+  }
+  g->grad = tl__wants_grad(root);
+  g->root = root;
+  tl_retain(root);
+  g->ninputs = ninputs;
+  for (size_t i = 0; i < ninputs; i++) {
+    g->inputs[i] = inputs[i];
+    tl_retain(inputs[i]);
+  }
+  if (!find_params(g)) {
+    tl_graph_free(ctx, g);
+    tl_ctx_fail(ctx, TL_ENOMEM, "capture: out of memory for %zu nodes", count);
+    return NULL;
+  }
+  g->next = ctx->graphs;
+  ctx->graphs = g;
+  return g;
+nomem:
+  tl_ctx_fail(ctx, TL_ENOMEM, "capture: out of memory for %zu nodes", count);
+fail:
+  if (g != NULL) { free(g->order); free(g->ops); free(g->inputs); free(g->arrays); }
+  free(g);
+  return NULL;
+}
+
+tl_status tl_graph_forward(tl_ctx *ctx, tl_graph *g) {
+  for (size_t i = 0; i < g->nparams; i++)
+    if (g->params[i]->refs <= g->uses[i]) {
+      const char *label = g->params[i]->label;
+      return tl_ctx_fail(ctx, TL_EARG, "compiled step: parameter %zu%s%s%s "
+                         "was let go by its owner since recording (freed, or "
+                         "replaced by a conversion such as model:float()); "
+                         "record the step again", i + 1, label ? " (" : "",
+                         label ? label : "", label ? ")" : "");
+    }
+  g->fresh = 0;
+  tl__forward_sweep(ctx, g->ops, g->nops);
+  if (ctx->sweep_failed != TL_OK) {          /* a custom op's callback */
+    tl_status st = ctx->sweep_failed;
+    ctx->sweep_failed = TL_OK;
+    return st;
+  }
+  g->fresh = tl__next_epoch(ctx);
+  return TL_OK;
+}
+
+/* As graph.c's walk with reset, then its backward: interior gradients
+** unset, array nodes' buffers present (they are, unless freed since), the
+** root seeded with 1. */
+tl_status tl_graph_backward(tl_ctx *ctx, tl_graph *g) {
+  if (!g->grad)
+    return tl_ctx_fail(ctx, TL_EARG, "backward: the root needs no gradient "
+                       "(a forward-only compiled graph)");
+  if (tl__is_array(g->root)) {
+    char s[64];
+    return tl_ctx_fail(ctx, TL_EARG, "backward: the root is an array of shape "
+                       "%s; pass a gradient of the same shape",
+                       tl__shape_str(g->root, s, sizeof s));
+  }
+  if (ctx->in_callback)
+    return tl_ctx_fail(ctx, TL_EARG, "a graph walk (backward, zero_grad, "
+                       "drawing, explain) cannot run inside a custom op's "
+                       "backward");
+  /* interior buffers were made at capture and live as long as their
+  ** nodes; a leaf's requires_grad may have been turned on since */
+  for (size_t i = 0; i < g->narrays; i++)
+    if (g->arrays[i]->val.arr->grad == NULL && tl__wants_grad(g->arrays[i]) &&
+        !tl__alloc_grad(ctx, g->arrays[i]))
+      return TL_ENOMEM;
+  if (g->fresh == 0 || g->fresh != ctx->epoch)   /* a walk ran since */
+    for (size_t i = 0, n = g->nops; i < n; i++)
+      g->ops[i]->flags &= (uint8_t)~TL_F_HAS_GRAD;
+  g->fresh = 0;
+  tl__next_epoch(ctx);                  /* other graphs' fresh marks expire */
+  tl__grad_add(g->root, 1.0);
+  return tl__backward_sweep(ctx, g->order, g->count);
+}
+
+tl_graph *tl__graph_of(tl_ctx *ctx, const tl_node *root) {
+  for (tl_graph *g = ctx->graphs; g != NULL; g = g->next)
+    if (g->root == root && g->grad) return g;
+  return NULL;
+}
+
+tl_node *tl_graph_output(const tl_graph *g) { return g->root; }
+
+tl_node *tl_graph_input(const tl_graph *g, size_t i) {
+  return i < g->ninputs ? g->inputs[i] : NULL;
+}
+
+size_t tl_graph_ninputs(const tl_graph *g) { return g->ninputs; }
+
+tl_node *const *tl_graph_nodes(const tl_graph *g, size_t *count) {
+  *count = g->count;
+  return g->order;
+}
+
+int tl_graph_has_grad(const tl_graph *g) { return g->grad; }
+
+void tl__graphs_release(tl_ctx *ctx) {
+  while (ctx->graphs != NULL) {       /* the nodes go with the context */
+    tl_graph *g = ctx->graphs;
+    ctx->graphs = g->next;
+    free(g->inputs);
+    free(g->order);
+    free(g->ops);
+    free(g->params);
+    free(g->uses);
+    free(g->arrays);
+    free(g);
+  }
+}
+
+static int same_shape(const tl_node *a, const tl_node *b) {
+  if (tl__ndim(a) != tl__ndim(b) || tl__dtype(a) != tl__dtype(b)) return 0;
+  for (size_t d = 0; d < tl__ndim(a); d++)
+    if (tl__shape(a)[d] != tl__shape(b)[d]) return 0;
+  return 1;
+}
+
+/* Positions of a graph's nodes, sorted by address for bsearch. */
+typedef struct posn { const tl_node *n; size_t at; } posn;
+
+static int cmp_posn(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const posn *)a)->n, y = (uintptr_t)((const posn *)b)->n;
+  return (x > y) - (x < y);
+}
+
+static posn *positions(const tl_graph *g) {
+  posn *p = malloc((g->count ? g->count : 1) * sizeof *p);
+  if (p == NULL) return NULL;
+  for (size_t i = 0; i < g->count; i++) p[i] = (posn){g->order[i], i};
+  qsort(p, g->count, sizeof *p, cmp_posn);
+  return p;
+}
+
+static size_t position(const tl_graph *g, const posn *p, const tl_node *n) {
+  posn key = {n, 0};
+  const posn *f = bsearch(&key, p, g->count, sizeof *p, cmp_posn);
+  return f ? f->at : SIZE_MAX;
+}
+
+static int is_input(const tl_graph *g, const tl_node *n) {
+  for (size_t i = 0; i < g->ninputs; i++)
+    if (g->inputs[i] == n) return 1;
+  return 0;
+}
+
+const char *tl_graph_diff(const tl_graph *a, const tl_graph *b, char *buf,
+                          size_t size) {
+  if (a->count != b->count) {
+    snprintf(buf, size, "%zu nodes recorded first, %zu now", a->count, b->count);
+    return buf;
+  }
+  posn *pa = positions(a), *pb = positions(b);
+  const char *result = NULL;
+  if (pa == NULL || pb == NULL) {
+    snprintf(buf, size, "out of memory comparing recordings");
+    result = buf;
+  }
+  for (size_t i = 0; result == NULL && i < a->count; i++) {
+    tl_node *x = a->order[i], *y = b->order[i];
+    char sx[64], sy[64];
+    const char *what = NULL;
+    if (x->op != y->op || tl__nin(x) != tl__nin(y)) what = "op";
+    else if (!same_shape(x, y)) what = "shape or dtype";
+    else if (x->k != y->k && !(x->k != x->k && y->k != y->k)) what = "op constant";
+    else if (tl__nin(x) == 0 && tl__wants_grad(x) != tl__wants_grad(y)) what = "requires_grad";
+    else if (tl__nin(x) == 0 && tl__wants_grad(x) && !is_input(a, x) && x != y)
+      what = "parameter";
+    else if (x->op == TL_OP_CROSS_ENTROPY) {       /* the classes it keeps */
+      size_t rows = tl__shape(tl__inputs(x)[0])[0];
+      const size_t *cx = (const size_t *)(const void *)(tl__inputs(x) + 1);
+      const size_t *cy = (const size_t *)(const void *)(tl__inputs(y) + 1);
+      if (memcmp(cx, cy, rows * sizeof *cx) != 0) what = "classes";
+    }
+    for (size_t j = 0; what == NULL && j < tl__nin(x); j++)
+      if (position(a, pa, tl__inputs(x)[j]) != position(b, pb, tl__inputs(y)[j]))
+        what = "inputs";
+    if (what != NULL) {
+      snprintf(buf, size, "node %zu of %zu differs (%s): %s %s recorded first, "
+               "%s %s now", i + 1, a->count, what, x->op ? tl_node_op_name(x) : "leaf",
+               tl__shape_str(x, sx, sizeof sx), y->op ? tl_node_op_name(y) : "leaf",
+               tl__shape_str(y, sy, sizeof sy));
+      result = buf;
+    }
+  }
+  free(pa);
+  free(pb);
+  return result;
+}
