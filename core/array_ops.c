@@ -31,19 +31,6 @@ static int check_node(tl_ctx *ctx, const char *fn, const tl_node *a) {
 ** Reductions: sum, mean, max over everything or along one axis
 ** ======================================================================= */
 
-/* a viewed as [outer, len, inner] around the reduced axis */
-typedef struct span { size_t outer, len, inner; } span;
-
-static span span_of(const tl_node *a, int axis) {
-  span s = {1, tl__size(a), 1};
-  if (axis < 0) return s;
-  const size_t *shape = a->val.arr->shape;
-  s.len = shape[axis];
-  for (int d = 0; d < axis; d++) s.outer *= shape[d];
-  for (size_t d = (size_t)axis + 1; d < a->val.arr->ndim; d++) s.inner *= shape[d];
-  return s;
-}
-
 /* {== Summing loops ======================================================
 ** A float32 sum along a contiguous run (an axis with nothing after it, or
 ** everything) accumulates in double in 8 partial sums, value i going to
@@ -132,19 +119,14 @@ tl_node *tl_reduce(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
     if ((int)d != axis) shape[ndim++] = a->val.arr->shape[d];
   tl_node *n = result(ctx, ndim, shape, tl__dtype(a));
   if (n == NULL) return NULL;
-  n->op = (uint8_t)op;                  /* the forward reads which */
-  tl__bind_inputs(n, axis, 1, &a, 0);
-  tl__reduce_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  n->op = TL_OP_LEAF;                   /* until tl__record says otherwise */
-  return tl__record(ctx, n, op, axis, 1, &a);
+  return tl__compute(ctx, n, op, axis, 1, &a);
 }
 
 void tl__reduce_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *a = A(n);
   tl_op op = (tl_op)n->op;
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   int f32 = tl__dtype(a) == TL_FLOAT32;
   size_t es = tl__esize(tl__dtype(a));
   /* along an axis with values after it: a block of positions at once */
@@ -201,7 +183,7 @@ void tl__reduce_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *a = A(n);
   if (!tl__wants_grad(a)) return;
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   const void *g = tl__grads_any(n);
   int set;                              /* each position gets one value */
   void *ga = tl__grads_once_any(a, &set);
@@ -287,10 +269,7 @@ tl_node *tl_matmul(tl_ctx *ctx, tl_node *a, tl_node *b) {
   tl_node *n = result(ctx, ndim, shape, t);
   if (n == NULL) return NULL;
   tl_node *in[2] = {a, b};
-  tl__bind_inputs(n, 0, 2, in, 0);
-  tl__matmul_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_MATMUL, 0, 2, in);
+  return tl__compute(ctx, n, TL_OP_MATMUL, 0, 2, in);
 }
 
 void tl__matmul_fwd(tl_ctx *ctx, tl_node *n) {
@@ -368,10 +347,7 @@ tl_node *tl_transpose(tl_ctx *ctx, tl_node *a) {
   size_t shape[2] = {c, r};
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), 2, shape);
   if (n == NULL) return NULL;
-  tl__bind_inputs(n, 0, 1, &a, 0);
-  tl__transpose_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_TRANSPOSE, 0, 1, &a);
+  return tl__compute(ctx, n, TL_OP_TRANSPOSE, 0, 1, &a);
 }
 
 void tl__transpose_fwd(tl_ctx *ctx, tl_node *n) {
@@ -415,10 +391,7 @@ tl_node *tl_reshape(tl_ctx *ctx, tl_node *a, size_t ndim, const size_t *shape) {
   }
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), ndim, shape);
   if (n == NULL) return NULL;
-  tl__bind_inputs(n, 0, 1, &a, 0);
-  tl__reshape_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_RESHAPE, 0, 1, &a);
+  return tl__compute(ctx, n, TL_OP_RESHAPE, 0, 1, &a);
 }
 
 void tl__reshape_fwd(tl_ctx *ctx, tl_node *n) {
@@ -453,10 +426,7 @@ tl_node *tl_index(tl_ctx *ctx, tl_node *a, size_t i) {
   tl__array *arr = a->val.arr;
   tl_node *n = result(ctx, arr->ndim - 1, arr->shape + 1, tl__dtype(a));
   if (n == NULL) return NULL;
-  tl__bind_inputs(n, (double)i, 1, &a, 0);
-  tl__index_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_INDEX, (double)i, 1, &a);
+  return tl__compute(ctx, n, TL_OP_INDEX, (double)i, 1, &a);
 }
 
 void tl__index_fwd(tl_ctx *ctx, tl_node *n) {
@@ -500,10 +470,7 @@ tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
     tl_release(ctx, n);
     return NULL;
   }
-  tl__bind_inputs(n, 0, count, xs, 1);
-  tl__stack_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_STACK, 0, count, xs);
+  return tl__compute(ctx, n, TL_OP_STACK, 0, count, xs);
 }
 
 void tl__stack_fwd(tl_ctx *ctx, tl_node *n) {
@@ -538,10 +505,7 @@ tl_node *tl_to_dtype(tl_ctx *ctx, tl_node *a, tl_dtype t) {
   }
   tl_node *n = tl__array_node_t(ctx, t, a->val.arr->ndim, a->val.arr->shape);
   if (n == NULL) return NULL;
-  tl__bind_inputs(n, (double)t, 1, &a, 0);
-  tl__to_dtype_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_TO_DTYPE, (double)t, 1, &a);
+  return tl__compute(ctx, n, TL_OP_TO_DTYPE, (double)t, 1, &a);
 }
 
 void tl__to_dtype_fwd(tl_ctx *ctx, tl_node *n) {

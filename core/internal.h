@@ -189,6 +189,19 @@ static inline float *tl__g32(tl_node *n) { return (float *)(void *)n->val.arr->g
 static inline double tl__at(tl_node *n, size_t i) {
   return tl__dtype(n) == TL_FLOAT32 ? (double)tl__f32(n)[i] : tl__vals(n)[i];
 }
+/* An array viewed as [outer, len, inner] around 'axis' (-1: all its values
+** in one run): what reductions and ops along an axis loop over. */
+typedef struct tl__span { size_t outer, len, inner; } tl__span;
+static inline tl__span tl__span_of(const tl_node *a, int axis) {
+  tl__span s = {1, tl__size(a), 1};
+  if (axis < 0) return s;
+  const size_t *shape = a->val.arr->shape;
+  s.len = shape[axis];
+  for (int d = 0; d < axis; d++) s.outer *= shape[d];
+  for (size_t d = (size_t)axis + 1; d < a->val.arr->ndim; d++) s.inner *= shape[d];
+  return s;
+}
+
 /* Position i of a buffer 'p' of n's dtype (its values or its gradient) read
 ** as a double, and written from one: stored when 'set', else added to.
 ** For the ops that are not hot paths, which serve both dtypes through
@@ -389,6 +402,14 @@ tl_node *tl__record(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
 ** freed with the node), which it takes in every case. */
 tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
                           size_t nin, tl_node **block);
+/* How a BW op's constructor ends, once its arguments are checked and 'n'
+** allocated with the result's shape: n's value computed by the op's
+** forward rule from in[0..nin) and k, then tl__record (or, for a block
+** from tl__small_alloc, tl__record_block) (ops.c). */
+tl_node *tl__compute(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
+                     tl_node *const *in);
+tl_node *tl__compute_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
+                           size_t nin, tl_node **block);
 /* tl_neuron_row for callers that have checked its arguments (the model's
 ** forward pass: its own weights, inputs checked once per call, not once
 ** per neuron) (nn_ops.c). */

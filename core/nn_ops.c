@@ -95,10 +95,7 @@ tl_node *tl__neuron_row_checked(tl_ctx *ctx, tl_node *w, tl_node *b,
   for (size_t i = 0; i < nin; i++) in[2 + i] = x[i];
   tl_node *n = tl__node_alloc(ctx);
   if (n == NULL) { tl__small_free(ctx, in); return NULL; }
-  tl__bind_inputs(n, (double)row, nin + 2, in, 1);
-  tl__neuron_row_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
+  return tl__compute_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
 }
 
 /* b first, then each product: the order of micrograd's sum; a float32
@@ -186,10 +183,7 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
   in[0] = x;
   in[1] = w;
   in[2] = b;
-  tl__bind_inputs(n, 0, 3, in, 1);
-  tl__linear_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record_block(ctx, n, TL_OP_LINEAR, 0, 3, in);
+  return tl__compute_block(ctx, n, TL_OP_LINEAR, 0, 3, in);
 }
 
 /* products first, then the bias: (X W^T) + b, as written by hand */
@@ -299,10 +293,7 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
   if (n == NULL) { tl__small_free(ctx, blk); return NULL; }
   blk->in[0] = logits;
   memcpy(blk->cls, cls, rows * sizeof *cls);
-  tl__bind_inputs(n, 0, 1, blk->in, 1);
-  tl__cross_entropy_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record_block(ctx, n, TL_OP_CROSS_ENTROPY, 0, 1, blk->in);
+  return tl__compute_block(ctx, n, TL_OP_CROSS_ENTROPY, 0, 1, blk->in);
 }
 
 /* The mean over rows of logsumexp(row) - row[class], each row's logsumexp

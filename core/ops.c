@@ -400,7 +400,9 @@ static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
     tl_release(ctx, n);
     return NULL;
   }
-  for (size_t i = 0; i < nin; i++) { many[i] = in[i]; in[i]->refs++; }
+  if (many != in)                           /* a copy; a block is the list */
+    for (size_t i = 0; i < nin; i++) many[i] = in[i];
+  for (size_t i = 0; i < nin; i++) many[i]->refs++;
   n->flags |= TL_F_MANY;
   n->src.many.v = many;
   n->src.many.n = nin;
@@ -469,6 +471,30 @@ tl_node *tl__record_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
   n->op = (uint8_t)op;
   n->k = k;
   return n;
+}
+
+/* The value by the op's forward rule (its BW row), which reads the inputs
+** and k from the node as a replay finds them: lent for the call, taken
+** back before recording. */
+static void compute(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
+                    tl_node *const *in) {
+  tl__bind_inputs(n, k, nin, in, nin > 2 || ops[op].arity == TL_NARY);
+  n->op = (uint8_t)op;                  /* some rules serve several ops */
+  ops[op].forward(ctx, n);
+  tl__unbind_inputs(n);
+  n->op = TL_OP_LEAF;                   /* until recorded */
+}
+
+tl_node *tl__compute(tl_ctx *ctx, tl_node *n, tl_op op, double k, size_t nin,
+                     tl_node *const *in) {
+  compute(ctx, n, op, k, nin, in);
+  return tl__record(ctx, n, op, k, nin, in);
+}
+
+tl_node *tl__compute_block(tl_ctx *ctx, tl_node *n, tl_op op, double k,
+                           size_t nin, tl_node **block) {
+  compute(ctx, n, op, k, nin, block);
+  return tl__record_block(ctx, n, op, k, nin, block);
 }
 
 /* }====================================================================== */

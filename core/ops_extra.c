@@ -29,20 +29,6 @@ static void *vals(tl_node *n) {
   return tl__is_array(n) ? (void *)n->val.arr->data : (void *)&n->val.v;
 }
 
-/* a viewed as [outer, len, inner] around 'axis' (-1: all values in one
-** row) */
-typedef struct span { size_t outer, len, inner; } span;
-
-static span span_of(const tl_node *a, int axis) {
-  span s = {1, tl__size(a), 1};
-  if (axis < 0) return s;
-  const size_t *shape = a->val.arr->shape;
-  s.len = shape[axis];
-  for (int d = 0; d < axis; d++) s.outer *= shape[d];
-  for (size_t d = (size_t)axis + 1; d < a->val.arr->ndim; d++) s.inner *= shape[d];
-  return s;
-}
-
 /* Checks that 'a' is a node and 'axis' one of its axes (or -1 when
 ** 'all_ok'); TL_EARG naming 'fn' otherwise. */
 static int check_axis(tl_ctx *ctx, const char *fn, const tl_node *a, int axis,
@@ -75,7 +61,7 @@ static int is_min_at(double x, double out) {
 void tl__reduce_min_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *a = A(n);
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   void *out = vals(n);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
@@ -95,7 +81,7 @@ void tl__reduce_min_fwd(tl_ctx *ctx, tl_node *n) {
 void tl__logsumexp_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *a = A(n);
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   void *out = vals(n);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
@@ -120,11 +106,7 @@ tl_node *tl__reduce_extra(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   tl_node *n = ndim == 0 ? tl__node_alloc(ctx)
              : tl__array_node_t(ctx, tl__dtype(a), ndim, shape);
   if (n == NULL) return NULL;
-  tl__bind_inputs(n, axis, 1, &a, 0);   /* what the forward reads */
-  if (op == TL_OP_REDUCE_MIN) tl__reduce_min_fwd(ctx, n);
-  else tl__logsumexp_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, op, axis, 1, &a);
+  return tl__compute(ctx, n, op, axis, 1, &a);
 }
 
 /* min as max (core/array_ops.c): over everything the gradient is split
@@ -146,7 +128,7 @@ void tl__reduce_min_b(tl_ctx *ctx, tl_node *n) {
       if (is_min_at(tl__at(a, j), out)) tl__buf_put(a, ga, j, share, set);
     return;
   }
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
       size_t base = o * s.len * s.inner + i, at = o * s.inner + i;
@@ -166,7 +148,7 @@ void tl__logsumexp_b(tl_ctx *ctx, tl_node *n) {
   const void *g = tl__grads_any(n);
   int set;
   void *ga = tl__grads_once_any(a, &set);
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
       size_t base = o * s.len * s.inner + i, at = o * s.inner + i;
@@ -188,7 +170,7 @@ void tl__logsumexp_b(tl_ctx *ctx, tl_node *n) {
 ** exp(x - m) / sum or (x - m) - log(sum), as PyTorch's CPU kernels. */
 static void softmax_fwd(tl_node *n, int log_form) {
   tl_node *a = A(n);
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   void *out = vals(n);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
@@ -220,10 +202,7 @@ static tl_node *softmax_make(tl_ctx *ctx, tl_op op, tl_node *a, int axis) {
   }
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), a->val.arr->ndim, a->val.arr->shape);
   if (n == NULL) return NULL;
-  tl__bind_inputs(n, axis, 1, &a, 0);
-  softmax_fwd(n, op == TL_OP_LOG_SOFTMAX);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, op, axis, 1, &a);
+  return tl__compute(ctx, n, op, axis, 1, &a);
 }
 
 tl_node *tl_softmax(tl_ctx *ctx, tl_node *a, int axis) {
@@ -242,7 +221,7 @@ static void softmax_b(tl_node *n, int log_form) {
   const void *g = tl__grads_any(n);
   int set;
   void *ga = tl__grads_once_any(a, &set);
-  span s = span_of(a, (int)n->k);
+  tl__span s = tl__span_of(a, (int)n->k);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
       size_t base = o * s.len * s.inner + i;
@@ -274,7 +253,7 @@ void tl__cat_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *const *in = tl__inputs(n);
   size_t count = tl__nin(n), es = tl__esize(tl__dtype(n));
-  span s = span_of(n, (int)n->k);
+  tl__span s = tl__span_of(n, (int)n->k);
   size_t row = s.len * s.inner * es, off = 0;
   for (size_t c = 0; c < count; c++) {
     size_t part = in[c]->val.arr->shape[(int)n->k] * s.inner * es;
@@ -320,17 +299,14 @@ tl_node *tl_cat(tl_ctx *ctx, size_t count, tl_node *const *xs, int axis) {
   tl_node *n = tl__array_node_t(ctx, tl__dtype(xs[0]), first->ndim, shape);
   if (n == NULL) return NULL;
   /* the forward reads the inputs through the node: lend it the list */
-  tl__bind_inputs(n, axis, count, xs, 1);
-  tl__cat_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_CAT, axis, count, xs);
+  return tl__compute(ctx, n, TL_OP_CAT, axis, count, xs);
 }
 
 /* Input c receives its block of g. */
 void tl__cat_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *const *in = tl__inputs(n);
-  span s = span_of(n, (int)n->k);
+  tl__span s = tl__span_of(n, (int)n->k);
   const void *g = tl__grads_any(n);
   size_t off = 0;
   for (size_t c = 0; c < tl__nin(n); c++) {
@@ -402,7 +378,7 @@ void tl__narrow_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *a = A(n);
   int axis = narrow_axis(n);
-  span s = span_of(a, axis);
+  tl__span s = tl__span_of(a, axis);
   size_t es = tl__esize(tl__dtype(a)), len = n->val.arr->shape[axis];
   size_t part = len * s.inner * es, row = s.len * s.inner * es;
   const char *src = (const char *)a->val.arr->data + narrow_start(n) * s.inner * es;
@@ -425,10 +401,7 @@ tl_node *tl_narrow(tl_ctx *ctx, tl_node *a, int axis, size_t start,
   tl_node *n = tl__array_node_t(ctx, tl__dtype(a), a->val.arr->ndim, shape);
   if (n == NULL) return NULL;
   double k = (double)start * TL_MAX_DIMS + axis;
-  tl__bind_inputs(n, k, 1, &a, 0);
-  tl__narrow_fwd(ctx, n);
-  tl__unbind_inputs(n);
-  return tl__record(ctx, n, TL_OP_NARROW, k, 1, &a);
+  return tl__compute(ctx, n, TL_OP_NARROW, k, 1, &a);
 }
 
 /* The slice's positions receive g; the others nothing. */
@@ -437,7 +410,7 @@ void tl__narrow_b(tl_ctx *ctx, tl_node *n) {
   tl_node *a = A(n);
   if (!tl__wants_grad(a)) return;
   int axis = narrow_axis(n);
-  span s = span_of(a, axis);
+  tl__span s = tl__span_of(a, axis);
   size_t part = n->val.arr->shape[axis] * s.inner, row = s.len * s.inner;
   size_t at = narrow_start(n) * s.inner;
   const void *g = tl__grads_any(n);
@@ -459,7 +432,7 @@ tl_status tl_argext(tl_ctx *ctx, tl_node *a, int axis, int want_min,
   const char *fn = want_min ? "argmin" : "argmax";
   if (!check_axis(ctx, fn, a, axis, 1)) return TL_EARG;
   if (out == NULL) return tl_ctx_fail(ctx, TL_EARG, "%s: no room for the result", fn);
-  span s = span_of(a, axis);
+  tl__span s = tl__span_of(a, axis);
   for (size_t o = 0; o < s.outer; o++)
     for (size_t i = 0; i < s.inner; i++) {
       size_t base = o * s.len * s.inner + i, best = 0;
