@@ -117,7 +117,11 @@ describe("the array cache", function()
     local cached = torchlet.memory().cached_bytes
     assert.is_true(cached > 0)
     local second = train(2)
-    assert.is_true(torchlet.memory().cached_bytes < cached or cached == 0)
+    -- the second run takes its blocks from the cache instead of growing it
+    -- (not fewer: when the collector runs between any two operations, as
+    -- in the GC-stress pass, the second run's garbage refills it to the
+    -- same size before this line)
+    assert.is_true(torchlet.memory().cached_bytes <= cached)
     assert.are.equal(fresh, second)
     assert.are_not.equal(first, second)
   end)
