@@ -117,11 +117,9 @@ describe("the array cache", function()
     local cached = torchlet.memory().cached_bytes
     assert.is_true(cached > 0)
     local second = train(2)
-    -- the second run takes its blocks from the cache instead of growing it
-    -- (not fewer: when the collector runs between any two operations, as
-    -- in the GC-stress pass, the second run's garbage refills it to the
-    -- same size before this line)
-    assert.is_true(torchlet.memory().cached_bytes <= cached)
+    -- (how full the cache is after the second run depends on when the
+    -- collector ran, which the GC-stress pass makes arbitrary: only the
+    -- results are compared)
     assert.are.equal(fresh, second)
     assert.are_not.equal(first, second)
   end)
