@@ -29,11 +29,12 @@ BUILD_PACKAGES="build-essential lua5.4 liblua5.4-dev premake4 pkg-config
 libedit-dev"
 # drawing (not for `install --no-viz`)
 VIZ_PACKAGES="libcairo2-dev libgraphviz-dev graphviz"
-# busted, the fuzzers' clang, valgrind, the other Lua VMs (and their headers,
+# busted, the fuzzers' clang, valgrind, numpy (an independent safetensors
+# reader), the other Lua VMs (and their headers,
 # for build/lua5.3/... ), luarocks, the benchmark's JSON and OpenBLAS, the
 # two real hosts the examples run in (Neovim 0.7 and LÖVE 11.4, LuaJIT), and
 # the headless browser that loads the interactive page (spec/viz_html_spec.lua)
-TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson
+TEST_PACKAGES="lua-busted valgrind clang libclang-rt-14-dev lua-dkjson python3-numpy
 libopenblas-dev luarocks lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit
 libluajit-5.1-dev neovim love chromium"
 BENCH_PACKAGES="lua-dkjson libopenblas-dev"

@@ -243,6 +243,36 @@ describe("safetensors", function()
       -- the tensors tile the data: the last one ends at the end of the file
       assert.are.equal(#bytes, 8 + #text + header["3.bias"].data_offsets[2])
     end)
+
+    -- numpy, as a PyTorch user without Torchlet reads the file
+    -- (spec/reference/safetensors_numpy.py; setup.sh test installs
+    -- Debian's python3-numpy)
+    for _, dtype in ipairs({"float64", "float32"}) do
+      it("hold for numpy the names, shapes and values of the parameters (" .. dtype .. ")", function()
+        local m = nn.MLP(4, {6, 3}, {activations = {"relu", "linear"}})
+        if dtype == "float32" then m = m:float() end
+        local path = tmppath(".safetensors")
+        m:save(path)
+        local ok, out = helpers.run("/usr/bin/python3 spec/reference/safetensors_numpy.py '"
+                                    .. path .. "'")
+        assert(ok, "numpy reader failed (is python3-numpy installed?): " .. out)
+        local want = {{"0.weight", "6,4"}, {"0.bias", "6"}, {"2.weight", "3,6"}, {"2.bias", "3"}}
+        local ps, k = flat_params(m), 0
+        for line in out:gmatch("[^\n]+") do
+          k = k + 1
+          local name, dt, shape, rest = line:match("^(%S+) (%S+) (%S+) (.*)$")
+          assert.are.same(want[k], {name, shape})
+          assert.are.equal(dtype == "float64" and "F64" or "F32", dt)
+          local i = 0
+          for v in rest:gmatch("%S+") do
+            i = i + 1
+            assert(same_bits(tonumber(v), ps[k][i]), name .. "[" .. i .. "]")
+          end
+          assert.are.equal(#ps[k], i)
+        end
+        assert.are.equal(4, k)
+      end)
+    end
   end)
 
   describe("format", function()
