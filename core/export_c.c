@@ -45,41 +45,56 @@ static int is_identifier(const char *s) {
   return 1;
 }
 
+/* What the header computes in: a float64 model's double arithmetic, or
+** a float32 model's float arithmetic (gemm.c's float sums are fmaf in the
+** same order; elementwise.c computes tanh and sigmoid in double and rounds
+** the result to float once, and so does the header). */
+typedef struct ctype {
+  const char *t;        /* "double" or "float" */
+  const char *fma;      /* "fma" or "fmaf" */
+  const char *suffix;   /* of a literal: "" or "f" */
+  const char *round;    /* applied to a double libm result: "" or "(float)" */
+} ctype;
+
+static const ctype C_DOUBLE = {"double", "fma", "", ""};
+static const ctype C_FLOAT = {"float", "fmaf", "f", "(float)"};
+
 /* The helpers every generated header carries, prefixed with its name so
 ** two models can live in one translation unit ('%1$s' is the name; the
 ** text is printed once per '%s', so it is repeated as arguments). */
-static void write_helpers(FILE *f, const char *n) {
+static void write_helpers(FILE *f, const char *n, const ctype *c) {
+  const char *t = c->t, *fm = c->fma;
   fprintf(f,
     "/* sum of x[p] * w[p], p ascending, as fused multiply-adds from +0 in\n"
     "** blocks of 256, each block's sum added to the first's (gemm.c) */\n"
-    "static inline double %s_dot(const double *x, const double *w, int n) {\n"
-    "  double c = 0;\n"
+    "static inline %s %s_dot(const %s *x, const %s *w, int n) {\n"
+    "  %s c = 0;\n"
     "  for (int p0 = 0; p0 < n; p0 += 256) {\n"
-    "    double acc = 0;\n"
+    "    %s acc = 0;\n"
     "    int end = n - p0 < 256 ? n : p0 + 256;\n"
-    "    for (int p = p0; p < end; p++) acc = fma(x[p], w[p], acc);\n"
+    "    for (int p = p0; p < end; p++) acc = %s(x[p], w[p], acc);\n"
     "    c = p0 == 0 ? acc : c + acc;\n"
     "  }\n"
     "  return c;\n"
-    "}\n\n"
+    "}\n\n", t, n, t, t, t, t, fm);
+  fprintf(f,
     "/* the same for rows 0..7 of w (row stride 'ld') at once: eight\n"
     "** independent chains the CPU overlaps, each summed in %s_dot's order */\n"
-    "static inline void %s_dot8(const double *x, const double *w, int ld,\n"
-    "                            int n, double *c) {\n"
+    "static inline void %s_dot8(const %s *x, const %s *w, int ld,\n"
+    "                            int n, %s *c) {\n"
     "  for (int p0 = 0; p0 < n; p0 += 256) {\n"
     "    /* named, not an array: at -O2 an array stays in memory */\n"
-    "    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;\n"
+    "    %s a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;\n"
     "    int end = n - p0 < 256 ? n : p0 + 256;\n"
     "    for (int p = p0; p < end; p++) {\n"
-    "      double xp = x[p];\n"
-    "      a0 = fma(xp, w[p], a0);\n"
-    "      a1 = fma(xp, w[ld + p], a1);\n"
-    "      a2 = fma(xp, w[2 * ld + p], a2);\n"
-    "      a3 = fma(xp, w[3 * ld + p], a3);\n"
-    "      a4 = fma(xp, w[4 * ld + p], a4);\n"
-    "      a5 = fma(xp, w[5 * ld + p], a5);\n"
-    "      a6 = fma(xp, w[6 * ld + p], a6);\n"
-    "      a7 = fma(xp, w[7 * ld + p], a7);\n"
+    "      %s xp = x[p];\n", n, n, t, t, t, t, t);
+  for (int r = 0; r < 8; r++) {
+    char row[16] = "";
+    if (r == 1) snprintf(row, sizeof row, "ld + ");
+    else if (r > 1) snprintf(row, sizeof row, "%d * ld + ", r);
+    fprintf(f, "      a%d = %s(xp, w[%sp], a%d);\n", r, fm, row, r);
+  }
+  fprintf(f,
     "    }\n"
     "    if (p0 == 0) {\n"
     "      c[0] = a0; c[1] = a1; c[2] = a2; c[3] = a3;\n"
@@ -89,53 +104,67 @@ static void write_helpers(FILE *f, const char *n) {
     "      c[4] += a4; c[5] += a5; c[6] += a6; c[7] += a7;\n"
     "    }\n"
     "  }\n"
-    "}\n\n", n, n, n);
+    "}\n\n");
   fprintf(f,
-    "static inline double %s_relu(double a) { return a < 0 ? 0 : a; }\n"
+    "static inline %s %s_relu(%s a) { return a < 0 ? 0 : a; }\n"
     "static inline double %s_sigmoid(double a) {\n"
     "  if (a >= 0) return 1 / (1 + exp(-a));\n"
     "  double e = exp(a);\n"
     "  return e / (1 + e);\n"
-    "}\n\n", n, n);
+    "}\n\n", t, n, t, n);
 }
 
-static void write_array(FILE *f, const char *type, size_t l,
-                        const double *v, size_t size) {
-  fprintf(f, "  static const double %s%zu[%zu] = {", type, l, size);
+/* Parameter i of the model as a double (a float32 value widens exactly). */
+static double param_value(tl_node *p, size_t i) {
+  const float *f = tl_values_f32(p);
+  return f ? (double)f[i] : tl_values(p)[i];
+}
+
+/* "%a" prints every bit of the double; a float32 value, widened, prints
+** a literal that is exactly a float, marked as one by the suffix. */
+static void write_array(FILE *f, const ctype *c, const char *what, size_t l,
+                        tl_node *p) {
+  size_t size = tl_size(p);
+  fprintf(f, "  static const %s %s%zu[%zu] = {", c->t, what, l, size);
   for (size_t i = 0; i < size; i++)
-    fprintf(f, "%s%a%s", i % 4 ? " " : "\n    ", v[i], i + 1 < size ? "," : "");
+    fprintf(f, "%s%a%s%s", i % 4 ? " " : "\n    ", param_value(p, i), c->suffix,
+            i + 1 < size ? "," : "");
   fprintf(f, "\n  };\n");
 }
 
 static void write_header(FILE *f, const tl_mlp *m, const char *name) {
   size_t nl = tl_mlp_nlayers(m), nin = tl_mlp_nin(m);
+  const ctype *c = tl_mlp_dtype(m) == TL_FLOAT32 ? &C_FLOAT : &C_DOUBLE;
+  const char *t = c->t;
   char guard[MAX_NAME + 3];
   size_t k = 0;
   for (; name[k]; k++)
     guard[k] = name[k] >= 'a' && name[k] <= 'z' ? (char)(name[k] - 32) : name[k];
   guard[k] = '\0';
-  fprintf(f, "/*\n** %s.h -- generated by Torchlet (model:export_c): a model "
-          "with %zu inputs and\n** layers", name, nin);
+  fprintf(f, "/*\n** %s.h -- generated by Torchlet (model:export_c): a %s "
+          "model with %zu inputs\n** and layers", name,
+          tl_dtype_name(tl_mlp_dtype(m)), nin);
   for (size_t l = 0; l < nl; l++)
     fprintf(f, "%s %zu %s", l ? "," : "", tl_mlp_layer_size(m, l),
             tl_act_name(tl_mlp_layer_act(m, l)));
-  fprintf(f, ".\n**\n**   double in[%s_NIN], out[%s_NOUT];\n"
+  fprintf(f, ".\n**\n**   %s in[%s_NIN], out[%s_NOUT];\n"
           "**   %s_forward(in, out);\n**\n"
-          "** C99, no allocation; link with -lm (fma, and exp or tanh for "
+          "** C99, no allocation; link with -lm (%s, and exp or tanh for "
           "sigmoid and\n** tanh).  The results are model(x)'s to the last "
           "bit: the same sums in the\n** same order (fused multiply-adds, "
-          "fma()), with the same libm.  Do not\n** compile with -ffast-math, "
-          "which licenses reordering the sums.\n*/\n", guard, guard, name);
+          "%s()), with the same libm.  Do not\n** compile with -ffast-math, "
+          "which licenses reordering the sums.\n*/\n", t, guard, guard, name,
+          c->fma, c->fma);
   fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <math.h>\n\n"
           "#define %s_NIN %zu\n#define %s_NOUT %zu\n\n", guard, guard, guard,
           nin, guard, tl_mlp_nout(m));
-  write_helpers(f, name);
-  fprintf(f, "static inline void %s_forward(const double *in, double *out) {\n",
-          name);
+  write_helpers(f, name, c);
+  fprintf(f, "static inline void %s_forward(const %s *in, %s *out) {\n",
+          name, t, t);
   tl_node *const *ps = tl_mlp_params(m);
   for (size_t l = 0; l < nl; l++) {
-    write_array(f, "w", l + 1, tl_values(ps[2 * l]), tl_size(ps[2 * l]));
-    write_array(f, "b", l + 1, tl_values(ps[2 * l + 1]), tl_size(ps[2 * l + 1]));
+    write_array(f, c, "w", l + 1, ps[2 * l]);
+    write_array(f, c, "b", l + 1, ps[2 * l + 1]);
   }
   size_t fan_in = nin;
   for (size_t l = 0; l < nl; l++) {
@@ -143,19 +172,21 @@ static void write_header(FILE *f, const tl_mlp *m, const char *name) {
     char src[32], dst[32];
     snprintf(src, sizeof src, l == 0 ? "in" : "h%zu", l);
     snprintf(dst, sizeof dst, l + 1 == nl ? "out" : "h%zu", l + 1);
-    if (l + 1 < nl) fprintf(f, "  double %s[%zu];\n", dst, size);
+    if (l + 1 < nl) fprintf(f, "  %s %s[%zu];\n", t, dst, size);
     if (size >= 8)
       fprintf(f, "  for (int j = 0; j + 8 <= %zu; j += 8)\n"
               "    %s_dot8(%s, w%zu + j * %zu, %zu, %zu, %s + j);\n",
               size, name, src, l + 1, fan_in, fan_in, fan_in, dst);
     fprintf(f, "  for (int j = 0; j < %zu; j++) {\n"
-            "    double a = (j < %zu ? %s[j] : %s_dot(%s, w%zu + j * %zu, %zu))"
-            " + b%zu[j];\n", size, size / 8 * 8, dst, name, src, l + 1,
+            "    %s a = (j < %zu ? %s[j] : %s_dot(%s, w%zu + j * %zu, %zu))"
+            " + b%zu[j];\n", size, t, size / 8 * 8, dst, name, src, l + 1,
             fan_in, fan_in, l + 1);
     switch (tl_mlp_layer_act(m, l)) {
       case TL_ACT_RELU: fprintf(f, "    a = %s_relu(a);\n", name); break;
-      case TL_ACT_TANH: fprintf(f, "    a = tanh(a);\n"); break;
-      case TL_ACT_SIGMOID: fprintf(f, "    a = %s_sigmoid(a);\n", name); break;
+      case TL_ACT_TANH: fprintf(f, "    a = %stanh(a);\n", c->round); break;
+      case TL_ACT_SIGMOID:
+        fprintf(f, "    a = %s%s_sigmoid(a);\n", c->round, name);
+        break;
       default: break;
     }
     fprintf(f, "    %s[j] = a;\n  }\n", dst);
@@ -171,18 +202,14 @@ tl_status tl_mlp_export_c(tl_ctx *ctx, const tl_mlp *m, const char *path,
   if (!is_identifier(name))
     return tl_ctx_fail(ctx, TL_EARG, "export_c: name '%.80s' is not a C "
                        "identifier of at most %d characters", name, MAX_NAME);
-  if (tl_mlp_dtype(m) != TL_FLOAT64)    /* the header computes in double */
-    return tl_ctx_fail(ctx, TL_EARG, "export_c: a %s model; the header is "
-                       "float64 (convert with model:double() first)",
-                       tl_dtype_name(tl_mlp_dtype(m)));
   tl_node *const *ps = tl_mlp_params(m);
   for (size_t i = 0; i < tl_mlp_nparams(m); i++) {
-    const double *v = tl_values(ps[i]);
     for (size_t k = 0, size = tl_size(ps[i]); k < size; k++)
-      if (!isfinite(v[k]))
+      if (!isfinite(param_value(ps[i], k)))
         return tl_ctx_fail(ctx, TL_EARG, "export_c: parameter %zu of L%zu.%s "
                            "is %g; only finite parameters are exported",
-                           k + 1, i / 2 + 1, i % 2 ? "b" : "W", v[k]);
+                           k + 1, i / 2 + 1, i % 2 ? "b" : "W",
+                           param_value(ps[i], k));
   }
   tl__out out;
   tl_status st = tl__out_open(ctx, &out, path);

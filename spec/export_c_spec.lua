@@ -11,21 +11,25 @@ local run, read, write, exists = helpers.run, helpers.read_file,
   helpers.write_file, helpers.exists
 local tmppath, cleanup = helpers.temp_paths()
 
--- A program printing NAME_forward's outputs for each line of inputs.
-local function program(header, name)
+-- A program printing NAME_forward's outputs for each line of inputs
+-- (read as doubles, given to the header as its type 't'; printed widened).
+local function program(header, name, t)
   return ([[
 #include <stdio.h>
 #include "%s"
 int main(void) {
-  double in[%s_NIN], out[%s_NOUT];
+  %s in[%s_NIN], out[%s_NOUT];
   for (;;) {
-    for (int i = 0; i < %s_NIN; i++)
-      if (scanf("%%lf", &in[i]) != 1) return 0;
+    for (int i = 0; i < %s_NIN; i++) {
+      double v;
+      if (scanf("%%lf", &v) != 1) return 0;
+      in[i] = (%s)v;
+    }
     %s_forward(in, out);
-    for (int j = 0; j < %s_NOUT; j++) printf("%%a\n", out[j]);
+    for (int j = 0; j < %s_NOUT; j++) printf("%%a\n", (double)out[j]);
   }
 }
-]]):format(header, name:upper(), name:upper(), name:upper(), name, name:upper())
+]]):format(header, t, name:upper(), name:upper(), name:upper(), t, name, name:upper())
 end
 
 local CFLAGS = "-std=c99 -pedantic -Wall -Wextra -Werror"
@@ -40,11 +44,11 @@ end
 
 -- Runs the exported header of 'model' over the rows of X; the outputs as
 -- numbers, row by row.
-local function header_outputs(model, X, name)
+local function header_outputs(model, X, name, t)
   name = name or "net"
   local h, c, input = tmppath(".h"), tmppath(".c"), tmppath(".txt")
   model:export_c(h, {name = name})
-  write(c, program(h, name))
+  write(c, program(h, name, t or "double"))
   local lines = {}
   for i, row in ipairs(X) do
     local xs = {}
@@ -74,14 +78,17 @@ local function same_bits(a, b)
   return a == b and (a ~= 0 or 1 / a == 1 / b)
 end
 
--- model(E(X)) flattened row by row, and each row alone as a vector.
+-- model(E(X)) flattened row by row, and each row alone as a vector (for
+-- a float32 model, its inputs rounded to float32 as the header's are).
 local function check_model(model, nin, n, name)
   local X = random_rows(n, nin)
-  local got = header_outputs(model, X, name)
-  local batch = model(E(X)).data
+  local f32 = model:parameters()[1].dtype == "float32"
+  local got = header_outputs(model, X, name, f32 and "float" or "double")
+  local opts = f32 and {dtype = "float32"} or nil
+  local batch = model(E(X, opts)).data
   local k = 0
   for i = 1, n do
-    local single = model(E(X[i])).data
+    local single = model(E(X[i], opts)).data
     for j = 1, #batch[i] do
       k = k + 1
       assert(same_bits(batch[i][j], got[k]),
@@ -116,6 +123,14 @@ describe("model:export_c", function()
     check_model(nn.MLP(600, {40, 3}), 600, 8)
   end)
 
+  it("gives a float32 model(x) bit for bit, computing in float", function()
+    check_model(nn.MLP(5, {16, 8, 3}, {activations = {"tanh", "relu", "sigmoid"}}):float(), 5, 20)
+    check_model(nn.MLP(300, {9, 2}):float(), 300, 6)     -- past one block of 256
+    local h = tmppath(".h")
+    nn.MLP(2, {1}):float():export_c(h)
+    assert.truthy(read(h):find("static inline void model_forward(const float *in, float *out)", 1, true))
+  end)
+
   it("keeps -0 and subnormal parameters exact", function()
     local model = nn.MLP(2, {3, 1}, {activation = "tanh"})
     local ps = model:parameters({scalar = true})
@@ -123,6 +138,10 @@ describe("model:export_c", function()
     ps[2].data = 2 ^ -1070
     ps[4].data = -1 / 3
     check_model(model, 2, 6)
+    local m32 = model:float()                -- -0 and a float32 subnormal
+    m32:parameters({scalar = true})[2].data = 2 ^ -140
+    assert.are.equal(2 ^ -140, m32:parameters({scalar = true})[2].data)
+    check_model(m32, 2, 6)
   end)
 
   it("lets two models share a translation unit (names prefix everything)", function()
