@@ -249,6 +249,17 @@ describe("bench/run.lua", function()
     assert.truthy(out:find("\nC3 [^\n]*PyTorch not available[^\n]*not judged"), out)
   end)
 
+  it("bench/ffi_per_op.lua (LuaJIT) computes the same forward pass both ways and times four jobs", function()
+    -- its start asserts the FFI's outputs equal the binding's bit for bit
+    local ok, out = helpers.run("luajit bench/ffi_per_op.lua --quick")
+    assert.is_true(ok, out)
+    local rows = 0
+    for line in out:gmatch("[^\n]+") do
+      if line:find("^%a[^\n]-%s+[%d.]+%s+[%d.]+%s+[%d.]+$") then rows = rows + 1 end
+    end
+    assert.are.equal(4, rows, out)
+  end)
+
   it("bench/speed_targets.lua judges each target on the PyTorch child's medians", function()
     -- a stand-in for the PyTorch child that speaks its protocol: a step of
     -- T1 or T3 "takes" 1000 s, of T2 or T4 1 ns
