@@ -108,6 +108,18 @@ end
 -- The interpreter running the specs, for child processes.
 M.lua = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
 
+-- 'path' (a package.path or cpath) with each relative template made
+-- absolute from the current directory, for a child that runs elsewhere
+-- (a plain `busted` gets relative ones from .busted).
+function M.absolute_paths(path)
+  local p = assert(io.popen("pwd"))
+  local cwd = p:read("*l")
+  p:close()
+  return (path:gsub("[^;]+", function(t)
+    return t:sub(1, 1) == "/" and t or cwd .. "/" .. t:gsub("^%./", "")
+  end))
+end
+
 -- Runs a shell command; returns whether it exited 0, and its output
 -- (stderr included).  5.1's popen close and os.execute give no exit status
 -- as 5.2+ do, so the status is printed after the output and read back.

@@ -97,7 +97,7 @@ describe("the interactive page", function()
     local ok, out = helpers.run(("cd '%s' && %s -e 'package.path=%q package.cpath=%q "
       .. "local t = require [[torchlet]] local x = t.Element(2, [[x]]) "
       .. "print((x * x):visualize([[html]]))'"):format(dir, helpers.lua,
-      package.path, package.cpath))
+      helpers.absolute_paths(package.path), helpers.absolute_paths(package.cpath)))
     assert(ok, out)
     assert.are.equal("graph.html\t2\n", out)
     assert.is_true(exists(dir .. "/graph.html"))
