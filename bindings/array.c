@@ -26,14 +26,13 @@ static size_t probe_shape(lua_State *L, int idx, const char *fname, int arg,
   while (lua_type(L, -1) == LUA_TTABLE) {
     if (ndim == TL_MAX_DIMS) {
       lua_pop(L, 1);
-      luaL_error(L, "bad argument #%d to '%s' (more than %d nested levels)",
-                 arg, fname, TL_MAX_DIMS);
+      tlb_argerror(L, arg, fname, "more than %d nested levels", TL_MAX_DIMS);
     }
     lua_Unsigned len = lua_rawlen(L, -1);
     if (len == 0) {
       lua_pop(L, 1);
-      luaL_error(L, "bad argument #%d to '%s' (empty table at level %s: "
-                 "dimensions must be positive)", arg, fname,
+      tlb_argerror(L, arg, fname, "empty table at level %s: dimensions must "
+                   "be positive",
                  tlb_pushsize(L, ndim + 1));
     }
     shape[ndim++] = (size_t)len;
@@ -61,13 +60,13 @@ static void fill_values(lua_State *L, const char *fname, int arg,
         used += (size_t)snprintf(where + used, sizeof where - used, "[%zu]", path[d]);
       if (lua_type(L, -1) != LUA_TTABLE) {
         const char *type = luaL_typename(L, -1);   /* before pushing */
-        luaL_error(L, "bad argument #%d to '%s' (value%s is a %s, a table of "
-                   "%s expected)", arg, fname, where, type,
+        tlb_argerror(L, arg, fname, "value%s is a %s, a table of %s expected",
+                     where, type,
                    tlb_pushsize(L, shape[level]));
       }
       size_t len = (size_t)lua_rawlen(L, -1);
-      luaL_error(L, "bad argument #%d to '%s' (ragged nested table: value%s "
-                 "has %s entries, %s expected)", arg, fname, where,
+      tlb_argerror(L, arg, fname, "ragged nested table: value%s has %s "
+                   "entries, %s expected", where,
                  tlb_pushsize(L, len), tlb_pushsize(L, shape[level]));
     }
     if (level + 1 == ndim) {            /* a row of numbers */
@@ -78,8 +77,8 @@ static void fill_values(lua_State *L, const char *fname, int arg,
           for (size_t d = 0; d < level; d++)
             used += (size_t)snprintf(where + used, sizeof where - used, "[%zu]", path[d]);
           const char *type = luaL_typename(L, -1);
-          luaL_error(L, "bad argument #%d to '%s' (value%s[%s] is a %s, "
-                     "number expected)", arg, fname, where,
+          tlb_argerror(L, arg, fname, "value%s[%s] is a %s, number expected",
+                       where,
                      tlb_pushsize(L, i), type);
         }
         if (out != NULL) out[written] = lua_tonumber(L, -1);
@@ -107,7 +106,7 @@ tl_node *tlb_push_table_array(lua_State *L, int idx, const char *fname, int arg,
   idx = lua_absindex(L, idx);
   size_t ndim = probe_shape(L, idx, fname, arg, shape);
   if (ndim == 0)
-    luaL_error(L, "bad argument #%d to '%s' (table of numbers expected)", arg, fname);
+    tlb_argerror(L, arg, fname, "table of numbers expected");
   /* check the whole table before allocating: a sparse table can claim a
   ** huge length with a handful of entries */
   lua_pushvalue(L, idx);
@@ -198,31 +197,29 @@ static size_t check_dims(lua_State *L, int first, int last, const char *fname,
   if (lua_type(L, first) == LUA_TTABLE) {
     lua_Unsigned len = lua_rawlen(L, first);
     if (len == 0 || len > TL_MAX_DIMS)
-      luaL_error(L, "bad argument #%d to '%s' (1 to %d dimensions expected)",
-                 first, fname, TL_MAX_DIMS);
+      tlb_argerror(L, first, fname, "1 to %d dimensions expected", TL_MAX_DIMS);
     for (lua_Unsigned i = 1; i <= len; i++) {
       lua_rawgeti(L, first, (lua_Integer)i);
       int isint;
       lua_Integer d = lua_tointegerx(L, -1, &isint);
       if (!isint || lua_type(L, -1) != LUA_TNUMBER || d <= 0)
-        luaL_error(L, "bad argument #%d to '%s' (dimension %s must be a "
-                   "positive integer)", first, fname, tlb_pushsize(L, (size_t)i));
+        tlb_argerror(L, first, fname, "dimension %s must be a positive integer",
+                     tlb_pushsize(L, (size_t)i));
       lua_pop(L, 1);
       shape[ndim++] = (size_t)d;
     }
     return ndim;
   }
   if (last < first)
-    luaL_error(L, "bad argument #%d to '%s' (dimensions expected)", first, fname);
+    tlb_argerror(L, first, fname, "dimensions expected");
   if (last - first + 1 > TL_MAX_DIMS)
-    luaL_error(L, "bad argument #%d to '%s' (at most %d dimensions)",
-               first + TL_MAX_DIMS, fname, TL_MAX_DIMS);
+    tlb_argerror(L, first + TL_MAX_DIMS, fname, "at most %d dimensions",
+                 TL_MAX_DIMS);
   for (int i = first; i <= last; i++) {
     int isint;
     lua_Integer d = lua_tointegerx(L, i, &isint);
     if (lua_type(L, i) != LUA_TNUMBER || !isint || d <= 0)
-      luaL_error(L, "bad argument #%d to '%s' (positive integer dimension "
-                 "expected, got %s)", i, fname,
+      tlb_argerror(L, i, fname, "positive integer dimension expected, got %s",
                  lua_type(L, i) == LUA_TNUMBER ? "a non-positive or fractional number"
                                                : luaL_typename(L, i));
     shape[ndim++] = (size_t)d;
@@ -343,8 +340,8 @@ static int optaxis(lua_State *L, int arg, tl_node *n, const char *fname) {
   if (lua_type(L, arg) != LUA_TNUMBER || !isint)
     return tlb_typeerror(L, arg, fname, "integer axis");
   if (axis < 1 || (size_t)axis > tl_ndim(n))
-    luaL_error(L, "bad argument #%d to '%s' (axis %s out of range for %s "
-               "dimensions)", arg, fname, tlb_pushint(L, axis),
+    tlb_argerror(L, arg, fname, "axis %s out of range for %s dimensions",
+                 tlb_pushint(L, axis),
                tlb_pushsize(L, tl_ndim(n)));
   return (int)axis - 1;
 }
@@ -388,8 +385,8 @@ static int array_reshape(lua_State *L) {
   lua_Unsigned len = from_table ? lua_rawlen(L, 2) : (lua_Unsigned)(top - 1);
   int count = len <= TL_MAX_DIMS ? (int)len : 0;  /* no cast of a huge length */
   if (count < 1)
-    return luaL_error(L, "bad argument #2 to 'reshape' (1 to %d dimensions "
-                      "expected)", TL_MAX_DIMS);
+    return tlb_argerror(L, 2, "reshape", "1 to %d dimensions expected",
+                        TL_MAX_DIMS);
   for (int i = 0; i < count; i++) {
     int arg = from_table ? 2 : i + 2;
     if (from_table) lua_rawgeti(L, 2, i + 1); else lua_pushvalue(L, arg);
@@ -397,8 +394,8 @@ static int array_reshape(lua_State *L) {
     lua_Integer d = lua_tointegerx(L, -1, &isint);
     if (lua_type(L, -1) != LUA_TNUMBER || !isint || d == 0 || d < -1 ||
         (d == -1 && infer >= 0))
-      return luaL_error(L, "bad argument #%d to 'reshape' (positive integer "
-                        "dimensions expected, at most one -1)", arg);
+      return tlb_argerror(L, arg, "reshape", "positive integer dimensions "
+                          "expected, at most one -1");
     lua_pop(L, 1);
     if (d == -1) infer = i;
     else known *= (size_t)d;
@@ -423,8 +420,8 @@ static size_t check_position(lua_State *L, tl_node *n, int first,
     if (lua_type(L, arg) != LUA_TNUMBER || !isint)
       tlb_typeerror(L, arg, fname, "integer index");
     if (i < 1 || (size_t)i > tl_dim(n, d))
-      luaL_error(L, "bad argument #%d to '%s' (index %s out of range 1..%s)",
-                 arg, fname, tlb_pushint(L, i), tlb_pushsize(L, tl_dim(n, d)));
+      tlb_argerror(L, arg, fname, "index %s out of range 1..%s",
+                   tlb_pushint(L, i), tlb_pushsize(L, tl_dim(n, d)));
     offset = offset * tl_dim(n, d) + (size_t)(i - 1);
   }
   return offset;

@@ -24,13 +24,13 @@ static const char *checklabel(lua_State *L, int i, int arg, const char *fname,
                               const char *field) {
   int t = lua_type(L, i);
   if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TSTRING)
-    luaL_error(L, "bad argument #%d to '%s' (string or nil expected%s, got "
-               "%s)", arg, fname, field, luaL_typename(L, i));
+    tlb_argerror(L, arg, fname, "string or nil expected%s, got %s", field,
+                 luaL_typename(L, i));
   size_t len;
   const char *label = lua_tolstring(L, i, &len);
   if (label != NULL && strlen(label) != len)
-    luaL_error(L, "bad argument #%d to '%s' (label contains a NUL byte at "
-               "position %s)", arg, fname, tlb_pushsize(L, strlen(label) + 1));
+    tlb_argerror(L, arg, fname, "label contains a NUL byte at position %s",
+                 tlb_pushsize(L, strlen(label) + 1));
   return label;
 }
 
@@ -304,8 +304,8 @@ static double comparable(lua_State *L, int i, const char *fname) {
   double k = 0;
   tl_node *n = tooperand(L, i, fname, &k);
   if (n != NULL && tl_is_array(n))
-    luaL_error(L, "bad argument #%d to '%s' (array Elements have no order; "
-               "compare values from x.data or x:get())", i, fname);
+    tlb_argerror(L, i, fname, "array Elements have no order; compare values "
+                 "from x.data or x:get()");
   return n ? tl_data(n) : k;
 }
 

@@ -16,17 +16,6 @@
 #include "../core/tl_ops_extra.h"
 #include "tlb.h"
 
-/* Raises "bad argument #arg to 'fname' (MESSAGE)", 'arg' the stack index:
-** methods count their receiver, as array.c's (x:sum(3) names #2). */
-static int argerr(lua_State *L, int arg, const char *fname, const char *fmt,
-                  ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  const char *msg = lua_pushvfstring(L, fmt, ap);
-  va_end(ap);
-  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, msg);
-}
-
 /* The integer at 'arg' (floats with an integral value accepted), else a
 ** type error calling it 'what'. */
 static lua_Integer checkint(lua_State *L, int arg, const char *fname,
@@ -41,7 +30,7 @@ static lua_Integer checkint(lua_State *L, int arg, const char *fname,
 static int checkaxis(lua_State *L, int arg, size_t ndim, const char *fname) {
   lua_Integer axis = checkint(L, arg, fname, "integer axis");
   if (axis < 1 || (lua_Unsigned)axis > ndim)
-    argerr(L, arg, fname, "axis %s out of range for %s dimensions",
+    tlb_argerror(L, arg, fname, "axis %s out of range for %s dimensions",
                  tlb_pushint(L, axis), tlb_pushsize(L, ndim));
   return (int)axis - 1;
 }
@@ -50,7 +39,7 @@ static int checkaxis(lua_State *L, int arg, size_t ndim, const char *fname) {
 static tl_node *checkarray(lua_State *L, const char *fname) {
   tl_node *a = tlb_checkelement(L, 1);
   if (!tl_is_array(a))
-    argerr(L, 1, fname, "array expected, got a scalar Element");
+    tlb_argerror(L, 1, fname, "array expected, got a scalar Element");
   return a;
 }
 
@@ -81,7 +70,7 @@ static int array_softmax(lua_State *L) {
   int axis;
   if (lua_isnoneornil(L, 2)) {
     if (tl_ndim(a) != 1)
-      return argerr(L, 2, fname, "axis expected for an array of %s "
+      return tlb_argerror(L, 2, fname, "axis expected for an array of %s "
                           "dimensions (it may be left out for a vector)",
                           tlb_pushsize(L, tl_ndim(a)));
     axis = 0;
@@ -112,10 +101,10 @@ static int array_narrow(lua_State *L) {
   lua_Integer start = checkint(L, 3, fname, "integer start");
   lua_Integer length = checkint(L, 4, fname, "integer length");
   if (start < 1 || (lua_Unsigned)start > dim)
-    return argerr(L, 3, fname, "start %s out of range 1..%s",
+    return tlb_argerror(L, 3, fname, "start %s out of range 1..%s",
                         tlb_pushint(L, start), tlb_pushsize(L, dim));
   if (length < 1 || (lua_Unsigned)length > dim - (size_t)(start - 1))
-    return argerr(L, 4, fname, "length %s out of range 1..%s (from %s "
+    return tlb_argerror(L, 4, fname, "length %s out of range 1..%s (from %s "
                         "in a dimension of %s)", tlb_pushint(L, length),
                         tlb_pushsize(L, dim - (size_t)(start - 1)),
                         tlb_pushint(L, start), tlb_pushsize(L, dim));
@@ -128,7 +117,7 @@ static size_t checkbound(lua_State *L, int arg, size_t dim, const char *what) {
   lua_Integer i = checkint(L, arg, "slice", what);
   lua_Integer d = (lua_Integer)dim;
   if (i == 0 || i > d || i < -d)
-    argerr(L, arg, "slice", "%s %s out of range 1..%s (or -%s..-1 from "
+    tlb_argerror(L, arg, "slice", "%s %s out of range 1..%s (or -%s..-1 from "
                  "the end)", what, tlb_pushint(L, i), tlb_pushsize(L, dim),
                  tlb_pushsize(L, dim));
   return i > 0 ? (size_t)(i - 1) : (size_t)(d + i);
@@ -145,7 +134,7 @@ static int array_slice(lua_State *L) {
   size_t first = checkbound(L, 3, dim, "integer first");
   size_t last = lua_isnoneornil(L, 4) ? dim - 1 : checkbound(L, 4, dim, "integer last");
   if (last < first)
-    return argerr(L, 4, fname, "last (position %s) before first "
+    return tlb_argerror(L, 4, fname, "last (position %s) before first "
                         "(position %s): a slice holds at least one position",
                         tlb_pushsize(L, last + 1), tlb_pushsize(L, first + 1));
   return push_narrow(L, a, axis, first, last - first + 1);
@@ -210,7 +199,7 @@ static int checkclampbound(lua_State *L, int arg, double *v) {
   if (lua_isnoneornil(L, arg)) return 0;
   if (lua_type(L, arg) != LUA_TNUMBER) tlb_typeerror(L, arg, "clamp", "number or nil");
   *v = lua_tonumber(L, arg);
-  if (isnan(*v)) argerr(L, arg, "clamp", "bound is nan");
+  if (isnan(*v)) tlb_argerror(L, arg, "clamp", "bound is nan");
   return 1;
 }
 
@@ -222,12 +211,12 @@ static int element_clamp(lua_State *L) {
   double lo = 0, hi = 0;
   int has_lo = checkclampbound(L, 2, &lo), has_hi = checkclampbound(L, 3, &hi);
   if (!has_lo && !has_hi)
-    return argerr(L, 2, "clamp", "at least one bound expected, got two nils");
+    return tlb_argerror(L, 2, "clamp", "at least one bound expected, got two nils");
   if (has_lo && has_hi && lo > hi) {
     char l[32], h[32];
     tl_format_number(l, sizeof l, lo, 'g', 17);
     tl_format_number(h, sizeof h, hi, 'g', 17);
-    return argerr(L, 3, "clamp", "upper bound %s below lower bound %s", h, l);
+    return tlb_argerror(L, 3, "clamp", "upper bound %s below lower bound %s", h, l);
   }
   lua_settop(L, 3);
   tl_ctx *ctx = tlb_ctx(L);
@@ -255,18 +244,18 @@ static int element_clamp(lua_State *L) {
 ** the nodes go to the scratch pushed on top, borrowed from the list. */
 static size_t checklist(lua_State *L, const char *fname, int *scalars) {
   size_t n = tlb_checklist(L, 1, fname, "table of Elements");
-  if (n == 0) argerr(L, 1, fname, "no Elements given");
+  if (n == 0) tlb_argerror(L, 1, fname, "no Elements given");
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, (lua_Integer)i);
     tl_node *x = tlb_toelement(L, -1);
     if (x == NULL) {
       const char *got = luaL_typename(L, -1);
-      argerr(L, 1, fname, "entry %s is a %s, Element expected",
+      tlb_argerror(L, 1, fname, "entry %s is a %s, Element expected",
                    tlb_pushsize(L, i), got);
     }
     if (i == 1) *scalars = !tl_is_array(x);
     else if (*scalars != !tl_is_array(x))
-      argerr(L, 1, fname, "entry %s is %s, entry 1 %s: scalars and "
+      tlb_argerror(L, 1, fname, "entry %s is %s, entry 1 %s: scalars and "
                    "arrays do not mix", tlb_pushsize(L, i),
                    tl_is_array(x) ? "an array" : "a scalar",
                    *scalars ? "a scalar" : "an array");
@@ -280,7 +269,7 @@ static size_t checklist(lua_State *L, const char *fname, int *scalars) {
 static void checkmatch(lua_State *L, const char *fname, tl_node *x0,
                        tl_node *x, size_t i, int axis) {
   if (tl_dtype_of(x) != tl_dtype_of(x0))
-    argerr(L, 1, fname, "entry %s is %s, entry 1 %s: convert one with "
+    tlb_argerror(L, 1, fname, "entry %s is %s, entry 1 %s: convert one with "
                  "x:float() or x:double()", tlb_pushsize(L, i),
                  tl_dtype_name(tl_dtype_of(x)), tl_dtype_name(tl_dtype_of(x0)));
   int same = tl_ndim(x) == tl_ndim(x0);
@@ -289,9 +278,9 @@ static void checkmatch(lua_State *L, const char *fname, tl_node *x0,
   if (same) return;
   const char *s = pushshape(L, x), *s0 = pushshape(L, x0);
   if (axis < 0)
-    argerr(L, 1, fname, "entry %s has shape %s, entry 1 %s: one shape "
+    tlb_argerror(L, 1, fname, "entry %s has shape %s, entry 1 %s: one shape "
                  "expected", tlb_pushsize(L, i), s, s0);
-  argerr(L, 1, fname, "entry %s has shape %s, entry 1 %s: only "
+  tlb_argerror(L, 1, fname, "entry %s has shape %s, entry 1 %s: only "
                "dimension %d may differ", tlb_pushsize(L, i), s, s0, axis + 1);
 }
 
@@ -315,7 +304,7 @@ static int module_cat(lua_State *L) {
   int scalars = 0;
   size_t n = checklist(L, fname, &scalars);
   if (scalars)
-    return argerr(L, 1, fname, "arrays expected, got scalar Elements "
+    return tlb_argerror(L, 1, fname, "arrays expected, got scalar Elements "
                         "(torchlet.stack gathers scalars)");
   lua_rawgeti(L, 1, 1);
   tl_node *x0 = tlb_toelement(L, -1);
@@ -345,7 +334,7 @@ static int module_stack(lua_State *L) {
   tl_node *x0 = tlb_toelement(L, -1);
   size_t nd = tl_ndim(x0);
   if (nd + 1 > TL_MAX_DIMS)
-    return argerr(L, 1, fname, "arrays of %s dimensions: the result "
+    return tlb_argerror(L, 1, fname, "arrays of %s dimensions: the result "
                         "would have more than %d", tlb_pushsize(L, nd), TL_MAX_DIMS);
   int axis = lua_isnil(L, 2) ? 0 : checkaxis(L, 2, nd + 1, fname);
   for (size_t i = 2; !scalars && i <= n; i++) {

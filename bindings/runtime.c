@@ -172,13 +172,15 @@ tlb_element *tlb_newhandle(lua_State *L) {
   return h;
 }
 
+static int argnum(lua_State *L, int arg);
+
 int tlb_typeerror(lua_State *L, int i, const char *fname, const char *expected) {
   const char *got;
   if (luaL_getmetafield(L, i, "__name") == LUA_TSTRING) got = lua_tostring(L, -1);
   else if (lua_type(L, i) == LUA_TLIGHTUSERDATA) got = "light userdata";
   else got = luaL_typename(L, i);
-  return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)", i,
-                    fname, expected, got);
+  return luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)",
+                    argnum(L, i), fname, expected, got);
 }
 
 int tlb_error(lua_State *L) {
