@@ -356,9 +356,8 @@ static void read_plot_opts(lua_State *L, int i, const char *fname,
 ** userdata left on the stack). */
 static void read_points(lua_State *L, int arg, const char *fname,
                         tl_plot_points *p) {
-  luaL_checktype(L, arg, LUA_TTABLE);
+  size_t n = tlb_checklist(L, arg, fname, "table of points");
   luaL_checkstack(L, 8, NULL);
-  size_t n = tlb_rawlen(L, arg, arg, fname);
   double *x = tlb_newscratch(L, n, sizeof(double), arg, fname);
   double *y = tlb_newscratch(L, n, sizeof(double), arg, fname);
   double *c = tlb_newscratch(L, n, sizeof(double), arg, fname);
@@ -390,7 +389,7 @@ static void read_points(lua_State *L, int arg, const char *fname,
 ** a list of series {y = {...} [, x = {...}] [, name = "..."]}, read raw. */
 static int plot_line(lua_State *L) {
   const char *fname = "line";
-  luaL_checktype(L, 1, LUA_TTABLE);
+  tlb_checklist(L, 1, fname, "table of numbers or of series");
   tl_plot_opts o;
   read_plot_opts(L, 2, fname, line_opts, &o);
   o.xlog = tlb_optboolean(L, 2, fname, "xlog", 0);
@@ -463,7 +462,7 @@ static int plot_scatter(lua_State *L) {
 ** plot.decision_boundary calls it with options it has checked. */
 static int plot_boundary(lua_State *L) {
   const char *fname = "plot_boundary";
-  luaL_checktype(L, 1, LUA_TTABLE);
+  tlb_checklist(L, 1, fname, "grid table");
   tl_plot_grid g;
   const char *keys[6] = {"nx", "ny", "x0", "x1", "y0", "y1"};
   double v[6];

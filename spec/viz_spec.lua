@@ -462,6 +462,10 @@ describe("plots", function()
       "bad argument #2 to 'line' (option 'title' must be a string, got number)")
     assert.has_error(function() plot.line({1, 2}, {width = "wide"}) end,
       "bad argument #2 to 'line' (option 'width' must be a number, got string)")
+    assert.has_error(function() plot.line(5) end,
+      "bad argument #1 to 'line' (table of numbers or of series expected, got number)")
+    assert.has_error(function() plot.scatter("points") end,
+      "bad argument #1 to 'scatter' (table of points expected, got string)")
     -- read raw: neither the model's options nor the C part see an __index
     local q = tmppath(".svg")
     local opts = setmetatable({file = q, resolution = 4},
