@@ -5,10 +5,10 @@
 **   nn.Layer(nin, nout [, opts])     opts: activation ("relu"), nonlin, init
 **   nn.MLP(nin, sizes [, opts])      opts: activation ("relu", hidden layers),
 **                                    output ("linear"), activations, init
-**   nn.load(path)  nn.load_string(s)
+**   nn.load(path [, opts])  nn.load_string(s [, opts])
 **   model(x)  model:parameters([{scalar = true}])  model:zero_grad()
 **   model:l2()  model:memory()  model:save(path [, {format = f}])
-**   model:dump()  model:export_c(path [, {name = "model"}])
+**   model:dump([opts])  model:export_c(path [, {name = "model"}])
 **   tostring(model)
 **
 ** A forward pass reads the inputs, calls core once and pushes only the
@@ -273,50 +273,56 @@ static int is_safetensors(lua_State *L, const char *path, int arg,
   return 0;
 }
 
-/* nn.load(path [, opts]): the activations of opts (as nn.MLP's) stand for
-** a safetensors file's own, and are needed where it has none (a file
-** written by PyTorch).  The per-layer list lives in a userdata on the
-** stack, so an error while reading it leaks nothing. */
-static int nn_load(lua_State *L) {
-  static const char *const allowed[] = {"format", "activation", "output",
-                                        "activations", NULL};
-  const char *path = checkpath(L, 1, "load");
-  int has_opts = tlb_checkopts(L, 2, "load", allowed);
-  int st = is_safetensors(L, path, 2, "load");
-  tl_arch arch = {0, NULL, TL_ACT_RELU, TL_ACT_LINEAR}, *given = NULL;
-  int given_acts = 0;
-  if (has_opts) {
-    given_acts = tlb_getopt(L, 2, "activation") != LUA_TNIL;
-    given_acts |= tlb_getopt(L, 2, "output") != LUA_TNIL;
-    given_acts |= tlb_getopt(L, 2, "activations") != LUA_TNIL;
-    lua_pop(L, 3);
-  }
-  if (given_acts) {
-    if (!st)
-      return tlb_argerror(L, 2, "load", "activations are read from "
-                          "safetensors files only; a Torchlet file has its own");
-    given = &arch;
-    arch.hidden = checkact(L, 2, "load", tlb_optstring(L, 2, "load",
-                           "activation", "relu"), "activation");
-    arch.output = checkact(L, 2, "load", tlb_optstring(L, 2, "load", "output",
-                           "linear"), "activation");
-    if (tlb_getopt(L, 2, "activations") != LUA_TNIL) {
-      size_t nl = lua_istable(L, -1) ? tlb_rawlen(L, -1, 2, "load") : 0;
-      if (nl == 0 || nl > TL_MLP_MAX_LAYERS)
-        return tlb_argerror(L, 2, "load", "option 'activations' must be a "
-                            "table with one name per layer");
-      tl_act *acts = tlb_newscratch(L, nl, sizeof *acts, 2, "load");
-      for (size_t l = 0; l < nl; l++) {
-        if (lua_rawgeti(L, -2, (lua_Integer)l + 1) != LUA_TSTRING)
-          return tlb_argerror(L, 2, "load", "activations[%d] must be a string",
-                              (int)l + 1);
-        acts[l] = checkact(L, 2, "load", lua_tostring(L, -1), "activation");
-        lua_pop(L, 1);
-      }
-      arch.acts = acts;
-      arch.nlayers = nl;
+/* The activations given in the options at 'arg' (as nn.MLP's), which
+** stand for a safetensors file's own and are needed where it has none (a
+** file written by PyTorch): filled into *arch and returned, or NULL when
+** none are given.  The per-layer list lives in a userdata on the stack,
+** so an error while reading it leaks nothing. */
+static const tl_arch *given_arch(lua_State *L, int arg, const char *fname,
+                                 int safetensors, tl_arch *arch) {
+  if (lua_isnoneornil(L, arg)) return NULL;
+  int given = tlb_getopt(L, arg, "activation") != LUA_TNIL;
+  given |= tlb_getopt(L, arg, "output") != LUA_TNIL;
+  given |= tlb_getopt(L, arg, "activations") != LUA_TNIL;
+  lua_pop(L, 3);
+  if (!given) return NULL;
+  if (!safetensors)
+    tlb_argerror(L, arg, fname, "activations are read from safetensors "
+                 "files only; a Torchlet file has its own");
+  *arch = (tl_arch){0, NULL, TL_ACT_RELU, TL_ACT_LINEAR};
+  arch->hidden = checkact(L, arg, fname, tlb_optstring(L, arg, fname,
+                          "activation", "relu"), "activation");
+  arch->output = checkact(L, arg, fname, tlb_optstring(L, arg, fname, "output",
+                          "linear"), "activation");
+  if (tlb_getopt(L, arg, "activations") != LUA_TNIL) {
+    size_t nl = lua_istable(L, -1) ? tlb_rawlen(L, -1, arg, fname) : 0;
+    if (nl == 0 || nl > TL_MLP_MAX_LAYERS)
+      tlb_argerror(L, arg, fname, "option 'activations' must be a table with "
+                   "one name per layer");
+    tl_act *acts = tlb_newscratch(L, nl, sizeof *acts, arg, fname);
+    for (size_t l = 0; l < nl; l++) {
+      if (lua_rawgeti(L, -2, (lua_Integer)l + 1) != LUA_TSTRING)
+        tlb_argerror(L, arg, fname, "activations[%d] must be a string",
+                     (int)l + 1);
+      acts[l] = checkact(L, arg, fname, lua_tostring(L, -1), "activation");
+      lua_pop(L, 1);
     }
+    arch->acts = acts;
+    arch->nlayers = nl;
   }
+  return arch;
+}
+
+static const char *const load_opts[] = {"format", "activation", "output",
+                                        "activations", NULL};
+
+/* nn.load(path [, opts]): the format from opts.format or the extension. */
+static int nn_load(lua_State *L) {
+  const char *path = checkpath(L, 1, "load");
+  tlb_checkopts(L, 2, "load", load_opts);
+  int st = is_safetensors(L, path, 2, "load");
+  tl_arch arch;
+  const tl_arch *given = given_arch(L, 2, "load", st, &arch);
   tlb_model *mo = newmodel(L);
   tl_ctx *ctx = tlb_ctx(L);
   setmodel(L, mo, st ? tl_mlp_load_safetensors(ctx, path, given)
@@ -324,14 +330,24 @@ static int nn_load(lua_State *L) {
   return 1;
 }
 
-/* nn.load_string(s): a model from what model:dump() gave. */
+/* nn.load_string(s [, opts]): a model from what model:dump() gave, in
+** either format: opts.format, else safetensors when s looks like it (its
+** JSON header opens at byte 9), a Torchlet file otherwise, whose reader
+** names what else it is; the options as nn.load's. */
 static int nn_load_string(lua_State *L) {
   if (lua_type(L, 1) != LUA_TSTRING) tlb_typeerror(L, 1, "load_string", "string");
   size_t len;
   const char *s = lua_tolstring(L, 1, &len);
+  tlb_checkopts(L, 2, "load_string", load_opts);
+  int st = is_safetensors(L, len > 8 && s[8] == '{' ? ".safetensors" : "", 2,
+                          "load_string");
+  tl_arch arch;
+  const tl_arch *given = given_arch(L, 2, "load_string", st, &arch);
   tlb_model *mo = newmodel(L);
-  tl_mlp *m = tl_mlp_load_bytes(tlb_ctx(L), s, len);
-  if (m == NULL) return tlb_argerror(L, 1, "load_string", "%s", tl_ctx_error(tlb_ctx(L)));
+  tl_ctx *ctx = tlb_ctx(L);
+  tl_mlp *m = st ? tl_mlp_load_safetensors_bytes(ctx, s, len, given)
+                 : tl_mlp_load_bytes(ctx, s, len);
+  if (m == NULL) return tlb_argerror(L, 1, "load_string", "%s", tl_ctx_error(ctx));
   setmodel(L, mo, m, NULL);
   return 1;
 }
@@ -687,15 +703,21 @@ static int model_export_c(lua_State *L) {
   return 0;
 }
 
-/* model:dump(): the bytes model:save writes, as a string. */
+/* model:dump([{format = "torchlet" | "safetensors"}]): the bytes
+** model:save writes in that format (torchlet by default), as a string. */
 static int model_dump(lua_State *L) {
+  static const char *const allowed[] = {"format", NULL};
   tlb_model *mo = tomodel(L, 1, "dump");
-  if (lua_gettop(L) > 1) return tlb_argerror(L, 2, "dump", "no arguments expected");
+  if (lua_gettop(L) > 2) return tlb_argerror(L, 3, "dump", "no more arguments expected");
+  tlb_checkopts(L, 2, "dump", allowed);
+  int st = is_safetensors(L, "", 2, "dump");
   void **box = tlb_newbox(L);          /* frees the bytes if pushing raises */
   unsigned char *buf;
   size_t len;
-  if (tl_mlp_dump(tlb_ctx(L), mo->m, &buf, &len) != TL_OK)
-    return luaL_error(L, "dump: %s", tl_ctx_error(tlb_ctx(L)));
+  tl_ctx *ctx = tlb_ctx(L);
+  if ((st ? tl_mlp_dump_safetensors(ctx, mo->m, &buf, &len)
+          : tl_mlp_dump(ctx, mo->m, &buf, &len)) != TL_OK)
+    return luaL_error(L, "dump: %s", tl_ctx_error(ctx));
   *box = buf;
   lua_pushlstring(L, (const char *)buf, len);
   free(buf);

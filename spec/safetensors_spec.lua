@@ -275,6 +275,53 @@ describe("safetensors", function()
     end
   end)
 
+  describe("in a string (model:dump, nn.load_string)", function()
+    it("holds the bytes a save writes, and reads back bit-exact", function()
+      local m = nn.MLP(3, {5, 2}, {activations = {"tanh", "sigmoid"}})
+      local path = tmppath(".safetensors")
+      m:save(path)
+      local s = m:dump({format = "safetensors"})
+      assert.are.equal(read(path), s)
+      local back = nn.load_string(s)             -- found by its content
+      assert_same_params(m, back)
+      assert.are.same(m:architecture(), back:architecture())
+      assert_same_params(m, nn.load_string(s, {format = "safetensors"}))
+      -- Torchlet's own bytes still by default, and both told apart
+      assert.are.equal(m:dump(), m:dump({format = "torchlet"}))
+      assert_same_params(m, nn.load_string(m:dump()))
+      local m32 = m:float()
+      local b32 = nn.load_string(m32:dump({format = "safetensors"}))
+      assert.are.equal("float32", b32:parameters()[1].dtype)
+      assert_same_params(m32, b32)
+    end)
+
+    it("reads PyTorch's bytes with the activations given", function()
+      local ref = dofile("spec/reference/safetensors_torch.lua")
+      local path = "spec/reference/safetensors_torch_f64.safetensors"
+      local a = nn.load(path, {activations = ref.activations})
+      local b = nn.load_string(read(path), {activations = ref.activations})
+      assert_same_params(a, b)
+    end)
+
+    it("refuses what does not fit, naming the argument", function()
+      local m = nn.MLP(2, {2})
+      fails("bad argument #2 to 'dump' (unknown option 'fmt'", m.dump, m, {fmt = "x"})
+      fails("bad argument #2 to 'dump' (unknown format 'onnx'", m.dump, m, {format = "onnx"})
+      fails("bad argument #2 to 'load_string' (activations are read from safetensors files only",
+            nn.load_string, m:dump(), {activation = "relu"})
+      fails("bad argument #1 to 'load_string' (header length", nn.load_string,
+            m:dump({format = "safetensors"}):sub(1, 9))
+      fails("bad argument #1 to 'load_string' (not a Torchlet model (wrong magic number))",
+            nn.load_string, "garbage")
+      fails("bad argument #1 to 'load_string' (data is truncated", nn.load_string,
+            "cut", {format = "safetensors"})
+      fails("bad argument #1 to 'load_string' (", nn.load_string,
+            m:dump({format = "safetensors"}):sub(1, 40))
+      fails("bad argument #2 to 'load_string' (unknown option 'formt'", nn.load_string,
+            m:dump(), {formt = "torchlet"})
+    end)
+  end)
+
   describe("format", function()
     it("comes from the extension or the option", function()
       local m = nn.MLP(2, {2})
