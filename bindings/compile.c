@@ -54,6 +54,36 @@ static void refuse_nested(lua_State *L, tl_ctx *ctx) {
                "(compiled steps do not nest)", FNAME);
 }
 
+/* The registry's set of the recording's input copies (their nodes as
+** light userdata), while a step is recorded: losses ask about it. */
+#define TLB_CAPTURE_INPUTS "torchlet.capture_inputs"
+
+static void set_inputs(lua_State *L, int first, int n) {
+  if (n < 0) lua_pushnil(L);
+  else {
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+      lua_pushlightuserdata(L, tlb_toelement(L, first + i));
+      lua_pushboolean(L, 1);
+      lua_rawset(L, -3);
+    }
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, TLB_CAPTURE_INPUTS);
+}
+
+int tlb_varies_in_capture(lua_State *L, tl_node *n) {
+  if (!tl_capturing(tlb_ctx(L))) return 0;
+  if (tl_ninputs(n) > 0) return 1;            /* recomputed by every replay */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TLB_CAPTURE_INPUTS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushlightuserdata(L, n);
+  int input = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return input;
+}
+
 /* begin(...) -> copies of the Element arguments */
 static int compile_begin(lua_State *L) {
   tl_ctx *ctx = tlb_ctx(L);
@@ -73,11 +103,13 @@ static int compile_begin(lua_State *L) {
     if (c != NULL && tl_label(x) != NULL) tl_set_label(ctx, c, tl_label(x));
     tlb_sethandle(L, h, c);
   }
+  set_inputs(L, n + 1, n);
   tl_capture_begin(ctx);
   return n;
 }
 
 static int compile_abort(lua_State *L) {
+  set_inputs(L, 0, -1);
   tl_capture_abort(tlb_ctx(L));
   return 0;
 }
@@ -85,6 +117,7 @@ static int compile_abort(lua_State *L) {
 /* finish(out, inputs...) -> Graph */
 static int compile_finish(lua_State *L) {
   tl_ctx *ctx = tlb_ctx(L);
+  set_inputs(L, 0, -1);
   tl_node *out = tlb_toelement(L, 1);
   int n = lua_gettop(L) - 1;
   if (out == NULL) {

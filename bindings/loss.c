@@ -163,6 +163,14 @@ static int array_loss(lua_State *L, const char *fname, tl_node *s,
   const double *y;
   if (yn != NULL) {
     if (tl_size(yn) != n) return lengths_differ(L, fname, tl_size(yn), "targets", n, "scores");
+    /* the loss keeps the targets' values: in a compiled step, targets that
+    ** a replay would change must not be frozen silently */
+    if (tlb_varies_in_capture(L, yn))
+      return tlb_argerror(L, 2, fname, "targets that change per call of a "
+                          "compiled step (an argument of the step, or "
+                          "computed in it) cannot be a loss's targets, which "
+                          "keep the values they had when recorded; write the "
+                          "loss with ops, e.g. ((s - Y) ^ 2):mean()");
     y = tlb_values_f64(L, yn);
   } else {
     if (lua_type(L, 2) != LUA_TTABLE) return tlb_typeerror(L, 2, fname, "table of targets");

@@ -253,6 +253,11 @@ tl_dtype tlb_default_dtype(lua_State *L);
 lua_Integer tlb_topositive(lua_State *L, int idx, int arg, const char *fname,
                            const char *what);
 
+/* 1 while a compiled step is recorded (bindings/compile.c) when n's
+** values change from one replay to the next: n is one of the step's
+** inputs or an op's result; 0 otherwise. */
+int tlb_varies_in_capture(lua_State *L, tl_node *n);
+
 /* Length of the table at 'arg' (raw), or an error saying a table was
 ** expected for 'what'. */
 size_t tlb_checklist(lua_State *L, int arg, const char *fname,

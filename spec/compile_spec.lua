@@ -454,6 +454,25 @@ describe("torchlet.compile: bad input", function()
     assert.are.equal((x2 * 1):sum().data * 0 + step(x2, s).data, step(x2, s).data)
   end)
 
+  it("refuses a loss's targets that a replay would change, instead of freezing them", function()
+    t.manual_seed(1)
+    local model = nn.MLP(2, {4, 1})
+    local X, Y = data(1, {5, 2}), data(2, {5})
+    for _, name in ipairs({"mse", "l1", "huber", "hinge", "bce"}) do
+      -- an argument of the step
+      helpers.fails("bad argument #2 to '" .. name .. "' (targets that change per call of a compiled step",
+                    t.compile(function(x, y) return loss[name](model(x):reshape(5), y) end), X, Y)
+      -- computed in it
+      helpers.fails("bad argument #2 to '" .. name .. "' (targets that change per call of a compiled step",
+                    t.compile(function(x, y) return loss[name](model(x):reshape(5), y * 2) end), X, Y)
+    end
+    -- nothing stays recorded: the next step records and runs
+    local step = t.compile(function(x) return loss.mse(model(x):reshape(5), Y) end)
+    assert.are.equal(loss.mse(model(X):reshape(5), Y).data, step(X).data)   -- a constant Element
+    -- eagerly an Element target is fine, as before
+    assert.is_number(loss.mse(model(X):reshape(5), Y * 2).data)
+  end)
+
   it("raises when the recorded ops change, in check mode", function()
     local w = param({}, 1)
     local step = t.compile(function(x)
