@@ -194,11 +194,16 @@ void tl__linear_fwd(tl_ctx *ctx, tl_node *n) {
   tl_dtype t = tl__dtype(n);
   tl__gemm_t(ctx, t, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data,
              1, n->val.arr->data, 1);
-#define BIAS(T, out, bv) \
-  for (size_t r = 0; r < rows; r++) \
-    for (size_t j = 0; j < nout; j++) (out)[r * nout + j] += (bv)[j];
-  if (t == TL_FLOAT32) BIAS(float, tl__f32(n), tl__f32(b))
-  else BIAS(double, tl__vals(n), tl__vals(b))
+  /* the buffers in restrict locals: a macro argument such as tl__vals(n)
+  ** would be evaluated per element, and the loop would not vectorize */
+#define BIAS(T, outp, bvp) do { \
+    T *restrict out = (outp); \
+    const T *restrict bv = (bvp); \
+    for (size_t r = 0; r < rows; r++, out += nout) \
+      for (size_t j = 0; j < nout; j++) out[j] += bv[j]; \
+  } while (0)
+  if (t == TL_FLOAT32) BIAS(float, tl__f32(n), tl__f32(b));
+  else BIAS(double, tl__vals(n), tl__vals(b));
 #undef BIAS
 }
 
@@ -218,11 +223,16 @@ void tl__linear_b(tl_ctx *ctx, tl_node *n) {
     tl__gemm_t(ctx, t, nout, rows, nin, g, 1, x->val.arr->data, 0, gw, set);
   }
   if (tl__wants_grad(b)) {
-#define COLSUM(T, gb, g) \
-    for (size_t r = 0; r < rows; r++) \
-      for (size_t j = 0; j < nout; j++) (gb)[j] += (g)[r * nout + j];
-    if (t == TL_FLOAT32) COLSUM(float, (float *)tl__grads_any(b), (const float *)g)
-    else COLSUM(double, tl__grads(b), (const double *)g)
+    /* tl__grads(b) once, not per element (a macro argument is evaluated
+    ** where it is used): each gb[j] still sums its column in row order */
+#define COLSUM(T, gbp, gp) do { \
+      T *restrict gb = (gbp); \
+      const T *restrict gr = (gp); \
+      for (size_t r = 0; r < rows; r++, gr += nout) \
+        for (size_t j = 0; j < nout; j++) gb[j] += gr[j]; \
+    } while (0)
+    if (t == TL_FLOAT32) COLSUM(float, (float *)tl__grads_any(b), (const float *)g);
+    else COLSUM(double, tl__grads(b), (const double *)g);
 #undef COLSUM
   }
   if (tl__wants_grad(x)) {
