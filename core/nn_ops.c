@@ -98,15 +98,29 @@ tl_node *tl__neuron_row_checked(tl_ctx *ctx, tl_node *w, tl_node *b,
   return tl__compute_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
 }
 
+/* The float32 paths out of line, so that the float64 kernels, the ones a
+** scalar training step runs thousands of times, keep fewer registers. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* The row j kept in k: a whole number below TL_MAX_ARRAY_SIZE, converted
+** through a signed type (one instruction; to size_t takes a branch). */
+static inline size_t neuron_row(const tl_node *n) {
+  return (size_t)(long long)n->k;
+}
+
 /* b first, then each product: the order of micrograd's sum; a float32
 ** model's weights are widened (the neuron's value is a float64 scalar) */
 void tl__neuron_row_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *const *in = n->src.many.v, *w = in[0], *b = in[1];
   tl_node *const *x = in + 2;
-  size_t nin = n->src.many.n - 2, row = (size_t)n->k;
+  size_t nin = n->src.many.n - 2, row = neuron_row(n);
   double s;
-  if (tl__dtype(w) == TL_FLOAT32) {
+  if (w->val.arr->dtype == TL_FLOAT32) {         /* W: an array (checked) */
     const float *wr = tl__f32(w) + row * nin;
     s = tl__f32(b)[row];
     for (size_t i = 0; i < nin; i++) s += (double)wr[i] * x[i]->val.v;
@@ -138,19 +152,24 @@ static inline double *grads_f64(tl_node *n) {
 
 /* Row j of W's gradient receives x g, b's gradient j receives g, each x
 ** receives W[j][i] g. */
+NOINLINE static void neuron_row_b_f32(tl_node *const *in, size_t nin,
+                                      size_t j, double g) {
+  const float *wr = tl__f32(in[0]) + j * nin;
+  if (tl__wants_grad(in[0])) {
+    float *gw = (float *)tl__grads_any(in[0]) + j * nin;
+    for (size_t i = 0; i < nin; i++) gw[i] += (float)(in[2 + i]->val.v * g);
+  }
+  if (tl__wants_grad(in[1])) ((float *)tl__grads_any(in[1]))[j] += (float)g;
+  for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], (double)wr[i] * g);
+}
+
 void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *const *in = n->src.many.v;
-  size_t nin = n->src.many.n - 2, j = (size_t)n->k;
+  size_t nin = n->src.many.n - 2, j = neuron_row(n);
   double g = n->grad;
-  if (tl__dtype(in[0]) == TL_FLOAT32) {
-    const float *wr = tl__f32(in[0]) + j * nin;
-    if (tl__wants_grad(in[0])) {
-      float *gw = (float *)tl__grads_any(in[0]) + j * nin;
-      for (size_t i = 0; i < nin; i++) gw[i] += (float)(in[2 + i]->val.v * g);
-    }
-    if (tl__wants_grad(in[1])) ((float *)tl__grads_any(in[1]))[j] += (float)g;
-    for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], (double)wr[i] * g);
+  if (in[0]->val.arr->dtype == TL_FLOAT32) {     /* W: an array (checked) */
+    neuron_row_b_f32(in, nin, j, g);
     return;
   }
   /* one pass over the inputs: each sum below gets its terms in the same
