@@ -184,6 +184,22 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
   if (tl__wants_grad(in[0])) {
     double *gw = grads_f64(in[0]) + j * nin;
     size_t i = 0;
+#if defined(__GNUC__)
+    /* the lanes do the scalar code's multiplies and adds, lane by lane */
+    typedef double v2d __attribute__((vector_size(16)));
+    v2d gg = {g, g};
+    for (; i + 2 <= nin; i += 2) {
+      tl_node *x0 = x[i], *x1 = x[i + 1];
+      v2d xv = {x0->val.v, x1->val.v}, gv, wv;
+      memcpy(&gv, gw + i, sizeof gv);
+      memcpy(&wv, wr + i, sizeof wv);
+      gv += xv * gg;
+      wv *= gg;
+      memcpy(gw + i, &gv, sizeof gv);
+      tl__grad_add(x0, wv[0]);
+      tl__grad_add(x1, wv[1]);
+    }
+#else
     for (; i + 2 <= nin; i += 2) {
       tl_node *x0 = x[i], *x1 = x[i + 1];
       gw[i] += x0->val.v * g;
@@ -191,6 +207,7 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
       tl__grad_add(x0, wr[i] * g);
       tl__grad_add(x1, wr[i + 1] * g);
     }
+#endif
     if (i < nin) {
       gw[i] += x[i]->val.v * g;
       tl__grad_add(x[i], wr[i] * g);
