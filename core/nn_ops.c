@@ -98,53 +98,117 @@ tl_node *tl__neuron_row_checked(tl_ctx *ctx, tl_node *w, tl_node *b,
   return tl__compute_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
 }
 
+/* The float32 paths out of line, so that the float64 kernels, the ones a
+** scalar training step runs thousands of times, keep fewer registers. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* The row j kept in k: a whole number below TL_MAX_ARRAY_SIZE, converted
+** through a signed type (one instruction; to size_t takes a branch). */
+static inline size_t neuron_row(const tl_node *n) {
+  return (size_t)(long long)n->k;
+}
+
 /* b first, then each product: the order of micrograd's sum; a float32
 ** model's weights are widened (the neuron's value is a float64 scalar) */
 void tl__neuron_row_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *const *in = n->src.many.v, *w = in[0], *b = in[1];
   tl_node *const *x = in + 2;
-  size_t nin = n->src.many.n - 2, row = (size_t)n->k;
+  size_t nin = n->src.many.n - 2, row = neuron_row(n);
   double s;
-  if (tl__dtype(w) == TL_FLOAT32) {
+  if (w->val.arr->dtype == TL_FLOAT32) {         /* W: an array (checked) */
     const float *wr = tl__f32(w) + row * nin;
     s = tl__f32(b)[row];
     for (size_t i = 0; i < nin; i++) s += (double)wr[i] * x[i]->val.v;
   } else {
     const double *wr = w->val.arr->data + row * nin;
     s = b->val.arr->data[row];
-    for (size_t i = 0; i < nin; i++) s += wr[i] * x[i]->val.v;
+    /* four products ahead of their adds: the sum is one chain of adds
+    ** (its order is fixed, for the bits), so fewer instructions per term
+    ** let the processor overlap this chain with the next neuron's */
+    size_t i = 0;
+    for (; i + 4 <= nin; i += 4) {
+      double p0 = wr[i] * x[i]->val.v, p1 = wr[i + 1] * x[i + 1]->val.v;
+      double p2 = wr[i + 2] * x[i + 2]->val.v, p3 = wr[i + 3] * x[i + 3]->val.v;
+      s += p0;
+      s += p1;
+      s += p2;
+      s += p3;
+    }
+    for (; i < nin; i++) s += wr[i] * x[i]->val.v;
   }
   n->val.v = s;
 }
 
+/* A float64 array's gradient buffer: inline when it holds a value (a
+** replay's W and b after the first neuron of a step), else tl__grads. */
+static inline double *grads_f64(tl_node *n) {
+  return (n->flags & TL_F_HAS_GRAD) ? n->val.arr->grad : tl__grads(n);
+}
+
 /* Row j of W's gradient receives x g, b's gradient j receives g, each x
 ** receives W[j][i] g. */
+NOINLINE static void neuron_row_b_f32(tl_node *const *in, size_t nin,
+                                      size_t j, double g) {
+  const float *wr = tl__f32(in[0]) + j * nin;
+  if (tl__wants_grad(in[0])) {
+    float *gw = (float *)tl__grads_any(in[0]) + j * nin;
+    for (size_t i = 0; i < nin; i++) gw[i] += (float)(in[2 + i]->val.v * g);
+  }
+  if (tl__wants_grad(in[1])) ((float *)tl__grads_any(in[1]))[j] += (float)g;
+  for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], (double)wr[i] * g);
+}
+
 void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   tl_node *const *in = n->src.many.v;
-  size_t nin = n->src.many.n - 2, j = (size_t)n->k;
+  size_t nin = n->src.many.n - 2, j = neuron_row(n);
   double g = n->grad;
-  if (tl__dtype(in[0]) == TL_FLOAT32) {
-    const float *wr = tl__f32(in[0]) + j * nin;
-    if (tl__wants_grad(in[0])) {
-      float *gw = (float *)tl__grads_any(in[0]) + j * nin;
-      for (size_t i = 0; i < nin; i++) gw[i] += (float)(in[2 + i]->val.v * g);
-    }
-    if (tl__wants_grad(in[1])) ((float *)tl__grads_any(in[1]))[j] += (float)g;
-    for (size_t i = 0; i < nin; i++) tl__grad_add(in[2 + i], (double)wr[i] * g);
+  if (in[0]->val.arr->dtype == TL_FLOAT32) {     /* W: an array (checked) */
+    neuron_row_b_f32(in, nin, j, g);
     return;
   }
   /* one pass over the inputs: each sum below gets its terms in the same
   ** order as in two passes (W's row, then the inputs), so the same bits */
   const double *wr = in[0]->val.arr->data + j * nin;
   tl_node *const *x = in + 2;
-  if (tl__wants_grad(in[1])) tl__grads(in[1])[j] += g;
+  if (tl__wants_grad(in[1])) grads_f64(in[1])[j] += g;
   /* one pass over the inputs for both gradients: each input node is
-  ** loaded once (this loop is a tenth of a scalar training step) */
+  ** loaded once (this loop is a third of a replayed scalar step); two
+  ** inputs a round, each its own sum, so no sum changes order (an input
+  ** given twice still gets its two terms in turn) */
   if (tl__wants_grad(in[0])) {
-    double *gw = tl__grads(in[0]) + j * nin;
-    for (size_t i = 0; i < nin; i++) {
+    double *gw = grads_f64(in[0]) + j * nin;
+    size_t i = 0;
+#if defined(__GNUC__)
+    /* the lanes do the scalar code's multiplies and adds, lane by lane */
+    typedef double v2d __attribute__((vector_size(16)));
+    v2d gg = {g, g};
+    for (; i + 2 <= nin; i += 2) {
+      tl_node *x0 = x[i], *x1 = x[i + 1];
+      v2d xv = {x0->val.v, x1->val.v}, gv, wv;
+      memcpy(&gv, gw + i, sizeof gv);
+      memcpy(&wv, wr + i, sizeof wv);
+      gv += xv * gg;
+      wv *= gg;
+      memcpy(gw + i, &gv, sizeof gv);
+      tl__grad_add(x0, wv[0]);
+      tl__grad_add(x1, wv[1]);
+    }
+#else
+    for (; i + 2 <= nin; i += 2) {
+      tl_node *x0 = x[i], *x1 = x[i + 1];
+      gw[i] += x0->val.v * g;
+      gw[i + 1] += x1->val.v * g;
+      tl__grad_add(x0, wr[i] * g);
+      tl__grad_add(x1, wr[i + 1] * g);
+    }
+#endif
+    if (i < nin) {
       gw[i] += x[i]->val.v * g;
       tl__grad_add(x[i], wr[i] * g);
     }
@@ -194,11 +258,16 @@ void tl__linear_fwd(tl_ctx *ctx, tl_node *n) {
   tl_dtype t = tl__dtype(n);
   tl__gemm_t(ctx, t, rows, nin, nout, x->val.arr->data, 0, w->val.arr->data,
              1, n->val.arr->data, 1);
-#define BIAS(T, out, bv) \
-  for (size_t r = 0; r < rows; r++) \
-    for (size_t j = 0; j < nout; j++) (out)[r * nout + j] += (bv)[j];
-  if (t == TL_FLOAT32) BIAS(float, tl__f32(n), tl__f32(b))
-  else BIAS(double, tl__vals(n), tl__vals(b))
+  /* the buffers in restrict locals: a macro argument such as tl__vals(n)
+  ** would be evaluated per element, and the loop would not vectorize */
+#define BIAS(T, outp, bvp) do { \
+    T *restrict out = (outp); \
+    const T *restrict bv = (bvp); \
+    for (size_t r = 0; r < rows; r++, out += nout) \
+      for (size_t j = 0; j < nout; j++) out[j] += bv[j]; \
+  } while (0)
+  if (t == TL_FLOAT32) BIAS(float, tl__f32(n), tl__f32(b));
+  else BIAS(double, tl__vals(n), tl__vals(b));
 #undef BIAS
 }
 
@@ -218,11 +287,16 @@ void tl__linear_b(tl_ctx *ctx, tl_node *n) {
     tl__gemm_t(ctx, t, nout, rows, nin, g, 1, x->val.arr->data, 0, gw, set);
   }
   if (tl__wants_grad(b)) {
-#define COLSUM(T, gb, g) \
-    for (size_t r = 0; r < rows; r++) \
-      for (size_t j = 0; j < nout; j++) (gb)[j] += (g)[r * nout + j];
-    if (t == TL_FLOAT32) COLSUM(float, (float *)tl__grads_any(b), (const float *)g)
-    else COLSUM(double, tl__grads(b), (const double *)g)
+    /* tl__grads(b) once, not per element (a macro argument is evaluated
+    ** where it is used): each gb[j] still sums its column in row order */
+#define COLSUM(T, gbp, gp) do { \
+      T *restrict gb = (gbp); \
+      const T *restrict gr = (gp); \
+      for (size_t r = 0; r < rows; r++, gr += nout) \
+        for (size_t j = 0; j < nout; j++) gb[j] += gr[j]; \
+    } while (0)
+    if (t == TL_FLOAT32) COLSUM(float, (float *)tl__grads_any(b), (const float *)g);
+    else COLSUM(double, tl__grads(b), (const double *)g);
 #undef COLSUM
   }
   if (tl__wants_grad(x)) {

@@ -246,12 +246,14 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
 
 /* Scalar elementwise backward: the common case, kept free of loops.  The
 ** four ops that dominate scalar graphs (every neuron-free expression, the
-** million chain) have their trivial derivatives inline, which saves the
-** two indirect calls; every other op goes through its table row. */
+** million chain), and relu, have their trivial derivatives inline, which
+** saves the indirect calls; every other op goes through its table row. */
 static void scalar_backward(const op_info *o, tl_node *n) {
   tl_node *a = n->src.in[0], *b = n->src.in[1];
   double g = n->grad;
   switch ((tl_op)n->op) {
+    /* each hidden scalar neuron's activation (relu_ga reads out and g) */
+    case TL_OP_RELU: tl__grad_add(a, relu_ga(0, 0, n->val.v, g)); return;
     case TL_OP_ADD: tl__grad_add(a, g); tl__grad_add(b, g); return;
     case TL_OP_MUL:
       tl__grad_add(a, b->val.v * g);

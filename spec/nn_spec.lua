@@ -126,6 +126,40 @@ describe("nn", function()
   end)
 
   describe("forward", function()
+    -- The neuron kernels take their inputs several at a time (nn_ops.c):
+    -- the value must still be the bias plus each product in turn, and each
+    -- gradient the same products, for every count of inputs (tails of 1..3)
+    -- and an input given twice.  With a bias of 1e16 each product (< 1, under
+    -- half its spacing) is lost on its own, while any two summed first are
+    -- not: a kernel that regrouped the sum would give other bits.
+    it("sums bias then products in order, gradients per input, for 1 to 9 inputs", function()
+      for nin = 1, 9 do
+        local m = nn.Neuron(nin, {activation = "linear"})
+        local w, xs = {}, {}
+        for i = 1, nin do
+          w[i] = 0.5 + i / 64
+          xs[i] = Element(1 + i / 1024)
+        end
+        w[nin + 1] = 1e16
+        set_params(m, w)
+        if nin >= 2 then xs[nin] = xs[1] end               -- input 1 given twice
+        local s = w[nin + 1]
+        for i = 1, nin do s = s + w[i] * xs[i].data end
+        local out = m(xs)
+        assert.are.equal(s, out.data)
+        if nin >= 2 then assert.are.equal(1e16, out.data) end
+        local g = 3
+        m:zero_grad()
+        ;(out * g):backward()
+        local ps = m:parameters({scalar = true})
+        for i = 1, nin do assert.are.equal(xs[i].data * g, ps[i].grad) end
+        assert.are.equal(g, ps[nin + 1].grad)
+        for i = 2, nin - 1 do assert.are.equal(w[i] * g, xs[i].grad) end
+        if nin >= 2 then assert.are.equal(w[1] * g + w[nin] * g, xs[1].grad)
+        else assert.are.equal(w[1] * g, xs[1].grad) end
+      end
+    end)
+
     it("keeps micrograd's parameter order: layer, neuron, weights then bias", function()
       local m = nn.MLP(2, {2, 1}, {activation = "linear"})
       set_params(m, {1, 2, 3, 4, 5, 6, 7, 8, 9})
