@@ -121,9 +121,13 @@ solution "torchlet"
   -- Link-time optimisation lets the small functions that cross core files
   -- (node allocation, linking, freeing) inline into the ops: about 4 ns of
   -- a node's 10 ns forward.  Fat objects keep libtlcore.a usable by
-  -- programs linked without -flto.
+  -- programs linked without -flto.  -fno-semantic-interposition lets the
+  -- module's calls to its own functions bind locally instead of through
+  -- the PLT (nothing interposes tl_* functions): 2.4% of an eager step's
+  -- instructions.
   configuration "release"
-    buildoptions { "-O2", "-flto=auto", "-ffat-lto-objects" }
+    buildoptions { "-O2", "-flto=auto", "-ffat-lto-objects",
+                   "-fno-semantic-interposition" }
     linkoptions { "-flto=auto" }
     defines { "NDEBUG" }
 
