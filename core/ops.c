@@ -214,7 +214,7 @@ const char *tl_op_grad_text(tl_op op) {
 ** backward adds, even when one node fills both slots (a * a). */
 double tl__ew_input_grad(const tl_node *n, int slot) {
   const op_info *o = &ops[n->op];
-  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  tl_node *a = n->in[0], *b = tl__in_b(n);
   double bv = b ? b->val.v : n->k;
   return (slot == 0 ? o->da : o->db)(a->val.v, bv, n->val.v, n->grad);
 }
@@ -228,7 +228,7 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
     snprintf(buf, size, "%s", tl__custom_name(n));
     return buf;
   }
-  tl_format_number(k, sizeof k, n->k, 'g', 4);
+  tl_format_number(k, sizeof k, tl__k(n), 'g', 4);
   if (o->flags & TL_OPF_KLEFT)
     snprintf(buf, size, "%s %s", k, o->symbol);      /* "2 -": 2 - a */
   else if (o->flags & TL_OPF_K)
@@ -249,7 +249,7 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
 ** million chain) have their trivial derivatives inline, which saves the
 ** two indirect calls; every other op goes through its table row. */
 static void scalar_backward(const op_info *o, tl_node *n) {
-  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  tl_node *a = n->in[0], *b = tl__in_b(n);
   double g = n->grad;
   switch ((tl_op)n->op) {
     case TL_OP_ADD: tl__grad_add(a, g); tl__grad_add(b, g); return;
@@ -294,7 +294,7 @@ static inline void forward_node(tl_ctx *ctx, tl_node *n) {
   if (o->forward != NULL) o->forward(ctx, n);
   else if (o->f == NULL) return;                   /* a leaf */
   else if (!tl__is_array(n)) {
-    tl_node *a = n->src.in[0], *b = n->src.in[1];
+    tl_node *a = n->in[0], *b = tl__in_b(n);
     n->val.v = o->f(a->val.v, b ? b->val.v : n->k);
   } else tl__elementwise_into(n, o->f);
 }
@@ -316,7 +316,7 @@ void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
     tl_node *n = order[i];
     n->flags &= (uint8_t)~TL_F_HAS_GRAD;
     if (!(n->flags & (TL_F_ARRAY | TL_F_MANY))) {
-      tl_node *a = n->src.in[0], *b = n->src.in[1];
+      tl_node *a = n->in[0], *b = n->in[1];    /* b: binary ops only */
       double x, y, v;
       if (a == last) x = lastv; else x = a->val.v;
       switch ((tl_op)n->op) {
@@ -406,6 +406,13 @@ static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
     tl_release(ctx, n);
     return NULL;
   }
+  if (nin > UINT32_MAX) {                   /* the node counts in 32 bits */
+    tl_ctx_fail(ctx, TL_EARG, "%s: %zu inputs, more than %lu",
+                ops[op].name, nin, (unsigned long)UINT32_MAX);
+    tl__small_free(ctx, block);
+    tl_release(ctx, n);
+    return NULL;
+  }
   tl_node **many = block;
   size_t bytes;
   if (many == NULL && tl__size_mul(nin, sizeof *many, &bytes))
@@ -420,8 +427,8 @@ static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
     for (size_t i = 0; i < nin; i++) many[i] = in[i];
   for (size_t i = 0; i < nin; i++) many[i]->refs++;
   n->flags |= TL_F_MANY;
-  n->src.many.v = many;
-  n->src.many.n = nin;
+  n->many = many;
+  n->nin = (uint32_t)nin;
   return n;
 }
 
@@ -455,12 +462,14 @@ static inline tl_node *record(tl_ctx *ctx, tl_node *n, tl_op op, double k,
   }
   if (nin > 2 || ops[op].arity == TL_NARY) {
     if (record_many(ctx, n, op, nin, in, NULL) == NULL) return NULL;
+    n->k = k;
   } else {
-    n->src.in[0] = in[0]; in[0]->refs++;
-    if (nin == 2) { n->src.in[1] = in[1]; in[1]->refs++; }
+    n->in[0] = in[0]; in[0]->refs++;
+    if (nin == 2) { n->in[1] = in[1]; in[1]->refs++; }  /* no k (internal.h) */
+    else n->k = k;
+    n->nin = (uint32_t)nin;
   }
   n->op = (uint8_t)op;
-  n->k = k;
   return n;
 }
 
