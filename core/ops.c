@@ -269,11 +269,60 @@ static void scalar_backward(const op_info *o, tl_node *n) {
 /* Only a captured graph (compile.c) holds op nodes that need no gradient
 ** (made from data alone, or in a forward-only capture): skipped, as they
 ** receive none.  Eagerly such results are leaves. */
+/* The two gradients a backward sweep wrote last, also kept in registers:
+** in a chain each node's gradient was written by the node swept just
+** before it, and one parameter's gradient is added to at every step;
+** reading them back from memory would put a store-to-load delay on the
+** critical path.  Write-through: memory holds the same numbers. */
+typedef struct grad_cache { tl_node *n0, *n1; double g0, g1; } grad_cache;
+
+static inline double cached_grad(const grad_cache *c, const tl_node *n) {
+  if (n == c->n0) return c->g0;
+  if (n == c->n1) return c->g1;
+  return n->grad;
+}
+
+/* tl__grad_add through the cache; a miss replaces entry 'slot' (0, 1). */
+static inline void cached_grad_add(grad_cache *c, int slot, tl_node *x,
+                                   double g) {
+  if (x == c->n0) { c->g0 = c->g0 + g; x->grad = c->g0; return; }
+  if (x == c->n1) { c->g1 = c->g1 + g; x->grad = c->g1; return; }
+  if (x->flags & TL_F_HAS_GRAD) g = x->grad + g;
+  else if (!tl__wants_grad(x)) return;
+  else x->flags |= TL_F_HAS_GRAD;
+  x->grad = g;
+  if (slot == 0) { c->n0 = x; c->g0 = g; }
+  else { c->n1 = x; c->g1 = g; }
+}
+
 tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
+  grad_cache c = {NULL, NULL, 0, 0};
   for (size_t i = count; i-- > 0;) {
     tl_node *n = order[i];
-    const op_info *o = &ops[n->op];
+    if (!(n->flags & (TL_F_ARRAY | TL_F_MANY | TL_F_NO_GRAD))) {
+      /* as scalar_backward */
+      tl_node *a = n->in[0], *b = n->in[1];          /* b: binary ops only */
+      double g;
+      switch ((tl_op)n->op) {
+        case TL_OP_LEAF: continue;
+        case TL_OP_ADD:
+          g = cached_grad(&c, n);
+          cached_grad_add(&c, 0, a, g);
+          cached_grad_add(&c, 1, b, g);
+          continue;
+        case TL_OP_MUL:
+          g = cached_grad(&c, n);
+          cached_grad_add(&c, 0, a, b->val.v * g);
+          cached_grad_add(&c, 1, b, a->val.v * g);
+          continue;
+        case TL_OP_ADD_K: cached_grad_add(&c, 0, a, cached_grad(&c, n)); continue;
+        case TL_OP_MUL_K: cached_grad_add(&c, 0, a, n->k * cached_grad(&c, n)); continue;
+        default: break;
+      }
+    }
     if (!tl__wants_grad(n)) continue;
+    c.n0 = c.n1 = NULL;               /* other rules write gradients too */
+    const op_info *o = &ops[n->op];
     if (o->backward != NULL) {
       o->backward(ctx, n);
       if (ctx->sweep_failed != TL_OK) {       /* a custom op's callback */
