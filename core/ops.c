@@ -266,9 +266,6 @@ static void scalar_backward(const op_info *o, tl_node *n) {
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
-/* Only a captured graph (compile.c) holds op nodes that need no gradient
-** (made from data alone, or in a forward-only capture): skipped, as they
-** receive none.  Eagerly such results are leaves. */
 /* The two gradients a backward sweep wrote last, also kept in registers:
 ** in a chain each node's gradient was written by the node swept just
 ** before it, and one parameter's gradient is added to at every step;
@@ -295,6 +292,9 @@ static inline void cached_grad_add(grad_cache *c, int slot, tl_node *x,
   else { c->n1 = x; c->g1 = g; }
 }
 
+/* Only a captured graph (compile.c) holds op nodes that need no gradient
+** (made from data alone, or in a forward-only capture): skipped, as they
+** receive none.  Eagerly such results are leaves. */
 tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   grad_cache c = {NULL, NULL, 0, 0};
   for (size_t i = count; i-- > 0;) {
