@@ -211,10 +211,10 @@ void tl__free_value(tl_ctx *ctx, tl_node *n) {
 
 void tl__free_extras(tl_ctx *ctx, tl_node *n) {
   tl__free_value(ctx, n);
-  if (n->label != NULL) free(n->label);   /* most nodes have none: no call */
+  if (n->flags & TL_F_LABEL) tl__label_free(n);   /* most have none: no call */
   if (n->flags & TL_F_MANY) {
     if (n->op == TL_OP_CUSTOM) tl__custom_free(n);
-    tl__small_free(ctx, n->src.many.v);
+    tl__small_free(ctx, n->many);
   }
 }
 

@@ -11,8 +11,8 @@
 
 #include "internal.h"
 
-#define A(n) ((n)->src.in[0])
-#define B(n) ((n)->src.in[1])
+#define A(n) ((n)->in[0])
+#define B(n) ((n)->in[1])
 
 /* A result node with the given shape and dtype, or a scalar node (float64)
 ** when ndim is 0. */
@@ -475,15 +475,15 @@ tl_node *tl_stack(tl_ctx *ctx, size_t count, tl_node *const *xs, size_t ndim,
 
 void tl__stack_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
-  tl_node *const *xs = n->src.many.v;
+  tl_node *const *xs = n->many;
   double *out = n->val.arr->data;
-  for (size_t i = 0, count = n->src.many.n; i < count; i++) out[i] = xs[i]->val.v;
+  for (size_t i = 0, count = n->nin; i < count; i++) out[i] = xs[i]->val.v;
 }
 
 void tl__stack_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
   const double *g = tl__grads(n);
-  for (size_t i = 0; i < n->src.many.n; i++) tl__grad_add(n->src.many.v[i], g[i]);
+  for (size_t i = 0; i < n->nin; i++) tl__grad_add(n->many[i], g[i]);
 }
 
 /* }====================================================================== */

@@ -175,7 +175,7 @@ fail:
 tl_status tl_graph_forward(tl_ctx *ctx, tl_graph *g) {
   for (size_t i = 0; i < g->nparams; i++)
     if (g->params[i]->refs <= g->uses[i]) {
-      const char *label = g->params[i]->label;
+      const char *label = tl_label(g->params[i]);
       return tl_ctx_fail(ctx, TL_EARG, "compiled step: parameter %zu%s%s%s "
                          "was let go by its owner since recording (freed, or "
                          "replaced by a conversion such as model:float()); "
@@ -313,7 +313,8 @@ const char *tl_graph_diff(const tl_graph *a, const tl_graph *b, char *buf,
     const char *what = NULL;
     if (x->op != y->op || tl__nin(x) != tl__nin(y)) what = "op";
     else if (!same_shape(x, y)) what = "shape or dtype";
-    else if (x->k != y->k && !(x->k != x->k && y->k != y->k)) what = "op constant";
+    else if (tl__k(x) != tl__k(y) && !(tl__k(x) != tl__k(x) && tl__k(y) != tl__k(y)))
+      what = "op constant";
     else if (tl__nin(x) == 0 && tl__wants_grad(x) != tl__wants_grad(y)) what = "requires_grad";
     else if (tl__nin(x) == 0 && tl__wants_grad(x) && !is_input(a, x) && x != y)
       what = "parameter";

@@ -4,6 +4,7 @@
 */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,33 @@
 #include "internal.h"
 #include "size.h"
 
-/* Nodes are allocated in blocks that double from 64 up to 4096 nodes, so
-** a small context stays small; a block is never returned to malloc before
-** the context dies, which keeps alloc/free a pointer swap. */
-#define TL_FIRST_BLOCK 64
-#define TL_MAX_BLOCK 4096
+/* Nodes live in slabs of 4 KiB, aligned to 4 KiB, so that a node's slab
+** is its address rounded down: the slab keeps its nodes' labels, which a
+** sweep never reads, out of the nodes (internal.h), and tl_label(n) finds
+** them without a context.  Slabs are allocated in blocks that double from
+** 1 up to 64 slabs (85 to 5,440 nodes), so a small context stays small; a
+** block is never returned to malloc before the context dies, which keeps
+** alloc/free a pointer swap. */
+#define TL_SLAB_BYTES 4096u
+#define TL_SLAB_NODES ((TL_SLAB_BYTES - 2 * sizeof(void *)) / sizeof(tl_node))
+#define TL_MAX_BLOCK_SLABS 64u
 
-struct tl__block {
-  tl__block *prev;
-  size_t count;
-  tl_node nodes[];
+typedef struct tl__slab tl__slab;
+struct tl__slab {
+  char **labels;              /* TL_SLAB_NODES labels, NULL until one is set */
+  tl__slab *prev;             /* every slab of the context, newest first */
+  tl_node nodes[TL_SLAB_NODES];
 };
+_Static_assert(sizeof(tl__slab) <= TL_SLAB_BYTES, "a slab fits its 4 KiB");
+
+static tl__slab *slab_of(const tl_node *n) {
+  return (tl__slab *)((uintptr_t)n & ~(uintptr_t)(TL_SLAB_BYTES - 1));
+}
+
+/* The slabs of block i (0 the first allocated). */
+static size_t block_slabs(size_t i) {
+  return i >= 6 ? TL_MAX_BLOCK_SLABS : (size_t)1 << i;
+}
 
 tl_ctx *tl_ctx_new(void) {
   tl_ctx *ctx = calloc(1, sizeof *ctx);
@@ -40,13 +57,19 @@ tl_ctx *tl_ctx_new(void) {
 void tl_ctx_free(tl_ctx *ctx) {
   if (ctx == NULL) return;
   tl__graphs_release(ctx);
-  tl__block *b = ctx->blocks;
-  while (b != NULL) {
-    tl__block *prev = b->prev;
-    for (size_t i = 0; i < b->count; i++)
-      if (b->nodes[i].refs != 0) tl__free_extras(ctx, &b->nodes[i]);
-    free(b);
-    b = prev;
+  /* the slabs of each block, newest block first; its lowest is its base */
+  tl__slab *s = ctx->slabs;
+  for (size_t b = ctx->nblocks; b-- > 0;) {
+    tl__slab *base = s;
+    for (size_t j = block_slabs(b); j > 0; j--) {
+      tl__slab *prev = s->prev;
+      for (size_t i = 0; i < TL_SLAB_NODES; i++)
+        if (s->nodes[i].refs != 0) tl__free_extras(ctx, &s->nodes[i]);
+      free(s->labels);
+      if (s < base) base = s;
+      s = prev;
+    }
+    free(base);
   }
   tl_ctx_empty_cache(ctx);
   free(ctx->buckets);
@@ -70,8 +93,7 @@ tl_status tl_ctx_fail(tl_ctx *ctx, tl_status status, const char *fmt, ...) {
 size_t tl_ctx_live_nodes(const tl_ctx *ctx) { return ctx->live; }
 size_t tl_ctx_pool_bytes(const tl_ctx *ctx) {
   size_t bytes = 0;
-  for (const tl__block *b = ctx->blocks; b != NULL; b = b->prev)
-    bytes += sizeof *b + b->count * sizeof(tl_node);
+  for (size_t b = 0; b < ctx->nblocks; b++) bytes += block_slabs(b) * TL_SLAB_BYTES;
   return bytes;
 }
 size_t tl_ctx_array_bytes(const tl_ctx *ctx) { return ctx->array_bytes; }
@@ -99,19 +121,26 @@ int tl_set_check_numerics(tl_ctx *ctx, int enabled) {
 ** ======================================================================= */
 
 static int grow_pool(tl_ctx *ctx) {
-  size_t count = ctx->nblocks >= 6 ? TL_MAX_BLOCK : (size_t)TL_FIRST_BLOCK << ctx->nblocks;
-  tl__block *b = malloc(sizeof *b + count * sizeof(tl_node));
+  size_t count = block_slabs(ctx->nblocks);
+  tl__slab *b = aligned_alloc(TL_SLAB_BYTES, count * TL_SLAB_BYTES);
   if (b == NULL) return 0;
-  b->prev = ctx->blocks;
-  b->count = count;
-  ctx->blocks = b;
   ctx->nblocks++;
+  for (size_t j = 0; j < count; j++) {
+    tl__slab *s = (tl__slab *)(void *)((char *)b + j * TL_SLAB_BYTES);
+    s->labels = NULL;
+    s->prev = ctx->slabs;
+    ctx->slabs = s;
+  }
   /* link back to front so nodes come out in address order */
-  for (size_t i = count; i-- > 0;) {
-    b->nodes[i].refs = 0;
-    b->nodes[i].mark = 0;
-    b->nodes[i].val.next = ctx->free_list;
-    ctx->free_list = &b->nodes[i];
+  for (size_t j = count; j-- > 0;) {
+    tl__slab *s = (tl__slab *)(void *)((char *)b + j * TL_SLAB_BYTES);
+    for (size_t i = TL_SLAB_NODES; i-- > 0;) {
+      s->nodes[i].refs = 0;
+      s->nodes[i].mark = 0;
+      s->nodes[i].flags = 0;
+      s->nodes[i].val.next = ctx->free_list;
+      ctx->free_list = &s->nodes[i];
+    }
   }
   return 1;
 }
@@ -126,9 +155,8 @@ tl_node *tl__node_alloc(tl_ctx *ctx) {
   n->refs = 1;
   n->flags = ctx->capturing ? TL_F_IN_CAPTURE : 0;
   n->op = TL_OP_LEAF;
-  n->label = NULL;
-  n->src.in[0] = n->src.in[1] = NULL;
-  n->k = 0;
+  n->in[0] = n->in[1] = NULL;               /* k = 0 too */
+  n->nin = 0;
   ctx->live++;
   ctx->allocated += sizeof *n;
   return n;
@@ -170,11 +198,47 @@ void tl_release(tl_ctx *ctx, tl_node *n) {
 
 uint32_t tl__next_epoch(tl_ctx *ctx) {
   if (++ctx->epoch == 0) {  /* wrapped: clear every mark once */
-    for (tl__block *b = ctx->blocks; b != NULL; b = b->prev)
-      for (size_t i = 0; i < b->count; i++) b->nodes[i].mark = 0;
+    for (tl__slab *s = ctx->slabs; s != NULL; s = s->prev)
+      for (size_t i = 0; i < TL_SLAB_NODES; i++) s->nodes[i].mark = 0;
     ctx->epoch = 1;
   }
   return ctx->epoch;
+}
+
+/* Labels: in the slab's table, at the node's position; TL_F_LABEL says
+** that a node has one, so that nodes without (nearly all) cost no look-up
+** when freed. */
+const char *tl_label(const tl_node *n) {
+  if (!(n->flags & TL_F_LABEL)) return NULL;
+  tl__slab *s = slab_of(n);
+  return s->labels[n - s->nodes];
+}
+
+void tl__label_free(tl_node *n) {
+  if (!(n->flags & TL_F_LABEL)) return;
+  tl__slab *s = slab_of(n);
+  free(s->labels[n - s->nodes]);
+  s->labels[n - s->nodes] = NULL;
+  n->flags &= (uint8_t)~TL_F_LABEL;
+}
+
+tl_status tl_set_label(tl_ctx *ctx, tl_node *n, const char *label) {
+  char *copy = NULL;
+  tl__slab *s = slab_of(n);
+  if (label != NULL) {
+    size_t len = strlen(label) + 1;
+    if (s->labels == NULL) s->labels = calloc(TL_SLAB_NODES, sizeof *s->labels);
+    copy = s->labels != NULL ? malloc(len) : NULL;
+    if (copy == NULL)
+      return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory copying a label");
+    memcpy(copy, label, len);
+  }
+  tl__label_free(n);
+  if (copy != NULL) {
+    s->labels[n - s->nodes] = copy;
+    n->flags |= TL_F_LABEL;
+  }
+  return TL_OK;
 }
 
 /* }====================================================================== */

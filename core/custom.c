@@ -28,7 +28,7 @@ typedef struct custom_data {
 
 /* The data after the input list of the CUSTOM node 'n'. */
 static custom_data *data_of(const tl_node *n) {
-  return (custom_data *)(void *)(n->src.many.v + n->src.many.n);
+  return (custom_data *)(void *)(n->many + n->nin);
 }
 
 const char *tl__custom_name(const tl_node *n) {
@@ -129,7 +129,7 @@ static int same_shape(const tl_node *a, const tl_node *b);
 ** what the node is made with. */
 void tl__custom_fwd(tl_ctx *ctx, tl_node *n) {
   custom_data *c = data_of(n);
-  tl_node *v = run_forward(ctx, &c->fn, n->src.many.n, n->src.many.v);
+  tl_node *v = run_forward(ctx, &c->fn, n->nin, n->many);
   if (v == NULL) { ctx->sweep_failed = TL_EARG; return; }
   if (!same_shape(v, n) || tl__dtype(v) != tl__dtype(n)) {
     char a[64], b[64];
@@ -146,8 +146,8 @@ void tl__custom_fwd(tl_ctx *ctx, tl_node *n) {
 ** the sweep (ctx->sweep_failed). */
 void tl__custom_b(tl_ctx *ctx, tl_node *n) {
   custom_data *c = data_of(n);
-  tl_node *const *in = n->src.many.v;
-  size_t nin = n->src.many.n, total = 0;
+  tl_node *const *in = n->many;
+  size_t nin = n->nin, total = 0;
   if (!(n->flags & TL_F_HAS_GRAD)) return;      /* nothing arrived */
   for (size_t i = 0; i < nin; i++)
     if (tl__wants_grad(in[i]) && !tl__size_add(total, tl__size(in[i]), &total))

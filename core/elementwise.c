@@ -186,10 +186,10 @@ tl_node *tl__elementwise(tl_ctx *ctx, int op, double (*f)(double, double),
 }
 
 void tl__elementwise_into(tl_node *n, double (*f)(double, double)) {
-  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  tl_node *a = n->in[0], *b = tl__in_b(n);
   bcast v;
   broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
-  compute(n->op, &v, f, a, b, n->k, n);
+  compute(n->op, &v, f, a, b, tl__k(n), n);
 }
 
 /* Where an input's gradient goes: a float32 array's buffer, or doubles
@@ -222,7 +222,7 @@ static void backward_f32(tl_node *n, const bcast *v,
                          double (*da)(double, double, double, double),
                          double (*db)(double, double, double, double),
                          dst ga, dst gb) {
-  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  tl_node *a = n->in[0], *b = tl__in_b(n);
   const float *out = tl__f32(n), *g = tl__grads_any(n);
   src x = src_of(a), y = b ? src_of(b) : (src){&n->k, 0};
   if (ga.p == NULL && gb.p == NULL) return;
@@ -238,7 +238,7 @@ static void backward_f32(tl_node *n, const bcast *v,
 void tl__elementwise_b(tl_node *n,
                        double (*da)(double, double, double, double),
                        double (*db)(double, double, double, double)) {
-  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  tl_node *a = n->in[0], *b = tl__in_b(n);
   bcast v;
   broadcast(NULL, NULL, a, b, &v);      /* shapes were checked on the way in */
   tl_dtype t = tl__dtype(n);

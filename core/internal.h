@@ -24,7 +24,7 @@
 
 /* Node flags. */
 #define TL_F_HAS_GRAD 0x01u  /* grad holds a value; otherwise it reads as 0 */
-#define TL_F_MANY     0x02u  /* inputs are out of line (src.many) */
+#define TL_F_MANY     0x02u  /* inputs are out of line (many) */
 #define TL_F_ARRAY    0x04u  /* the value is an array (val.arr) */
 #define TL_F_NO_GRAD  0x08u  /* needs no gradient (requires_grad false): a
                              ** leaf the user marked, or the result of ops
@@ -33,6 +33,7 @@
 #define TL_F_IN_CAPTURE 0x10u  /* made while a capture was recorded
                                ** (compile.c): a leaf made so is a constant
                                ** of the graph, never a parameter */
+#define TL_F_LABEL    0x20u  /* has a label, in its slab's table (ctx.c) */
 
 /* The value of an array node: row-major values of its dtype with its
 ** shape.  The gradient buffer, of the same dtype, is allocated by the
@@ -49,9 +50,19 @@ typedef struct tl__array {
 } tl__array;
 
 /*
-** One node: 64 bytes on LP64.  A scalar keeps its value inline; an array
+** One node: 48 bytes on LP64.  A scalar keeps its value inline; an array
 ** node (TL_F_ARRAY) points at its buffer through the same union and keeps
 ** its gradient there too.
+**
+** A replay streams through every node once forward and once backward, so
+** its speed is the node's size (issue 15: a million-node chain).  Hence
+** what a sweep does not read lives elsewhere: the label, rarely set, in
+** its slab's table (TL_F_LABEL, ctx.c); and the op constant k shares the
+** second input's slot, as no op has both: binary ops (two inputs inline,
+** nin 2) take no constant, and the ops that take one have one inline
+** input or their inputs out of line (TL_F_MANY: 'many' in the first slot).
+** So in[1] is an input only when tl__in_b says so, and k means something
+** only where tl__k reads it (0 for a binary op).
 */
 struct tl_node {
   union {
@@ -61,21 +72,25 @@ struct tl_node {
   } val;
   double grad;                /* meaningful only with TL_F_HAS_GRAD */
   union {
-    tl_node *in[2];           /* up to two inputs inline */
-    struct { tl_node **v; size_t n; } many;  /* n-ary inputs (TL_F_MANY) */
-  } src;
-  double k;                   /* op constant of _K ops */
-  char *label;                /* owned copy or NULL */
+    tl_node *in[2];           /* inline inputs: in[0], and in[1] when nin 2 */
+    struct {
+      tl_node **many;         /* TL_F_MANY: the 'nin' inputs out of line */
+      double k;               /* op constant of _K ops, axis, index, ... */
+    };
+  };
+  uint32_t nin;               /* inputs, inline or in 'many' (0: a leaf) */
   uint32_t refs;              /* references; 0 means the node is free */
   uint32_t mark;              /* epoch of the last walk that visited it */
   uint8_t op;                 /* tl_op */
   uint8_t flags;
 };
+_Static_assert(sizeof(void *) != 8 || sizeof(tl_node) == 48,
+               "a node is 48 bytes on LP64: replays stream through nodes, "
+               "every byte added slows them (see the comment above)");
 
 /* A frame of the iterative depth-first search. */
 typedef struct tl__frame { tl_node *node; uint32_t next, nin; } tl__frame;
 
-typedef struct tl__block tl__block;
 typedef struct tl__chunk tl__chunk;
 typedef struct tl__cached tl__cached;
 
@@ -91,7 +106,7 @@ typedef struct tl__bucket { size_t bytes; tl__cached *head; } tl__bucket;
 
 struct tl_ctx {
   tl_node *free_list;         /* free nodes, linked through val.next */
-  tl__block *blocks;          /* every block of nodes ever allocated */
+  struct tl__slab *slabs;     /* every slab of nodes, newest first (ctx.c) */
   size_t live;                /* nodes handed out and not yet freed */
   size_t array_bytes;         /* held now by array values and gradients */
   size_t allocated;           /* bytes handed out so far (nodes, arrays) */
@@ -137,13 +152,20 @@ tl_node *tl__node_alloc(tl_ctx *ctx);
 /* Starts a walk: returns the epoch to mark visited nodes with. */
 uint32_t tl__next_epoch(tl_ctx *ctx);
 
-static inline size_t tl__nin(const tl_node *n) {
-  if (n->flags & TL_F_MANY) return n->src.many.n;
-  return (size_t)(n->src.in[0] != NULL) + (size_t)(n->src.in[1] != NULL);
-}
+static inline size_t tl__nin(const tl_node *n) { return n->nin; }
 
 static inline tl_node *const *tl__inputs(const tl_node *n) {
-  return (n->flags & TL_F_MANY) ? n->src.many.v : n->src.in;
+  return (n->flags & TL_F_MANY) ? n->many : n->in;
+}
+
+/* The second inline input of a binary op, or NULL (a unary or _K op, whose
+** in[1] holds k, an n-ary op, a leaf). */
+static inline tl_node *tl__in_b(const tl_node *n) {
+  return n->nin == 2 && !(n->flags & TL_F_MANY) ? n->in[1] : NULL;
+}
+/* The op constant: 0 for a binary op, whose second input holds its slot. */
+static inline double tl__k(const tl_node *n) {
+  return tl__in_b(n) != NULL ? 0 : n->k;
 }
 
 /* 0 when 'n' needs no gradient (TL_F_NO_GRAD): backward rules skip it. */
@@ -250,6 +272,8 @@ tl_node *tl__array_node_t(tl_ctx *ctx, tl_dtype t, size_t ndim,
 void *tl__grads_any(tl_node *n);
 void *tl__grads_once_any(tl_node *n, int *assign);
 void *tl__grads_to_fill_any(tl_node *n, int *assign);
+/* Frees n's label, if any (ctx.c). */
+void tl__label_free(tl_node *n);
 /* Frees what a node owns outside the pool (array, label, input list). */
 void tl__free_extras(tl_ctx *ctx, tl_node *n);
 /* Frees only an array node's buffers, leaving a scalar-looking node, so
@@ -354,20 +378,21 @@ tl_node *tl__reduce_extra(tl_ctx *ctx, tl_op op, tl_node *a, int axis);
 ** tl__record links the inputs for good (or, in no-grad, does not). */
 static inline void tl__bind_inputs(tl_node *n, double k, size_t nin,
                                    tl_node *const *in, int many) {
+  n->nin = (uint32_t)nin;
   if (many) {
     n->flags |= TL_F_MANY;
-    n->src.many.v = (tl_node **)(uintptr_t)in;
-    n->src.many.n = nin;
+    n->many = (tl_node **)(uintptr_t)in;
+    n->k = k;
   } else {
-    n->src.in[0] = nin > 0 ? in[0] : NULL;
-    n->src.in[1] = nin > 1 ? in[1] : NULL;
+    n->in[0] = nin > 0 ? in[0] : NULL;
+    if (nin > 1) n->in[1] = in[1];        /* a binary op: no constant */
+    else n->k = k;
   }
-  n->k = k;
 }
 static inline void tl__unbind_inputs(tl_node *n) {
   n->flags &= (uint8_t)~TL_F_MANY;
-  n->src.in[0] = n->src.in[1] = NULL;
-  n->k = 0;
+  n->in[0] = n->in[1] = NULL;             /* k = 0 too */
+  n->nin = 0;
 }
 
 /* Recomputes the value of the op node 'n' from its inputs' current values

@@ -210,8 +210,8 @@ tl_status tl_mlp_to_dtype(tl_ctx *ctx, tl_mlp *m, tl_dtype t) {
   for (size_t i = 0; i < np; i++) {
     tl_node *old = m->params[i];
     fresh[i] = tl__array_node_t(ctx, t, old->val.arr->ndim, old->val.arr->shape);
-    if (fresh[i] != NULL && old->label != NULL &&    /* L1.W stays L1.W */
-        tl_set_label(ctx, fresh[i], old->label) != TL_OK) {
+    if (fresh[i] != NULL && tl_label(old) != NULL &&    /* L1.W stays L1.W */
+        tl_set_label(ctx, fresh[i], tl_label(old)) != TL_OK) {
       tl_release(ctx, fresh[i]);
       fresh[i] = NULL;
     }

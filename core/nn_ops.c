@@ -116,9 +116,9 @@ static inline size_t neuron_row(const tl_node *n) {
 ** model's weights are widened (the neuron's value is a float64 scalar) */
 void tl__neuron_row_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
-  tl_node *const *in = n->src.many.v, *w = in[0], *b = in[1];
+  tl_node *const *in = n->many, *w = in[0], *b = in[1];
   tl_node *const *x = in + 2;
-  size_t nin = n->src.many.n - 2, row = neuron_row(n);
+  size_t nin = n->nin - 2, row = neuron_row(n);
   double s;
   if (w->val.arr->dtype == TL_FLOAT32) {         /* W: an array (checked) */
     const float *wr = tl__f32(w) + row * nin;
@@ -165,8 +165,8 @@ NOINLINE static void neuron_row_b_f32(tl_node *const *in, size_t nin,
 
 void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
-  tl_node *const *in = n->src.many.v;
-  size_t nin = n->src.many.n - 2, j = neuron_row(n);
+  tl_node *const *in = n->many;
+  size_t nin = n->nin - 2, j = neuron_row(n);
   double g = n->grad;
   if (in[0]->val.arr->dtype == TL_FLOAT32) {     /* W: an array (checked) */
     neuron_row_b_f32(in, nin, j, g);
@@ -252,7 +252,7 @@ tl_node *tl_linear(tl_ctx *ctx, tl_node *x, tl_node *w, tl_node *b) {
 
 /* products first, then the bias: (X W^T) + b, as written by hand */
 void tl__linear_fwd(tl_ctx *ctx, tl_node *n) {
-  tl_node *const *in = n->src.many.v, *x = in[0], *w = in[1], *b = in[2];
+  tl_node *const *in = n->many, *x = in[0], *w = in[1], *b = in[2];
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t rows = tl__size(x) / nin;
   tl_dtype t = tl__dtype(n);
@@ -275,7 +275,7 @@ void tl__linear_fwd(tl_ctx *ctx, tl_node *n) {
 ** gradient is wanted: data X made with requires_grad = false costs no dX,
 ** the largest matmul of a first layer's backward. */
 void tl__linear_b(tl_ctx *ctx, tl_node *n) {
-  tl_node *const *in = n->src.many.v;
+  tl_node *const *in = n->many;
   tl_node *x = in[0], *w = in[1], *b = in[2];
   size_t nout = w->val.arr->shape[0], nin = w->val.arr->shape[1];
   size_t rows = tl__size(x) / nin;
@@ -374,7 +374,7 @@ tl_node *tl_loss_cross_entropy(tl_ctx *ctx, tl_node *logits,
 ** kept in the block for backward. */
 void tl__cross_entropy_fwd(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
-  ce_block *blk = (ce_block *)n->src.many.v;
+  ce_block *blk = (ce_block *)n->many;
   tl_node *logits = blk->in[0];
   size_t rows = logits->val.arr->shape[0], k = logits->val.arr->shape[1];
   double *lse = ce_lse(blk, rows), total = 0;
@@ -396,7 +396,7 @@ void tl__cross_entropy_fwd(tl_ctx *ctx, tl_node *n) {
 /* Row i receives (softmax(row i) - onehot(c_i)) g / n. */
 void tl__cross_entropy_b(tl_ctx *ctx, tl_node *n) {
   (void)ctx;
-  ce_block *blk = (ce_block *)n->src.many.v;
+  ce_block *blk = (ce_block *)n->many;
   tl_node *a = blk->in[0];
   size_t rows = a->val.arr->shape[0], k = a->val.arr->shape[1];
   if (!tl__wants_grad(a)) return;

@@ -60,24 +60,8 @@ void tl_set_grad(tl_node *n, double g) {
   n->flags |= TL_F_HAS_GRAD;
 }
 
-const char *tl_label(const tl_node *n) { return n->label; }
-
-tl_status tl_set_label(tl_ctx *ctx, tl_node *n, const char *label) {
-  char *copy = NULL;
-  if (label != NULL) {
-    size_t len = strlen(label) + 1;
-    copy = malloc(len);
-    if (copy == NULL)
-      return tl_ctx_fail(ctx, TL_ENOMEM, "out of memory copying a label");
-    memcpy(copy, label, len);
-  }
-  free(n->label);
-  n->label = copy;
-  return TL_OK;
-}
-
 tl_op tl_op_of(const tl_node *n) { return (tl_op)n->op; }
-double tl_const(const tl_node *n) { return n->k; }
+double tl_const(const tl_node *n) { return tl__k(n); }
 size_t tl_ninputs(const tl_node *n) { return tl__nin(n); }
 
 tl_node *tl_input(const tl_node *n, size_t i) {

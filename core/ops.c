@@ -214,7 +214,7 @@ const char *tl_op_grad_text(tl_op op) {
 ** backward adds, even when one node fills both slots (a * a). */
 double tl__ew_input_grad(const tl_node *n, int slot) {
   const op_info *o = &ops[n->op];
-  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  tl_node *a = n->in[0], *b = tl__in_b(n);
   double bv = b ? b->val.v : n->k;
   return (slot == 0 ? o->da : o->db)(a->val.v, bv, n->val.v, n->grad);
 }
@@ -228,7 +228,7 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
     snprintf(buf, size, "%s", tl__custom_name(n));
     return buf;
   }
-  tl_format_number(k, sizeof k, n->k, 'g', 4);
+  tl_format_number(k, sizeof k, tl__k(n), 'g', 4);
   if (o->flags & TL_OPF_KLEFT)
     snprintf(buf, size, "%s %s", k, o->symbol);      /* "2 -": 2 - a */
   else if (o->flags & TL_OPF_K)
@@ -249,7 +249,7 @@ const char *tl_op_label(const tl_node *n, char *buf, size_t size) {
 ** million chain), and relu, have their trivial derivatives inline, which
 ** saves the indirect calls; every other op goes through its table row. */
 static void scalar_backward(const op_info *o, tl_node *n) {
-  tl_node *a = n->src.in[0], *b = n->src.in[1];
+  tl_node *a = n->in[0], *b = tl__in_b(n);
   double g = n->grad;
   switch ((tl_op)n->op) {
     /* each hidden scalar neuron's activation (relu_ga reads out and g) */
@@ -268,14 +268,63 @@ static void scalar_backward(const op_info *o, tl_node *n) {
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
+/* The two gradients a backward sweep wrote last, also kept in registers:
+** in a chain each node's gradient was written by the node swept just
+** before it, and one parameter's gradient is added to at every step;
+** reading them back from memory would put a store-to-load delay on the
+** critical path.  Write-through: memory holds the same numbers. */
+typedef struct grad_cache { tl_node *n0, *n1; double g0, g1; } grad_cache;
+
+static inline double cached_grad(const grad_cache *c, const tl_node *n) {
+  if (n == c->n0) return c->g0;
+  if (n == c->n1) return c->g1;
+  return n->grad;
+}
+
+/* tl__grad_add through the cache; a miss replaces entry 'slot' (0, 1). */
+static inline void cached_grad_add(grad_cache *c, int slot, tl_node *x,
+                                   double g) {
+  if (x == c->n0) { c->g0 = c->g0 + g; x->grad = c->g0; return; }
+  if (x == c->n1) { c->g1 = c->g1 + g; x->grad = c->g1; return; }
+  if (x->flags & TL_F_HAS_GRAD) g = x->grad + g;
+  else if (!tl__wants_grad(x)) return;
+  else x->flags |= TL_F_HAS_GRAD;
+  x->grad = g;
+  if (slot == 0) { c->n0 = x; c->g0 = g; }
+  else { c->n1 = x; c->g1 = g; }
+}
+
 /* Only a captured graph (compile.c) holds op nodes that need no gradient
 ** (made from data alone, or in a forward-only capture): skipped, as they
 ** receive none.  Eagerly such results are leaves. */
 tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
+  grad_cache c = {NULL, NULL, 0, 0};
   for (size_t i = count; i-- > 0;) {
     tl_node *n = order[i];
-    const op_info *o = &ops[n->op];
+    if (!(n->flags & (TL_F_ARRAY | TL_F_MANY | TL_F_NO_GRAD))) {
+      /* as scalar_backward */
+      tl_node *a = n->in[0], *b = n->in[1];          /* b: binary ops only */
+      double g;
+      switch ((tl_op)n->op) {
+        case TL_OP_LEAF: continue;
+        case TL_OP_ADD:
+          g = cached_grad(&c, n);
+          cached_grad_add(&c, 0, a, g);
+          cached_grad_add(&c, 1, b, g);
+          continue;
+        case TL_OP_MUL:
+          g = cached_grad(&c, n);
+          cached_grad_add(&c, 0, a, b->val.v * g);
+          cached_grad_add(&c, 1, b, a->val.v * g);
+          continue;
+        case TL_OP_ADD_K: cached_grad_add(&c, 0, a, cached_grad(&c, n)); continue;
+        case TL_OP_MUL_K: cached_grad_add(&c, 0, a, n->k * cached_grad(&c, n)); continue;
+        default: break;
+      }
+    }
     if (!tl__wants_grad(n)) continue;
+    c.n0 = c.n1 = NULL;               /* other rules write gradients too */
+    const op_info *o = &ops[n->op];
     if (o->backward != NULL) {
       o->backward(ctx, n);
       if (ctx->sweep_failed != TL_OK) {       /* a custom op's callback */
@@ -296,7 +345,7 @@ static inline void forward_node(tl_ctx *ctx, tl_node *n) {
   if (o->forward != NULL) o->forward(ctx, n);
   else if (o->f == NULL) return;                   /* a leaf */
   else if (!tl__is_array(n)) {
-    tl_node *a = n->src.in[0], *b = n->src.in[1];
+    tl_node *a = n->in[0], *b = tl__in_b(n);
     n->val.v = o->f(a->val.v, b ? b->val.v : n->k);
   } else tl__elementwise_into(n, o->f);
 }
@@ -306,24 +355,40 @@ void tl__forward_node(tl_ctx *ctx, tl_node *n) { forward_node(ctx, n); }
 /* The forward sweep of a replay (compile.c): each op node recomputed in
 ** order, its gradient marked unset for the next backward pass (which then
 ** needs no pass of its own to reset them).  The scalar ops of chains and
-** micrograd-style graphs are inline, as in scalar_backward.  Stops at a
-** custom op's failure (ctx->sweep_failed). */
+** micrograd-style graphs are inline, as in scalar_backward; the value just
+** computed stays in a register for the next node, which in a chain is its
+** consumer (reading it back from memory put a store-to-load delay on the
+** chain's critical path: 4.4 -> 3.6 ns per node for the million chain).
+** Stops at a custom op's failure (ctx->sweep_failed). */
 void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
+  tl_node *last = NULL;       /* the scalar node just computed, its value */
+  double lastv = 0;
   for (size_t i = 0; i < count; i++) {
     tl_node *n = order[i];
     n->flags &= (uint8_t)~TL_F_HAS_GRAD;
     if (!(n->flags & (TL_F_ARRAY | TL_F_MANY))) {
-      tl_node *a = n->src.in[0], *b = n->src.in[1];
+      tl_node *a = n->in[0], *b = n->in[1];    /* b: binary ops only */
+      double x, y, v;
+      if (a == last) x = lastv; else x = a->val.v;
       switch ((tl_op)n->op) {
-        case TL_OP_ADD: n->val.v = a->val.v + b->val.v; continue;
-        case TL_OP_MUL: n->val.v = a->val.v * b->val.v; continue;
-        case TL_OP_ADD_K: n->val.v = a->val.v + n->k; continue;
-        case TL_OP_MUL_K: n->val.v = a->val.v * n->k; continue;
-        case TL_OP_RELU: n->val.v = relu_f(a->val.v, 0); continue;
-        default: break;
+        case TL_OP_ADD:
+          if (b == last) y = lastv; else y = b->val.v;
+          v = x + y; break;
+        case TL_OP_MUL:
+          if (b == last) y = lastv; else y = b->val.v;
+          v = x * y; break;
+        case TL_OP_ADD_K: v = x + n->k; break;
+        case TL_OP_MUL_K: v = x * n->k; break;
+        case TL_OP_RELU: v = relu_f(x, 0); break;
+        default: goto generic;
       }
+      n->val.v = lastv = v;
+      last = n;
+      continue;
     }
+  generic:
     forward_node(ctx, n);
+    last = NULL;
     if (ctx->sweep_failed != TL_OK) return;
   }
 }
@@ -392,6 +457,13 @@ static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
     tl_release(ctx, n);
     return NULL;
   }
+  if (nin > UINT32_MAX) {                   /* the node counts in 32 bits */
+    tl_ctx_fail(ctx, TL_EARG, "%s: %zu inputs, more than %lu",
+                ops[op].name, nin, (unsigned long)UINT32_MAX);
+    tl__small_free(ctx, block);
+    tl_release(ctx, n);
+    return NULL;
+  }
   tl_node **many = block;
   size_t bytes;
   if (many == NULL && tl__size_mul(nin, sizeof *many, &bytes))
@@ -406,8 +478,8 @@ static tl_node *record_many(tl_ctx *ctx, tl_node *n, tl_op op, size_t nin,
     for (size_t i = 0; i < nin; i++) many[i] = in[i];
   for (size_t i = 0; i < nin; i++) many[i]->refs++;
   n->flags |= TL_F_MANY;
-  n->src.many.v = many;
-  n->src.many.n = nin;
+  n->many = many;
+  n->nin = (uint32_t)nin;
   return n;
 }
 
@@ -441,12 +513,14 @@ static inline tl_node *record(tl_ctx *ctx, tl_node *n, tl_op op, double k,
   }
   if (nin > 2 || ops[op].arity == TL_NARY) {
     if (record_many(ctx, n, op, nin, in, NULL) == NULL) return NULL;
+    n->k = k;
   } else {
-    n->src.in[0] = in[0]; in[0]->refs++;
-    if (nin == 2) { n->src.in[1] = in[1]; in[1]->refs++; }
+    n->in[0] = in[0]; in[0]->refs++;
+    if (nin == 2) { n->in[1] = in[1]; in[1]->refs++; }  /* no k (internal.h) */
+    else n->k = k;
+    n->nin = (uint32_t)nin;
   }
   n->op = (uint8_t)op;
-  n->k = k;
   return n;
 }
 

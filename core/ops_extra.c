@@ -18,7 +18,7 @@
 #include "internal.h"
 #include "tl_ops_extra.h"
 
-#define A(n) ((n)->src.in[0])
+#define A(n) ((n)->in[0])
 
 /* {======================================================================
 ** Shared steps

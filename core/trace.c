@@ -311,7 +311,7 @@ static void expand(sbuf *b, const slot_env *e, const char *p, const char *end,
     } else if (IS("op")) {        /* a custom op's own name */
       sb_printf(b, "%s", tl_node_op_name(n));
     } else if (IS("k")) {
-      put_number(b, n->k, alone);
+      put_number(b, tl__k(n), alone);
     } else if (IS("row")) {
       sb_printf(b, "%.0f", n->k + 1);
     } else if (IS("i")) {

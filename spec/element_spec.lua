@@ -40,6 +40,28 @@ describe("Element", function()
     assert.are.equal("tanh", a:tanh().op)
   end)
 
+  it("keeps labels per node across the pool, and a reused node has none", function()
+    -- labels live beside the nodes (4 KiB slabs of 85): set them on nodes
+    -- spread over several slabs, relabel some, free them all, then the
+    -- nodes that reuse their places must come without a label
+    local xs = {}
+    for i = 1, 400 do xs[i] = Element(i, "n" .. i) end
+    for i = 1, 400, 3 do xs[i].label = "m" .. i end
+    for i = 2, 400, 7 do xs[i].label = nil end
+    for i = 1, 400 do
+      local want = "n" .. i
+      if i % 3 == 1 then want = "m" .. i end
+      if i % 7 == 2 then want = nil end       -- cleared after the relabelling
+      assert.are.equal(want, xs[i].label)
+    end
+    xs = nil
+    collectgarbage()
+    collectgarbage()
+    local ys = {}
+    for i = 1, 400 do ys[i] = Element(i) + 1 end
+    for i = 1, 400 do assert.is_nil(ys[i].label) end
+  end)
+
   it("lists the Elements an op used as children, in order", function()
     local a, b = Element(1, "a"), Element(2, "b")
     local kids = (a - b):children()
