@@ -469,34 +469,21 @@ LeakyReLU.summary = LeakyReLU.title
 local methods = nn.Module_methods
 
 -- model[i]: module i of the Sequential the model equals (Linear, then its
--- activation unless it is linear, layer by layer); nil past the end.  The
--- same table each time (m[1] == m[1], as for a Sequential), kept per model
--- while the model lives; a Linear's weight and bias are looked up again on
--- every access, since a conversion (model:float()) gives the model new ones.
-local items = setmetatable({}, {__mode = "k"})
-
+-- activation unless it is linear, layer by layer); nil past the end.
 function methods._item(model, i)
   i = compat.to_integer(i)
   if i == nil or i < 1 then return nil end
-  local cache = items[model]
-  if cache == nil then cache = {}; items[model] = cache end
   local arch, params = model:architecture(), nil
   local pos = 0
   for l, act in ipairs(arch.activations) do
     pos = pos + 1
     if pos == i then
       params = model:parameters()
-      local view = cache[i] or linear_of(params[2 * l - 1], params[2 * l])
-      view.weight, view.bias = params[2 * l - 1], params[2 * l]
-      cache[i] = view
-      return view
+      return linear_of(params[2 * l - 1], params[2 * l])
     end
     if act ~= "linear" then
       pos = pos + 1
-      if pos == i then
-        cache[i] = cache[i] or M[by_act[act]]()
-        return cache[i]
-      end
+      if pos == i then return M[by_act[act]]() end
     end
   end
   return nil
