@@ -23,6 +23,14 @@
 #endif
 
 /* Node flags. */
+/* A function kept out of line where inlining would cost its caller
+** registers (nn_ops.c's float32 kernels, ops.c's scalar backward run). */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 #define TL_F_HAS_GRAD 0x01u  /* grad holds a value; otherwise it reads as 0 */
 #define TL_F_MANY     0x02u  /* inputs are out of line (many) */
 #define TL_F_ARRAY    0x04u  /* the value is an array (val.arr) */

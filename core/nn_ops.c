@@ -98,13 +98,9 @@ tl_node *tl__neuron_row_checked(tl_ctx *ctx, tl_node *w, tl_node *b,
   return tl__compute_block(ctx, n, TL_OP_NEURON_ROW, (double)row, nin + 2, in);
 }
 
-/* The float32 paths out of line, so that the float64 kernels, the ones a
-** scalar training step runs thousands of times, keep fewer registers. */
-#if defined(__GNUC__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE
-#endif
+/* The float32 paths are out of line (NOINLINE), so that the float64
+** kernels, the ones a scalar training step runs thousands of times, keep
+** fewer registers. */
 
 /* The row j kept in k: a whole number below TL_MAX_ARRAY_SIZE, converted
 ** through a signed type (one instruction; to size_t takes a branch). */

@@ -294,34 +294,71 @@ static inline void cached_grad_add(grad_cache *c, int slot, tl_node *x,
   else { c->n1 = x; c->g1 = g; }
 }
 
+/* Sweeps the run of scalar add, mul, add_k and mul_k nodes (and leaves)
+** that ends at order[end - 1], downward, and returns the index + 1 of the
+** first node it left for tl__backward_sweep (0 when none is left).  Kept
+** out of line, with the cache in four scalar locals: a loop that makes no
+** call keeps the two cached gradients in registers, where the sweep's own
+** loop, which calls op rules, kept them on the stack (no vector register
+** is callee-saved): a store and a load on the chain's critical path.  (A
+** local grad_cache struct was no better: the compiler packed its two
+** doubles into one vector register and shuffled them every step.) */
+NOINLINE static size_t backward_scalar_run(tl_node *const *order, size_t end,
+                                           grad_cache *cache) {
+  tl_node *n0 = cache->n0, *n1 = cache->n1;
+  double g0 = cache->g0, g1 = cache->g1;
+  size_t i = end;
+  /* cached_grad and cached_grad_add over the locals */
+#define GRAD_OF(n) ((n) == n0 ? g0 : (n) == n1 ? g1 : (n)->grad)
+#define GRAD_ADD(slot, x, gv) do { \
+    tl_node *x_ = (x); double v_ = (gv); \
+    if (x_ == n0) { g0 = g0 + v_; x_->grad = g0; break; } \
+    if (x_ == n1) { g1 = g1 + v_; x_->grad = g1; break; } \
+    if (x_->flags & TL_F_HAS_GRAD) v_ = x_->grad + v_; \
+    else if (!tl__wants_grad(x_)) break; \
+    else x_->flags |= TL_F_HAS_GRAD; \
+    x_->grad = v_; \
+    if ((slot) == 0) { n0 = x_; g0 = v_; } else { n1 = x_; g1 = v_; } \
+  } while (0)
+  for (; i > 0; i--) {
+    tl_node *n = order[i - 1];
+    if (n->flags & (TL_F_ARRAY | TL_F_MANY | TL_F_NO_GRAD)) break;
+    tl_node *a = n->in[0], *b = n->in[1];          /* b: binary ops only */
+    double g;
+    switch ((tl_op)n->op) {
+      case TL_OP_LEAF: continue;
+      case TL_OP_ADD:
+        g = GRAD_OF(n);
+        GRAD_ADD(0, a, g);
+        GRAD_ADD(1, b, g);
+        continue;
+      case TL_OP_MUL:
+        g = GRAD_OF(n);
+        GRAD_ADD(0, a, b->val.v * g);
+        GRAD_ADD(1, b, a->val.v * g);
+        continue;
+      case TL_OP_ADD_K: g = GRAD_OF(n); GRAD_ADD(0, a, g); continue;
+      case TL_OP_MUL_K: g = GRAD_OF(n); GRAD_ADD(0, a, n->k * g); continue;
+      default: break;
+    }
+    break;
+  }
+#undef GRAD_OF
+#undef GRAD_ADD
+  cache->n0 = n0; cache->n1 = n1;
+  cache->g0 = g0; cache->g1 = g1;
+  return i;
+}
+
 /* Only a captured graph (compile.c) holds op nodes that need no gradient
 ** (made from data alone, or in a forward-only capture): skipped, as they
 ** receive none.  Eagerly such results are leaves. */
 tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   grad_cache c = {NULL, NULL, 0, 0};
-  for (size_t i = count; i-- > 0;) {
+  for (size_t i = count; i > 0;) {
+    i = backward_scalar_run(order, i, &c);
+    if (i-- == 0) break;
     tl_node *n = order[i];
-    if (!(n->flags & (TL_F_ARRAY | TL_F_MANY | TL_F_NO_GRAD))) {
-      /* as scalar_backward */
-      tl_node *a = n->in[0], *b = n->in[1];          /* b: binary ops only */
-      double g;
-      switch ((tl_op)n->op) {
-        case TL_OP_LEAF: continue;
-        case TL_OP_ADD:
-          g = cached_grad(&c, n);
-          cached_grad_add(&c, 0, a, g);
-          cached_grad_add(&c, 1, b, g);
-          continue;
-        case TL_OP_MUL:
-          g = cached_grad(&c, n);
-          cached_grad_add(&c, 0, a, b->val.v * g);
-          cached_grad_add(&c, 1, b, a->val.v * g);
-          continue;
-        case TL_OP_ADD_K: cached_grad_add(&c, 0, a, cached_grad(&c, n)); continue;
-        case TL_OP_MUL_K: cached_grad_add(&c, 0, a, n->k * cached_grad(&c, n)); continue;
-        default: break;
-      }
-    }
     if (!tl__wants_grad(n)) continue;
     c.n0 = c.n1 = NULL;               /* other rules write gradients too */
     const op_info *o = &ops[n->op];
