@@ -355,10 +355,19 @@ NOINLINE static size_t backward_scalar_run(tl_node *const *order, size_t end,
 ** receive none.  Eagerly such results are leaves. */
 tl_status tl__backward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count) {
   grad_cache c = {NULL, NULL, 0, 0};
-  for (size_t i = count; i > 0;) {
-    i = backward_scalar_run(order, i, &c);
-    if (i-- == 0) break;
+  for (size_t i = count; i-- > 0;) {
     tl_node *n = order[i];
+    if (!(n->flags & (TL_F_ARRAY | TL_F_MANY | TL_F_NO_GRAD))) {
+      switch ((tl_op)n->op) {   /* the call pays off for runs, not leaves */
+        case TL_OP_LEAF: continue;
+        case TL_OP_ADD: case TL_OP_MUL: case TL_OP_ADD_K: case TL_OP_MUL_K:
+          i = backward_scalar_run(order, i + 1, &c);
+          if (i-- == 0) return TL_OK;
+          n = order[i];
+          break;
+        default: break;
+      }
+    }
     if (!tl__wants_grad(n)) continue;
     c.n0 = c.n1 = NULL;               /* other rules write gradients too */
     const op_info *o = &ops[n->op];
