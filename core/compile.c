@@ -19,6 +19,12 @@
 #include "size.h"
 #include "tl_compile.h"
 
+/* A stretch of the order that a replay sweeps in one go: order[lo, hi),
+** whose op nodes are ops[olo, ohi).  stride 0: swept node by node; 1 or 2:
+** a neuron layer (internal.h), each row alone or followed by its
+** activation, computed by the fused kernels. */
+typedef struct span { size_t lo, hi, olo, ohi; size_t stride; } span;
+
 struct tl_graph {
   tl_node *root;
   tl_node **inputs;
@@ -41,6 +47,8 @@ struct tl_graph {
   uint32_t fresh;
   tl_node **arrays;     /* the array leaves that need a gradient */
   size_t narrays;
+  span *spans;          /* the order cut into spans, in order */
+  size_t nspans;
   tl_graph *next;       /* ctx->graphs */
 };
 
@@ -68,6 +76,7 @@ void tl_graph_free(tl_ctx *ctx, tl_graph *g) {
   free(g->params);
   free(g->uses);
   free(g->arrays);
+  free(g->spans);
   free(g);
 }
 
@@ -107,6 +116,81 @@ static int find_params(tl_graph *g) {
   g->nparams = kept;
   return 1;
 }
+
+/* {======================================================================
+** Spans: neuron layers found in the order, for the fused kernels
+** ======================================================================= */
+
+/* 1 when n can start or join a neuron layer: a float64 row whose inputs
+** fit the kernels' buffers. */
+static int fusable_row(const tl_node *n) {
+  return n->op == TL_OP_NEURON_ROW && n->nin - 2 <= TL_LAYER_MAX_IN &&
+         tl__dtype(n->many[0]) == TL_FLOAT64;
+}
+
+/* 1 when the rows 'a' and 'b' read the same W, b and inputs. */
+static int same_layer(const tl_node *a, const tl_node *b) {
+  return a->nin == b->nin &&
+         memcmp(a->many, b->many, a->nin * sizeof *a->many) == 0;
+}
+
+/* 1 when the row's scalar inputs are distinct (the layer kernel sums each
+** input's gradient apart); 'tmp' holds TL_LAYER_MAX_IN pointers. */
+static int distinct_inputs(const tl_node *n, tl_node **tmp) {
+  size_t nin = n->nin - 2;
+  memcpy(tmp, n->many + 2, nin * sizeof *tmp);
+  qsort(tmp, nin, sizeof *tmp, cmp_ptr);
+  for (size_t i = 1; i < nin; i++)
+    if (tmp[i] == tmp[i - 1]) return 0;
+  return 1;
+}
+
+/* 1 when order[i] is the activation of the row order[i - 1]. */
+static int activation_at(tl_node *const *order, size_t count, size_t i) {
+  return i < count && tl__is_scalar_unary(order[i]) &&
+         order[i]->in[0] == order[i - 1];
+}
+
+/* The number of nodes of the neuron layer that starts at order[i] (0
+** when none does: a layer has two rows at least), its stride in *stride. */
+static size_t layer_at(tl_node *const *order, size_t count, size_t i,
+                       size_t *stride, tl_node **tmp) {
+  tl_node *first = order[i];
+  if (!fusable_row(first)) return 0;
+  *stride = activation_at(order, count, i + 1) ? 2 : 1;
+  size_t end = i + *stride;
+  while (end < count && order[end]->op == TL_OP_NEURON_ROW &&
+         same_layer(first, order[end]) &&
+         (*stride == 1 || activation_at(order, count, end + 1)))
+    end += *stride;
+  if (end - i < 2 * *stride || !distinct_inputs(first, tmp)) return 0;
+  return end - i;
+}
+
+/* Cuts g->order into spans: neuron layers and the stretches between. */
+static int find_spans(tl_graph *g) {
+  tl_node **tmp = malloc(TL_LAYER_MAX_IN * sizeof *tmp);
+  g->spans = malloc((g->count ? g->count : 1) * sizeof *g->spans);
+  if (tmp == NULL || g->spans == NULL) { free(tmp); return 0; }
+  size_t i = 0, o = 0, lo = 0, olo = 0;
+  while (i < g->count) {
+    size_t stride, len = layer_at(g->order, g->count, i, &stride, tmp);
+    if (len == 0) {
+      o += tl__nin(g->order[i]) != 0;
+      i++;
+      continue;
+    }
+    if (i > lo) g->spans[g->nspans++] = (span){lo, i, olo, o, 0};
+    g->spans[g->nspans++] = (span){i, i + len, o, o + len, stride};
+    i = lo = i + len;
+    o = olo = o + len;
+  }
+  if (i > lo) g->spans[g->nspans++] = (span){lo, i, olo, o, 0};
+  free(tmp);
+  return 1;
+}
+
+/* }====================================================================== */
 
 tl_graph *tl_capture_end(tl_ctx *ctx, tl_node *root, size_t ninputs,
                          tl_node *const *inputs) {
@@ -156,7 +240,7 @@ tl_graph *tl_capture_end(tl_ctx *ctx, tl_node *root, size_t ninputs,
     g->inputs[i] = inputs[i];
     tl_retain(inputs[i]);
   }
-  if (!find_params(g)) {
+  if (!find_params(g) || !find_spans(g)) {
     tl_graph_free(ctx, g);
     tl_ctx_fail(ctx, TL_ENOMEM, "capture: out of memory for %zu nodes", count);
     return NULL;
@@ -183,11 +267,18 @@ tl_status tl_graph_forward(tl_ctx *ctx, tl_graph *g) {
                          label ? label : "", label ? ")" : "");
     }
   g->fresh = 0;
-  tl__forward_sweep(ctx, g->ops, g->nops);
-  if (ctx->sweep_failed != TL_OK) {          /* a custom op's callback */
-    tl_status st = ctx->sweep_failed;
-    ctx->sweep_failed = TL_OK;
-    return st;
+  for (size_t s = 0; s < g->nspans; s++) {
+    const span *p = &g->spans[s];
+    if (p->stride != 0) {
+      tl__neuron_layer_fwd(g->order + p->lo, p->hi - p->lo, p->stride);
+      continue;
+    }
+    tl__forward_sweep(ctx, g->ops + p->olo, p->ohi - p->olo);
+    if (ctx->sweep_failed != TL_OK) {        /* a custom op's callback */
+      tl_status st = ctx->sweep_failed;
+      ctx->sweep_failed = TL_OK;
+      return st;
+    }
   }
   g->fresh = tl__next_epoch(ctx);
   return TL_OK;
@@ -222,7 +313,16 @@ tl_status tl_graph_backward(tl_ctx *ctx, tl_graph *g) {
   g->fresh = 0;
   tl__next_epoch(ctx);                  /* other graphs' fresh marks expire */
   tl__grad_add(g->root, 1.0);
-  return tl__backward_sweep(ctx, g->order, g->count);
+  for (size_t s = g->nspans; s-- > 0;) {
+    const span *p = &g->spans[s];
+    if (p->stride != 0) {
+      tl__neuron_layer_b(g->order + p->lo, p->hi - p->lo, p->stride);
+      continue;
+    }
+    tl_status st = tl__backward_sweep(ctx, g->order + p->lo, p->hi - p->lo);
+    if (st != TL_OK) return st;
+  }
+  return TL_OK;
 }
 
 tl_graph *tl__graph_of(tl_ctx *ctx, const tl_node *root) {
@@ -256,6 +356,7 @@ void tl__graphs_release(tl_ctx *ctx) {
     free(g->params);
     free(g->uses);
     free(g->arrays);
+    free(g->spans);
     free(g);
   }
 }

@@ -415,6 +415,23 @@ void tl__forward_sweep(tl_ctx *ctx, tl_node *const *order, size_t count);
 ** 'n' into its buffer, with broadcasting (elementwise.c). */
 void tl__elementwise_into(tl_node *n, double (*f)(double, double));
 
+/* Scalar unary elementwise nodes (relu, tanh, x + k, ...) for the fused
+** neuron layers of a replay: whether 'n' is one; its value from its
+** input's value x; its backward rule (ops.c, the sweeps' own rules). */
+int tl__is_scalar_unary(const tl_node *n);
+double tl__scalar_unary_value(const tl_node *n, double x);
+void tl__scalar_unary_b(tl_node *n);
+/* A replay's neuron layer (nn_ops.c): nodes[0..count) are neuron rows over
+** the same W, b and distinct scalar inputs (at most TL_LAYER_MAX_IN), W a
+** float64 array; with stride 2 each row is followed by a scalar unary node
+** over it (its activation).  Forward computes their values as
+** tl__forward_sweep would; backward does tl__backward_sweep's work over
+** them, in its order, with the inputs' values and gradients gathered once
+** for the whole layer: the same operations, so the same bits. */
+enum { TL_LAYER_MAX_IN = 512 };
+void tl__neuron_layer_fwd(tl_node *const *nodes, size_t count, size_t stride);
+void tl__neuron_layer_b(tl_node *const *nodes, size_t count, size_t stride);
+
 /* The live captured graph whose output is 'root' and needs a gradient,
 ** or NULL (compile.c): tl_backward replays its stored order.  And the
 ** graphs a context still holds at tl_ctx_free, freed with it. */

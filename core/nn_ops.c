@@ -108,6 +108,25 @@ static inline size_t neuron_row(const tl_node *n) {
   return (size_t)(long long)n->k;
 }
 
+/* s = b0 + wr[0] X(0) + wr[1] X(1) + ..., added in that order (X(i) the
+** value of input i): the one sum of every float64 neuron, node by node
+** and layer by layer.  Four products ahead of their adds: the sum is one
+** chain of adds (its order is fixed, for the bits), so fewer instructions
+** per term let the processor overlap this chain with the next neuron's. */
+#define ROW_DOT(s, b0, wr, X, nin) do { \
+    size_t i_ = 0; \
+    (s) = (b0); \
+    for (; i_ + 4 <= (nin); i_ += 4) { \
+      double p0 = (wr)[i_] * X(i_), p1 = (wr)[i_ + 1] * X(i_ + 1); \
+      double p2 = (wr)[i_ + 2] * X(i_ + 2), p3 = (wr)[i_ + 3] * X(i_ + 3); \
+      (s) += p0; \
+      (s) += p1; \
+      (s) += p2; \
+      (s) += p3; \
+    } \
+    for (; i_ < (nin); i_++) (s) += (wr)[i_] * X(i_); \
+  } while (0)
+
 /* b first, then each product: the order of micrograd's sum; a float32
 ** model's weights are widened (the neuron's value is a float64 scalar) */
 void tl__neuron_row_fwd(tl_ctx *ctx, tl_node *n) {
@@ -122,20 +141,9 @@ void tl__neuron_row_fwd(tl_ctx *ctx, tl_node *n) {
     for (size_t i = 0; i < nin; i++) s += (double)wr[i] * x[i]->val.v;
   } else {
     const double *wr = w->val.arr->data + row * nin;
-    s = b->val.arr->data[row];
-    /* four products ahead of their adds: the sum is one chain of adds
-    ** (its order is fixed, for the bits), so fewer instructions per term
-    ** let the processor overlap this chain with the next neuron's */
-    size_t i = 0;
-    for (; i + 4 <= nin; i += 4) {
-      double p0 = wr[i] * x[i]->val.v, p1 = wr[i + 1] * x[i + 1]->val.v;
-      double p2 = wr[i + 2] * x[i + 2]->val.v, p3 = wr[i + 3] * x[i + 3]->val.v;
-      s += p0;
-      s += p1;
-      s += p2;
-      s += p3;
-    }
-    for (; i < nin; i++) s += wr[i] * x[i]->val.v;
+#define X_NODE(i) (x[i]->val.v)
+    ROW_DOT(s, b->val.arr->data[row], wr, X_NODE, nin);
+#undef X_NODE
   }
   n->val.v = s;
 }
@@ -211,6 +219,103 @@ void tl__neuron_row_b(tl_ctx *ctx, tl_node *n) {
   } else {
     for (size_t i = 0; i < nin; i++) tl__grad_add(x[i], wr[i] * g);
   }
+}
+
+/* }====================================================================== */
+
+/* {======================================================================
+** Neuron layers of a replay (internal.h): the rows of one layer, with
+** their activations, fused so that the layer's inputs are read once
+** ======================================================================= */
+
+/* Values: each row's sum as tl__neuron_row_fwd makes it, then its
+** activation; both gradients marked unset, as the forward sweep does. */
+void tl__neuron_layer_fwd(tl_node *const *nodes, size_t count, size_t stride) {
+  tl_node *const *in = nodes[0]->many;
+  size_t nin = nodes[0]->nin - 2;
+  const double *w = in[0]->val.arr->data, *bias = in[1]->val.arr->data;
+  double xv[TL_LAYER_MAX_IN];
+  for (size_t i = 0; i < nin; i++) xv[i] = in[2 + i]->val.v;
+  for (size_t j = 0; j < count; j += stride) {
+    tl_node *n = nodes[j];
+    size_t row = neuron_row(n);
+    double s;
+#define X_DENSE(i) (xv[i])
+    ROW_DOT(s, bias[row], w + row * nin, X_DENSE, nin);
+#undef X_DENSE
+    n->val.v = s;
+    n->flags &= (uint8_t)~TL_F_HAS_GRAD;
+    if (stride == 2) {
+      tl_node *a = nodes[j + 1];
+      a->val.v = tl__scalar_unary_value(a, s);
+      a->flags &= (uint8_t)~TL_F_HAS_GRAD;
+    }
+  }
+}
+
+/* y[i] += x[i] * g for i < n, each element on its own (a multiply, then
+** an add), two lanes at a time where the compiler has vectors: GCC's -O2
+** does not vectorize this loop by itself (it would need a check that y
+** and x do not overlap, which its cheapest cost model refuses). */
+static inline void axpy_lanes(double *restrict y, const double *restrict x,
+                              double g, size_t n) {
+  size_t i = 0;
+#if defined(__GNUC__)
+  typedef double v2d __attribute__((vector_size(16)));
+  v2d gg = {g, g};
+  for (; i + 2 <= n; i += 2) {
+    v2d yv, xv;
+    memcpy(&yv, y + i, sizeof yv);
+    memcpy(&xv, x + i, sizeof xv);
+    yv += xv * gg;
+    memcpy(y + i, &yv, sizeof yv);
+  }
+#endif
+  for (; i < n; i++) y[i] += x[i] * g;
+}
+
+/* Gradients: the nodes in the backward sweep's order (last row first, its
+** activation before it), each row's terms as tl__neuron_row_b adds them.
+** The inputs' gradients are summed in a dense array, each starting from
+** the input's gradient or, when it has none yet, from -0.0: -0.0 + v is v
+** for every v (+0.0 included), so the first term is stored as the sweep
+** stores it.  The rows' inputs are distinct, so each input's terms arrive
+** in the sweep's order. */
+void tl__neuron_layer_b(tl_node *const *nodes, size_t count, size_t stride) {
+  tl_node *const *in = nodes[0]->many, *const *x = in + 2;
+  size_t nin = nodes[0]->nin - 2;
+  const double *w = in[0]->val.arr->data;
+  double xv[TL_LAYER_MAX_IN], xg[TL_LAYER_MAX_IN];
+  double *gw = NULL, *gb = NULL;       /* got at the first row, as there */
+  int wgrad = tl__wants_grad(in[0]), bgrad = tl__wants_grad(in[1]), any = 0;
+  for (size_t i = 0; i < nin; i++) {
+    xv[i] = x[i]->val.v;
+    xg[i] = (x[i]->flags & TL_F_HAS_GRAD) ? x[i]->grad : -0.0;
+  }
+  for (size_t j = count; j > 0; j -= stride) {
+    tl_node *n = nodes[j - stride];
+    if (stride == 2 && tl__wants_grad(nodes[j - 1])) tl__scalar_unary_b(nodes[j - 1]);
+    if (!tl__wants_grad(n)) continue;
+    size_t row = neuron_row(n);
+    const double *wr = w + row * nin;
+    double g = n->grad;
+    any = 1;
+    if (bgrad) {
+      if (gb == NULL) gb = grads_f64(in[1]);
+      gb[row] += g;
+    }
+    if (wgrad) {
+      if (gw == NULL) gw = grads_f64(in[0]);
+      axpy_lanes(gw + row * nin, xv, g, nin);
+    }
+    axpy_lanes(xg, wr, g, nin);
+  }
+  if (!any) return;
+  for (size_t i = 0; i < nin; i++)
+    if (tl__wants_grad(x[i])) {
+      x[i]->grad = xg[i];
+      x[i]->flags |= TL_F_HAS_GRAD;
+    }
 }
 
 /* }====================================================================== */

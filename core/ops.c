@@ -268,6 +268,23 @@ static void scalar_backward(const op_info *o, tl_node *n) {
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
+/* Scalar unary elementwise nodes (relu, tanh, x + k, ...) seen from the
+** fused neuron layers of a replay (nn_ops.c): whether 'n' is one, its value
+** from its input's value, its backward rule: the sweeps' own rules. */
+int tl__is_scalar_unary(const tl_node *n) {
+  const op_info *o = &ops[n->op];
+  return !(n->flags & (TL_F_ARRAY | TL_F_MANY)) && n->nin == 1 &&
+         o->forward == NULL && o->backward == NULL && o->f != NULL &&
+         o->da != NULL;
+}
+
+double tl__scalar_unary_value(const tl_node *n, double x) {
+  if (n->op == TL_OP_RELU) return relu_f(x, 0);   /* the sweep's inline case */
+  return ops[n->op].f(x, n->k);
+}
+
+void tl__scalar_unary_b(tl_node *n) { scalar_backward(&ops[n->op], n); }
+
 /* The two gradients a backward sweep wrote last, also kept in registers:
 ** in a chain each node's gradient was written by the node swept just
 ** before it, and one parameter's gradient is added to at every step;

@@ -264,6 +264,92 @@ end)
 
 -- }==================================================================
 
+-- {==================================================================
+-- The scalar path's neuron layers, which a replay computes fused
+-- (core/nn_ops.c's layer kernels): every value and gradient as eager
+-- ===================================================================
+
+describe("torchlet.compile: fused neuron layers equal eager bit for bit", function()
+  -- f(x1, x2, x3) -> loss through model(h), h the layer's inputs made from
+  -- the data by ops over parameters q (so that they need gradients); each
+  -- call leaves h and the scores in 'seen'.  Per data set: the eager step,
+  -- then the replay; compared: the loss, the scores' and h's values and
+  -- gradients, and the gradients of q and of the model's parameters.
+  local function compare_layers(model, make_h)
+    local q = {param({}, 1), param({}, 2), param({}, 3)}
+    local seen
+    local function f(x1, x2, x3)
+      local h = make_h({x1, x2, x3}, q)
+      local scores = model(h)
+      if t.is_element(scores) then scores = {scores} end   -- one output
+      seen = {h = h, scores = scores}
+      local l = scores[1] * 1
+      for i = 2, #scores do l = l + scores[i] * (i + 0.5) end
+      return l
+    end
+    local step = t.compile(f)
+    step(data(1, {}), data(2, {}), data(3, {}))
+    local recorded = seen
+    local params = {q[1], q[2], q[3], model}
+    local function observe(l, s)
+      local v, g = {l.data}, {}
+      for _, list in ipairs{s.h, s.scores} do
+        for _, e in ipairs(list) do v[#v + 1] = e.data; g[#g + 1] = e.grad end
+      end
+      for _, x in ipairs(grads(params)) do g[#g + 1] = x end
+      return v, g
+    end
+    for k = 2, 3 do
+      local xs = {data(3 * k, {}), data(3 * k + 1, {}), data(3 * k + 2, {})}
+      zero(params)
+      local le = f(unpack(xs))
+      le:backward()
+      local want_v, want_g = observe(le, seen)
+      zero(params)
+      local lc = step(unpack(xs))
+      lc:backward()
+      local got_v, got_g = observe(lc, recorded)
+      assert_same(want_v, got_v, "values")
+      assert_same(want_g, got_g, "gradients")
+    end
+    return recorded
+  end
+
+  local function plain(xs, q) return {xs[1] * q[1], xs[2] + q[2], xs[3] - q[3]} end
+
+  for _, acts in ipairs{{"relu", "relu", "linear"}, {"tanh", "sigmoid", "tanh"},
+                        {"linear", "linear", "relu"}} do
+    it("with activations " .. table.concat(acts, ", "), function()
+      t.manual_seed(3)
+      compare_layers(nn.MLP(3, {5, 4, 2}, {activations = acts}), plain)
+    end)
+  end
+
+  it("when one input is given twice (such a layer is swept node by node)", function()
+    t.manual_seed(4)
+    compare_layers(nn.MLP(3, {4, 1}), function(xs, q)
+      local a = xs[1] * q[1]
+      return {a, xs[2] + q[2], a}
+    end)
+  end)
+
+  it("keeps the sign of a zero gradient", function()
+    -- W1 = 0 and every path back negative: each h gets -0 * ... terms, a
+    -- -0 gradient eagerly (the first term is stored, not added to +0)
+    local W1 = E({{0, 0, 0}, {0, 0, 0}})
+    local b1 = E({0.5, -0.25})
+    local W2, b2 = E({{-1, -2}}), E({0.125})
+    local model = nn.MLP(3, {2, 1}, {activations = {"tanh", "linear"},
+                                     weights = {W1, b1, W2, b2}})
+    local seen = compare_layers(model, plain)
+    for i = 1, 3 do
+      assert.are.equal(-math.huge, 1 / seen.h[i].grad, "h" .. i .. ".grad is -0")
+    end
+  end)
+end)
+
+-- }==================================================================
+
 describe("torchlet.compile: no allocation per replay", function()
   local function flat_over(step, args, n)
     local l = step(unpack(args))
