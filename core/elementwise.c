@@ -143,7 +143,7 @@ static int in_step(const tl_node *x, tl_dtype t, const bcast *v) {
 static void compute(int op, const bcast *v, double (*f)(double, double),
                     tl_node *a, tl_node *b, double k, tl_node *n) {
   tl_dtype t = tl__dtype(n);
-  if (v->plain && tl__ew_fast_has(op, -1) && in_step(a, t, v) &&
+  if (v->plain && tl__ew_fast_has(op, -1, k) && in_step(a, t, v) &&
       (b == NULL || tl__size(b) == 1 || in_step(b, t, v))) {
     int one = b == NULL || tl__size(b) == 1;
     tl__ew_fast_forward(op, t == TL_FLOAT32, v->size, n->val.arr->data,
@@ -256,7 +256,7 @@ void tl__elementwise_b(tl_node *n,
     double k = b == NULL ? n->k : tl__at(b, 0);
     tl_node *in[2] = {a, b};
     for (int s = 0; s < 2; s++)
-      if (d[s].p != NULL && tl__ew_fast_has(n->op, s) && in_step(in[s], t, &v)) {
+      if (d[s].p != NULL && tl__ew_fast_has(n->op, s, k) && in_step(in[s], t, &v)) {
         tl__ew_fast_backward(n->op, s, t == TL_FLOAT32, d[s].set, v.size,
                              d[s].p, a->val.arr->data, y, k, n->val.arr->data,
                              tl__grads_any(n));

@@ -23,17 +23,19 @@
 /* The value rules (f of ops.c) with a loop here. */
 enum {
   F_ADD, F_SUB, F_MUL, F_DIV, F_RSUB, F_RDIV, F_LEAKY,   /* read b */
-  F_NEG, F_RELU, F_SQRT, F_ABS, F_NONE
+  F_NEG, F_RELU, F_SQRT, F_ABS, F_SQUARE, F_NONE
 };
 
 /* The gradient rules (da, db of ops.c) with a loop here. */
 enum {
   B_MULB, B_DIVB, B_DIVGB, B_LEAKY,                      /* read b */
   B_PASS, B_NEG, B_MULA, B_RDIV, B_EXP, B_LOG, B_TANH, B_SIGMOID, B_RELU,
-  B_SQRT, B_ABS, B_NONE
+  B_SQRT, B_ABS, B_SQUARE, B_NONE
 };
 
-static int fwd_rule(int op) {
+/* pow's rules have a loop for k = 2 only (the square in L2 penalties):
+** pow_num's x * x, and powk_ga's g * (k * pow_num(x, 1)) = g * (2 * x). */
+static int fwd_rule(int op, double k) {
   switch ((tl_op)op) {
     case TL_OP_ADD: case TL_OP_ADD_K: return F_ADD;
     case TL_OP_SUB: case TL_OP_SUB_K: return F_SUB;
@@ -46,12 +48,13 @@ static int fwd_rule(int op) {
     case TL_OP_RELU: return F_RELU;
     case TL_OP_SQRT: return F_SQRT;
     case TL_OP_ABS: return F_ABS;
+    case TL_OP_POW_K: return k == 2 ? F_SQUARE : F_NONE;
     default: return F_NONE;
   }
 }
 
 /* The rule for what input 'slot' of 'op' receives. */
-static int bwd_rule(int op, int slot) {
+static int bwd_rule(int op, int slot, double k) {
   switch ((tl_op)op) {
     case TL_OP_ADD: case TL_OP_ADD_K: case TL_OP_SUB_K: return B_PASS;
     case TL_OP_SUB: return slot == 0 ? B_PASS : B_NEG;
@@ -69,12 +72,13 @@ static int bwd_rule(int op, int slot) {
     case TL_OP_RELU: return B_RELU;
     case TL_OP_SQRT: return B_SQRT;
     case TL_OP_ABS: return B_ABS;
+    case TL_OP_POW_K: return k == 2 ? B_SQUARE : B_NONE;
     default: return B_NONE;
   }
 }
 
-int tl__ew_fast_has(int op, int slot) {
-  return slot < 0 ? fwd_rule(op) != F_NONE : bwd_rule(op, slot) != B_NONE;
+int tl__ew_fast_has(int op, int slot, double k) {
+  return slot < 0 ? fwd_rule(op, k) != F_NONE : bwd_rule(op, slot, k) != B_NONE;
 }
 
 /* As in optim.c: gcc's "dynamic" cost model vectorizes loops of any
@@ -101,7 +105,8 @@ TL_LOOP double fwd_val(int r, double a, double b) {
     case F_NEG: return -a;
     case F_RELU: return a < 0 ? 0 : a;
     case F_SQRT: return sqrt(a);
-    default: return fabs(a);                          /* F_ABS */
+    case F_ABS: return fabs(a);
+    default: return a * a;                            /* F_SQUARE */
   }
 }
 
@@ -122,7 +127,8 @@ TL_LOOP double bwd_val(int r, double a, double b, double out, double g) {
     case B_SIGMOID: return g * (1 - out) * out;
     case B_RELU: return out <= 0 ? 0 : g;
     case B_SQRT: return g / (2 * out);
-    default: return g * ((a > 0) - (a < 0));           /* B_ABS */
+    case B_ABS: return g * ((a > 0) - (a < 0));
+    default: return g * (2 * a);                       /* B_SQUARE */
   }
 }
 
@@ -174,7 +180,7 @@ static void fwd_run(int r, int f32, int one, size_t n, void *out,
 #define FU(R) FC(R, 0, 1) FC(R, 1, 1)
   switch (r * 4 + f32 * 2 + (one || r >= F_NEG)) {
     FB(F_ADD) FB(F_SUB) FB(F_MUL) FB(F_DIV) FB(F_RSUB) FB(F_RDIV) FB(F_LEAKY)
-    FU(F_NEG) FU(F_RELU) FU(F_SQRT) FU(F_ABS)
+    FU(F_NEG) FU(F_RELU) FU(F_SQRT) FU(F_ABS) FU(F_SQUARE)
     default: break;
   }
 #undef FU
@@ -194,7 +200,7 @@ static void bwd_run(int r, int f32, int one, int set, size_t n, void *dst,
   switch (r * 8 + f32 * 4 + (one || r >= B_PASS) * 2 + set) {
     BB(B_MULB) BB(B_DIVB) BB(B_DIVGB) BB(B_LEAKY)
     BU(B_PASS) BU(B_NEG) BU(B_MULA) BU(B_RDIV) BU(B_EXP) BU(B_LOG) BU(B_TANH)
-    BU(B_SIGMOID) BU(B_RELU) BU(B_SQRT) BU(B_ABS)
+    BU(B_SIGMOID) BU(B_RELU) BU(B_SQRT) BU(B_ABS) BU(B_SQUARE)
     default: break;
   }
 #undef BU
@@ -210,11 +216,11 @@ static void bwd_run(int r, int f32, int one, int set, size_t n, void *dst,
 
 void tl__ew_fast_forward(int op, int f32, size_t n, void *out, const void *x,
                          const void *y, double k) {
-  fwd_run(fwd_rule(op), f32, y == NULL, n, out, x, y, k);
+  fwd_run(fwd_rule(op, k), f32, y == NULL, n, out, x, y, k);
 }
 
 void tl__ew_fast_backward(int op, int slot, int f32, int set, size_t n,
                           void *dst, const void *x, const void *y, double k,
                           const void *out, const void *g) {
-  bwd_run(bwd_rule(op, slot), f32, y == NULL, set, n, dst, x, y, k, out, g);
+  bwd_run(bwd_rule(op, slot, k), f32, y == NULL, set, n, dst, x, y, k, out, g);
 }

@@ -323,13 +323,14 @@ void tl__elementwise_b(tl_node *n,
                        double (*da)(double, double, double, double),
                        double (*db)(double, double, double, double));
 /* Typed loops for the common elementwise ops over contiguous arrays
-** (ew_fast.c), giving the same bits as f, da, db: whether 'op' has one
-** for its value (slot -1) or for input 'slot' (0, 1); its value over
+** (ew_fast.c), giving the same bits as f, da, db: whether 'op' (with its
+** constant k) has one for its value (slot -1) or for input 'slot' (0, 1);
+** its value over
 ** x[0..n) and y[0..n) (y NULL: the single value k) into out; what input
 ** 'slot' receives into dst (= with 'set', else +=), given the inputs x,
 ** y (or k), the op's value 'out' and its gradient 'g'.  Arrays are
 ** float32 with 'f32' (k stays a double), else float64. */
-int tl__ew_fast_has(int op, int slot);
+int tl__ew_fast_has(int op, int slot, double k);
 void tl__ew_fast_forward(int op, int f32, size_t n, void *out, const void *x,
                          const void *y, double k);
 void tl__ew_fast_backward(int op, int slot, int f32, int set, size_t n,
