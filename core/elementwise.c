@@ -207,12 +207,15 @@ static void give(dst d, size_t i, double v) {
 }
 
 /* An input's destination, or p NULL when it needs no gradient; 'set' when
-** it has none yet and gets one value per position (see below). */
+** it has none yet and gets one value per position (see below): then every
+** position is stored, so its buffer is not zeroed first. */
 static dst dst_of(tl_node *x, const bcast *v) {
   dst d = {NULL, tl__dtype(x) == TL_FLOAT32, 0};
   if (!tl__wants_grad(x)) return d;
-  d.p = tl__grads_once_any(x, &d.set);
-  d.set = d.set && tl__ndim(x) == v->ndim && tl__size(x) == v->size;
+  if (tl__ndim(x) == v->ndim && tl__size(x) == v->size)
+    d.p = tl__grads_to_fill_any(x, &d.set);
+  else
+    d.p = tl__grads_any(x);
   return d;
 }
 
