@@ -13,6 +13,8 @@
 ** In float32 the tiles are 6 x 16 (a vector holds 8 floats) and the sums
 ** are float sums (fmaf), as in BLAS's sgemm.
 **
+** A small op(A) (what fits the first-level cache) is not packed: the
+** kernel broadcasts its values from where they are, whatever the strides.
 ** Small products (64, 100) spend a fifth of their time outside the
 ** kernel, so the AVX2 path also packs by in-register transposes, writes
 ** whole tiles straight into C, and gives a last panel of at most one

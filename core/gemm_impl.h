@@ -25,13 +25,16 @@ typedef struct GM(mat) { const T *p; size_t rs, cs; } GM(mat);
 ** instructions), computing the same thing.  A kernel adds to c[mr x nr]
 ** (row stride ldc) the sums over kc steps of a[i] * b[j], where step p
 ** reads a + p * a_step (rows a_rs apart) and b + p * b_step (columns
-** b_cs apart).  The packed panels are the case a_rs = 1, b_cs = 1.
+** b_cs apart).  A packed B panel is the case b_step = NR, b_cs = 1; a
+** packed A panel a_step = MR, a_rs = 1, but a small A is read in place.
 ** ======================================================================= */
 
 typedef struct GM(args) {
   int assign;                 /* store the sums into c instead of adding */
-  int packed;                 /* a and b are packed panels (padded: whole
-                              ** MR x NR tiles may be read) */
+  int b_panel;                /* b is a packed panel (padded: all NR
+                              ** columns may be read) */
+  int a_rows;                 /* rows of a that may be read: mr, or MR
+                              ** for a packed (padded) panel */
   size_t kc;
   const T *a; size_t a_step, a_rs;
   const T *b; size_t b_step, b_cs;
@@ -63,25 +66,29 @@ static void GM(kernel_portable)(const GM(args) *k) {
 }
 
 #ifdef TL_HAVE_FMA_KERNEL
-/* The packed case (full 6 x 8 panels in registers: 12 accumulators of 4,
-** two of B, one broadcast of A), and any other through the strided loop
-** with scalar fused multiply-adds. */
+/* A B panel and six rows of A (full 6 x 8 tiles in registers: 12
+** accumulators of 4, two of B, one broadcast of A), a B panel and fewer
+** rows of A row by row, and any other through the strided loop with
+** scalar fused multiply-adds.  A's six rows are reached from two
+** pointers (rows 0-2 from a0, 3-5 from a3), whatever A's strides. */
 __attribute__((target("avx2,fma")))
 static void GM(kernel_fma)(const GM(args) *k) {
-  if (k->packed && k->nr <= LANES) {
+  int six = k->b_panel && k->a_rows == MR;
+  size_t rs = k->a_rs, rs2 = 2 * k->a_rs, as = k->a_step;
+  if (six && k->nr <= LANES) {
     /* the last panel of a product whose width leaves at most one vector
     ** of columns (100 = 6 x 16 + 4): half the work of a whole tile, the
     ** same sums lane by lane */
     VEC c0 = VZERO(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    const T *a = k->a, *b = k->b;
-    for (size_t p = 0, kc = k->kc; p < kc; p++, a += MR, b += NR) {
+    const T *a0 = k->a, *a3 = k->a + 3 * rs, *b = k->b;
+    for (size_t p = 0, kc = k->kc; p < kc; p++, a0 += as, a3 += as, b += NR) {
       VEC b0 = VLOAD(b);
-      c0 = VFMA(VBCAST(a), b0, c0);
-      c1 = VFMA(VBCAST(a + 1), b0, c1);
-      c2 = VFMA(VBCAST(a + 2), b0, c2);
-      c3 = VFMA(VBCAST(a + 3), b0, c3);
-      c4 = VFMA(VBCAST(a + 4), b0, c4);
-      c5 = VFMA(VBCAST(a + 5), b0, c5);
+      c0 = VFMA(VBCAST(a0), b0, c0);
+      c1 = VFMA(VBCAST(a0 + rs), b0, c1);
+      c2 = VFMA(VBCAST(a0 + rs2), b0, c2);
+      c3 = VFMA(VBCAST(a3), b0, c3);
+      c4 = VFMA(VBCAST(a3 + rs), b0, c4);
+      c5 = VFMA(VBCAST(a3 + rs2), b0, c5);
     }
     T tile[MR][NR];
     VSTORE(tile[0], c0); VSTORE(tile[1], c1); VSTORE(tile[2], c2);
@@ -89,19 +96,20 @@ static void GM(kernel_fma)(const GM(args) *k) {
     GM(write_back)(k, &tile[0][0], NR);
     return;
   }
-  if (k->packed) {
+  if (six) {
     /* twelve named accumulators: an array of them stays in memory (gcc
     ** 12 stores each one back every step, halving the rate) */
     VEC c00 = VZERO(), c01 = c00, c10 = c00, c11 = c00,
             c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00,
             c41 = c00, c50 = c00, c51 = c00;
-    const T *a = k->a, *b = k->b;
-    for (size_t p = 0, kc = k->kc; p < kc; p++, a += MR, b += NR) {
+    const T *a0 = k->a, *a3 = k->a + 3 * rs, *b = k->b;
+    for (size_t p = 0, kc = k->kc; p < kc; p++, a0 += as, a3 += as, b += NR) {
       VEC b0 = VLOAD(b), b1 = VLOAD(b + LANES), ai;
-#define TL_ROW(i) ai = VBCAST(a + i); \
+#define TL_ROW(i, at) ai = VBCAST(at); \
       c##i##0 = VFMA(ai, b0, c##i##0); \
       c##i##1 = VFMA(ai, b1, c##i##1);
-      TL_ROW(0) TL_ROW(1) TL_ROW(2) TL_ROW(3) TL_ROW(4) TL_ROW(5)
+      TL_ROW(0, a0) TL_ROW(1, a0 + rs) TL_ROW(2, a0 + rs2)
+      TL_ROW(3, a3) TL_ROW(4, a3 + rs) TL_ROW(5, a3 + rs2)
 #undef TL_ROW
     }
     if (k->mr == MR && k->nr == NR) {
@@ -127,13 +135,13 @@ static void GM(kernel_fma)(const GM(args) *k) {
     GM(write_back)(k, &tile[0][0], NR);
     return;
   }
-  /* straight from A and B (fewer than MR rows), one row at a time: with
-  ** B's rows contiguous, two vectors of sums; read transposed, NR scalar
-  ** sums, each along a contiguous column of the stored matrix */
+  /* fewer than MR rows, one row at a time: with B's rows contiguous (a
+  ** panel's are, and padded), two vectors of sums; read transposed, NR
+  ** scalar sums, each along a contiguous column of the stored matrix */
   T tile[MR][NR];
   for (size_t i = 0; i < k->mr; i++) {
     const T *a = k->a + i * k->a_rs;
-    if (k->nr == NR && k->b_cs == 1) {
+    if ((k->nr == NR || k->b_panel) && k->b_cs == 1) {
       VEC acc0 = VZERO(), acc1 = VZERO();
       for (size_t p = 0, kc = k->kc; p < kc; p++) {
         VEC ai = VBCAST(a + p * k->a_step);
@@ -221,10 +229,13 @@ static void GM(pack_b)(GM(mat) B, size_t p0, size_t kc, size_t j0, size_t nc,
       for (; p < kc; p++, dst += NR)
         for (size_t j = 0; j < NR; j++) dst[j] = src[j * B.cs + p];
     }
-    else
-      for (size_t p = 0; p < kc; p++)
-        for (size_t j = 0; j < NR; j++)
-          *dst++ = jr + j < nc ? src[p * B.rs + j * B.cs] : 0;
+    else {                                    /* a last, narrower panel */
+      size_t w = min_size(NR, nc - jr);
+      memset(dst, 0, kc * NR * sizeof *dst);
+      for (size_t j = 0; j < w; j++)
+        for (size_t p = 0; p < kc; p++) dst[p * NR + j] = src[p * B.rs + j * B.cs];
+      dst += kc * NR;
+    }
   }
 }
 
@@ -239,7 +250,7 @@ static void GM(gemm_direct)(GM(kernel_fn) kernel, size_t n, size_t k, size_t m,
     for (size_t i0 = 0; i0 < n; i0 += MR)
       for (size_t j0 = 0; j0 < m; j0 += NR) {
         GM(args) ka = {
-          assign && p0 == 0, 0, min_size(TL_KC, k - p0),
+          assign && p0 == 0, 0, (int)min_size(MR, n - i0), min_size(TL_KC, k - p0),
           A.p + i0 * A.rs + p0 * A.cs, A.cs, A.rs,
           B.p + p0 * B.rs + j0 * B.cs, B.rs, B.cs,
           C + i0 * m + j0, m, min_size(MR, n - i0), min_size(NR, m - j0)
@@ -248,7 +259,12 @@ static void GM(gemm_direct)(GM(kernel_fn) kernel, size_t n, size_t k, size_t m,
       }
 }
 
-/* C (n x m, row-major, contiguous) += op(A) (n x k) op(B) (k x m). */
+/* C (n x m, row-major, contiguous) += op(A) (n x k) op(B) (k x m).  An A
+** of at most TL_A_IN_PLACE values per block of steps is read where it
+** is (it stays in the first-level cache, and the kernel's broadcasts
+** take any strides), so packing it would only copy it: the moons demo's
+** batched step spent a fifth of its products' time packing. */
+#define TL_A_IN_PLACE 4096
 static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
                  GM(mat) B, T *C, int assign) {
   GM(kernel_fn) kernel = GM(pick_kernel)();
@@ -256,7 +272,9 @@ static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
     GM(gemm_direct)(kernel, n, k, m, A, B, C, assign);
     return;
   }
-  size_t kc_max = min_size(k, TL_KC), mc_max = min_size(round_up(n, MR), TL_MC);
+  size_t kc_max = min_size(k, TL_KC);
+  int in_place = n * kc_max <= TL_A_IN_PLACE;
+  size_t mc_max = in_place ? 0 : min_size(round_up(n, MR), TL_MC);
   size_t nc_max = min_size(round_up(m, NR), TL_NC);
   T *ap = tl__pack_scratch(ctx, (mc_max + nc_max) * kc_max * sizeof(T));
   if (ap == NULL) {
@@ -272,13 +290,16 @@ static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
       GM(pack_b)(B, p0, kc, j0, nc, bp, avx2);
       for (size_t i0 = 0; i0 < n; i0 += TL_MC) {
         size_t mc = min_size(TL_MC, n - i0);
-        GM(pack_a)(A, i0, mc, p0, kc, ap, avx2);
+        if (!in_place) GM(pack_a)(A, i0, mc, p0, kc, ap, avx2);
         for (size_t jr = 0; jr < nc; jr += NR)
           for (size_t ir = 0; ir < mc; ir += MR) {
+            size_t mr = min_size(MR, mc - ir);
             GM(args) ka = {
-              assign && p0 == 0, 1, kc, ap + ir * kc, MR, 1, bp + jr * kc, NR, 1,
-              C + (i0 + ir) * m + j0 + jr, m,
-              min_size(MR, mc - ir), min_size(NR, nc - jr)
+              assign && p0 == 0, 1, in_place ? (int)mr : MR, kc,
+              in_place ? A.p + (i0 + ir) * A.rs + p0 * A.cs : ap + ir * kc,
+              in_place ? A.cs : MR, in_place ? A.rs : 1,
+              bp + jr * kc, NR, 1, C + (i0 + ir) * m + j0 + jr, m,
+              mr, min_size(NR, nc - jr)
             };
             kernel(&ka);
           }
@@ -301,3 +322,4 @@ static void GM(gemm)(tl_ctx *ctx, size_t n, size_t k, size_t m, GM(mat) A,
 #undef VADD
 #undef PACK_A_ROWS
 #undef PACK_B_COLS
+#undef TL_A_IN_PLACE
