@@ -418,10 +418,11 @@ void tl__elementwise_into(tl_node *n, double (*f)(double, double));
 
 /* Scalar unary elementwise nodes (relu, tanh, x + k, ...) for the fused
 ** neuron layers of a replay: whether 'n' is one; its value from its
-** input's value x; its backward rule (ops.c, the sweeps' own rules). */
+** input's value x; what its gradient gives its input (ops.c, the sweeps'
+** own rules). */
 int tl__is_scalar_unary(const tl_node *n);
 double tl__scalar_unary_value(const tl_node *n, double x);
-void tl__scalar_unary_b(tl_node *n);
+double tl__scalar_unary_da(const tl_node *n);
 /* A replay's neuron layer (nn_ops.c): nodes[0..count) are neuron rows over
 ** the same W, b and distinct scalar inputs (at most TL_LAYER_MAX_IN), W a
 ** float64 array; with stride 2 each row is followed by a scalar unary node

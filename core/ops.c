@@ -283,7 +283,10 @@ double tl__scalar_unary_value(const tl_node *n, double x) {
   return ops[n->op].f(x, n->k);
 }
 
-void tl__scalar_unary_b(tl_node *n) { scalar_backward(&ops[n->op], n); }
+double tl__scalar_unary_da(const tl_node *n) {
+  if (n->op == TL_OP_RELU) return relu_ga(0, 0, n->val.v, n->grad);
+  return ops[n->op].da(n->in[0]->val.v, n->k, n->val.v, n->grad);
+}
 
 /* The two gradients a backward sweep wrote last, also kept in registers:
 ** in a chain each node's gradient was written by the node swept just
