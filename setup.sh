@@ -96,9 +96,12 @@ run_specs() {
   local out passed failed
   out=$("$@" -o TAP 2>&1) || true
   printf '%s\n' "$out"
-  passed=$(printf '%s\n' "$out" | grep -c '^ok ' || true)
-  failed=$(printf '%s\n' "$out" | grep -c '^not ok ' || true)
-  printf '%s\n' "$out" | grep -q '^1\.\.[0-9]' || failed=$((failed + 1))
+  # here-strings, not pipes: under pipefail, grep -q leaving at the first
+  # match while printf still writes failed the pipeline (SIGPIPE), a
+  # failure counted for a run that had none
+  passed=$(grep -c '^ok ' <<<"$out" || true)
+  failed=$(grep -c '^not ok ' <<<"$out" || true)
+  grep -q '^1\.\.[0-9]' <<<"$out" || failed=$((failed + 1))
   echo "-- $passed passed, $failed failed"
   TOTAL_PASSED=$((TOTAL_PASSED + passed))
   TOTAL_FAILED=$((TOTAL_FAILED + failed))
@@ -114,7 +117,7 @@ each_spec_file() {
   for f in spec/*_spec.lua; do
     out=$("$@" "$f" 2>&1) || true
     printf '%s\n' "$out"
-    printf '%s\n' "$out" | grep -q '^1\.\.[0-9]' ||
+    grep -q '^1\.\.[0-9]' <<<"$out" ||
       echo "not ok - $f stopped before its plan line"
   done
 }
