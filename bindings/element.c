@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tlb.h"
+#include "../core/tl_compile.h"
 
 /* {======================================================================
 ** Construction and fields
@@ -409,6 +410,8 @@ static int element_detach(lua_State *L) {
 static int element_children(lua_State *L) {
   tl_node *n = tlb_checkelement(L, 1);
   size_t count = tl_ninputs(n);
+  /* a compiled step's replay may have left them for later (tl_compile.h) */
+  if (count > 0) tl_graphs_sync(tlb_ctx(L));
   lua_createtable(L, (int)count, 0);
   for (size_t i = 0; i < count; i++) {
     tlb_pushnode(L, tl_input(n, i));

@@ -49,6 +49,13 @@ struct tl_graph {
   size_t narrays;
   span *spans;          /* the order cut into spans, in order */
   size_t nspans;
+  /* the dense tape of a graph of scalar elementwise ops (tape.c), which
+  ** replays it in place of the spans; or NULL */
+  tl__tape *tape;
+  /* the graph holds op nodes of another graph's tape: before each replay
+  ** they are brought up to date, as a walk would */
+  int shares;
+  tl_ctx *ctx;          /* for tl_graph_nodes */
   tl_graph *next;       /* ctx->graphs */
 };
 
@@ -68,6 +75,10 @@ static void unlink_graph(tl_ctx *ctx, tl_graph *g) {
 void tl_graph_free(tl_ctx *ctx, tl_graph *g) {
   if (g == NULL) return;
   unlink_graph(ctx, g);
+  if (g->tape != NULL) {      /* nodes held outside outlive the graph */
+    tl__tape_sync(g->tape);
+    tl__tape_free(g->tape);
+  }
   tl_release(ctx, g->root);
   for (size_t i = 0; i < g->ninputs; i++) tl_release(ctx, g->inputs[i]);
   free(g->inputs);
@@ -240,7 +251,13 @@ tl_graph *tl_capture_end(tl_ctx *ctx, tl_node *root, size_t ninputs,
     g->inputs[i] = inputs[i];
     tl_retain(inputs[i]);
   }
-  if (!find_params(g) || !find_spans(g)) {
+  int nomem = 0;
+  for (size_t i = 0; i < count; i++)
+    g->shares |= (g->order[i]->flags & TL_F_TAPED) != 0;
+  if (!g->shares)
+    g->tape = tl__tape_new(g->order, g->count, g->ops, g->nops, g->grad, &nomem);
+  g->ctx = ctx;
+  if (nomem || !find_params(g) || !find_spans(g)) {
     tl_graph_free(ctx, g);
     tl_ctx_fail(ctx, TL_ENOMEM, "capture: out of memory for %zu nodes", count);
     return NULL;
@@ -267,6 +284,8 @@ tl_status tl_graph_forward(tl_ctx *ctx, tl_graph *g) {
                          label ? label : "", label ? ")" : "");
     }
   g->fresh = 0;
+  if (g->shares) tl__tape_escape(ctx);
+  if (g->tape != NULL) return tl__tape_forward(ctx, g->tape);
   for (size_t s = 0; s < g->nspans; s++) {
     const span *p = &g->spans[s];
     if (p->stride != 0) {
@@ -301,6 +320,8 @@ tl_status tl_graph_backward(tl_ctx *ctx, tl_graph *g) {
     return tl_ctx_fail(ctx, TL_EARG, "a graph walk (backward, zero_grad, "
                        "drawing, explain) cannot run inside a custom op's "
                        "backward");
+  if (g->shares) tl__tape_escape(ctx);
+  if (g->tape != NULL) return tl__tape_backward(ctx, g->tape);
   /* interior buffers were made at capture and live as long as their
   ** nodes; a leaf's requires_grad may have been turned on since */
   for (size_t i = 0; i < g->narrays; i++)
@@ -340,11 +361,14 @@ tl_node *tl_graph_input(const tl_graph *g, size_t i) {
 size_t tl_graph_ninputs(const tl_graph *g) { return g->ninputs; }
 
 tl_node *const *tl_graph_nodes(const tl_graph *g, size_t *count) {
+  if (g->tape != NULL) tl__tape_escape(g->ctx);  /* the caller reads them */
   *count = g->count;
   return g->order;
 }
 
 int tl_graph_has_grad(const tl_graph *g) { return g->grad; }
+
+void tl_graphs_sync(tl_ctx *ctx) { tl__tape_escape(ctx); }
 
 void tl__graphs_release(tl_ctx *ctx) {
   while (ctx->graphs != NULL) {       /* the nodes go with the context */
@@ -357,8 +381,24 @@ void tl__graphs_release(tl_ctx *ctx) {
     free(g->uses);
     free(g->arrays);
     free(g->spans);
+    tl__tape_free(g->tape);
     free(g);
   }
+}
+
+void tl__tape_escape(tl_ctx *ctx) {
+  ctx->tape_escapes++;
+  if (!ctx->tapes_stale) return;
+  for (tl_graph *g = ctx->graphs; g != NULL; g = g->next)
+    if (g->tape != NULL) tl__tape_sync(g->tape);
+  ctx->tapes_stale = 0;
+}
+
+void tl__tape_reach(tl_ctx *ctx, const tl_node *n) {
+  int taped = (n->flags & TL_F_TAPED) != 0;
+  for (size_t i = 0; i < tl__nin(n); i++)
+    taped |= (tl__inputs(n)[i]->flags & TL_F_TAPED) != 0;
+  if (taped) tl__tape_escape(ctx);
 }
 
 static int same_shape(const tl_node *a, const tl_node *b) {

@@ -192,8 +192,12 @@ static void free_chain(tl_ctx *ctx, tl_node *n) {
 
 void tl_retain(tl_node *n) { n->refs++; }
 
+/* A reference going from a taped node may leave it held by no one but
+** its graph, which then need not keep it current (tape.c). */
 void tl_release(tl_ctx *ctx, tl_node *n) {
-  if (n != NULL && --n->refs == 0) free_chain(ctx, n);
+  if (n == NULL) return;
+  if (n->flags & TL_F_TAPED) ctx->tape_escapes++;
+  if (--n->refs == 0) free_chain(ctx, n);
 }
 
 uint32_t tl__next_epoch(tl_ctx *ctx) {

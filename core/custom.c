@@ -247,6 +247,7 @@ tl_node *tl_replay(tl_ctx *ctx, tl_node *n) {
     tl_ctx_fail(ctx, TL_EARG, "replay: the result of an op expected");
     return NULL;
   }
+  tl__tape_reach(ctx, n);
   int grad = tl_set_grad_enabled(ctx, 0);
   int numerics = tl_set_check_numerics(ctx, 0);
   tl_node *v = replay_op(ctx, n);
@@ -298,6 +299,7 @@ tl_status tl_local_grads(tl_ctx *ctx, tl_node *n, const double *gout,
   if (n == NULL || tl__nin(n) == 0 || gout == NULL || gin == NULL)
     return tl_ctx_fail(ctx, TL_EARG, "local_grads: the result of an op, "
                        "a gradient and buffers expected");
+  tl__tape_reach(ctx, n);
   tl_node *const *in = tl__inputs(n);
   size_t nin = tl__nin(n), nk = 0;
   kept *ks = calloc(nin + 1, sizeof *ks);

@@ -23,9 +23,11 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem) {
 /* Marks 'n' visited in this walk and, for backward, prepares its gradient:
 ** interior gradients are marked unset (they describe one pass), array
 ** nodes get a buffer.  Done when a node is first reached, while it is in
-** cache, so the walk touches each node once. */
+** cache, so the walk touches each node once.  A node of a compiled graph's
+** tape first gets what the tape holds for it (tape.c). */
 static int discover(tl_ctx *ctx, tl_node *n, uint32_t epoch, int reset) {
   n->mark = epoch;
+  if (n->flags & TL_F_TAPED) tl__tape_escape(ctx);   /* before reading it */
   if (!reset) return 1;
   if (n->op != TL_OP_LEAF) n->flags &= (uint8_t)~TL_F_HAS_GRAD;
   return !tl__is_array(n) || !tl__wants_grad(n) || tl__alloc_grad(ctx, n);

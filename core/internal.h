@@ -42,6 +42,9 @@
                                ** (compile.c): a leaf made so is a constant
                                ** of the graph, never a parameter */
 #define TL_F_LABEL    0x20u  /* has a label, in its slab's table (ctx.c) */
+#define TL_F_TAPED    0x40u  /* an op node of a compiled graph's tape whose
+                             ** value and gradient may be pending in the
+                             ** tape (tape.c): walks bring them up to date */
 
 /* The value of an array node: row-major values of its dtype with its
 ** shape.  The gradient buffer, of the same dtype, is allocated by the
@@ -153,6 +156,11 @@ struct tl_ctx {
   ** that tl_backward from a captured root reuses its stored order */
   int capturing;
   struct tl_graph *graphs;
+  /* tapes (tape.c): counts the events after which a tape's nodes may be
+  ** held by someone new (a walk reached them, a reference went); whether
+  ** some tape has values or gradients its nodes do not have yet */
+  size_t tape_escapes;
+  int tapes_stale;
 };
 
 /* Pool: a fresh node with refs = 1, no flags, no label, or NULL. */
@@ -433,6 +441,36 @@ double tl__scalar_unary_da(const tl_node *n);
 enum { TL_LAYER_MAX_IN = 512 };
 void tl__neuron_layer_fwd(tl_node *const *nodes, size_t count, size_t stride);
 void tl__neuron_layer_b(tl_node *const *nodes, size_t count, size_t stride);
+
+/* The rules of a scalar elementwise op, the op table's own (ops.c): 1
+** when 'op' is one (its value f and the gradient da it gives input a; db,
+** for input b, is NULL for unary ops), else 0 and NULLs. */
+int tl__scalar_rules(tl_op op, double (**f)(double, double),
+                     double (**da)(double, double, double, double),
+                     double (**db)(double, double, double, double));
+
+/* The dense tape of a compiled graph whose ops are all scalar elementwise
+** ops (tape.c).  tl__tape_new writes it over the graph's order and its op
+** nodes ('ops', which the tape reads until freed), or returns NULL: when
+** the graph has another kind of op, a node of another tape, or (*nomem
+** set) when memory is short.  Forward and backward replay the graph over
+** it as tl__forward_sweep and tl__backward_sweep would, writing only the
+** output and the op nodes held outside the graph; tl__tape_sync writes
+** what is pending into every op node. */
+typedef struct tl__tape tl__tape;
+tl__tape *tl__tape_new(tl_node *const *order, size_t count,
+                       tl_node *const *ops, size_t nops, int grad, int *nomem);
+tl_status tl__tape_forward(tl_ctx *ctx, tl__tape *t);
+tl_status tl__tape_backward(tl_ctx *ctx, tl__tape *t);
+void tl__tape_sync(tl__tape *t);
+void tl__tape_free(tl__tape *t);
+/* A walk reached a taped node (graph.c), or a reference on one went
+** (ctx.c): every tape's pending values and gradients go into their nodes,
+** and the next forward of each tape counts its holders again (compile.c). */
+void tl__tape_escape(tl_ctx *ctx);
+/* Before reading the values of op node 'n' and its inputs directly, not
+** by a walk (tl_replay, tl_local_grads): escapes when one is taped. */
+void tl__tape_reach(tl_ctx *ctx, const tl_node *n);
 
 /* The live captured graph whose output is 'root' and needs a gradient,
 ** or NULL (compile.c): tl_backward replays its stored order.  And the

@@ -268,6 +268,18 @@ static void scalar_backward(const op_info *o, tl_node *n) {
   if (b != NULL) tl__grad_add(b, o->db(a->val.v, bv, n->val.v, g));
 }
 
+int tl__scalar_rules(tl_op op, double (**f)(double, double),
+                     double (**da)(double, double, double, double),
+                     double (**db)(double, double, double, double)) {
+  const op_info *o = (unsigned)op < TL_OP_COUNT ? &ops[op] : &ops[TL_OP_LEAF];
+  int ok = o->forward == NULL &&
+           o->backward == NULL && o->f != NULL && o->da != NULL;
+  *f = ok ? o->f : NULL;
+  *da = ok ? o->da : NULL;
+  *db = ok ? o->db : NULL;
+  return ok;
+}
+
 /* Scalar unary elementwise nodes (relu, tanh, x + k, ...) seen from the
 ** fused neuron layers of a replay (nn_ops.c): whether 'n' is one, its value
 ** from its input's value, its backward rule: the sweeps' own rules. */

@@ -26,6 +26,14 @@
 ** parameter cannot be resized under it either.  Code that branched on
 ** values while recording stays as recorded.  Replays are bit for bit the
 ** eager computation: the same functions in the same order.
+**
+** A graph whose ops are all scalar elementwise ops (a chain, a
+** micrograd-style expression) is replayed over a dense tape (tape.c), and
+** a replay writes into nodes only the output and the op nodes you hold a
+** reference on; every other interior node is brought up to date when a
+** walk reaches it (tl_topo, tl_backward from another root, drawing) or by
+** tl_graphs_sync.  Call it before reading nodes you reached through
+** tl_input after a replay.
 */
 #ifndef TORCHLET_TL_COMPILE_H
 #define TORCHLET_TL_COMPILE_H
@@ -71,9 +79,12 @@ tl_node *tl_graph_output(const tl_graph *g);
 tl_node *tl_graph_input(const tl_graph *g, size_t i);
 size_t tl_graph_ninputs(const tl_graph *g);
 /* Every node of the graph (leaves included), inputs before the nodes that
-** use them, the output last (tl_topo's order); borrowed, valid while g
-** lives. */
+** use them, the output last (tl_topo's order), up to date; borrowed, valid
+** while g lives. */
 tl_node *const *tl_graph_nodes(const tl_graph *g, size_t *count);
+/* Writes every graph's pending values and gradients into its nodes (see
+** the top of this file). */
+void tl_graphs_sync(tl_ctx *ctx);
 /* 1 when the output needs a gradient (not a forward-only capture). */
 int tl_graph_has_grad(const tl_graph *g);
 /* NULL when a and b record the same ops in the same order (op, op

@@ -45,7 +45,7 @@ build = {
         "core/loss.c",
         "core/nn.c", "core/nn_ops.c", "core/node.c", "core/ops.c", "core/ops_extra.c",
         "core/optim.c", "core/safetensors.c", "core/safetensors_header.c",
-        "core/serialize.c", "core/trace.c", "core/viz/plot.c",
+        "core/serialize.c", "core/tape.c", "core/trace.c", "core/viz/plot.c",
         "core/viz/viz_cairo.c", "core/viz/viz_format.c", "core/viz/viz_graph.c",
         "core/viz/viz_graphviz.c", "core/viz/viz_html.c", "core/viz/viz_layout.c",
         "core/viz/viz_model.c", "core/viz/viz_output.c", "bindings/runtime.c",

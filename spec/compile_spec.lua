@@ -511,6 +511,229 @@ describe("torchlet.compile: the graph", function()
   end)
 end)
 
+-- A graph of scalar elementwise ops only is replayed over a dense tape
+-- (core/tape.c), which writes into nodes only the output and the nodes
+-- held outside the graph; the rest are brought up to date when reached.
+describe("torchlet.compile: scalar graphs (the dense tape)", function()
+  -- every scalar elementwise op once, the intermediates kept in 'held'
+  local function chain(w, v, x, held)
+    local y = x * w
+    local steps = {
+      function(a) return a + v end, function(a) return a - w end,
+      function(a) return a / v end, function(a) return a * 0.75 end,
+      function(a) return a + 0.5 end, function(a) return 2 - a end,
+      function(a) return a:tanh() end, function(a) return a:sigmoid() end,
+      function(a) return a:exp() end, function(a) return a:log() end,
+      function(a) return a ^ 2 end, function(a) return a:sqrt() end,
+      function(a) return a:relu() + a:abs() end, function(a) return a * a end,
+      function(a) return (a - 1):leaky_relu(0.2) end, function(a) return a:gelu() end,
+      function(a) return a:softplus() * w end, function(a) return a:sin() + a:cos() end,
+      function(a) return a ^ v end, function(a) return 2 ^ a end,
+      function(a) return 3 / a end, function(a) return (-a):clamp(-2, nil) end,
+    }
+    for i, f in ipairs(steps) do
+      y = f(y)
+      if held then held[i] = y end
+    end
+    return y
+  end
+
+  -- values and gradients of 'e' and of every node below it, depth first
+  -- through children(), the leaves' gradients left out (read apart)
+  local function below(e, out)
+    out = out or {}
+    out[#out + 1] = e.data
+    local kids = e:children()
+    if #kids > 0 then out[#out + 1] = e.grad end
+    for _, c in ipairs(kids) do below(c, out) end
+    return out
+  end
+
+  -- the node 'n' steps below 'e', through each first child
+  local function down(e, n)
+    for _ = 1, n do e = e:children()[1] end
+    return e
+  end
+
+  local function setup()
+    local w, v = param({}, 1), param({}, 2)
+    return w, v, data(1, {}), data(2, {})
+  end
+
+  -- backward from 'root': the gradients of w and v, which are zeroed after
+  local function grads(root, w, v)
+    root:backward()
+    local g = {w.grad, v.grad}
+    w:zero_grad(); v:zero_grad()
+    return g
+  end
+
+  it("keeps held intermediates current, values and gradients", function()
+    local w, v, x1, x2 = setup()
+    local he = {}
+    local le = chain(w, v, x2, he)
+    local want_g = grads(le, w, v)
+    local hc = {}
+    local step = t.compile(function(x) return chain(w, v, x, hc) end)
+    step(x1)
+    local l = step(x2)
+    l:backward()
+    assert_same({le.data, le.grad}, {l.data, l.grad}, "output")
+    assert_same(want_g, {w.grad, v.grad}, "parameters")
+    for i = 1, #he do
+      assert_same({he[i].data, he[i].grad}, {hc[i].data, hc[i].grad}, "held " .. i)
+    end
+  end)
+
+  it("brings nodes reached through children() up to date", function()
+    local w, v, x1, x2 = setup()
+    local le = chain(w, v, x2)
+    le:backward()
+    w:zero_grad(); v:zero_grad()
+    local step = t.compile(function(x) return chain(w, v, x) end)
+    step(x1)
+    collectgarbage("collect")          -- the recording's intermediates go
+    local l = step(x2)
+    l:backward()
+    assert_same(below(le), below(l), "below the output after backward")
+    local l3 = step(x1)                -- forward alone: values new, gradients unset
+    local e3 = chain(w, v, x1)
+    assert_same(below(e3), below(l3), "below the output after forward")
+    local kid = down(l3, 3)            -- held from now on: kept current
+    step(x2)
+    local got = kid.data               -- before down() brings all up to date
+    assert_same({down(le, 3).data}, {got}, "a node held since")
+  end)
+
+  it("reads a node reached after forward and set before backward", function()
+    local w, v, x1, x2 = setup()
+    -- y's own rule reads no value, y * y's reads y: the set value counts
+    local f = function(x) local y = x * w + v return y * y * w end
+    local le = f(x2)
+    down(le, 2).data = 0.3
+    local want_g = grads(le, w, v)
+    f(x2):backward()
+    assert.are_not.equal(want_g[2], v.grad)   -- it does count
+    w:zero_grad(); v:zero_grad()
+    local step = t.compile(f)
+    step(x1)
+    collectgarbage("collect")
+    local l = step(x2)
+    local function set() down(l, 2).data = 0.3 end
+    set()                              -- in a frame of its own, which goes:
+    collectgarbage("collect")          -- the node is held by no one again
+    l:backward()
+    assert_same(want_g, {w.grad, v.grad}, "parameters")
+  end)
+
+  it("brings them up to date for a walk from another root", function()
+    local w, v, x1, x2 = setup()
+    local le = chain(w, v, x2)
+    local ze = le * 3
+    local want_g = grads(ze, w, v)
+    local step = t.compile(function(x) return chain(w, v, x) end)
+    step(x1)
+    collectgarbage("collect")
+    local l = step(x2)
+    local z = l * 3                    -- an eager backward through the replay
+    z:backward()
+    assert_same(want_g, {w.grad, v.grad}, "parameters")
+    assert_same(below(le), below(l), "below the output")
+    w:zero_grad(); v:zero_grad()
+    want_g = grads(le, w, v)
+    l:backward()                       -- then the tape's own backward
+    assert_same(want_g, {w.grad, v.grad}, "parameters after the walk")
+    assert_same(below(le), below(l), "below the output after the walk")
+  end)
+
+  it("reads a held intermediate its holder set between forward and backward", function()
+    local w, v, x1, x2 = setup()
+    local he = {}
+    local le = chain(w, v, x2, he)
+    he[7].data = 0.25
+    local want_g = grads(le, w, v)
+    local hc = {}
+    local step = t.compile(function(x) return chain(w, v, x, hc) end)
+    step(x1)
+    collectgarbage("collect")          -- no release between the two passes
+    collectgarbage("stop")             -- (one would make the tape reread all)
+    finally(function() collectgarbage("restart") end)
+    local l = step(x2)
+    hc[7].data = 0.25
+    l:backward()
+    assert_same(want_g, {w.grad, v.grad}, "parameters")
+    assert.are.equal(0.25, hc[7].data)
+  end)
+
+  it("replays a graph recorded over another compiled step's nodes", function()
+    local w, v, x1, x2 = setup()
+    local step_a = t.compile(function(x) return chain(w, v, x) end)
+    local la = step_a(x1)
+    local y1, y2 = data(3, {}), data(4, {})
+    local step_b = t.compile(function(y) return la * y end)
+    step_b(y1)
+    collectgarbage("collect")
+    step_a(x2)                         -- a's tape ahead of its nodes
+    local lb = step_b(y2)              -- b recomputes a's nodes from them
+    local want = chain(w, v, x2) * y2
+    assert_same({want.data}, {lb.data}, "value")
+    local want_g = grads(lb, w, v)
+    want:backward()
+    assert_same({w.grad, v.grad}, want_g, "parameters")
+    local lae = chain(w, v, x2)        -- a's nodes hold b's gradients now,
+    local wante = lae * y2             -- not those of a's own last pass
+    wante:backward()
+    step_a(x2)
+    la:backward()                      -- a's tape ahead again
+    w:zero_grad(); v:zero_grad()
+    lb = step_b(y2)
+    lb:backward()
+    assert_same(below(lae), below(la), "below a's output")
+    la = step_a(x1)                    -- and a replays on after b
+    assert_same({chain(w, v, x1).data}, {la.data}, "a's value")
+  end)
+
+  it("brings an output's inputs up to date for local_grads and replay", function()
+    local A = t._autograd
+    local w, v, x1, x2 = setup()
+    local f = function(x) local y = x * w + v return y * y end
+    local ye = x2 * w + v
+    local step = t.compile(f)
+    local l = step(x1)
+    collectgarbage("collect")          -- the recording's y goes
+    step(x2)                           -- y, held by no one, is behind in its node
+    assert_same({2 * ye.data, 2 * ye.data}, A.local_grads(l, 1), "local_grads")
+    step(x1)
+    assert_same({l.data}, {A.replay(l).data}, "replay")
+  end)
+
+  it("gives no gradient to a parameter whose requires_grad went off", function()
+    local w, v, x1, x2 = setup()
+    local step = t.compile(function(x) return chain(w, v, x) end)
+    step(x1)
+    v.requires_grad = false
+    w:zero_grad()
+    local l = step(x2)
+    l:backward()
+    assert.are.equal(0, v.grad)
+    local gw = w.grad
+    w:zero_grad()
+    chain(w, v, x2):backward()
+    assert_same({w.grad}, {gw}, "the other parameter")
+  end)
+
+  it("allocates nothing per replay", function()
+    local w, v, x1 = setup()
+    local step = t.compile(function(x) return chain(w, v, x) end)
+    local l = step(x1)
+    l:backward()
+    collectgarbage("collect")
+    local before = t.memory().allocated_bytes
+    for _ = 1, 1000 do step(x1); l:backward() end
+    assert.are.equal(before, t.memory().allocated_bytes)
+  end)
+end)
+
 describe("torchlet.compile: bad input", function()
   local function simple()
     local w = param({2}, 1)
